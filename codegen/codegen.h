@@ -1,0 +1,59 @@
+/* codegen.h: scheduled IR -> LLVM module -> object file -> shared library.
+ *
+ * codegen/ is the only folder that includes llvm-c/*.  Input: lowered, planned graphs
+ * (no mod.block left, every value has storage).  Output: one object defining
+ *   - one internal LLVM function per distinct kernel (op + constant shapes + attrs), with the
+ *     uniform signature
+ *        void k(ptr exec, ptr out, i64 rows_out, ptr a, i64 ra, ptr b, i64 rb,
+ *               ptr c, i64 rc, ptr d, i64 rd)
+ *     where out/a..d are the storage addresses of the result and the operands (in operand
+ *     order; unused ones null/0) and rows_* their leading dimension (a constant for forward
+ *     graphs, a dims[] load for dynamic symbols);
+ *   - one function per graph, `void modc__graph_<graph name>(modc_exec *x)`, that calls the
+ *     kernels in node order (exported, so tests can call graphs directly);
+ *   - when a CgModel is given, the global `modc__desc` (runtime/exec.h) and, with
+ *     --embed-weights, the packed blob in .rodata via .incbin.
+ */
+#ifndef MODC_CODEGEN_H
+#define MODC_CODEGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../ir/ir.h"
+#include "../frontend/spec.h"
+
+typedef struct CgTarget {
+  char triple[128];
+  char cpu[64];
+  char features[4096];      /* LLVM feature string, "+avx2,+fma,..." */
+  int opt_level;            /* 0..3 */
+} CgTarget;
+
+/* target "host" or a triple; cpu "native" or an LLVM CPU name.  Validates both against
+ * LLVM's registry; error says what is unknown. */
+int cg_target_resolve(const char *target, const char *cpu, int opt_level, CgTarget *out,
+                      char *err, size_t errlen);
+int cg_target_is_host(const CgTarget *t);
+
+typedef enum { EMIT_OBJ, EMIT_ASM, EMIT_LLVM } EmitKind;
+
+/* What the model descriptor needs beyond the graphs. */
+typedef struct CgModel {
+  const Spec *spec;
+  Graph **forward;          /* [spec->n_shapes], graph i for seq_len shapes[i][1] */
+  Graph *session;
+  uint64_t weights_hash;
+  int64_t weights_size;
+  const char *weights_file; /* default file name beside the library, e.g. "tiny_mod.weights" */
+  const char *embed_blob;   /* path of the packed weights file to .incbin, or NULL */
+} CgModel;
+
+/* Emit graphs (and the descriptor when model != NULL; then graphs are model's) to path. */
+int cg_emit(const CgModel *model, Graph **graphs, int n_graphs, const CgTarget *t,
+            EmitKind kind, const char *path, char *err, size_t errlen);
+
+/* Link an object with the runtime archive into a shared library (runs the C compiler
+ * driver, $MODC_CC or cc).  Only for the host triple. */
+int cg_link_shared(const char *obj_path, const char *so_path, char *err, size_t errlen);
+
+#endif

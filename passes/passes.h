@@ -1,0 +1,65 @@
+/* passes.h: the pass pipeline from the frontend's graph to a scheduled graph.
+ *
+ * Each pass states its contract (require / provide).  passes_run runs the pipeline, prints
+ * the IR after each pass with print_after_all, and runs the verifier between passes when
+ * verify is set (always in debug builds, and in every test).
+ *
+ *   infer-shapes  require: types on input and weight nodes      provide: every node typed
+ *   lower-mod     require: typed                                provide: no mod.block; forward
+ *                 graphs get router/topk/gather/body/scatter_gate, session graphs the
+ *                 causal form (predictor/select/gather/body/scatter_gate)
+ *   plan-memory   require: typed, lowered                       provide: storage and offset on
+ *                 every value, arena_size (one arena, offsets from liveness)
+ */
+#ifndef MODC_PASSES_H
+#define MODC_PASSES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "../ir/ir.h"
+#include "../frontend/spec.h"
+#include "../frontend/safetensors.h"
+
+int pass_infer_shapes(Graph *g, char *err, size_t errlen);
+/* lowering rebuilds the graph; *g is replaced (the old one freed) */
+int pass_lower_mod(Graph **g, char *err, size_t errlen);
+int pass_plan_memory(Graph *g, char *err, size_t errlen);
+
+typedef struct PassOptions {
+  int print_after_all;      /* print the IR to `print` after every pass */
+  FILE *print;
+  int verify;               /* run the verifier after every pass */
+  const char *stop_after;   /* NULL, or a pass name: stop the pipeline after it */
+} PassOptions;
+
+/* Names: "infer-shapes", "lower-mod", "plan-memory". */
+int passes_run(Graph **g, const PassOptions *opt, char *err, size_t errlen);
+/* Run one named pass (modc-opt --pass NAME). */
+int pass_run_named(Graph **g, const char *name, char *err, size_t errlen);
+
+/* Weight layout: the packed blob (runtime/exec.h).  One entry per spec tensor, in
+ * st_expected_tensors order, each 64-byte aligned.  Matrices are stored in the spec's
+ * weights_dtype, vectors (norms, biases) in f32. */
+typedef struct WEntry {
+  char name[160];
+  DType dt;
+  int rank;
+  int64_t shape[2];
+  int64_t offset, bytes;
+} WEntry;
+typedef struct WLayout {
+  int n;
+  WEntry *e;
+  int64_t size;             /* blob bytes */
+} WLayout;
+int wlayout_build(const Spec *s, WLayout *out);
+void wlayout_free(WLayout *l);
+const WEntry *wlayout_find(const WLayout *l, const char *name);
+/* Convert the safetensors tensors into the blob and write the packed weights file
+ * (header + blob); returns the blob's FNV-1a 64 hash in *hash. */
+int wlayout_write(const WLayout *l, const StFile *st, const char *path, uint64_t *hash,
+                  char *err, size_t errlen);
+uint64_t modc_fnv1a64(const void *data, size_t n);
+
+#endif

@@ -1,0 +1,44 @@
+/* cg.h: codegen's internal state, shared by module.c (module, graphs, descriptor, emission)
+ * and kernels.c (one LLVM function per kernel).  Not included outside codegen/. */
+#ifndef MODC_CG_H
+#define MODC_CG_H
+
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+#include "codegen.h"
+
+typedef struct CgKernel {
+  char key[256];            /* op + constant shapes + attrs: equal keys share one function */
+  LLVMValueRef fn;
+} CgKernel;
+
+typedef struct CgCtx {
+  LLVMContextRef ctx;
+  LLVMModuleRef mod;
+  LLVMTargetMachineRef tm;
+  LLVMTargetDataRef td;
+  const CgTarget *target;
+  int vw;                   /* floats per vector register: 16 (AVX-512), 8 (AVX/AVX2), 4 otherwise */
+  int has_avx512bf16;       /* target has AVX-512 BF16 (vdpbf16ps) */
+  LLVMTypeRef t_void, t_ptr, t_i1, t_i8, t_i16, t_i32, t_i64, t_f32, t_f64;
+  LLVMTypeRef t_kernel;     /* void(ptr exec, ptr out, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64) */
+  LLVMTypeRef t_task;       /* void(ptr args, i64 lo, i64 hi) */
+  LLVMTypeRef t_exec;       /* struct modc_exec: { ptr x11, i64 } (runtime/exec.h field order) */
+  LLVMValueRef fn_parallel_for; /* void modc_rt_parallel_for(i64 nthreads, ptr fn, ptr args, i64 n) */
+  LLVMValueRef fn_topk;     /* void modc_rt_topk(ptr r, i64 n, i64 k, ptr idx) */
+  CgKernel *kernels;
+  int nkernels, capkernels;
+} CgCtx;
+
+/* Field indices of modc_exec (runtime/exec.h). */
+enum {
+  EXEC_WEIGHTS, EXEC_ARENA, EXEC_TOKENS, EXEC_POS, EXEC_OUT, EXEC_DIMS, EXEC_KV_K, EXEC_KV_V,
+  EXEC_KV_POS, EXEC_KV_LEN, EXEC_ROUTE, EXEC_NTHREADS, EXEC_NFIELDS
+};
+
+/* kernels.c: the function for node `node` of g (created on first use, shared by equal keys).
+ * Nodes of op input/weight/output/block.arg/yield have no kernel and return NULL. */
+LLVMValueRef cg_kernel(CgCtx *c, const Graph *g, int node);
+
+#endif

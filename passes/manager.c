@@ -1,0 +1,47 @@
+/* manager.c: the pass pipeline, read top to bottom.
+ * Each pass is a row of the table; print-after-all uses the IR printer, and the verifier
+ * runs between passes when asked (always in tests and debug builds). */
+#include <string.h>
+#include "passes.h"
+
+typedef struct Pass {
+  const char *name;
+  int (*run)(Graph **g, char *err, size_t errlen);
+} Pass;
+
+static int run_infer(Graph **g, char *err, size_t n) { return pass_infer_shapes(*g, err, n); }
+static int run_plan(Graph **g, char *err, size_t n) { return pass_plan_memory(*g, err, n); }
+
+static const Pass pipeline[] = {
+  {"infer-shapes", run_infer},
+  {"lower-mod", pass_lower_mod},
+  {"plan-memory", run_plan},
+};
+#define NPASSES ((int)(sizeof pipeline / sizeof pipeline[0]))
+
+int pass_run_named(Graph **g, const char *name, char *err, size_t errlen) {
+  for (int i = 0; i < NPASSES; i++)
+    if (!strcmp(pipeline[i].name, name)) return pipeline[i].run(g, err, errlen);
+  snprintf(err, errlen, "unknown pass '%s' (passes: infer-shapes, lower-mod, plan-memory)", name);
+  return -1;
+}
+
+int passes_run(Graph **g, const PassOptions *opt, char *err, size_t errlen) {
+  for (int i = 0; i < NPASSES; i++) {
+    const Pass *p = &pipeline[i];
+    if (p->run(g, err, errlen)) return -1;
+    if (opt->print_after_all) {
+      fprintf(opt->print, "// *** IR after %s (%s) ***\n", p->name, (*g)->name);
+      graph_print(*g, opt->print);
+    }
+    if (opt->verify) {
+      char verr[512];
+      if (graph_verify(*g, verr, sizeof verr)) {
+        snprintf(err, errlen, "internal error: IR invalid after %s: %s", p->name, verr);
+        return -1;
+      }
+    }
+    if (opt->stop_after && !strcmp(opt->stop_after, p->name)) break;
+  }
+  return 0;
+}

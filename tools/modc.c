@@ -1,0 +1,489 @@
+/* modc.c: the command line.  The compile pipeline reads top to bottom in compile():
+ *   spec -> weights check -> weight layout + packed file -> graphs -> passes -> LLVM
+ *   -> object -> shared library + header.
+ * run loads a compiled library through the ABI (dlopen) and generates text or tokens.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include "codegen/codegen.h"
+#include "codegen/header.h"
+#include "frontend/graph.h"
+#include "frontend/safetensors.h"
+#include "frontend/spec.h"
+#include "passes/passes.h"
+#include "runtime/modc.h"
+
+#define MAX_DEFS 256
+#define ERRLEN 2048
+
+static const char usage_main[] =
+  "usage: modc <command> [options]\n"
+  "\n"
+  "commands:\n"
+  "  compile SPEC.yaml -o OUT/libNAME.so   compile a model spec and its weights into a shared library\n"
+  "  check SPEC.yaml                       validate the spec and its weights, print the model summary\n"
+  "  run LIB.so --prompt TEXT|--tokens F   generate with a compiled library\n"
+  "\n"
+  "'modc <command> --help' describes each command's options.\n"
+  "Not implemented yet: 'bench' and 'tune' (DESIGN.md section 7), and --tuning FILE.\n";
+
+static const char usage_compile[] =
+  "usage: modc compile SPEC.yaml [-o OUT] [options]\n"
+  "\n"
+  "Writes OUT (default libNAME.so), NAME.h and NAME.weights beside it.\n"
+  "  -o PATH                 output path (for --emit: the emitted file, '-' for stdout)\n"
+  "  --cpu native|NAME       target CPU (LLVM name, e.g. znver4, skylake-avx512); overrides compile.cpu\n"
+  "  --target host|TRIPLE    target triple; a foreign triple can only --emit (no linking)\n"
+  "  --shape B,T             a (batch, seq_len) for modc_forward; repeatable; replaces compile.shapes\n"
+  "  --weights-dtype f32|bf16  storage dtype of weight matrices (computation stays f32)\n"
+  "  --embed-weights         put the weights inside the library instead of NAME.weights\n"
+  "  -D key.path=value       override any spec key, e.g. -D routing.capacity=0.25\n"
+  "  --emit ir|llvm|asm|obj  stop after that stage and write it\n"
+  "  --print-after-all       print the IR after every pass (to stderr)\n"
+  "  -O0 .. -O3              LLVM optimisation level (default -O2)\n"
+  "  -q                      no progress lines\n";
+
+static const char usage_check[] =
+  "usage: modc check SPEC.yaml [-D key.path=value ...]\n"
+  "Validates the spec and its weights file; prints the model summary.\n";
+
+static const char usage_run[] =
+  "usage: modc run LIB.so (--prompt TEXT | --tokens FILE) [options]\n"
+  "  --prompt TEXT       byte-level prompt (models with vocab_size 256)\n"
+  "  --tokens FILE       whitespace-separated token ids\n"
+  "  --max-new N         tokens to generate (default 64)\n"
+  "  --temperature T     0 = greedy (default 0.8)\n"
+  "  --seed S            sampling seed (default 1)\n"
+  "  --threads N         threads (default: the library's default)\n"
+  "  --weights PATH      weights file (default: the one beside the library)\n";
+
+static int quiet;
+static double t_start;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void progress(const char *fmt, ...) {
+  if (quiet) return;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "[%6.2fs] ", now() - t_start);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}
+
+static int fail(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fputs("modc: error: ", stderr);
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+  return 1;
+}
+
+/* ---------------------------------------------------------------- compile */
+
+typedef struct CompileOpts {
+  const char *spec, *out, *emit, *target, *cpu, *wdtype;
+  const char *defs[MAX_DEFS];
+  int ndefs, embed, print_after_all, opt;
+  char shapes[1024];        /* "[[B,T],...]" from --shape flags */
+} CompileOpts;
+
+static int add_def(CompileOpts *o, const char *d) {
+  if (o->ndefs == MAX_DEFS) return fail("too many -D options");
+  o->defs[o->ndefs++] = d;
+  return 0;
+}
+
+static int add_shape(CompileOpts *o, const char *s) {
+  int b, t;
+  char extra;
+  if (sscanf(s, "%d,%d%c", &b, &t, &extra) != 2) return fail("--shape expects B,T (e.g. 1,512), got '%s'", s);
+  size_t n = strlen(o->shapes);
+  snprintf(o->shapes + n, sizeof o->shapes - n, "%s[%d,%d]", n ? "," : "", b, t);
+  return 0;
+}
+
+/* flags that override spec keys become -D overrides, so one validator checks them */
+static int flag_override(CompileOpts *o, char *buf, size_t n, const char *key, const char *v) {
+  snprintf(buf, n, "%s=%s", key, v);
+  return add_def(o, buf);
+}
+
+static int parse_compile(int argc, char **argv, CompileOpts *o) {
+  static char flagdefs[5][1200];
+  o->opt = 2;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NEEDV() do { if (!v) return fail("%s needs a value", a); i++; } while (0)
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_compile, stdout); exit(0); }
+    else if (!strcmp(a, "-o")) { NEEDV(); o->out = v; }
+    else if (!strcmp(a, "--cpu")) { NEEDV(); o->cpu = v; }
+    else if (!strcmp(a, "--target")) { NEEDV(); o->target = v; }
+    else if (!strcmp(a, "--shape")) { NEEDV(); if (add_shape(o, v)) return 1; }
+    else if (!strcmp(a, "--weights-dtype")) { NEEDV(); o->wdtype = v; }
+    else if (!strcmp(a, "--embed-weights")) o->embed = 1;
+    else if (!strcmp(a, "--tuning")) return fail("--tuning: tuning records are not implemented yet");
+    else if (!strcmp(a, "-D")) { NEEDV(); if (add_def(o, v)) return 1; }
+    else if (!strncmp(a, "-D", 2)) { if (add_def(o, a + 2)) return 1; }
+    else if (!strcmp(a, "--emit")) { NEEDV(); o->emit = v; }
+    else if (!strcmp(a, "--print-after-all")) o->print_after_all = 1;
+    else if (!strcmp(a, "-q")) quiet = 1;
+    else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) o->opt = a[2] - '0';
+    else if (a[0] == '-' && a[1]) return fail("compile: unknown option '%s' (see modc compile --help)", a);
+    else if (!o->spec) o->spec = a;
+    else return fail("compile: more than one spec given ('%s' and '%s')", o->spec, a);
+#undef NEEDV
+  }
+  if (!o->spec) return fail("compile: no spec given (see modc compile --help)");
+  if (o->emit && strcmp(o->emit, "ir") && strcmp(o->emit, "llvm") && strcmp(o->emit, "asm") && strcmp(o->emit, "obj"))
+    return fail("--emit expects ir, llvm, asm or obj, got '%s'", o->emit);
+  if (o->cpu && flag_override(o, flagdefs[0], sizeof flagdefs[0], "compile.cpu", o->cpu)) return 1;
+  if (o->target && flag_override(o, flagdefs[1], sizeof flagdefs[1], "compile.target", o->target)) return 1;
+  if (o->wdtype && flag_override(o, flagdefs[2], sizeof flagdefs[2], "compile.weights_dtype", o->wdtype)) return 1;
+  if (o->shapes[0]) {
+    snprintf(flagdefs[3], sizeof flagdefs[3], "compile.shapes=[%s]", o->shapes);
+    if (add_def(o, flagdefs[3])) return 1;
+  }
+  return 0;
+}
+
+/* directory part of path ("." if none) into dir */
+static void dirname_of(const char *path, char *dir, size_t n) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) snprintf(dir, n, ".");
+  else snprintf(dir, n, "%.*s", (int)(slash - path + (slash == path)), path);
+}
+
+typedef struct Model {
+  Spec spec;
+  StFile st;
+  WLayout layout;
+  Graph *graphs[SPEC_MAX_SHAPES + 1];
+  int ngraphs;
+  Graph *forward[SPEC_MAX_SHAPES];
+} Model;
+
+static int load_checked(const char *path, const char *const *defs, int ndefs, Spec *s, StFile *st) {
+  char err[ERRLEN];
+  if (spec_load(path, defs, ndefs, s, err, sizeof err)) {
+    fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  if (st_open(s->weights_path, st, err, sizeof err) || st_check_spec(st, s, err, sizeof err)) {
+    fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  return 0;
+}
+
+/* one forward graph per distinct seq_len, plus the session graph */
+static void build_graphs(Model *m) {
+  const Spec *s = &m->spec;
+  for (int i = 0; i < s->n_shapes; i++) {
+    int T = s->shapes[i][1], j = 0;
+    for (; j < i; j++)
+      if (s->shapes[j][1] == T) break;
+    if (j < i) {
+      m->forward[i] = m->forward[j];
+      continue;
+    }
+    m->forward[i] = m->graphs[m->ngraphs++] = build_forward(s, &m->layout, T);
+  }
+  m->graphs[m->ngraphs++] = build_session(s, &m->layout);
+}
+
+static int run_passes(Model *m, int print_after_all) {
+  char err[ERRLEN];
+  PassOptions po = {print_after_all, stderr, 1, NULL};
+  for (int i = 0; i < m->ngraphs; i++) {
+    Graph *before = m->graphs[i];
+    if (passes_run(&m->graphs[i], &po, err, sizeof err)) return fail("%s", err);
+    for (int j = 0; j < m->spec.n_shapes; j++)
+      if (m->forward[j] == before) m->forward[j] = m->graphs[i];
+  }
+  return 0;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *dir) {
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s", dir);
+  for (char *p = buf + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      mkdir(buf, 0777);
+      *p = '/';
+    }
+  if (mkdir(buf, 0777) && errno != EEXIST) return fail("cannot create directory '%s': %s", dir, strerror(errno));
+  return 0;
+}
+
+static int emit_ir(Model *m, const char *out) {
+  FILE *f = !out || !strcmp(out, "-") ? stdout : fopen(out, "w");
+  if (!f) return fail("cannot write '%s': %s", out, strerror(errno));
+  for (int i = 0; i < m->ngraphs; i++) {
+    if (i) fputs("// -----\n", f);
+    graph_print(m->graphs[i], f);
+  }
+  if (f != stdout) fclose(f);
+  return 0;
+}
+
+static void default_out(const Spec *s, const char *emit, char *buf, size_t n) {
+  const char *ext = !emit ? "so" : !strcmp(emit, "ir") ? "mir" : !strcmp(emit, "llvm") ? "ll"
+                  : !strcmp(emit, "asm") ? "s" : "o";
+  snprintf(buf, n, emit ? "%s.%s" : "lib%s.%s", s->name, ext);
+}
+
+static int emit_code(Model *m, const CompileOpts *o, const CgTarget *t, const char *out, uint64_t hash,
+                     const char *wfile, const char *embed_path) {
+  char err[ERRLEN];
+  EmitKind kind = !o->emit ? EMIT_OBJ : !strcmp(o->emit, "llvm") ? EMIT_LLVM : !strcmp(o->emit, "asm") ? EMIT_ASM : EMIT_OBJ;
+  CgModel cm = {&m->spec, m->forward, m->graphs[m->ngraphs - 1], hash, m->layout.size, wfile, embed_path};
+  if (cg_emit(&cm, m->graphs, m->ngraphs, t, kind, out, err, sizeof err)) return fail("%s", err);
+  return 0;
+}
+
+static int compile(int argc, char **argv) {
+  CompileOpts o = {0};
+  Model m = {0};
+  char err[ERRLEN], out[1024], dir[1024], wpath[1400], obj[1400], hpath[1400], wfile[128];
+  if (parse_compile(argc, argv, &o)) return 1;
+  progress("reading %s", o.spec);
+  if (load_checked(o.spec, o.defs, o.ndefs, &m.spec, &m.st)) return 1;
+  const Spec *s = &m.spec;
+  CgTarget t;
+  if (cg_target_resolve(s->target, s->cpu, o.opt, &t, err, sizeof err)) return fail("%s", err);
+  if (o.out) snprintf(out, sizeof out, "%s", o.out);
+  else default_out(s, o.emit, out, sizeof out);
+  dirname_of(out, dir, sizeof dir);
+  if (make_dirs(dir)) return 1;
+  wlayout_build(s, &m.layout);
+  build_graphs(&m);
+  progress("running passes on %d graphs", m.ngraphs);
+  if (run_passes(&m, o.print_after_all)) return 1;
+  if (o.emit && !strcmp(o.emit, "ir")) return emit_ir(&m, o.out);
+  if (!o.emit && !cg_target_is_host(&t))
+    return fail("cannot link a shared library for foreign target '%s' here; use --emit obj|asm|llvm", t.triple);
+  snprintf(wfile, sizeof wfile, "%s.weights", s->name);
+  snprintf(wpath, sizeof wpath, "%s/%s%s", dir, wfile, o.embed ? ".tmp" : "");
+  uint64_t hash = 0;
+  progress("packing weights (%.1f MB) into %s", m.layout.size / 1e6, wpath);
+  if (wlayout_write(&m.layout, &m.st, wpath, &hash, err, sizeof err)) return fail("%s", err);
+  progress("generating code for %s (%s)", t.cpu, t.triple);
+  if (o.emit) return emit_code(&m, &o, &t, out, hash, wfile, o.embed ? wpath : NULL);
+  snprintf(obj, sizeof obj, "%s.o", out);
+  if (emit_code(&m, &o, &t, obj, hash, wfile, o.embed ? wpath : NULL)) return 1;
+  progress("linking %s", out);
+  int rc = cg_link_shared(obj, out, err, sizeof err);
+  unlink(obj);
+  if (o.embed) unlink(wpath);
+  if (rc) return fail("%s", err);
+  snprintf(hpath, sizeof hpath, "%s/%s.h", dir, s->name);
+  if (cg_write_header(s, hpath, err, sizeof err)) return fail("%s", err);
+  progress("wrote %s, %s%s%s", out, hpath, o.embed ? "" : " and ", o.embed ? "" : wpath);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- check */
+
+static int check(int argc, char **argv) {
+  const char *spec = NULL, *defs[MAX_DEFS];
+  int ndefs = 0;
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage_check, stdout); return 0; }
+    if (!strcmp(argv[i], "-D") && i + 1 < argc && ndefs < MAX_DEFS) defs[ndefs++] = argv[++i];
+    else if (!strncmp(argv[i], "-D", 2) && argv[i][2] && ndefs < MAX_DEFS) defs[ndefs++] = argv[i] + 2;
+    else if (argv[i][0] == '-') return fail("check: unknown option '%s' (see modc check --help)", argv[i]);
+    else if (!spec) spec = argv[i];
+    else return fail("check: more than one spec given");
+  }
+  if (!spec) return fail("check: no spec given (see modc check --help)");
+  Spec s;
+  StFile st;
+  if (load_checked(spec, defs, ndefs, &s, &st)) return 1;
+  spec_print_summary(&s, stdout);
+  st_close(&st);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- run */
+
+typedef struct Abi {
+  int (*open)(const char *, int, modc_model **);
+  void (*close)(modc_model *);
+  const modc_info *(*info)(const modc_model *);
+  const char *(*last_error)(void);
+  int (*session_open)(modc_model *, modc_session **);
+  int (*prefill)(modc_session *, const int32_t *, int, float *);
+  int (*decode)(modc_session *, int32_t, float *);
+  void (*session_close)(modc_session *);
+} Abi;
+
+static int load_abi(const char *lib, Abi *a) {
+  char path[1200];
+  snprintf(path, sizeof path, "%s%s", strchr(lib, '/') ? "" : "./", lib);
+  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!h) return fail("cannot load '%s': %s", lib, dlerror());
+  void **slots[] = {(void **)&a->open, (void **)&a->close, (void **)&a->info, (void **)&a->last_error,
+                    (void **)&a->session_open, (void **)&a->prefill, (void **)&a->decode, (void **)&a->session_close};
+  const char *names[] = {"modc_open", "modc_close", "modc_get_info", "modc_last_error",
+                         "modc_session_open", "modc_prefill", "modc_decode", "modc_session_close"};
+  for (int i = 0; i < 8; i++)
+    if (!(*slots[i] = dlsym(h, names[i]))) return fail("'%s' is not a modc library (no %s)", lib, names[i]);
+  return 0;
+}
+
+static int read_tokens(const char *path, int32_t **out, int *n) {
+  FILE *f = fopen(path, "r");
+  if (!f) return fail("cannot read '%s': %s", path, strerror(errno));
+  int cap = 256;
+  long v;
+  *out = malloc(cap * sizeof(int32_t));
+  *n = 0;
+  while (fscanf(f, "%ld", &v) == 1) {
+    if (*n == cap) *out = realloc(*out, (cap *= 2) * sizeof(int32_t));
+    (*out)[(*n)++] = (int32_t)v;
+  }
+  int bad = !feof(f);
+  fclose(f);
+  if (bad) return fail("%s: expected whitespace-separated integers", path);
+  return 0;
+}
+
+static uint64_t rng_next(uint64_t *s) {
+  *s ^= *s << 13;
+  *s ^= *s >> 7;
+  *s ^= *s << 17;
+  return *s;
+}
+
+static int sample(const float *logits, int V, double temp, uint64_t *rng) {
+  int best = 0;
+  for (int i = 1; i < V; i++)
+    if (logits[i] > logits[best]) best = i;
+  if (temp <= 0) return best;
+  double sum = 0, u = (rng_next(rng) >> 11) * 0x1.0p-53;
+  for (int i = 0; i < V; i++) sum += exp((logits[i] - logits[best]) / temp);
+  double acc = 0;
+  for (int i = 0; i < V; i++) {
+    acc += exp((logits[i] - logits[best]) / temp) / sum;
+    if (u < acc) return i;
+  }
+  return best;
+}
+
+static void print_token(int byte_level, int tok) {
+  if (byte_level) putchar(tok);
+  else printf("%d ", tok);
+  fflush(stdout);
+}
+
+typedef struct RunOpts {
+  const char *lib, *prompt, *tokens, *weights;
+  int max_new, threads;
+  double temp;
+  uint64_t seed;
+} RunOpts;
+
+static int parse_run(int argc, char **argv, RunOpts *o) {
+  o->max_new = 64, o->temp = 0.8, o->seed = 1;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_run, stdout); exit(0); }
+    int takes = !strcmp(a, "--prompt") || !strcmp(a, "--tokens") || !strcmp(a, "--max-new") ||
+                !strcmp(a, "--temperature") || !strcmp(a, "--seed") || !strcmp(a, "--threads") ||
+                !strcmp(a, "--weights");
+    if (takes && !v) return fail("%s needs a value", a);
+    if (takes) i++;
+    if (!strcmp(a, "--prompt")) o->prompt = v;
+    else if (!strcmp(a, "--tokens")) o->tokens = v;
+    else if (!strcmp(a, "--max-new")) o->max_new = atoi(v);
+    else if (!strcmp(a, "--temperature")) o->temp = atof(v);
+    else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10) | 1;
+    else if (!strcmp(a, "--threads")) o->threads = atoi(v);
+    else if (!strcmp(a, "--weights")) o->weights = v;
+    else if (a[0] == '-') return fail("run: unknown option '%s' (see modc run --help)", a);
+    else if (!o->lib) o->lib = a;
+    else return fail("run: more than one library given");
+  }
+  if (!o->lib) return fail("run: no library given (see modc run --help)");
+  if (!o->prompt == !o->tokens) return fail("run: give exactly one of --prompt and --tokens");
+  if (o->max_new < 0) return fail("--max-new must be >= 0");
+  return 0;
+}
+
+static int generate(const Abi *a, modc_model *m, const RunOpts *o, int32_t *toks, int n) {
+  const modc_info *info = a->info(m);
+  int V = info->vocab_size, byte_level = V == 256 && o->prompt;
+  float *logits = malloc(V * sizeof(float));
+  modc_session *s;
+  uint64_t rng = o->seed;
+  int rc = a->session_open(m, &s) || a->prefill(s, toks, n, logits);
+  for (int i = 0; !rc && i < o->max_new; i++) {
+    int tok = sample(logits, V, o->temp, &rng);
+    print_token(byte_level, tok);
+    if (n + i + 1 >= info->max_seq_len) break;
+    rc = a->decode(s, tok, logits);
+  }
+  putchar('\n');
+  if (rc) fail("%s", a->last_error());
+  a->session_close(s);
+  free(logits);
+  return rc ? 1 : 0;
+}
+
+static int run(int argc, char **argv) {
+  RunOpts o = {0};
+  Abi a;
+  if (parse_run(argc, argv, &o) || load_abi(o.lib, &a)) return 1;
+  int32_t *toks = NULL;
+  int n = 0;
+  if (o.tokens && read_tokens(o.tokens, &toks, &n)) return 1;
+  if (o.prompt) {
+    n = (int)strlen(o.prompt);
+    toks = malloc((n + 1) * sizeof(int32_t));
+    for (int i = 0; i < n; i++) toks[i] = (unsigned char)o.prompt[i];
+  }
+  if (n == 0) return fail("run: the prompt is empty");
+  modc_model *m;
+  if (a.open(o.weights, o.threads, &m)) return fail("%s", a.last_error());
+  if (o.prompt && a.info(m)->vocab_size != 256)
+    return fail("--prompt needs a byte-level model (vocab_size 256); this one has %d: use --tokens", a.info(m)->vocab_size);
+  if (o.prompt) fputs(o.prompt, stdout);
+  int rc = generate(&a, m, &o, toks, n);
+  a.close(m);
+  free(toks);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  t_start = now();
+  quiet = !isatty(2);
+  if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+    fputs(usage_main, argc < 2 ? stderr : stdout);
+    return argc < 2;
+  }
+  if (!strcmp(argv[1], "compile")) return compile(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "check")) return check(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "run")) return run(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "bench") || !strcmp(argv[1], "tune"))
+    return fail("'%s' is not implemented yet", argv[1]);
+  return fail("unknown command '%s' (see modc --help)", argv[1]);
+}

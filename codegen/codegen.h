@@ -1,6 +1,6 @@
 /* codegen.h: scheduled IR -> LLVM module -> object file -> shared library.
  *
- * codegen/ is the only folder that includes llvm-c/*.  Input: lowered, planned graphs
+ * codegen/ is the only folder that includes the llvm-c headers.  Input: lowered, planned graphs
  * (no mod.block left, every value has storage).  Output: one object defining
  *   - one internal LLVM function per distinct kernel (op + constant shapes + attrs), with the
  *     uniform signature

@@ -9,6 +9,7 @@
 #define MODC_SPEC_H
 
 #include <stddef.h>
+#include <stdio.h>   /* FILE, for spec_print_summary */
 #include "../ir/dtype.h"
 
 #define SPEC_MAX_LAYERS 256

@@ -1,0 +1,14 @@
+/* header.h: the generated <name>.h, the C interface shipped beside lib<name>.so. */
+#ifndef MODC_CODEGEN_HEADER_H
+#define MODC_CODEGEN_HEADER_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "../frontend/spec.h"
+
+/* Write the header for the model s to path: the whole ABI declaration set of runtime/modc.h
+ * (so users need only this one file) and the model's constants as <NAME>_* macros.
+ * Deterministic: the same spec gives the same bytes.  0, or -1 with err filled. */
+int cg_write_header(const Spec *s, const char *path, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,917 @@
+/* kernels.c: one LLVM function per kernel, through the LLVM C API (cg.h: cg_kernel).
+ *
+ * A kernel has codegen.h's uniform signature
+ *   void k(ptr exec, ptr out, i64 rows_out, ptr a, i64 ra, ptr b, i64 rb, ptr c, i64 rc, ptr d, i64 rd)
+ * with every inner dimension (d, N, K, heads, hd, vocab) baked in as a constant and the row
+ * counts taken at run time, so one function serves forward graphs (constant rows) and
+ * session graphs (rows from dims[]) alike.  Functions are keyed by op + inner shapes + dtypes
+ * + attributes and shared through c->kernels; the key doubles as the function's name.
+ *
+ * Numerics (DESIGN section 4): float32 throughout, weights widened exactly from bf16, no
+ * approximate math beyond llvm.exp / llvm.sqrt / llvm.cos / llvm.sin (libm).  Every output
+ * element is computed by the same instruction sequence whichever thread, register block or
+ * remainder path computes it (sums use emit.c's fixed halving tree), so results do not
+ * depend on the thread count.
+ *
+ * Parallel kernels outline their loop body into a task `void task(ptr args, i64 lo, i64 hi)`
+ * over independent items (rows, column blocks, (row, head) pairs) and call
+ * modc_rt_parallel_for with the kernel's own parameters as the args struct.
+ */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "emit.h"
+
+/* Work (multiply-adds or elements) below which a kernel runs on the calling thread. */
+#define PAR_MIN_WORK (1 << 17)
+/* Bytes of x rows, and of W rows, that matmul keeps in L2 per tile. */
+#define MM_L2_BYTES (128 * 1024)
+
+/* The kernel's parameters: exec, the result, and the operands with their row counts. */
+typedef struct KArgs {
+  LLVMValueRef exec, out, rows;
+  LLVMValueRef p[4], r[4];
+} KArgs;
+
+/* The node a kernel is built for. */
+typedef struct Kern {
+  CgCtx *c;
+  const Graph *g;
+  const Node *n;
+  const Type *out;
+  const Type *in[IR_MAXIN];
+  char name[256];
+} Kern;
+
+typedef void (*Body)(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *ctx);
+
+static void die(const Kern *k, const char *fmt, ...) {
+  va_list ap;
+  fprintf(stderr, "modc: internal error: codegen of %s: ", k->name);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fputc('\n', stderr);
+  abort();
+}
+
+/* dim i of t, which must be a constant (inner dims always are); 1 past the rank */
+static int64_t cdim(const Kern *k, const Type *t, int i) {
+  if (i >= t->rank) return 1;
+  if (DIM_IS_SYM(t->dim[i])) die(k, "dimension %d is dynamic", i);
+  return t->dim[i];
+}
+
+/* columns of a row-major value: the product of the dims after the first */
+static int64_t ccols(const Kern *k, const Type *t) {
+  int64_t n = 1;
+  for (int i = 1; i < t->rank; i++) n *= cdim(k, t, i);
+  return n;
+}
+
+static LLVMTypeRef elem_type(CgCtx *c, DType dt) {
+  return dt == DT_BF16 || dt == DT_F16 ? c->t_i16 : dt == DT_I32 ? c->t_i32 : c->t_f32;
+}
+
+/* ---- kernel skeleton and the parallel task ---- */
+
+static void kbegin(Em *e, const Kern *k, KArgs *a) {
+  static const char *const names[11] = {"exec", "out", "rows", "a", "ra", "b", "rb", "c", "rc", "d", "rd"};
+  em_begin(e, k->c, k->name, k->c->t_kernel);
+  for (unsigned i = 0; i < 11; i++) LLVMSetValueName2(LLVMGetParam(e->fn, i), names[i], strlen(names[i]));
+  a->exec = LLVMGetParam(e->fn, 0);
+  a->out = LLVMGetParam(e->fn, 1);
+  a->rows = LLVMGetParam(e->fn, 2);
+  for (unsigned i = 0; i < 4; i++) {
+    a->p[i] = LLVMGetParam(e->fn, 3 + 2 * i);
+    a->r[i] = LLVMGetParam(e->fn, 4 + 2 * i);
+  }
+}
+
+static LLVMValueRef kend(Em *e) {
+  LLVMBuildRetVoid(e->b);
+  LLVMValueRef f = e->fn;
+  em_done(e);
+  return f;
+}
+
+/* The args struct of a task: the kernel's parameters, in order. */
+static LLVMTypeRef args_type(CgCtx *c) {
+  LLVMTypeRef f[11] = {c->t_ptr, c->t_ptr, c->t_i64, c->t_ptr, c->t_i64, c->t_ptr,
+                       c->t_i64, c->t_ptr, c->t_i64, c->t_ptr, c->t_i64};
+  return LLVMStructTypeInContext(c->ctx, f, 11, 0);
+}
+
+static void args_pack(const KArgs *a, LLVMValueRef *f) {
+  f[0] = a->exec, f[1] = a->out, f[2] = a->rows;
+  for (int i = 0; i < 4; i++) f[3 + 2 * i] = a->p[i], f[4 + 2 * i] = a->r[i];
+}
+
+static void args_unpack(KArgs *a, const LLVMValueRef *f) {
+  a->exec = f[0], a->out = f[1], a->rows = f[2];
+  for (int i = 0; i < 4; i++) a->p[i] = f[3 + 2 * i], a->r[i] = f[4 + 2 * i];
+}
+
+/* Run body over items [0, n): outline it as `<kernel>.task` and call modc_rt_parallel_for,
+ * on one thread when the whole call does less than PAR_MIN_WORK. */
+static void par_for(Em *e, const Kern *k, const KArgs *a, LLVMValueRef n, LLVMValueRef work,
+                    Body body, const void *ctx) {
+  CgCtx *c = e->c;
+  LLVMTypeRef at = args_type(c);
+  char tname[300];
+  snprintf(tname, sizeof tname, "%s.task", k->name);
+  Em t;
+  em_begin(&t, c, tname, c->t_task);
+  LLVMValueRef f[11], ap = LLVMGetParam(t.fn, 0);
+  for (unsigned i = 0; i < 11; i++)
+    f[i] = em_load(&t, LLVMStructGetTypeAtIndex(at, i), LLVMBuildStructGEP2(t.b, at, ap, i, ""));
+  KArgs ta;
+  args_unpack(&ta, f);
+  body(&t, &ta, LLVMGetParam(t.fn, 1), LLVMGetParam(t.fn, 2), ctx);
+  LLVMBuildRetVoid(t.b);
+  em_done(&t);
+
+  LLVMValueRef slot = em_alloca(e, at, "args");
+  args_pack(a, f);
+  for (unsigned i = 0; i < 11; i++) em_store(e, f[i], LLVMBuildStructGEP2(e->b, at, slot, i, ""));
+  LLVMValueRef nt = em_exec_field(e, a->exec, EXEC_NTHREADS);
+  LLVMValueRef small = LLVMBuildICmp(e->b, LLVMIntSLT, work, em_i64(e, PAR_MIN_WORK), "");
+  nt = LLVMBuildSelect(e->b, small, em_i64(e, 1), nt, "nthreads");
+  LLVMValueRef args[4] = {nt, t.fn, slot, n};
+  LLVMBuildCall2(e->b, LLVMGlobalGetValueType(c->fn_parallel_for), c->fn_parallel_for, args, 4, "");
+}
+
+/* ---- small helpers ---- */
+
+static LLVMValueRef gep_f32(Em *e, LLVMValueRef p, LLVMValueRef i) { return em_gep(e, e->c->t_f32, p, i); }
+static LLVMValueRef gep_i32(Em *e, LLVMValueRef p, LLVMValueRef i) { return em_gep(e, e->c->t_i32, p, i); }
+
+/* clamp an i64 into [0, n-1] (n >= 1), so a bad index never reads out of bounds */
+static LLVMValueRef clamp_row(Em *e, LLVMValueRef i, LLVMValueRef n) {
+  return em_smax(e, em_smin(e, i, em_sub(e, n, em_i64(e, 1))), em_i64(e, 0));
+}
+
+/* x / (1 + exp(-x)), scalar or vector */
+static LLVMValueRef silu(Em *e, LLVMValueRef x) {
+  LLVMTypeRef t = LLVMTypeOf(x);
+  LLVMValueRef one = em_f32(e, 1.0);
+  if (LLVMGetTypeKind(t) == LLVMVectorTypeKind) one = em_splat(e, one, (int)LLVMGetVectorSize(t));
+  return em_fdiv(e, x, em_fadd(e, one, em_exp(e, LLVMBuildFNeg(e->b, x, ""))));
+}
+
+/* 1 / (1 + exp(-x)), scalar */
+static LLVMValueRef sigmoid(Em *e, LLVMValueRef x) {
+  LLVMValueRef one = em_f32(e, 1.0);
+  return em_fdiv(e, one, em_fadd(e, one, em_exp(e, LLVMBuildFNeg(e->b, x, ""))));
+}
+
+/* sum of pa[i]*pb[i] over a constant n, one <w x float> accumulator, then the tree */
+static LLVMValueRef vdot(Em *e, LLVMValueRef pa, LLVMValueRef pb, int64_t n, int w) {
+  int64_t nf = n / w * w;
+  LLVMValueRef acc = em_vzero(e, w);
+  if (nf > 0) {
+    EmLoop l;
+    em_loop_begin(e, &l, em_i64(e, 0), em_i64(e, nf), w, 1, &acc);
+    LLVMValueRef x = em_vload(e, w, gep_f32(e, pa, l.iv), NULL);
+    LLVMValueRef y = em_vload(e, w, gep_f32(e, pb, l.iv), NULL);
+    LLVMValueRef nx = em_fma(e, x, y, l.carry[0]);
+    em_loop_end(e, &l, &nx, NULL);
+    acc = l.carry[0];
+  }
+  if (n > nf) {
+    LLVMValueRef m = em_mask_const(e, w, (int)(n - nf));
+    LLVMValueRef x = em_vload(e, w, gep_f32(e, pa, em_i64(e, nf)), m);
+    LLVMValueRef y = em_vload(e, w, gep_f32(e, pb, em_i64(e, nf)), m);
+    acc = em_fma(e, x, y, acc);
+  }
+  return em_hsum(e, acc);
+}
+
+/* ---- elementwise: add, bias_add, silu, silu_mul, and the row copy of embed ---- */
+
+typedef struct Ew {
+  Op op;
+  int64_t C;                /* columns */
+  DType dt;                 /* embed: the table's dtype */
+  LLVMValueRef out, a, b;   /* set per row or per range while emitting */
+} Ew;
+
+static void ew_step(Em *e, LLVMValueRef off, LLVMValueRef mask, int w, void *vctx) {
+  const Ew *x = vctx;
+  LLVMValueRef v, a;
+  if (x->op == OP_EMBED) {
+    v = em_vload_dt(e, x->dt, w, em_gep(e, elem_type(e->c, x->dt), x->a, off), mask);
+  } else {
+    a = em_vload(e, w, gep_f32(e, x->a, off), mask);
+    LLVMValueRef b = x->b ? em_vload(e, w, gep_f32(e, x->b, off), mask) : NULL;
+    switch (x->op) {
+    case OP_ADD: case OP_BIAS_ADD: v = em_fadd(e, a, b); break;
+    case OP_SILU: v = silu(e, a); break;
+    default: v = em_fmul(e, silu(e, a), b); break; /* OP_SILU_MUL */
+    }
+  }
+  em_vstore(e, v, gep_f32(e, x->out, off), mask);
+}
+
+/* add, silu, silu_mul: one flat range of rows [lo, hi) */
+static void ew_flat_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
+  Ew x = *(const Ew *)vctx;
+  LLVMValueRef base = em_mul(e, lo, em_i64(e, x.C));
+  x.out = gep_f32(e, a->out, base);
+  x.a = gep_f32(e, a->p[0], base);
+  x.b = x.op == OP_SILU ? NULL : gep_f32(e, a->p[1], base);
+  em_vec_loop(e, em_mul(e, em_sub(e, hi, lo), em_i64(e, x.C)), e->c->vw, ew_step, &x);
+}
+
+/* bias_add and embed: row by row (the bias row, the token's table row) */
+static void ew_row_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
+  Ew x = *(const Ew *)vctx;
+  EmLoop l;
+  em_loop_begin(e, &l, lo, hi, 1, 0, NULL);
+  LLVMValueRef C = em_i64(e, x.C);
+  x.out = gep_f32(e, a->out, em_mul(e, l.iv, C));
+  if (x.op == OP_EMBED) {
+    LLVMValueRef id = em_sext64(e, em_load(e, e->c->t_i32, gep_i32(e, a->p[0], l.iv)));
+    id = clamp_row(e, id, a->r[1]);
+    x.a = em_gep(e, elem_type(e->c, x.dt), a->p[1], em_mul(e, id, C));
+  } else {
+    x.a = gep_f32(e, a->p[0], em_mul(e, l.iv, C));
+    x.b = a->p[1];
+  }
+  em_vec_loop(e, C, e->c->vw, ew_step, &x);
+  em_loop_end(e, &l, NULL, NULL);
+}
+
+static LLVMValueRef k_elementwise(Kern *k) {
+  Em e;
+  KArgs a;
+  Ew x = {k->n->op, ccols(k, k->out), DT_F32, NULL, NULL, NULL};
+  if (x.op == OP_EMBED) {
+    x.dt = k->in[1]->dt;
+    if (x.dt != DT_F32 && x.dt != DT_BF16) die(k, "table dtype %s", dtype_name(x.dt));
+  }
+  kbegin(&e, k, &a);
+  Body body = x.op == OP_EMBED || x.op == OP_BIAS_ADD ? ew_row_body : ew_flat_body;
+  LLVMValueRef work = em_mul(&e, a.rows, em_i64(&e, x.C));
+  EmIf f;
+  /* embed with an empty table has nothing to read from */
+  if (x.op == OP_EMBED) em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntSGT, a.r[1], em_i64(&e, 0), ""));
+  par_for(&e, k, &a, a.rows, work, body, &x);
+  if (x.op == OP_EMBED) em_if_end(&e, &f);
+  return kend(&e);
+}
+
+/* ---- rmsnorm: out = x / sqrt(mean(x^2) + eps) * w ---- */
+
+typedef struct Norm {
+  int64_t d;
+  double eps;
+  LLVMValueRef out, x, w, inv;
+} Norm;
+
+static void norm_step(Em *e, LLVMValueRef off, LLVMValueRef mask, int w, void *vctx) {
+  const Norm *n = vctx;
+  LLVMValueRef x = em_vload(e, w, gep_f32(e, n->x, off), mask);
+  LLVMValueRef g = em_vload(e, w, gep_f32(e, n->w, off), mask);
+  em_vstore(e, em_fmul(e, em_fmul(e, x, em_splat(e, n->inv, w)), g), gep_f32(e, n->out, off), mask);
+}
+
+static void norm_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
+  Norm n = *(const Norm *)vctx;
+  EmLoop l;
+  em_loop_begin(e, &l, lo, hi, 1, 0, NULL);
+  LLVMValueRef off = em_mul(e, l.iv, em_i64(e, n.d));
+  n.x = gep_f32(e, a->p[0], off);
+  n.out = gep_f32(e, a->out, off);
+  n.w = a->p[1];
+  LLVMValueRef ss = vdot(e, n.x, n.x, n.d, e->c->vw);
+  LLVMValueRef ms = em_fadd(e, em_fdiv(e, ss, em_f32(e, (double)n.d)), em_f32(e, n.eps));
+  n.inv = em_fdiv(e, em_f32(e, 1.0), em_sqrt(e, ms));
+  em_vec_loop(e, em_i64(e, n.d), e->c->vw, norm_step, &n);
+  em_loop_end(e, &l, NULL, NULL);
+}
+
+static LLVMValueRef k_rmsnorm(Kern *k) {
+  const Attr *eps = attr_get(k->n, "eps");
+  if (!eps) die(k, "no eps attribute");
+  Norm n = {ccols(k, k->out), eps->kind == ATTR_INT ? (double)eps->i : eps->f, NULL, NULL, NULL, NULL};
+  Em e;
+  KArgs a;
+  kbegin(&e, k, &a);
+  par_for(&e, k, &a, a.rows, em_mul(&e, a.rows, em_i64(&e, 4 * n.d)), norm_body, &n);
+  return kend(&e);
+}
+
+/* ---- matmul: out[R,N] = x[R,K] W[N,K]^T ----
+ *
+ * Dot-product form over W's rows as stored: an MR x NR block of outputs keeps one <vw x float>
+ * accumulator per output, each step loads MR vectors of x and NR of W (bf16 widened) and does
+ * MR*NR llvm.fma; K's remainder is one masked step; the block's accumulators are reduced
+ * together by the halving tree into NR-wide rows of the result.  Work items are (row group,
+ * column block) pairs: row groups of RG rows keep x's rows in L2, and inside a task the
+ * columns go in chunks of NCB blocks so W's rows stay in L2 while every row block of the
+ * group passes over them.  Remainder rows use MR = 1 and remainder columns NR = 1, with the
+ * same per-output arithmetic. */
+
+typedef struct MM {
+  int64_t N, K;
+  DType dt;
+  int vw, mr, nr;
+  int64_t nb;               /* column blocks: ceil(N / nr) */
+  int64_t rg;               /* rows per group (a multiple of mr) */
+  int64_t ncb;              /* column blocks per L2 chunk */
+} MM;
+
+static void mm_step(Em *e, const MM *m, LLVMValueRef *acc, const LLVMValueRef *xp,
+                    const LLVMValueRef *wp, int mr, int nr, LLVMValueRef kk, LLVMValueRef mask) {
+  LLVMValueRef xv[16];
+  for (int i = 0; i < mr; i++) xv[i] = em_vload(e, m->vw, gep_f32(e, xp[i], kk), mask);
+  for (int j = 0; j < nr; j++) {
+    LLVMValueRef wv = em_vload_dt(e, m->dt, m->vw, em_gep(e, elem_type(e->c, m->dt), wp[j], kk), mask);
+    for (int i = 0; i < mr; i++) acc[i * nr + j] = em_fma(e, xv[i], wv, acc[i * nr + j]);
+  }
+}
+
+/* out[i..i+mr, n0..n0+nr) */
+static void mm_micro(Em *e, const MM *m, const KArgs *a, LLVMValueRef i, LLVMValueRef n0, int mr, int nr) {
+  LLVMValueRef xp[16], wp[16], acc[EM_MAXCARRY];
+  LLVMValueRef K = em_i64(e, m->K);
+  for (int r = 0; r < mr; r++) xp[r] = gep_f32(e, a->p[0], em_mul(e, em_add(e, i, em_i64(e, r)), K));
+  for (int j = 0; j < nr; j++)
+    wp[j] = em_gep(e, elem_type(e->c, m->dt), a->p[1], em_mul(e, em_add(e, n0, em_i64(e, j)), K));
+  for (int q = 0; q < mr * nr; q++) acc[q] = em_vzero(e, m->vw);
+  int64_t kf = m->K / m->vw * m->vw;
+  if (kf > 0) {
+    EmLoop l;
+    em_loop_begin(e, &l, em_i64(e, 0), em_i64(e, kf), m->vw, mr * nr, acc);
+    memcpy(acc, l.carry, sizeof(LLVMValueRef) * mr * nr);
+    mm_step(e, m, acc, xp, wp, mr, nr, l.iv, NULL);
+    em_loop_end(e, &l, acc, NULL);
+    memcpy(acc, l.carry, sizeof(LLVMValueRef) * mr * nr);
+  }
+  if (m->K > kf) mm_step(e, m, acc, xp, wp, mr, nr, em_i64(e, kf), em_mask_const(e, m->vw, (int)(m->K - kf)));
+  for (int r = 0; r < mr; r++) {
+    LLVMValueRef s = em_sum_tree(e, acc + r * nr, nr);
+    LLVMValueRef row = em_mul(e, em_add(e, i, em_i64(e, r)), em_i64(e, m->N));
+    LLVMValueRef p = gep_f32(e, a->out, em_add(e, row, n0));
+    LLVMSetAlignment(LLVMBuildStore(e->b, s, p), 4);
+  }
+}
+
+/* column block j of rows i..i+mr: NR columns, or the last partial block one column at a time */
+static void mm_block(Em *e, const MM *m, const KArgs *a, LLVMValueRef i, LLVMValueRef j, int mr) {
+  LLVMValueRef n0 = em_mul(e, j, em_i64(e, m->nr));
+  if (m->N % m->nr == 0) {
+    mm_micro(e, m, a, i, n0, mr, m->nr);
+    return;
+  }
+  EmIf f;
+  em_if_begin(e, &f, LLVMBuildICmp(e->b, LLVMIntSLT, j, em_i64(e, m->nb - 1), ""));
+  mm_micro(e, m, a, i, n0, mr, m->nr);
+  em_if_else(e, &f);
+  EmLoop l;
+  em_loop_begin(e, &l, n0, em_i64(e, m->N), 1, 0, NULL);
+  mm_micro(e, m, a, i, l.iv, mr, 1);
+  em_loop_end(e, &l, NULL, NULL);
+  em_if_end(e, &f);
+}
+
+/* rows [r0, r1) in steps of mr, times column blocks [j0, j1) */
+static void mm_rows(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, LLVMValueRef r1,
+                    LLVMValueRef j0, LLVMValueRef j1, int mr) {
+  EmLoop li, lj;
+  em_loop_begin(e, &li, r0, r1, mr, 0, NULL);
+  em_loop_begin(e, &lj, j0, j1, 1, 0, NULL);
+  mm_block(e, m, a, li.iv, lj.iv, mr);
+  em_loop_end(e, &lj, NULL, NULL);
+  em_loop_end(e, &li, NULL, NULL);
+}
+
+/* items [lo, hi) of (row group, column block), flattened group-major */
+static void mm_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
+  const MM *m = vctx;
+  LLVMValueRef nb = em_i64(e, m->nb), rg = em_i64(e, m->rg);
+  EmLoop lt;
+  em_loop_begin(e, &lt, lo, hi, 1, 0, NULL);
+  LLVMValueRef g = LLVMBuildUDiv(e->b, lt.iv, nb, "group");
+  LLVMValueRef j0 = em_sub(e, lt.iv, em_mul(e, g, nb));
+  LLVMValueRef j1 = em_smin(e, nb, em_add(e, j0, em_sub(e, hi, lt.iv)));
+  LLVMValueRef r0 = em_mul(e, g, rg);
+  LLVMValueRef r1 = em_smin(e, a->rows, em_add(e, r0, rg));
+  LLVMValueRef mr = em_i64(e, m->mr);
+  LLVMValueRef rfull = em_add(e, r0, em_mul(e, LLVMBuildSDiv(e->b, em_sub(e, r1, r0), mr, ""), mr));
+  EmLoop lc;
+  em_loop_begin(e, &lc, j0, j1, m->ncb, 0, NULL);
+  LLVMValueRef je = em_smin(e, j1, em_add(e, lc.iv, em_i64(e, m->ncb)));
+  mm_rows(e, m, a, r0, rfull, lc.iv, je, m->mr);
+  mm_rows(e, m, a, rfull, r1, lc.iv, je, 1);
+  em_loop_end(e, &lc, NULL, NULL);
+  em_loop_end(e, &lt, NULL, em_add(e, lt.iv, em_sub(e, j1, j0)));
+}
+
+static MM mm_schedule(const Kern *k) {
+  MM m;
+  m.K = cdim(k, k->in[1], 1);
+  m.N = cdim(k, k->in[1], 0);
+  m.dt = k->in[1]->dt;
+  m.vw = k->c->vw;
+  m.mr = 6, m.nr = 4;
+  m.nb = (m.N + m.nr - 1) / m.nr;
+  int64_t xrows = MM_L2_BYTES / (m.K * 4), wrows = MM_L2_BYTES / (m.K * dtype_size(m.dt));
+  m.rg = xrows / m.mr * m.mr;
+  if (m.rg < m.mr) m.rg = m.mr;
+  if (m.rg > 64 * m.mr) m.rg = 64 * m.mr;
+  m.ncb = wrows / m.nr;
+  if (m.ncb < 1) m.ncb = 1;
+  return m;
+}
+
+static LLVMValueRef k_matmul(Kern *k) {
+  MM m = mm_schedule(k);
+  if (m.dt != DT_F32 && m.dt != DT_BF16) die(k, "weight dtype %s", dtype_name(m.dt));
+  if (cdim(k, k->in[0], 1) != m.K) die(k, "x has %lld columns, W %lld", (long long)cdim(k, k->in[0], 1), (long long)m.K);
+  Em e;
+  KArgs a;
+  kbegin(&e, k, &a);
+  LLVMValueRef groups = LLVMBuildSDiv(e.b, em_add(&e, a.rows, em_i64(&e, m.rg - 1)), em_i64(&e, m.rg), "groups");
+  LLVMValueRef work = em_mul(&e, a.rows, em_i64(&e, m.N * m.K));
+  par_for(&e, k, &a, em_mul(&e, groups, em_i64(&e, m.nb)), work, mm_body, &m);
+  return kend(&e);
+}
+
+/* ---- rope: HF rotate-half at each row's position ---- */
+
+typedef struct Rope {
+  int64_t C, heads, hd;
+  double theta;
+  LLVMValueRef invf;        /* global [hd/2 x double] */
+  LLVMValueRef cs, sn;      /* [hd/2 x float] stack tables of the row */
+  LLVMValueRef x, out;      /* the head's vectors */
+} Rope;
+
+static void rope_step(Em *e, LLVMValueRef off, LLVMValueRef mask, int w, void *vctx) {
+  const Rope *r = vctx;
+  LLVMValueRef half = em_i64(e, r->hd / 2), off2 = em_add(e, off, half);
+  LLVMValueRef x1 = em_vload(e, w, gep_f32(e, r->x, off), mask);
+  LLVMValueRef x2 = em_vload(e, w, gep_f32(e, r->x, off2), mask);
+  LLVMValueRef c = em_vload(e, w, gep_f32(e, r->cs, off), mask);
+  LLVMValueRef s = em_vload(e, w, gep_f32(e, r->sn, off), mask);
+  em_vstore(e, em_fsub(e, em_fmul(e, x1, c), em_fmul(e, x2, s)), gep_f32(e, r->out, off), mask);
+  em_vstore(e, em_fadd(e, em_fmul(e, x2, c), em_fmul(e, x1, s)), gep_f32(e, r->out, off2), mask);
+}
+
+/* cos/sin tables of one position: angle = pos * inv_freq in double, as the reference */
+static void rope_tables(Em *e, const Rope *r, LLVMValueRef pos) {
+  int64_t half = r->hd / 2;
+  LLVMValueRef p = LLVMBuildSIToFP(e->b, pos, e->c->t_f64, "");
+  EmLoop l;
+  em_loop_begin(e, &l, em_i64(e, 0), em_i64(e, half), 1, 0, NULL);
+  LLVMValueRef f = em_load(e, e->c->t_f64, em_gep(e, e->c->t_f64, r->invf, l.iv));
+  LLVMValueRef ang = em_fmul(e, p, f);
+  LLVMTypeRef t = e->c->t_f64;
+  LLVMValueRef c = em_intrin(e, "llvm.cos", &t, 1, &ang, 1);
+  LLVMValueRef s = em_intrin(e, "llvm.sin", &t, 1, &ang, 1);
+  em_store(e, LLVMBuildFPTrunc(e->b, c, e->c->t_f32, ""), gep_f32(e, r->cs, l.iv));
+  em_store(e, LLVMBuildFPTrunc(e->b, s, e->c->t_f32, ""), gep_f32(e, r->sn, l.iv));
+  em_loop_end(e, &l, NULL, NULL);
+}
+
+static void rope_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
+  Rope r = *(const Rope *)vctx;
+  LLVMTypeRef tab = LLVMArrayType2(e->c->t_f32, (uint64_t)(r.hd / 2));
+  r.cs = em_alloca(e, tab, "cos");
+  r.sn = em_alloca(e, tab, "sin");
+  EmLoop l, lh;
+  em_loop_begin(e, &l, lo, hi, 1, 0, NULL);
+  rope_tables(e, &r, em_load(e, e->c->t_i32, gep_i32(e, a->p[1], l.iv)));
+  LLVMValueRef row = em_mul(e, l.iv, em_i64(e, r.C));
+  em_loop_begin(e, &lh, em_i64(e, 0), em_i64(e, r.heads), 1, 0, NULL);
+  LLVMValueRef off = em_add(e, row, em_mul(e, lh.iv, em_i64(e, r.hd)));
+  r.x = gep_f32(e, a->p[0], off);
+  r.out = gep_f32(e, a->out, off);
+  em_vec_loop(e, em_i64(e, r.hd / 2), e->c->vw, rope_step, &r);
+  em_loop_end(e, &lh, NULL, NULL);
+  em_loop_end(e, &l, NULL, NULL);
+}
+
+static LLVMValueRef k_rope(Kern *k) {
+  CgCtx *c = k->c;
+  Rope r = {ccols(k, k->out), attr_i(k->n, "heads", 0), 0, attr_f(k->n, "theta", 0), NULL, NULL, NULL, NULL, NULL};
+  if (r.heads <= 0 || r.C % r.heads || (r.C / r.heads) % 2 || r.theta <= 0) die(k, "bad heads or theta");
+  r.hd = r.C / r.heads;
+  int64_t half = r.hd / 2;
+  LLVMValueRef *f = malloc(sizeof *f * (size_t)half);
+  for (int64_t i = 0; i < half; i++) f[i] = LLVMConstReal(c->t_f64, pow(r.theta, -2.0 * (double)i / (double)r.hd));
+  LLVMTypeRef at = LLVMArrayType2(c->t_f64, (uint64_t)half);
+  char gname[300];
+  snprintf(gname, sizeof gname, "%s.inv_freq", k->name);
+  r.invf = LLVMAddGlobal(c->mod, at, gname);
+  LLVMSetInitializer(r.invf, LLVMConstArray2(c->t_f64, f, (uint64_t)half));
+  LLVMSetGlobalConstant(r.invf, 1);
+  LLVMSetLinkage(r.invf, LLVMInternalLinkage);
+  free(f);
+  Em e;
+  KArgs a;
+  kbegin(&e, k, &a);
+  par_for(&e, k, &a, a.rows, em_mul(&e, a.rows, em_i64(&e, r.C * 4)), rope_body, &r);
+  return kend(&e);
+}
+
+/* ---- attention: causal by position, online softmax ----
+ *
+ * One work item is (query row, query head).  Keys go in blocks of B: the block's positions
+ * are compared first and a block with no visible key is skipped; otherwise B dot products
+ * (one vector accumulator each, over hd) are reduced together into a <B x float> of scores,
+ * and the running max m, running sum l and the output accumulator are rescaled by
+ * exp(m_old - m_new).  Rows are visited zig-zag (0, R-1, 1, R-2, ...) so that contiguous
+ * chunks of items carry equal causal work. */
+
+typedef struct Attn {
+  int kv;                   /* kv_attention */
+  int64_t layer, H, Hk, hd, B;
+  int vw, nv;               /* vectors per head (the last masked when hd % vw) */
+} Attn;
+
+typedef struct AttnRow {
+  LLVMValueRef q, o;        /* this row's head */
+  LLVMValueRef pos;         /* i32 position of the query */
+  LLVMValueRef kb, vb;      /* key / value of cache row 0 for the kv head */
+  LLVMValueRef kpos, nk;    /* i32 positions of the keys, their count */
+} AttnRow;
+
+static LLVMValueRef attn_mask(Em *e, const Attn *t, int c) {
+  if (c < t->nv - 1 || t->hd % t->vw == 0) return NULL;
+  return em_mask_const(e, t->vw, (int)(t->hd % t->vw));
+}
+
+/* which of keys j0..j0+B are in range and visible from pos */
+static LLVMValueRef attn_visible(Em *e, const Attn *t, const AttnRow *r, LLVMValueRef j0) {
+  int B = (int)t->B;
+  LLVMValueRef inb = em_mask_lt(e, B, em_sub(e, r->nk, j0));
+  LLVMTypeRef vt = LLVMVectorType(e->c->t_i32, (unsigned)B);
+  LLVMTypeRef tys[2] = {vt, e->c->t_ptr};
+  LLVMValueRef args[4] = {gep_i32(e, r->kpos, j0), em_i32(e, 4), inb, em_splat(e, em_i32(e, INT32_MAX), B)};
+  LLVMValueRef kp = em_intrin(e, "llvm.masked.load", tys, 2, args, 4);
+  LLVMValueRef le = LLVMBuildICmp(e->b, LLVMIntSLE, kp, em_splat(e, r->pos, B), "");
+  return LLVMBuildAnd(e->b, inb, le, "visible");
+}
+
+/* the block's update of (m, l, acc[]) in st[] */
+static void attn_block(Em *e, const Attn *t, const AttnRow *r, const LLVMValueRef *q,
+                       LLVMValueRef j0, LLVMValueRef vis, LLVMValueRef *st) {
+  int B = (int)t->B, vw = t->vw;
+  LLVMValueRef kw = em_i64(e, t->Hk * t->hd), d[64], rows[64];
+  LLVMValueRef last = em_sub(e, r->nk, em_i64(e, 1));
+  for (int jj = 0; jj < B; jj++) {
+    rows[jj] = em_mul(e, em_smin(e, em_add(e, j0, em_i64(e, jj)), last), kw);
+    d[jj] = em_vzero(e, vw);
+    for (int c = 0; c < t->nv; c++) {
+      LLVMValueRef kv = em_vload(e, vw, gep_f32(e, r->kb, em_add(e, rows[jj], em_i64(e, c * vw))), attn_mask(e, t, c));
+      d[jj] = em_fma(e, q[c], kv, d[jj]);
+    }
+  }
+  LLVMValueRef s = em_fmul(e, em_sum_tree(e, d, B), em_splat(e, em_f32(e, 1.0 / sqrt((double)t->hd)), B));
+  s = LLVMBuildSelect(e->b, vis, s, em_splat(e, em_f32(e, -INFINITY), B), "scores");
+  LLVMValueRef mn = em_fmax(e, st[0], em_hmax(e, s));
+  LLVMValueRef corr = em_exp(e, em_fsub(e, st[0], mn));
+  LLVMValueRef p = em_exp(e, em_fsub(e, s, em_splat(e, mn, B)));
+  st[0] = mn;
+  st[1] = em_fadd(e, em_fmul(e, st[1], corr), em_hsum(e, p));
+  for (int c = 0; c < t->nv; c++) st[2 + c] = em_fmul(e, st[2 + c], em_splat(e, corr, vw));
+  for (int jj = 0; jj < B; jj++) {
+    LLVMValueRef pj = em_splat(e, LLVMBuildExtractElement(e->b, p, em_i32(e, jj), ""), vw);
+    for (int c = 0; c < t->nv; c++) {
+      LLVMValueRef vv = em_vload(e, vw, gep_f32(e, r->vb, em_add(e, rows[jj], em_i64(e, c * vw))), attn_mask(e, t, c));
+      st[2 + c] = em_fma(e, pj, vv, st[2 + c]);
+    }
+  }
+}
+
+/* one query row and head over all keys */
+static void attn_row(Em *e, const Attn *t, const AttnRow *r) {
+  LLVMValueRef q[32], st[EM_MAXCARRY];
+  int ns = 2 + t->nv;
+  for (int c = 0; c < t->nv; c++) q[c] = em_vload(e, t->vw, gep_f32(e, r->q, em_i64(e, c * t->vw)), attn_mask(e, t, c));
+  st[0] = em_f32(e, -INFINITY);
+  st[1] = em_f32(e, 0.0);
+  for (int c = 0; c < t->nv; c++) st[2 + c] = em_vzero(e, t->vw);
+  EmLoop l;
+  em_loop_begin(e, &l, em_i64(e, 0), r->nk, t->B, ns, st);
+  LLVMValueRef vis = attn_visible(e, t, r, l.iv);
+  LLVMValueRef any = LLVMBuildICmp(e->b, LLVMIntNE, LLVMBuildBitCast(e->b, vis, LLVMIntTypeInContext(e->c->ctx, (unsigned)t->B), ""),
+                                   LLVMConstNull(LLVMIntTypeInContext(e->c->ctx, (unsigned)t->B)), "any");
+  LLVMBasicBlockRef from = LLVMGetInsertBlock(e->b), work = em_block(e, "keys"), join = em_block(e, "next");
+  LLVMBuildCondBr(e->b, any, work, join);
+  LLVMPositionBuilderAtEnd(e->b, work);
+  memcpy(st, l.carry, sizeof(LLVMValueRef) * ns);
+  attn_block(e, t, r, q, l.iv, vis, st);
+  LLVMBasicBlockRef wend = LLVMGetInsertBlock(e->b);
+  LLVMBuildBr(e->b, join);
+  LLVMPositionBuilderAtEnd(e->b, join);
+  for (int s = 0; s < ns; s++) {
+    LLVMValueRef phi = LLVMBuildPhi(e->b, LLVMTypeOf(st[s]), "");
+    LLVMValueRef v[2] = {l.carry[s], st[s]};
+    LLVMBasicBlockRef bb[2] = {from, wend};
+    LLVMAddIncoming(phi, v, bb, 2);
+    st[s] = phi;
+  }
+  em_loop_end(e, &l, st, NULL);
+  LLVMValueRef lsum = l.carry[1];
+  LLVMValueRef pos = LLVMBuildFCmp(e->b, LLVMRealOGT, lsum, em_f32(e, 0.0), "");
+  LLVMValueRef inv = LLVMBuildSelect(e->b, pos, em_fdiv(e, em_f32(e, 1.0), lsum), em_f32(e, 0.0), "");
+  for (int c = 0; c < t->nv; c++)
+    em_vstore(e, em_fmul(e, l.carry[2 + c], em_splat(e, inv, t->vw)), gep_f32(e, r->o, em_i64(e, c * t->vw)), attn_mask(e, t, c));
+}
+
+static void attn_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
+  const Attn *t = vctx;
+  CgCtx *c = e->c;
+  AttnRow r;
+  LLVMValueRef H = em_i64(e, t->H), hd = em_i64(e, t->hd);
+  if (t->kv) {
+    LLVMValueRef L = em_i64(e, t->layer);
+    r.kb = em_load(e, c->t_ptr, em_gep(e, c->t_ptr, em_exec_field(e, a->exec, EXEC_KV_K), L));
+    r.vb = em_load(e, c->t_ptr, em_gep(e, c->t_ptr, em_exec_field(e, a->exec, EXEC_KV_V), L));
+    r.kpos = em_load(e, c->t_ptr, em_gep(e, c->t_ptr, em_exec_field(e, a->exec, EXEC_KV_POS), L));
+    r.nk = em_load(e, c->t_i64, em_gep(e, c->t_i64, em_exec_field(e, a->exec, EXEC_KV_LEN), L));
+  } else {
+    r.kb = a->p[1], r.vb = a->p[2], r.kpos = a->p[3], r.nk = a->rows;
+  }
+  LLVMValueRef kb = r.kb, vb = r.vb;
+  EmLoop l;
+  em_loop_begin(e, &l, lo, hi, 1, 0, NULL);
+  LLVMValueRef ri = LLVMBuildUDiv(e->b, l.iv, H, "ri"), h = em_sub(e, l.iv, em_mul(e, ri, H));
+  LLVMValueRef half = LLVMBuildLShr(e->b, ri, em_i64(e, 1), "");
+  LLVMValueRef odd = LLVMBuildTrunc(e->b, ri, c->t_i1, "");
+  LLVMValueRef i = LLVMBuildSelect(e->b, odd, em_sub(e, em_sub(e, a->rows, em_i64(e, 1)), half), half, "row");
+  LLVMValueRef kvh = LLVMBuildUDiv(e->b, h, em_i64(e, t->H / t->Hk), "kvh");
+  LLVMValueRef qo = em_add(e, em_mul(e, i, em_i64(e, t->H * t->hd)), em_mul(e, h, hd));
+  r.q = gep_f32(e, a->p[0], qo);
+  r.o = gep_f32(e, a->out, qo);
+  r.pos = em_load(e, c->t_i32, gep_i32(e, a->p[3], i));
+  r.kb = gep_f32(e, kb, em_mul(e, kvh, hd));
+  r.vb = gep_f32(e, vb, em_mul(e, kvh, hd));
+  attn_row(e, t, &r);
+  em_loop_end(e, &l, NULL, NULL);
+}
+
+/* kv_attention's append: this call's k, v rows and positions go to the layer's cache */
+static void kv_append(Em *e, const Attn *t, const KArgs *a) {
+  CgCtx *c = e->c;
+  LLVMValueRef L = em_i64(e, t->layer), kw = em_i64(e, t->Hk * t->hd);
+  LLVMValueRef lenp = em_gep(e, c->t_i64, em_exec_field(e, a->exec, EXEC_KV_LEN), L);
+  LLVMValueRef len = em_load(e, c->t_i64, lenp);
+  LLVMValueRef bytes = em_mul(e, em_mul(e, a->rows, kw), em_i64(e, 4));
+  LLVMValueRef kc = em_load(e, c->t_ptr, em_gep(e, c->t_ptr, em_exec_field(e, a->exec, EXEC_KV_K), L));
+  LLVMValueRef vc = em_load(e, c->t_ptr, em_gep(e, c->t_ptr, em_exec_field(e, a->exec, EXEC_KV_V), L));
+  LLVMValueRef pc = em_load(e, c->t_ptr, em_gep(e, c->t_ptr, em_exec_field(e, a->exec, EXEC_KV_POS), L));
+  em_memcpy(e, gep_f32(e, kc, em_mul(e, len, kw)), a->p[1], bytes);
+  em_memcpy(e, gep_f32(e, vc, em_mul(e, len, kw)), a->p[2], bytes);
+  em_memcpy(e, gep_i32(e, pc, len), a->p[3], em_mul(e, a->rows, em_i64(e, 4)));
+  em_store(e, em_add(e, len, a->rows), lenp);
+}
+
+static LLVMValueRef k_attention(Kern *k) {
+  Attn t;
+  t.kv = k->n->op == OP_KV_ATTENTION;
+  t.layer = attr_i(k->n, "layer", -1);
+  t.H = attr_i(k->n, "heads", 0);
+  t.Hk = attr_i(k->n, "kv_heads", t.H);
+  int64_t qc = ccols(k, k->in[0]), kc = ccols(k, k->in[1]);
+  if (t.H <= 0 || t.Hk <= 0 || t.H % t.Hk || qc % t.H) die(k, "bad heads / kv_heads");
+  t.hd = qc / t.H;
+  if (kc != t.Hk * t.hd || ccols(k, k->in[2]) != kc) die(k, "k/v width disagrees with kv_heads*hd");
+  if (t.kv && t.layer < 0) die(k, "no layer attribute");
+  t.vw = k->c->vw;
+  t.nv = (int)((t.hd + t.vw - 1) / t.vw);
+  if (t.nv > 24) die(k, "head dim %lld too large", (long long)t.hd);
+  t.B = t.nv <= 4 ? t.vw : t.vw / 2;
+  Em e;
+  KArgs a;
+  kbegin(&e, k, &a);
+  if (t.kv) kv_append(&e, &t, &a);
+  LLVMValueRef keys = t.kv ? em_i64(&e, 64) : a.rows;
+  LLVMValueRef work = em_mul(&e, em_mul(&e, a.rows, keys), em_i64(&e, t.H * t.hd * 2));
+  par_for(&e, k, &a, em_mul(&e, a.rows, em_i64(&e, t.H)), work, attn_body, &t);
+  return kend(&e);
+}
+
+/* ---- row plumbing: take_last, gather ---- */
+
+static LLVMValueRef k_take_last(Kern *k) {
+  int64_t C = ccols(k, k->out);
+  Em e;
+  KArgs a;
+  kbegin(&e, k, &a);
+  EmIf f;
+  em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntSGT, a.r[0], em_i64(&e, 0), ""));
+  LLVMValueRef src = gep_f32(&e, a.p[0], em_mul(&e, em_sub(&e, a.r[0], em_i64(&e, 1)), em_i64(&e, C)));
+  em_memcpy(&e, a.out, src, em_i64(&e, C * 4));
+  em_if_end(&e, &f);
+  return kend(&e);
+}
+
+/* out[j] = x[clamp(idx[j])], rows of C elements of any 4-byte type (f32 activations, i32 positions) */
+static LLVMValueRef k_gather(Kern *k) {
+  int64_t C = ccols(k, k->out), es = dtype_size(k->out->dt);
+  Em e;
+  KArgs a;
+  kbegin(&e, k, &a);
+  EmIf f;
+  em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntSGT, a.r[0], em_i64(&e, 0), ""));
+  EmLoop l;
+  em_loop_begin(&e, &l, em_i64(&e, 0), a.rows, 1, 0, NULL);
+  LLVMValueRef i = clamp_row(&e, em_sext64(&e, em_load(&e, e.c->t_i32, gep_i32(&e, a.p[1], l.iv))), a.r[0]);
+  LLVMValueRef row = em_i64(&e, C * es);
+  em_memcpy(&e, em_gep(&e, e.c->t_i8, a.out, em_mul(&e, l.iv, row)),
+            em_gep(&e, e.c->t_i8, a.p[0], em_mul(&e, i, row)), row);
+  em_loop_end(&e, &l, NULL, NULL);
+  em_if_end(&e, &f);
+  return kend(&e);
+}
+
+/* ---- routing: topk, select, scatter_gate ---- */
+
+static LLVMValueRef k_topk(Kern *k) {
+  CgCtx *c = k->c;
+  int64_t kk = attr_i(k->n, "k", cdim(k, k->out, 0));
+  Em e;
+  KArgs a;
+  kbegin(&e, k, &a);
+  LLVMValueRef args[4] = {a.p[0], a.r[0], em_smin(&e, em_i64(&e, kk), a.r[0]), a.out};
+  LLVMBuildCall2(e.b, LLVMGlobalGetValueType(c->fn_topk), c->fn_topk, args, 4, "");
+  return kend(&e);
+}
+
+/* idx = rows with p > 0 ascending; dims[sym] = their count; route[layer][pos[i]] = taken */
+static LLVMValueRef k_select(Kern *k) {
+  CgCtx *c = k->c;
+  int64_t layer = attr_i(k->n, "layer", -1);
+  if (k->out->rank != 1) die(k, "result must be i32[m]");
+  int64_t d0 = k->out->dim[0];
+  Em e;
+  KArgs a;
+  kbegin(&e, k, &a);
+  /* the trace of this layer, or null when there is none to write */
+  LLVMValueRef rt = em_exec_field(&e, a.exec, EXEC_ROUTE), nul = LLVMConstNull(c->t_ptr);
+  LLVMValueRef rl = nul;
+  if (layer >= 0) {
+    EmIf f;
+    LLVMBasicBlockRef from = LLVMGetInsertBlock(e.b);
+    em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntNE, rt, nul, ""));
+    LLVMValueRef got = em_load(&e, c->t_ptr, em_gep(&e, c->t_ptr, rt, em_i64(&e, layer)));
+    LLVMBasicBlockRef then_end = LLVMGetInsertBlock(e.b);
+    em_if_end(&e, &f);
+    (void)from;
+    rl = LLVMBuildPhi(e.b, c->t_ptr, "route");
+    LLVMValueRef v[2] = {got, nul};
+    LLVMBasicBlockRef bb[2] = {then_end, f.else_bb};
+    LLVMAddIncoming(rl, v, bb, 2);
+  }
+  LLVMValueRef m0 = em_i64(&e, 0);
+  EmLoop l;
+  em_loop_begin(&e, &l, em_i64(&e, 0), a.r[0], 1, 1, &m0);
+  LLVMValueRef p = em_load(&e, c->t_f32, gep_f32(&e, a.p[0], l.iv));
+  LLVMValueRef taken = LLVMBuildFCmp(e.b, LLVMRealOGT, p, em_f32(&e, 0.0), "taken");
+  EmIf f;
+  em_if_begin(&e, &f, taken);
+  em_store(&e, LLVMBuildTrunc(e.b, l.iv, c->t_i32, ""), gep_i32(&e, a.out, l.carry[0]));
+  em_if_end(&e, &f);
+  EmIf g;
+  em_if_begin(&e, &g, LLVMBuildICmp(e.b, LLVMIntNE, rl, nul, ""));
+  LLVMValueRef ps = em_sext64(&e, em_load(&e, c->t_i32, gep_i32(&e, a.p[1], l.iv)));
+  EmIf h;
+  em_if_begin(&e, &h, LLVMBuildICmp(e.b, LLVMIntSGE, ps, em_i64(&e, 0), ""));
+  em_store(&e, LLVMBuildZExt(e.b, taken, c->t_i8, ""), em_gep(&e, c->t_i8, rl, ps));
+  em_if_end(&e, &h);
+  em_if_end(&e, &g);
+  LLVMValueRef nx = em_add(&e, l.carry[0], LLVMBuildZExt(e.b, taken, c->t_i64, ""));
+  em_loop_end(&e, &l, &nx, NULL);
+  if (DIM_IS_SYM(d0))
+    em_store(&e, l.carry[0], em_gep(&e, c->t_i64, em_exec_field(&e, a.exec, EXEC_DIMS), em_i64(&e, DIM_SYMNO(d0))));
+  return kend(&e);
+}
+
+typedef struct Scatter {
+  LLVMValueRef out, h, y, g;
+} Scatter;
+
+static void scatter_step(Em *e, LLVMValueRef off, LLVMValueRef mask, int w, void *vctx) {
+  const Scatter *s = vctx;
+  LLVMValueRef x = em_vload(e, w, gep_f32(e, s->h, off), mask);
+  LLVMValueRef y = em_vload(e, w, gep_f32(e, s->y, off), mask);
+  LLVMValueRef v = em_fadd(e, x, em_fmul(e, em_splat(e, s->g, w), em_fsub(e, y, x)));
+  em_vstore(e, v, gep_f32(e, s->out, off), mask);
+}
+
+/* out = h; out[idx[j]] = x + g(r[idx[j]]) * (y[j] - x), x = h[idx[j]] */
+static LLVMValueRef k_scatter_gate(Kern *k) {
+  CgCtx *c = k->c;
+  int64_t d = ccols(k, k->out);
+  const char *gate = attr_s(k->n, "gate", "raw");
+  int sig = !strcmp(gate, "sigmoid");
+  if (!sig && strcmp(gate, "raw")) die(k, "gate \"%s\"", gate);
+  Em e;
+  KArgs a;
+  kbegin(&e, k, &a);
+  LLVMValueRef D = em_i64(&e, d);
+  em_memmove(&e, a.out, a.p[0], em_mul(&e, em_mul(&e, a.rows, D), em_i64(&e, 4)));
+  EmIf f;
+  em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntSGT, a.rows, em_i64(&e, 0), ""));
+  EmLoop l;
+  em_loop_begin(&e, &l, em_i64(&e, 0), a.r[1], 1, 0, NULL);
+  LLVMValueRef i = clamp_row(&e, em_sext64(&e, em_load(&e, c->t_i32, gep_i32(&e, a.p[1], l.iv))), a.rows);
+  LLVMValueRef r = em_load(&e, c->t_f32, gep_f32(&e, a.p[3], i));
+  Scatter s = {gep_f32(&e, a.out, em_mul(&e, i, D)), gep_f32(&e, a.p[0], em_mul(&e, i, D)),
+               gep_f32(&e, a.p[2], em_mul(&e, l.iv, D)), sig ? sigmoid(&e, r) : r};
+  em_vec_loop(&e, D, c->vw, scatter_step, &s);
+  em_loop_end(&e, &l, NULL, NULL);
+  em_if_end(&e, &f);
+  return kend(&e);
+}
+
+/* ---- keys, cache, dispatch ---- */
+
+/* The key (and function name) of node i: op, inner shapes, dtypes, attributes. */
+static void kernel_key(const Kern *k, char *buf, size_t n) {
+  const Node *nd = k->n;
+  const Type *x = k->in[0], *o = k->out;
+  const char *op = op_names[nd->op];
+  switch (nd->op) {
+  case OP_EMBED:
+    snprintf(buf, n, "k_embed_v%lld_d%lld_%s", (long long)cdim(k, k->in[1], 0), (long long)ccols(k, o), dtype_name(k->in[1]->dt));
+    break;
+  case OP_RMSNORM: {
+    const Attr *eps = attr_get(nd, "eps");
+    snprintf(buf, n, "k_rmsnorm_d%lld_eps%.9g", (long long)ccols(k, o), eps ? (eps->kind == ATTR_INT ? (double)eps->i : eps->f) : 0.0);
+    break;
+  }
+  case OP_MATMUL:
+    snprintf(buf, n, "k_matmul_n%lld_k%lld_%s", (long long)cdim(k, k->in[1], 0), (long long)cdim(k, k->in[1], 1), dtype_name(k->in[1]->dt));
+    break;
+  case OP_ROPE:
+    snprintf(buf, n, "k_rope_c%lld_h%lld_theta%.17g", (long long)ccols(k, o), (long long)attr_i(nd, "heads", 0), attr_f(nd, "theta", 0));
+    break;
+  case OP_ATTENTION:
+  case OP_KV_ATTENTION:
+    snprintf(buf, n, "k_%s_l%lld_h%lld_kv%lld_hd%lld", op, (long long)attr_i(nd, "layer", -1), (long long)attr_i(nd, "heads", 0),
+             (long long)attr_i(nd, "kv_heads", attr_i(nd, "heads", 0)), (long long)(ccols(k, x) / (attr_i(nd, "heads", 1) ? attr_i(nd, "heads", 1) : 1)));
+    break;
+  case OP_TOPK: snprintf(buf, n, "k_topk_k%lld", (long long)attr_i(nd, "k", cdim(k, o, 0))); break;
+  case OP_SELECT:
+    snprintf(buf, n, "k_select_l%lld_s%d", (long long)attr_i(nd, "layer", -1), DIM_IS_SYM(o->dim[0]) ? DIM_SYMNO(o->dim[0]) : -1);
+    break;
+  case OP_GATHER: snprintf(buf, n, "k_gather_c%lld_%s", (long long)ccols(k, o), dtype_name(o->dt)); break;
+  case OP_SCATTER_GATE: snprintf(buf, n, "k_scatter_gate_d%lld_%s", (long long)ccols(k, o), attr_s(nd, "gate", "raw")); break;
+  default: snprintf(buf, n, "k_%s_c%lld", op, (long long)ccols(k, o)); break;
+  }
+  for (char *p = buf; *p; p++) /* "bias_add" etc. keep '_'; a '+' or '-' in %g becomes legible */
+    if (*p == '+') *p = 'p';
+}
+
+static LLVMValueRef emit_kernel(Kern *k) {
+  switch (k->n->op) {
+  case OP_EMBED: case OP_ADD: case OP_BIAS_ADD: case OP_SILU: case OP_SILU_MUL: return k_elementwise(k);
+  case OP_RMSNORM: return k_rmsnorm(k);
+  case OP_MATMUL: return k_matmul(k);
+  case OP_ROPE: return k_rope(k);
+  case OP_ATTENTION: case OP_KV_ATTENTION: return k_attention(k);
+  case OP_TAKE_LAST: return k_take_last(k);
+  case OP_TOPK: return k_topk(k);
+  case OP_SELECT: return k_select(k);
+  case OP_GATHER: return k_gather(k);
+  case OP_SCATTER_GATE: return k_scatter_gate(k);
+  default: die(k, "no kernel for op %s", op_names[k->n->op]); return NULL;
+  }
+}
+
+LLVMValueRef cg_kernel(CgCtx *c, const Graph *g, int node) {
+  const Node *n = &g->n[node];
+  switch (n->op) {
+  case OP_INPUT: case OP_WEIGHT: case OP_OUTPUT: case OP_BLOCK_ARG: case OP_YIELD: case OP_MOD_BLOCK: return NULL;
+  default: break;
+  }
+  Kern k = {c, g, n, &n->ty, {0}, ""};
+  snprintf(k.name, sizeof k.name, "%s node %d", op_names[n->op], node);
+  if (n->ty.rank < 1) die(&k, "result type not inferred");
+  for (int i = 0; i < n->nin; i++) k.in[i] = &g->n[n->in[i]].ty;
+  if (n->nin != op_ninputs[n->op] || n->nin > 4) die(&k, "%d operands", n->nin);
+  char key[sizeof k.name];
+  kernel_key(&k, key, sizeof key);
+  for (int i = 0; i < c->nkernels; i++)
+    if (!strcmp(c->kernels[i].key, key)) return c->kernels[i].fn;
+  memcpy(k.name, key, sizeof key);
+  LLVMValueRef fn = emit_kernel(&k);
+  if (c->nkernels == c->capkernels) {
+    int cap = c->capkernels ? 2 * c->capkernels : 32;
+    CgKernel *p = realloc(c->kernels, (size_t)cap * sizeof *p);
+    if (!p) die(&k, "out of memory");
+    c->kernels = p, c->capkernels = cap;
+  }
+  CgKernel *ck = &c->kernels[c->nkernels++];
+  snprintf(ck->key, sizeof ck->key, "%s", key);
+  ck->fn = fn;
+  return fn;
+}

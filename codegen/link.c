@@ -1,0 +1,158 @@
+/* link.c: object file + runtime archive -> lib<name>.so, by running the C compiler driver.
+ *
+ *   $MODC_CC -shared -o SO OBJ -Wl,--whole-archive RUNTIME_LIB -Wl,--no-whole-archive
+ *            OPENMP_FLAGS -lm -Wl,-soname,<basename of SO>
+ *
+ * The driver ($MODC_CC, else the compiler modc was built with, else "cc"; either may be
+ * several words, e.g. "ccache gcc") knows the system's crt files, libgomp and libm, which is
+ * why modc does not call the linker itself.  The archive is linked whole: the generated
+ * object references only the runtime's helpers, yet every modc_* entry point of the ABI must
+ * be in the library.  The runtime is compiled with -fvisibility=hidden and marks the ABI
+ * visible, so the library exports exactly modc_* (plus the graph functions).
+ * The driver runs through fork/execvp, without a shell, so paths may hold spaces; what it
+ * prints is collected and becomes the error message if it fails.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "codegen.h"
+
+#ifndef MODC_CC
+#define MODC_CC "cc"
+#endif
+#ifndef MODC_RUNTIME_LIB
+#define MODC_RUNTIME_LIB "libmodc_rt.a"
+#endif
+#ifndef MODC_OPENMP_FLAGS
+#define MODC_OPENMP_FLAGS "-fopenmp"
+#endif
+
+#define LINK_MAXARG 64
+
+typedef struct Argv {
+  char *v[LINK_MAXARG + 1];
+  int n;
+  char words[2048];         /* storage for the words split out of cc and the OpenMP flags */
+  size_t used;
+} Argv;
+
+static int link_fail(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static int arg_add(Argv *a, const char *s) {
+  if (a->n >= LINK_MAXARG) return -1;
+  a->v[a->n++] = (char *)s;
+  a->v[a->n] = NULL;
+  return 0;
+}
+
+/* Append the blank-separated words of s (a command or a flag list, never a path). */
+static int arg_words(Argv *a, const char *s) {
+  for (const char *p = s; *p;) {
+    p += strspn(p, " \t");
+    size_t len = strcspn(p, " \t");
+    if (!len) break;
+    if (a->used + len + 1 > sizeof a->words) return -1;
+    char *w = memcpy(a->words + a->used, p, len);
+    w[len] = 0;
+    a->used += len + 1;
+    if (arg_add(a, w)) return -1;
+    p += len;
+  }
+  return 0;
+}
+
+static const char *runtime_lib(void) {
+  const char *e = getenv("MODC_RUNTIME_LIB");
+  return e && *e ? e : MODC_RUNTIME_LIB;
+}
+
+static int build_argv(Argv *a, const char *obj, const char *so, char *soname) {
+  const char *cc = getenv("MODC_CC");
+  const char *base = strrchr(so, '/');
+  snprintf(soname, 512, "-Wl,-soname,%s", base ? base + 1 : so);
+  memset(a, 0, sizeof *a);
+  int bad = arg_words(a, cc && *cc ? cc : MODC_CC);
+  const char *fixed[] = {"-shared", "-o", so, obj, "-Wl,--whole-archive", runtime_lib(),
+                         "-Wl,--no-whole-archive"};
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) bad |= arg_add(a, fixed[i]);
+  bad |= arg_words(a, MODC_OPENMP_FLAGS);
+  bad |= arg_add(a, "-lm");
+  bad |= arg_add(a, soname);
+  return bad || a->n == 0 ? -1 : 0;
+}
+
+/* The child: stdout and stderr into the pipe, then the driver. */
+static void run_child(int fd, char *const *argv) {
+  dup2(fd, 1);
+  dup2(fd, 2);
+  close(fd);
+  execvp(argv[0], argv);
+  dprintf(2, "cannot run '%s': %s", argv[0], strerror(errno));
+  _exit(127);
+}
+
+/* Everything the child printed, into out[n] (what does not fit is dropped). */
+static void drain(int fd, char *out, size_t n) {
+  size_t used = 0;
+  char buf[4096];
+  ssize_t got;
+  while ((got = read(fd, buf, sizeof buf)) > 0 || (got < 0 && errno == EINTR)) {
+    size_t k = got > 0 ? (size_t)got : 0;
+    if (used + k >= n) k = n - 1 - used;
+    memcpy(out + used, buf, k);
+    used += k;
+  }
+  out[used] = 0;
+  while (used && (out[used - 1] == '\n' || out[used - 1] == ' ')) out[--used] = 0;
+}
+
+/* Run argv, collecting its output; returns its exit status (-1 if it did not exit). */
+static int run(char *const *argv, char *out, size_t n) {
+  int fds[2];
+  out[0] = 0;
+  if (pipe(fds) != 0) {
+    snprintf(out, n, "pipe: %s", strerror(errno));
+    return -1;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    snprintf(out, n, "fork: %s", strerror(errno));
+    close(fds[0]);
+    close(fds[1]);
+    return -1;
+  }
+  if (pid == 0) {
+    close(fds[0]);
+    run_child(fds[1], argv);
+  }
+  close(fds[1]);
+  drain(fds[0], out, n);
+  close(fds[0]);
+  int st;
+  while (waitpid(pid, &st, 0) < 0)
+    if (errno != EINTR) return -1;
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+int cg_link_shared(const char *obj_path, const char *so_path, char *err, size_t errlen) {
+  Argv a;
+  char soname[512], out[4096];
+  if (build_argv(&a, obj_path, so_path, soname))
+    return link_fail(err, errlen, "internal error: the link command line is too long");
+  int st = run(a.v, out, sizeof out);
+  if (st == 0) return 0;
+  if (st < 0)
+    return link_fail(err, errlen, "linking %s: %s did not finish: %s", so_path, a.v[0], out);
+  return link_fail(err, errlen, "linking %s failed (%s exited with status %d; set MODC_CC to "
+                   "choose the C compiler driver):\n%s", so_path, a.v[0], st, out);
+}

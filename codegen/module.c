@@ -1,0 +1,750 @@
+/* module.c: codegen's driver: the target, the LLVM module around the kernels, emission.
+ *
+ * Three steps, in the order modc compile runs them:
+ *   cg_target_resolve  turns --target/--cpu into a (triple, cpu, features) LLVM accepts, and
+ *                      records the ISA features the library will need (runtime/cpu.c refuses
+ *                      to open on a CPU without them);
+ *   cg_emit            builds one module: per graph an exported `modc__graph_<name>(exec)`
+ *                      that calls the kernels (kernels.c) in node order, the descriptor
+ *                      `modc__desc` (runtime/exec.h) and, with --embed-weights, the blob;
+ *                      then verifies, optimises ("default<On>") and writes obj/asm/ll;
+ *   cg_link_shared     (link.c) links the object with the runtime into the .so.
+ *
+ * Named CPUs: the LLVM C API reports the host's features but not a named CPU's, so for
+ * x86 a table below lists the vector-ISA features each CPU implies (checked against clang
+ * by tests/codegen/test_module.c); LLVM itself still derives everything else from the name.
+ * Whether LLVM knows a CPU at all is learnt from its own "is not a recognized processor"
+ * diagnostic, caught on stderr while a probe target machine is created.
+ *
+ * Output is deterministic: the same graphs and target give byte-identical files.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+#include "cg.h"
+#include "../runtime/exec.h"
+#include "../runtime/modc.h"
+
+/* The LLVM structs below mirror the C ones field by field, all 8 bytes wide (exec.h). */
+#define DESC_NFIELDS 27
+_Static_assert(sizeof(modc_exec) == EXEC_NFIELDS * 8, "cg.h EXEC_* out of step with exec.h");
+_Static_assert(sizeof(modc_desc) == DESC_NFIELDS * 8, "DESC_NFIELDS out of step with exec.h");
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
+static void llvm_init(void) {
+  static int done;
+  if (done) return;
+  done = 1;
+  LLVMInitializeAllTargetInfos();
+  LLVMInitializeAllTargets();
+  LLVMInitializeAllTargetMCs();
+  LLVMInitializeAllAsmPrinters();
+  LLVMInitializeAllAsmParsers();
+}
+
+/* ---- target ---------------------------------------------------------------------------- */
+
+/* ISA features implied by x86 CPU names (LLVM 19's X86.td, as clang -march=NAME reports). */
+#define F_V2 "+sse4.2,+popcnt"
+#define F_V3 F_V2 ",+avx,+avx2,+fma,+f16c,+bmi2"
+#define F_V4 F_V3 ",+avx512f,+avx512cd,+avx512bw,+avx512dq,+avx512vl,+evex512"
+#define F_ICX F_V4 ",+avx512vbmi,+avx512vnni"
+#define F_SPR F_ICX ",+avx512bf16,+avx512fp16,+avxvnni,+amx-tile,+amx-bf16,+amx-int8"
+
+static const struct { const char *cpu, *features; } x86_cpus[] = {
+  {"generic", ""}, {"x86-64", ""}, {"x86-64-v2", F_V2}, {"x86-64-v3", F_V3},
+  {"x86-64-v4", F_V4},
+  {"nehalem", F_V2}, {"westmere", F_V2}, {"sandybridge", F_V2 ",+avx"},
+  {"ivybridge", F_V2 ",+avx,+f16c"}, {"haswell", F_V3}, {"broadwell", F_V3},
+  {"skylake", F_V3}, {"skylake-avx512", F_V4}, {"cascadelake", F_V4 ",+avx512vnni"},
+  {"cooperlake", F_V4 ",+avx512vnni,+avx512bf16"}, {"cannonlake", F_V4 ",+avx512vbmi"},
+  {"icelake-client", F_ICX}, {"icelake-server", F_ICX}, {"tigerlake", F_ICX},
+  {"rocketlake", F_ICX}, {"sapphirerapids", F_SPR}, {"emeraldrapids", F_SPR},
+  {"graniterapids", F_SPR}, {"graniterapids-d", F_SPR},
+  {"alderlake", F_V3 ",+avxvnni"}, {"raptorlake", F_V3 ",+avxvnni"},
+  {"meteorlake", F_V3 ",+avxvnni"}, {"arrowlake", F_V3 ",+avxvnni"},
+  {"arrowlake-s", F_V3 ",+avxvnni"}, {"lunarlake", F_V3 ",+avxvnni"},
+  {"gracemont", F_V3 ",+avxvnni"}, {"sierraforest", F_V3 ",+avxvnni"},
+  {"grandridge", F_V3 ",+avxvnni"}, {"clearwaterforest", F_V3 ",+avxvnni"},
+  {"pantherlake", F_V3 ",+avxvnni"}, {"goldmont", F_V2}, {"goldmont-plus", F_V2},
+  {"tremont", F_V2}, {"knl", F_V3 ",+avx512f,+avx512cd,+evex512"},
+  {"knm", F_V3 ",+avx512f,+avx512cd,+evex512"}, {"btver2", F_V2 ",+avx,+f16c"},
+  {"bdver4", F_V3}, {"znver1", F_V3}, {"znver2", F_V3}, {"znver3", F_V3},
+  {"znver4", F_ICX ",+avx512bf16"}, {"znver5", F_ICX ",+avx512bf16,+avxvnni"},
+};
+#define N_X86_CPUS ((int)(sizeof x86_cpus / sizeof x86_cpus[0]))
+
+/* Shown when a CPU name is refused. */
+static const char x86_examples[] = "x86-64-v3, x86-64-v4, haswell, skylake-avx512, "
+                                   "icelake-server, sapphirerapids, znver3, znver4, znver5";
+
+static const char *x86_features(const char *cpu) {
+  for (int i = 0; i < N_X86_CPUS; i++)
+    if (!strcmp(x86_cpus[i].cpu, cpu)) return x86_cpus[i].features;
+  return NULL;
+}
+
+static int is_x86(LLVMTargetRef t) {
+  return !strcmp(LLVMGetTargetName(t), "x86-64") || !strcmp(LLVMGetTargetName(t), "x86");
+}
+
+/* Is "+name" one of the comma separated entries of features? */
+static int feature_on(const char *features, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = features; *p;) {
+    size_t len = strcspn(p, ",");
+    if (len == n + 1 && p[0] == '+' && !memcmp(p + 1, name, n)) return 1;
+    p += len + (p[len] == ',');
+  }
+  return 0;
+}
+
+/* LLVM reports unknown CPUs only as a warning on stderr; these catch what it prints. */
+typedef struct ErrCapture {
+  int saved;                /* the real stderr, -1 when not capturing */
+  FILE *tmp;
+} ErrCapture;
+
+static void capture_begin(ErrCapture *cap) {
+  fflush(stderr);
+  cap->saved = -1;
+  cap->tmp = tmpfile();
+  if (!cap->tmp) return;
+  cap->saved = dup(2);
+  if (cap->saved >= 0 && dup2(fileno(cap->tmp), 2) < 0) {
+    close(cap->saved);
+    cap->saved = -1;
+  }
+}
+
+/* Restore stderr; what was printed meanwhile goes to buf[n] (empty if not captured). */
+static void capture_end(ErrCapture *cap, char *buf, size_t n) {
+  size_t got = 0;
+  fflush(stderr);
+  if (cap->saved >= 0) {
+    dup2(cap->saved, 2);
+    close(cap->saved);
+    rewind(cap->tmp);
+    got = fread(buf, 1, n - 1, cap->tmp);
+  }
+  buf[got] = 0;
+  if (cap->tmp) fclose(cap->tmp);
+}
+
+/* Create a throw-away target machine for cpu and return what LLVM printed meanwhile. */
+static void probe_cpu(LLVMTargetRef t, const char *triple, const char *cpu, char *out,
+                      size_t n) {
+  ErrCapture cap;
+  capture_begin(&cap);
+  LLVMTargetMachineRef tm = LLVMCreateTargetMachine(t, triple, cpu, "", LLVMCodeGenLevelNone,
+                                                    LLVMRelocPIC, LLVMCodeModelDefault);
+  capture_end(&cap, out, n);
+  if (tm) LLVMDisposeTargetMachine(tm);
+}
+
+static int edit_distance(const char *a, const char *b) {
+  int prev[64], cur[64], nb = (int)strlen(b);
+  if (nb > 63 || strlen(a) > 63) return 99;
+  for (int j = 0; j <= nb; j++) prev[j] = j;
+  for (int i = 1; a[i - 1]; i++) {
+    cur[0] = i;
+    for (int j = 1; j <= nb; j++) {
+      int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+      int del = prev[j] + 1, ins = cur[j - 1] + 1;
+      cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+    }
+    memcpy(prev, cur, sizeof cur);
+  }
+  return prev[nb];
+}
+
+/* From LLVM's "-mcpu=help" listing, the CPU name closest to cpu (best[n], only names at
+ * most 3 edits away), and the first few names (some[m]) to show as examples. */
+static void cpu_hints(LLVMTargetRef t, const char *triple, const char *cpu, char *best,
+                      size_t n, char *some, size_t m) {
+  size_t cap = 1 << 16;
+  char *list = malloc(cap);
+  int bestd = 3, shown = 0;    /* ties go to the later name: znver9 -> znver5 */
+  best[0] = some[0] = 0;
+  if (!list) return;
+  probe_cpu(t, triple, "help", list, cap);
+  const char *p = strstr(list, "Available CPUs for this target:");
+  for (p = p ? strchr(p, '\n') : NULL; p; p = strchr(p + 1, '\n')) {
+    char name[64];
+    if (p[1] == '\n') continue;
+    if (p[1] != ' ' || sscanf(p + 1, "%63s", name) != 1) break;
+    int d = edit_distance(cpu, name);
+    if (d <= bestd) bestd = d, snprintf(best, n, "%s", name);
+    if (shown < 8 && strlen(some) + strlen(name) + 3 < m)
+      strcat(strcat(some, shown++ ? ", " : ""), name);
+  }
+  free(list);
+}
+
+static int unknown_cpu(LLVMTargetRef t, const char *triple, const char *cpu, char *err,
+                       size_t errlen) {
+  char best[64], some[256];
+  cpu_hints(t, triple, cpu, best, sizeof best, some, sizeof some);
+  return fail(err, errlen, "unknown CPU '%s' for target %s%s%s%s; valid names include %s "
+              "(`llc -mtriple=%s -mcpu=help` lists them all), or --cpu native", cpu, triple,
+              best[0] ? " (did you mean '" : "", best, best[0] ? "'?)" : "",
+              is_x86(t) ? x86_examples : some, triple);
+}
+
+/* A named CPU: LLVM must know it; on x86 the table must give its features. */
+static int resolve_named_cpu(LLVMTargetRef t, CgTarget *out, char *err, size_t errlen) {
+  char msg[4096];
+  probe_cpu(t, out->triple, out->cpu, msg, sizeof msg);
+  if (strstr(msg, "is not a recognized processor"))
+    return unknown_cpu(t, out->triple, out->cpu, err, errlen);
+  if (!is_x86(t)) return 0;  /* features "": LLVM derives them; the runtime checks none */
+  const char *f = x86_features(out->cpu);
+  if (!f)
+    return fail(err, errlen, "CPU '%s' is known to LLVM but modc has no list of its ISA "
+                "features, so the library could not refuse a CPU that lacks them; use "
+                "--cpu native or one of %s", out->cpu, x86_examples);
+  snprintf(out->features, sizeof out->features, "%s", f);
+  return 0;
+}
+
+static int resolve_native(CgTarget *out, char *err, size_t errlen) {
+  if (!cg_target_is_host(out))
+    return fail(err, errlen, "--cpu native needs the host target, but the target is %s; name "
+                "a CPU for it with --cpu", out->triple);
+  char *name = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
+  int rc = 0;
+  snprintf(out->cpu, sizeof out->cpu, "%s", name);
+  if (strlen(feat) >= sizeof out->features)
+    rc = fail(err, errlen, "internal error: the host's feature string is %zu bytes, more "
+              "than CgTarget holds", strlen(feat));
+  else
+    snprintf(out->features, sizeof out->features, "%s", feat);
+  LLVMDisposeMessage(feat);
+  LLVMDisposeMessage(name);
+  return rc;
+}
+
+/* target "host"/NULL or a triple -> out->triple (normalised) and its LLVM target. */
+static int resolve_triple(const char *target, CgTarget *out, LLVMTargetRef *t, char *err,
+                          size_t errlen) {
+  char *triple = !target || !*target || !strcmp(target, "host")
+                     ? LLVMGetDefaultTargetTriple() : LLVMCreateMessage(target);
+  char *norm = LLVMNormalizeTargetTriple(triple);
+  char *msg = NULL;
+  int rc = 0;
+  if (strlen(norm) >= sizeof out->triple)
+    rc = fail(err, errlen, "target triple '%s' is too long", triple);
+  else if (LLVMGetTargetFromTriple(norm, t, &msg))
+    rc = fail(err, errlen, "unknown target triple '%s' (%s); `llc --version` lists the "
+              "registered targets", triple, msg ? msg : "no LLVM target for it");
+  else
+    snprintf(out->triple, sizeof out->triple, "%s", norm);
+  if (msg) LLVMDisposeMessage(msg);
+  LLVMDisposeMessage(norm);
+  LLVMDisposeMessage(triple);
+  return rc;
+}
+
+int cg_target_resolve(const char *target, const char *cpu, int opt_level, CgTarget *out,
+                      char *err, size_t errlen) {
+  LLVMTargetRef t;
+  llvm_init();
+  memset(out, 0, sizeof *out);
+  if (opt_level < 0 || opt_level > 3)
+    return fail(err, errlen, "optimisation level %d is out of range: use -O0..-O3", opt_level);
+  out->opt_level = opt_level;
+  if (resolve_triple(target, out, &t, err, errlen)) return -1;
+  if (!cpu || !*cpu || !strcmp(cpu, "native")) return resolve_native(out, err, errlen);
+  if (strlen(cpu) >= sizeof out->cpu) return fail(err, errlen, "CPU name '%s' is too long", cpu);
+  snprintf(out->cpu, sizeof out->cpu, "%s", cpu);
+  return resolve_named_cpu(t, out, err, errlen);
+}
+
+/* A triple without its vendor: "x86_64-pc-linux-gnu" -> "x86_64" and "linux-gnu". */
+static void triple_split(const char *triple, char *arch, char *rest, size_t n) {
+  size_t a = strcspn(triple, "-");
+  const char *v = triple[a] ? triple + a + 1 : triple + a;
+  const char *r = v + strcspn(v, "-");
+  snprintf(arch, n, "%.*s", (int)a, triple);
+  snprintf(rest, n, "%s", *r ? r + 1 : r);
+}
+
+/* Host when arch, OS and environment match the default triple's (the vendor may differ). */
+int cg_target_is_host(const CgTarget *t) {
+  char *def = LLVMGetDefaultTargetTriple(), *host = LLVMNormalizeTargetTriple(def);
+  char *mine = LLVMNormalizeTargetTriple(t->triple);
+  char ha[128], hr[128], ma[128], mr[128];
+  triple_split(host, ha, hr, sizeof ha);
+  triple_split(mine, ma, mr, sizeof ma);
+  LLVMDisposeMessage(mine);
+  LLVMDisposeMessage(host);
+  LLVMDisposeMessage(def);
+  return !strcmp(ha, ma) && !strcmp(hr, mr);
+}
+
+/* ---- the module and its context -------------------------------------------------------- */
+
+static LLVMCodeGenOptLevel cg_level(int opt) {
+  static const LLVMCodeGenOptLevel lv[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess,
+                                           LLVMCodeGenLevelDefault, LLVMCodeGenLevelAggressive};
+  return lv[opt < 0 ? 0 : opt > 3 ? 3 : opt];
+}
+
+static void ctx_types(CgCtx *c) {
+  LLVMContextRef x = c->ctx;
+  c->t_void = LLVMVoidTypeInContext(x);
+  c->t_ptr = LLVMPointerTypeInContext(x, 0);
+  c->t_i1 = LLVMInt1TypeInContext(x);
+  c->t_i8 = LLVMInt8TypeInContext(x);
+  c->t_i16 = LLVMInt16TypeInContext(x);
+  c->t_i32 = LLVMInt32TypeInContext(x);
+  c->t_i64 = LLVMInt64TypeInContext(x);
+  c->t_f32 = LLVMFloatTypeInContext(x);
+  c->t_f64 = LLVMDoubleTypeInContext(x);
+  LLVMTypeRef P = c->t_ptr, I = c->t_i64;
+  LLVMTypeRef kp[] = {P, P, I, P, I, P, I, P, I, P, I};
+  c->t_kernel = LLVMFunctionType(c->t_void, kp, 11, 0);
+  LLVMTypeRef tp[] = {P, I, I};
+  c->t_task = LLVMFunctionType(c->t_void, tp, 3, 0);
+  LLVMTypeRef ep[EXEC_NFIELDS];
+  for (int i = 0; i < EXEC_NFIELDS; i++) ep[i] = i == EXEC_NTHREADS ? I : P;
+  c->t_exec = LLVMStructCreateNamed(x, "modc_exec");
+  LLVMStructSetBody(c->t_exec, ep, EXEC_NFIELDS, 0);
+}
+
+/* A runtime helper: hidden, because the runtime archive lives in the same library. */
+static LLVMValueRef declare_rt(CgCtx *c, const char *name, LLVMTypeRef *params, int n) {
+  LLVMValueRef f = LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_void, params, n, 0));
+  LLVMSetVisibility(f, LLVMHiddenVisibility);
+  return f;
+}
+
+static void ctx_runtime(CgCtx *c) {
+  LLVMTypeRef pf[] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_i64};
+  LLVMTypeRef tk[] = {c->t_ptr, c->t_i64, c->t_i64, c->t_ptr};
+  c->fn_parallel_for = declare_rt(c, "modc_rt_parallel_for", pf, 4);
+  c->fn_topk = declare_rt(c, "modc_rt_topk", tk, 4);
+}
+
+/* vw and the BF16 flag follow the feature string, which for native is the host's own. */
+static void ctx_isa(CgCtx *c, const CgTarget *t) {
+  const char *f = t->features;
+  c->vw = feature_on(f, "avx512f") ? 16 : feature_on(f, "avx2") || feature_on(f, "avx") ? 8 : 4;
+  c->has_avx512bf16 = feature_on(f, "avx512bf16");
+}
+
+static int ctx_open(CgCtx *c, const CgTarget *t, const char *name, char *err, size_t errlen) {
+  LLVMTargetRef target;
+  char *msg = NULL;
+  memset(c, 0, sizeof *c);
+  llvm_init();
+  if (LLVMGetTargetFromTriple(t->triple, &target, &msg)) {
+    fail(err, errlen, "unknown target triple '%s' (%s)", t->triple, msg ? msg : "?");
+    LLVMDisposeMessage(msg);
+    return -1;
+  }
+  c->target = t;
+  c->ctx = LLVMContextCreate();
+  c->tm = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features, cg_level(t->opt_level),
+                                  LLVMRelocPIC, LLVMCodeModelDefault);
+  c->td = LLVMCreateTargetDataLayout(c->tm);
+  c->mod = LLVMModuleCreateWithNameInContext(name, c->ctx);
+  LLVMSetTarget(c->mod, t->triple);
+  LLVMSetModuleDataLayout(c->mod, c->td);
+  ctx_types(c);
+  ctx_runtime(c);
+  ctx_isa(c, t);
+  return 0;
+}
+
+/* Dispose in reverse order of creation. */
+static void ctx_close(CgCtx *c) {
+  free(c->kernels);
+  if (c->mod) LLVMDisposeModule(c->mod);
+  if (c->td) LLVMDisposeTargetData(c->td);
+  if (c->tm) LLVMDisposeTargetMachine(c->tm);
+  if (c->ctx) LLVMContextDispose(c->ctx);
+  memset(c, 0, sizeof *c);
+}
+
+static LLVMValueRef i64c(CgCtx *c, int64_t v) {
+  return LLVMConstInt(c->t_i64, (unsigned long long)v, 1);
+}
+
+/* ---- graph functions ------------------------------------------------------------------- */
+
+typedef struct GraphEmit {
+  CgCtx *c;
+  const Graph *g;
+  LLVMBuilderRef b;
+  LLVMValueRef x;                  /* the modc_exec * argument */
+  LLVMValueRef base[EXEC_NFIELDS]; /* exec fields loaded at entry (pointers that never change) */
+} GraphEmit;
+
+/* Ops that are graph plumbing rather than computation: no kernel, no call. */
+static int op_is_plumbing(Op op) {
+  return op == OP_INPUT || op == OP_WEIGHT || op == OP_OUTPUT || op == OP_BLOCK_ARG ||
+         op == OP_YIELD;
+}
+
+static const char *op_text(Op op) {
+  return (unsigned)op < OP_COUNT ? op_names[op] : "<bad op>";
+}
+
+/* A value a kernel reads or writes: typed and placed. */
+static int check_value(const Graph *g, int i, char *err, size_t errlen) {
+  const Node *n = &g->n[i];
+  if (n->ty.rank < 0)
+    return fail(err, errlen, "internal error: graph %s: %%%d (%s) is not typed", g->name, i,
+                op_text(n->op));
+  if (n->st == ST_NONE)
+    return fail(err, errlen, "internal error: graph %s: %%%d (%s) has no storage (run "
+                "plan-memory first)", g->name, i, op_text(n->op));
+  if (n->ty.rank > 0 && DIM_IS_SYM(n->ty.dim[0]) && DIM_SYMNO(n->ty.dim[0]) >= g->nsym)
+    return fail(err, errlen, "internal error: graph %s: %%%d uses symbol s%d of %d", g->name,
+                i, DIM_SYMNO(n->ty.dim[0]), g->nsym);
+  return 0;
+}
+
+/* require: lowered (no regions), typed, planned. */
+static int check_node(const Graph *g, int i, char *err, size_t errlen) {
+  const Node *n = &g->n[i];
+  if (n->op == OP_MOD_BLOCK || n->parent >= 0)
+    return fail(err, errlen, "internal error: graph %s is not lowered: %%%d (%s) is %s",
+                g->name, i, op_text(n->op), n->parent >= 0 ? "inside a region" : "a region");
+  if (op_is_plumbing(n->op)) return 0;
+  if (n->nin > 4)
+    return fail(err, errlen, "internal error: graph %s: %%%d (%s) has %d operands; kernels "
+                "take at most 4", g->name, i, op_text(n->op), n->nin);
+  int rc = check_value(g, i, err, errlen);
+  for (int k = 0; k < n->nin && !rc; k++) rc = check_value(g, n->in[k], err, errlen);
+  return rc;
+}
+
+static LLVMValueRef exec_load(GraphEmit *e, int field, LLVMTypeRef ty, const char *name) {
+  LLVMValueRef p = LLVMBuildStructGEP2(e->b, e->c->t_exec, e->x, (unsigned)field, "");
+  return LLVMBuildLoad2(e->b, ty, p, name);
+}
+
+static void load_bases(GraphEmit *e) {
+  static const struct { int f; const char *name; } fs[] = {
+    {EXEC_WEIGHTS, "weights"}, {EXEC_ARENA, "arena"}, {EXEC_TOKENS, "tokens"},
+    {EXEC_POS, "pos"}, {EXEC_OUT, "out"}, {EXEC_DIMS, "dims"},
+  };
+  for (size_t i = 0; i < sizeof fs / sizeof fs[0]; i++)
+    e->base[fs[i].f] = exec_load(e, fs[i].f, e->c->t_ptr, fs[i].name);
+}
+
+/* Storage address of node i's value: its storage's base pointer + offset. */
+static LLVMValueRef value_addr(GraphEmit *e, int i) {
+  static const int field[] = {
+    [ST_ARENA] = EXEC_ARENA, [ST_WEIGHTS] = EXEC_WEIGHTS, [ST_TOKENS] = EXEC_TOKENS,
+    [ST_POS] = EXEC_POS, [ST_OUT] = EXEC_OUT,
+  };
+  const Node *n = &e->g->n[i];
+  LLVMValueRef p = e->base[field[n->st]];
+  if (!n->offset) return p;
+  char name[24];
+  snprintf(name, sizeof name, "v%d", i);
+  LLVMValueRef off = i64c(e->c, n->offset);
+  return LLVMBuildInBoundsGEP2(e->b, e->c->t_i8, p, &off, 1, name);
+}
+
+/* Leading dimension of node i's value; a symbol is loaded afresh, since an earlier kernel
+ * (select) may have just written it. */
+static LLVMValueRef value_rows(GraphEmit *e, int i) {
+  const Type *t = &e->g->n[i].ty;
+  if (t->rank == 0) return i64c(e->c, 1);
+  if (!DIM_IS_SYM(t->dim[0])) return i64c(e->c, t->dim[0]);
+  char name[24];
+  snprintf(name, sizeof name, "s%d", DIM_SYMNO(t->dim[0]));
+  LLVMValueRef idx = i64c(e->c, DIM_SYMNO(t->dim[0]));
+  LLVMValueRef p = LLVMBuildInBoundsGEP2(e->b, e->c->t_i64, e->base[EXEC_DIMS], &idx, 1, "");
+  return LLVMBuildLoad2(e->b, e->c->t_i64, p, name);
+}
+
+/* kernel(exec, out, rows, a, ra, b, rb, c, rc, d, rd) for node i. */
+static int emit_call(GraphEmit *e, int i, char *err, size_t errlen) {
+  CgCtx *c = e->c;
+  const Node *n = &e->g->n[i];
+  LLVMValueRef fn = cg_kernel(c, e->g, i);
+  if (!fn)
+    return fail(err, errlen, "internal error: graph %s: no kernel for %%%d (%s)", e->g->name,
+                i, op_text(n->op));
+  if (LLVMGlobalGetValueType(fn) != c->t_kernel)
+    return fail(err, errlen, "internal error: kernel for %%%d (%s) has the wrong signature",
+                i, op_text(n->op));
+  LLVMValueRef args[11] = {e->x, value_addr(e, i), value_rows(e, i)};
+  for (int k = 0; k < 4; k++) {
+    int has = k < n->nin;
+    args[3 + 2 * k] = has ? value_addr(e, n->in[k]) : LLVMConstPointerNull(c->t_ptr);
+    args[4 + 2 * k] = has ? value_rows(e, n->in[k]) : i64c(c, 0);
+  }
+  LLVMBuildCall2(e->b, c->t_kernel, fn, args, 11, "");
+  return 0;
+}
+
+static LLVMValueRef graph_fn_add(CgCtx *c, const Graph *g, char *err, size_t errlen) {
+  char name[96];
+  snprintf(name, sizeof name, "modc__graph_%s", g->name);
+  if (LLVMGetNamedFunction(c->mod, name)) {
+    fail(err, errlen, "internal error: two graphs named '%s'", g->name);
+    return NULL;
+  }
+  LLVMTypeRef ft = LLVMFunctionType(c->t_void, &c->t_ptr, 1, 0);
+  LLVMValueRef f = LLVMAddFunction(c->mod, name, ft);
+  unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+  LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex,
+                          LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+  LLVMSetValueName2(LLVMGetParam(f, 0), "x", 1);
+  return f;
+}
+
+/* void modc__graph_<name>(modc_exec *x): the kernels of g in node order. */
+static int emit_graph(CgCtx *c, const Graph *g, char *err, size_t errlen) {
+  for (int i = 0; i < g->len; i++)
+    if (check_node(g, i, err, errlen)) return -1;
+  LLVMValueRef f = graph_fn_add(c, g, err, errlen);
+  if (!f) return -1;
+  GraphEmit e = {c, g, LLVMCreateBuilderInContext(c->ctx), LLVMGetParam(f, 0), {0}};
+  LLVMPositionBuilderAtEnd(e.b, LLVMAppendBasicBlockInContext(c->ctx, f, "entry"));
+  load_bases(&e);
+  int rc = 0;
+  for (int i = 0; i < g->len && !rc; i++)
+    if (!op_is_plumbing(g->n[i].op)) rc = emit_call(&e, i, err, errlen);
+  LLVMBuildRetVoid(e.b);
+  LLVMDisposeBuilder(e.b);
+  return rc;
+}
+
+/* ---- the descriptor -------------------------------------------------------------------- */
+
+/* A private constant global holding init; returns its address. */
+static LLVMValueRef const_global(CgCtx *c, LLVMValueRef init, const char *name) {
+  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
+  LLVMSetInitializer(g, init);
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetLinkage(g, LLVMPrivateLinkage);
+  LLVMSetUnnamedAddress(g, LLVMGlobalUnnamedAddr);
+  return g;
+}
+
+static LLVMValueRef const_str(CgCtx *c, const char *s, const char *name) {
+  if (!s) return LLVMConstPointerNull(c->t_ptr);
+  return const_global(c, LLVMConstStringInContext(c->ctx, s, (unsigned)strlen(s), 0), name);
+}
+
+static LLVMValueRef const_array(CgCtx *c, LLVMTypeRef elt, LLVMValueRef *v, int n,
+                                const char *name) {
+  return const_global(c, LLVMConstArray2(elt, v, (uint64_t)n), name);
+}
+
+/* The graph function of g, or a null pointer when there is no graph. */
+static LLVMValueRef graph_ref(CgCtx *c, const Graph *g, char *err, size_t errlen) {
+  if (!g) return LLVMConstPointerNull(c->t_ptr);
+  char name[96];
+  snprintf(name, sizeof name, "modc__graph_%s", g->name);
+  LLVMValueRef f = LLVMGetNamedFunction(c->mod, name);
+  if (!f) fail(err, errlen, "internal error: the model's graph '%s' was not emitted", g->name);
+  return f;
+}
+
+/* capacity f32[n_layers] and routed i32[n_layers]. */
+static void desc_layers(CgCtx *c, const Spec *s, LLVMValueRef *cap, LLVMValueRef *routed) {
+  LLVMValueRef cv[SPEC_MAX_LAYERS], rv[SPEC_MAX_LAYERS];
+  for (int l = 0; l < s->n_layers; l++) {
+    cv[l] = LLVMConstReal(c->t_f32, (float)s->capacity[l]);
+    rv[l] = LLVMConstInt(c->t_i32, (unsigned long long)s->routed[l], 0);
+  }
+  *cap = const_array(c, c->t_f32, cv, s->n_layers, "modc.capacity");
+  *routed = const_array(c, c->t_i32, rv, s->n_layers, "modc.routed");
+}
+
+/* shapes i32[n_shapes][2], forward fn[n_shapes], forward_arena and forward_nsym i64[n_shapes]. */
+static int desc_shapes(CgCtx *c, const CgModel *m, LLVMValueRef out[4], char *err,
+                       size_t errlen) {
+  const Spec *s = m->spec;
+  LLVMValueRef sh[2 * SPEC_MAX_SHAPES], fn[SPEC_MAX_SHAPES], ar[SPEC_MAX_SHAPES],
+      ns[SPEC_MAX_SHAPES];
+  for (int i = 0; i < s->n_shapes; i++) {
+    sh[2 * i] = LLVMConstInt(c->t_i32, (unsigned long long)s->shapes[i][0], 0);
+    sh[2 * i + 1] = LLVMConstInt(c->t_i32, (unsigned long long)s->shapes[i][1], 0);
+    if (!m->forward || !m->forward[i])
+      return fail(err, errlen, "internal error: no forward graph for shape %d", i);
+    if (!(fn[i] = graph_ref(c, m->forward[i], err, errlen))) return -1;
+    ar[i] = i64c(c, m->forward[i]->arena_size);
+    ns[i] = i64c(c, m->forward[i]->nsym);
+  }
+  out[0] = const_array(c, c->t_i32, sh, 2 * s->n_shapes, "modc.shapes");
+  out[1] = const_array(c, c->t_ptr, fn, s->n_shapes, "modc.forward");
+  out[2] = const_array(c, c->t_i64, ar, s->n_shapes, "modc.forward_arena");
+  out[3] = const_array(c, c->t_i64, ns, s->n_shapes, "modc.forward_nsym");
+  return 0;
+}
+
+/* The blob of the packed weights file, after its 64-byte header, must be what the model
+ * describes; the assembler reads it later, so check now to get an error instead of a crash. */
+static int blob_check(const CgModel *m, char *err, size_t errlen) {
+  struct stat st;
+  if (strpbrk(m->embed_blob, "\"\\\n"))
+    return fail(err, errlen, "cannot embed weights from '%s': the path contains a quote, "
+                "backslash or newline", m->embed_blob);
+  if (stat(m->embed_blob, &st) != 0 || !S_ISREG(st.st_mode))
+    return fail(err, errlen, "cannot embed weights: '%s' is not a readable file", m->embed_blob);
+  if ((int64_t)st.st_size != MODC_WEIGHTS_HEADER + m->weights_size)
+    return fail(err, errlen, "cannot embed weights: '%s' has %lld bytes, expected %lld "
+                "(64-byte header + %lld-byte blob)", m->embed_blob, (long long)st.st_size,
+                (long long)(MODC_WEIGHTS_HEADER + m->weights_size), (long long)m->weights_size);
+  return 0;
+}
+
+/* Module asm putting the blob in a read-only section, 64-aligned, under a local label. */
+static char *blob_asm(const char *triple, const char *path) {
+  size_t n = strlen(path) + 256;
+  char *s = malloc(n);
+  if (!s) return NULL;
+  if (strstr(triple, "apple") || strstr(triple, "darwin") || strstr(triple, "macos"))
+    snprintf(s, n, "\t.pushsection __TEXT,__const\n\t.p2align 6\n_modc__weights:\n"
+             "\t.incbin \"%s\", %d\n\t.popsection\n", path, MODC_WEIGHTS_HEADER);
+  else
+    snprintf(s, n, "\t.pushsection .rodata.modc_weights,\"a\"\n\t.p2align 6\n"
+             "\t.type modc__weights, %%object\nmodc__weights:\n\t.incbin \"%s\", %d\n"
+             "\t.size modc__weights, . - modc__weights\n\t.popsection\n", path,
+             MODC_WEIGHTS_HEADER);
+  return s;
+}
+
+/* The blob, referred to from LLVM code through a hidden declaration of the asm's label
+ * (the assembler resolves it inside this object). */
+static LLVMValueRef embed_blob(CgCtx *c, const CgModel *m, char *err, size_t errlen) {
+  const char *triple = c->target->triple;
+  if (strstr(triple, "windows") || strstr(triple, "mingw") || strstr(triple, "cygwin")) {
+    fail(err, errlen, "--embed-weights is not supported for target %s (ELF and Mach-O only)",
+         triple);
+    return NULL;
+  }
+  if (blob_check(m, err, errlen)) return NULL;
+  char *s = blob_asm(triple, m->embed_blob);
+  if (!s) {
+    fail(err, errlen, "out of memory");
+    return NULL;
+  }
+  LLVMSetModuleInlineAsm2(c->mod, s, strlen(s));
+  free(s);
+  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMArrayType2(c->t_i8, (uint64_t)m->weights_size),
+                                 "modc__weights");
+  LLVMSetVisibility(g, LLVMHiddenVisibility);
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetAlignment(g, 64);
+  return g;
+}
+
+/* const modc_desc modc__desc = {...}: exec.h's fields, in order. */
+static int emit_desc(CgCtx *c, const CgModel *m, char *err, size_t errlen) {
+  const Spec *s = m->spec;
+  const CgTarget *t = c->target;
+  LLVMValueRef v[DESC_NFIELDS], shapes[4], cap, routed, blob = LLVMConstPointerNull(c->t_ptr);
+  if (m->embed_blob && !(blob = embed_blob(c, m, err, errlen))) return -1;
+  if (desc_shapes(c, m, shapes, err, errlen)) return -1;
+  desc_layers(c, s, &cap, &routed);
+  int k = 0;
+  v[k++] = i64c(c, MODC_ABI_VERSION);                       /*  0 abi_version */
+  v[k++] = const_str(c, s->name, "modc.name");              /*  1 */
+  v[k++] = const_str(c, t->triple, "modc.triple");          /*  2 */
+  v[k++] = const_str(c, t->cpu, "modc.cpu");                /*  3 */
+  v[k++] = const_str(c, t->features, "modc.features");      /*  4 */
+  v[k++] = i64c(c, s->vocab_size);                          /*  5 */
+  v[k++] = i64c(c, s->d_model);                             /*  6 */
+  v[k++] = i64c(c, s->n_layers);                            /*  7 */
+  v[k++] = i64c(c, s->n_heads);                             /*  8 */
+  v[k++] = i64c(c, s->n_kv_heads);                          /*  9 */
+  v[k++] = i64c(c, spec_head_dim(s));                       /* 10 */
+  v[k++] = i64c(c, s->max_seq_len);                         /* 11 */
+  v[k++] = i64c(c, s->threads);                             /* 12 default_threads */
+  v[k++] = i64c(c, m->weights_size);                        /* 13 */
+  v[k++] = i64c(c, (int64_t)m->weights_hash);               /* 14 */
+  v[k++] = blob;                                            /* 15 weights_embedded */
+  v[k++] = const_str(c, m->weights_file, "modc.weights_file"); /* 16 */
+  v[k++] = cap;                                             /* 17 capacity */
+  v[k++] = routed;                                          /* 18 routed */
+  v[k++] = i64c(c, s->n_shapes);                            /* 19 */
+  v[k++] = shapes[0];                                       /* 20 shapes */
+  v[k++] = shapes[1];                                       /* 21 forward */
+  v[k++] = shapes[2];                                       /* 22 forward_arena */
+  v[k++] = shapes[3];                                       /* 23 forward_nsym */
+  if (!(v[k++] = graph_ref(c, m->session, err, errlen))) return -1; /* 24 session */
+  v[k++] = i64c(c, m->session ? m->session->arena_size : 0); /* 25 session_arena */
+  v[k++] = i64c(c, m->session ? m->session->nsym : 0);     /* 26 session_nsym */
+  LLVMValueRef init = LLVMConstStructInContext(c->ctx, v, DESC_NFIELDS, 0);
+  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), "modc__desc");
+  LLVMSetInitializer(g, init);
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetAlignment(g, 8);
+  return 0;
+}
+
+/* ---- verify, optimise, write ----------------------------------------------------------- */
+
+static int verify(CgCtx *c, char *err, size_t errlen) {
+  char *msg = NULL;
+  int bad = LLVMVerifyModule(c->mod, LLVMReturnStatusAction, &msg);
+  if (bad) fail(err, errlen, "internal error: LLVM rejects the generated module: %s", msg);
+  LLVMDisposeMessage(msg);
+  return bad ? -1 : 0;
+}
+
+static int optimise(CgCtx *c, char *err, size_t errlen) {
+  char pipeline[32];
+  snprintf(pipeline, sizeof pipeline, "default<O%d>", c->target->opt_level);
+  LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+#ifndef NDEBUG
+  LLVMPassBuilderOptionsSetVerifyEach(opts, 1);
+#endif
+  LLVMErrorRef e = LLVMRunPasses(c->mod, pipeline, c->tm, opts);
+  LLVMDisposePassBuilderOptions(opts);
+  if (!e) return 0;
+  char *msg = LLVMGetErrorMessage(e);
+  fail(err, errlen, "internal error: LLVM pipeline %s failed: %s", pipeline, msg);
+  LLVMDisposeErrorMessage(msg);
+  return -1;
+}
+
+static int write_out(CgCtx *c, EmitKind kind, const char *path, char *err, size_t errlen) {
+  char *msg = NULL;
+  LLVMBool bad = kind == EMIT_LLVM
+                     ? LLVMPrintModuleToFile(c->mod, path, &msg)
+                     : LLVMTargetMachineEmitToFile(c->tm, c->mod, path,
+                                                   kind == EMIT_ASM ? LLVMAssemblyFile
+                                                                    : LLVMObjectFile, &msg);
+  if (bad) fail(err, errlen, "cannot write %s: %s", path, msg ? msg : "unknown error");
+  if (msg) LLVMDisposeMessage(msg);
+  return bad ? -1 : 0;
+}
+
+int cg_emit(const CgModel *model, Graph **graphs, int n_graphs, const CgTarget *t,
+            EmitKind kind, const char *path, char *err, size_t errlen) {
+  CgCtx c;
+  const char *name = model && model->spec ? model->spec->name : "modc";
+  if (ctx_open(&c, t, name, err, errlen)) return -1;
+  int rc = 0;
+  for (int i = 0; i < n_graphs && !rc; i++) rc = emit_graph(&c, graphs[i], err, errlen);
+  if (!rc && model) rc = emit_desc(&c, model, err, errlen);
+  if (!rc) rc = verify(&c, err, errlen);
+  if (!rc) rc = optimise(&c, err, errlen);
+  if (!rc) rc = write_out(&c, kind, path, err, errlen);
+  ctx_close(&c);
+  return rc;
+}

@@ -1,0 +1,260 @@
+/* verify.c: the IR verifier, run after parsing and between passes.
+ *
+ * require: nothing (any Graph, even one built wrongly through the API)
+ * checks, in this order, stopping at the first error:
+ *   1. the graph: mode, symbol count and bounds, arena size;
+ *   2. each node alone: op, operand count (op_ninputs; mod.block takes 3, 4, 7 or 8 per its
+ *      row in ops.h), operands earlier than the node, attributes well formed, the required
+ *      attributes present with the right kind, a well-formed type (dims >= 0 or symbols
+ *      < nsym), a valid storage with offset >= 0;
+ *   3. regions (ir.h): parent and body_end consistent, regions not nested, non-empty,
+ *      starting with block.arg nodes and ending with their one yield; block.arg and yield
+ *      only there, input and output only at top level; a body node uses only nodes of its
+ *      own region and top-level weights, a top-level node no region node;
+ *   4. types: each inferred node (rank >= 0) whose operands are inferred must have the type
+ *      shape_infer_node gives it (the rules live once, in shape.c).
+ * Errors read "verify: %IDX (op): what", or "verify: graph @NAME: what".
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* fmemopen */
+#endif
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include "ir.h"
+#include "shape.h"
+
+static int verr(const Graph *g, int i, char *err, size_t errlen, const char *fmt, ...) {
+  char msg[400];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  Op op = g->n[i].op;
+  if (err && errlen)
+    snprintf(err, errlen, "verify: %%%d (%s): %s", i, (unsigned)op < OP_COUNT ? op_names[op] : "?", msg);
+  return -1;
+}
+
+/* ---- 1. the graph ---- */
+
+static int check_graph(const Graph *g, char *err, size_t errlen) {
+  const char *why = NULL;
+  if (g->mode != GRAPH_FORWARD && g->mode != GRAPH_SESSION) why = "unknown mode";
+  else if (g->len < 0 || (g->len > 0 && !g->n) || g->len > g->cap) why = "bad node array";
+  else if (g->nsym < 0 || g->nsym > IR_MAXSYM) why = "bad symbol count";
+  else if (g->arena_size < 0) why = "negative arena size";
+  for (int s = 0; !why && s < g->nsym; s++)
+    if (g->symbound[s] < 0) why = "negative symbol bound";
+  if (!why) return 0;
+  if (err && errlen) snprintf(err, errlen, "verify: graph @%.*s: %s", (int)sizeof g->name, g->name, why);
+  return -1;
+}
+
+/* ---- 2. each node alone ---- */
+
+/* Required attributes, "key:kind ...": kind s string, i int, n number (int or float),
+ * a any.  Attributes not listed are allowed. */
+static const char *const required[OP_COUNT] = {
+  [OP_INPUT] = "name:s",
+  [OP_WEIGHT] = "name:s offset:i",
+  [OP_OUTPUT] = "name:s",
+  [OP_RMSNORM] = "eps:n",
+  [OP_ROPE] = "heads:i theta:n",
+  [OP_ATTENTION] = "heads:i kv_heads:i",
+  [OP_KV_ATTENTION] = "layer:i heads:i kv_heads:i",
+  [OP_TOPK] = "k:i",
+  [OP_SELECT] = "layer:i",
+  [OP_SCATTER_GATE] = "gate:a",
+  [OP_MOD_BLOCK] = "layer:i capacity:n gate:a predictor:a",
+  [OP_BLOCK_ARG] = "index:i",
+};
+
+static int kind_ok(const Attr *a, char kind) {
+  switch (kind) {
+  case 's': return a->kind == ATTR_STR;
+  case 'i': return a->kind == ATTR_INT;
+  case 'n': return a->kind == ATTR_INT || a->kind == ATTR_FLOAT;
+  default: return 1;
+  }
+}
+
+static const char *kind_name(char kind) {
+  return kind == 's' ? "a string" : kind == 'i' ? "an integer" : "a number";
+}
+
+static int check_required(const Graph *g, int i, char *err, size_t errlen) {
+  const char *spec = required[g->n[i].op];
+  char key[IR_ATTR_KEY];
+  while (spec && *spec) {
+    size_t len = strcspn(spec, ":");
+    snprintf(key, sizeof key, "%.*s", (int)len, spec);
+    char kind = spec[len + 1];
+    const Attr *a = attr_get(&g->n[i], key);
+    if (!a) return verr(g, i, err, errlen, "missing attribute '%s'", key);
+    if (!kind_ok(a, kind)) return verr(g, i, err, errlen, "attribute '%s' must be %s", key, kind_name(kind));
+    spec += len + 2;
+    spec += *spec == ' ';
+  }
+  return 0;
+}
+
+static int check_attrs(const Graph *g, int i, char *err, size_t errlen) {
+  const Node *n = &g->n[i];
+  if (n->nattr < 0 || n->nattr > IR_MAXATTR) return verr(g, i, err, errlen, "%d attributes (max %d)", n->nattr, IR_MAXATTR);
+  for (int k = 0; k < n->nattr; k++) {
+    const Attr *a = &n->attr[k];
+    if (!memchr(a->key, 0, sizeof a->key) || !a->key[0]) return verr(g, i, err, errlen, "attribute %d has a bad key", k);
+    if (a->kind != ATTR_INT && a->kind != ATTR_FLOAT && a->kind != ATTR_STR)
+      return verr(g, i, err, errlen, "attribute '%s' has a bad kind", a->key);
+    if (a->kind == ATTR_STR && !memchr(a->s, 0, sizeof a->s)) return verr(g, i, err, errlen, "attribute '%s' is unterminated", a->key);
+    for (int j = 0; j < k; j++)
+      if (strcmp(n->attr[j].key, a->key) == 0) return verr(g, i, err, errlen, "duplicate attribute '%s'", a->key);
+  }
+  return check_required(g, i, err, errlen);
+}
+
+static int check_operands(const Graph *g, int i, char *err, size_t errlen) {
+  const Node *n = &g->n[i];
+  int want = op_ninputs[n->op];
+  if (n->nin < 0 || n->nin > IR_MAXIN) return verr(g, i, err, errlen, "%d operands (max %d)", n->nin, IR_MAXIN);
+  if (want >= 0 && n->nin != want) return verr(g, i, err, errlen, "takes %d operands, has %d", want, n->nin);
+  if (n->op == OP_MOD_BLOCK && n->nin != 3 && n->nin != 4 && n->nin != 7 && n->nin != 8)
+    return verr(g, i, err, errlen, "takes 3, 4, 7 or 8 operands (h, pos, w_router [, b_router] [, predictor fc1_w, fc1_b, fc2_w, fc2_b]), has %d", n->nin);
+  for (int k = 0; k < n->nin; k++)
+    if (n->in[k] < 0 || n->in[k] >= i)
+      return verr(g, i, err, errlen, "operand %d (%%%d) is not an earlier node", k, n->in[k]);
+  return 0;
+}
+
+static int check_type_form(const Graph *g, int i, char *err, size_t errlen) {
+  const Type *t = &g->n[i].ty;
+  if (t->rank < -1 || t->rank > IR_MAXRANK) return verr(g, i, err, errlen, "bad rank %d", t->rank);
+  if (t->rank >= 0 && (unsigned)t->dt >= DT_COUNT) return verr(g, i, err, errlen, "bad dtype %d", (int)t->dt);
+  for (int k = 0; k < t->rank; k++) {
+    int64_t d = t->dim[k];
+    if (DIM_IS_SYM(d) && d < DIM_SYM(g->nsym - 1)) /* symbol >= nsym, without DIM_SYMNO's overflow */
+      return verr(g, i, err, errlen, "dim %d is symbol s%lld but the graph has %d symbols", k, -(long long)(d + 1), g->nsym);
+  }
+  return 0;
+}
+
+static int check_node(const Graph *g, int i, char *err, size_t errlen) {
+  const Node *n = &g->n[i];
+  if ((unsigned)n->op >= OP_COUNT) {
+    if (err && errlen) snprintf(err, errlen, "verify: %%%d: unknown op %d", i, (int)n->op);
+    return -1;
+  }
+  if (check_operands(g, i, err, errlen) || check_attrs(g, i, err, errlen) || check_type_form(g, i, err, errlen)) return -1;
+  if ((unsigned)n->st > ST_OUT) return verr(g, i, err, errlen, "bad storage %d", (int)n->st);
+  if (n->offset < 0) return verr(g, i, err, errlen, "negative offset %lld", (long long)n->offset);
+  if (n->op == OP_WEIGHT && attr_i(n, "offset", 0) < 0) return verr(g, i, err, errlen, "negative weight offset");
+  if (n->op == OP_INPUT && strcmp(attr_s(n, "name", ""), "tokens") && strcmp(attr_s(n, "name", ""), "pos"))
+    return verr(g, i, err, errlen, "name must be \"tokens\" or \"pos\", not \"%s\"", attr_s(n, "name", ""));
+  return 0;
+}
+
+/* ---- 3. regions ---- */
+
+/* A mod.block at i opens a region: its shape. */
+static int check_block(const Graph *g, int i, int blk, char *err, size_t errlen) {
+  int end = g->n[i].body_end;
+  if (blk >= 0) return verr(g, i, err, errlen, "regions do not nest: mod.block inside the region of %%%d", blk);
+  if (end < i + 2 || end > g->len) return verr(g, i, err, errlen, "region (%d, %d) is empty or out of range", i, end);
+  if (g->n[i + 1].op != OP_BLOCK_ARG) return verr(g, i, err, errlen, "region must start with block.arg");
+  if (g->n[end - 1].op != OP_YIELD) return verr(g, i, err, errlen, "region must end with yield");
+  return 0;
+}
+
+/* Where node i may sit, given the region blk it is in (-1: top level). */
+static int check_placement(const Graph *g, int i, int blk, char *err, size_t errlen) {
+  const Node *n = &g->n[i];
+  if (n->parent != blk) {
+    if (blk < 0) return verr(g, i, err, errlen, "parent is %d but the node is outside any region", n->parent);
+    return verr(g, i, err, errlen, "parent is %d but the node is in the region of %%%d", n->parent, blk);
+  }
+  switch (n->op) {
+  case OP_MOD_BLOCK: return check_block(g, i, blk, err, errlen);
+  case OP_BLOCK_ARG:
+    if (blk < 0) return verr(g, i, err, errlen, "block.arg outside a mod.block region");
+    if (g->n[i - 1].op != OP_BLOCK_ARG && i - 1 != blk) return verr(g, i, err, errlen, "block.arg after the region's other nodes");
+    return 0;
+  case OP_YIELD:
+    if (blk < 0) return verr(g, i, err, errlen, "yield outside a mod.block region");
+    if (i != g->n[blk].body_end - 1) return verr(g, i, err, errlen, "yield must be the last node of its region");
+    return 0;
+  case OP_INPUT:
+  case OP_OUTPUT:
+    if (blk >= 0) return verr(g, i, err, errlen, "only at top level, not in the region of %%%d", blk);
+    return 0;
+  default: return 0;
+  }
+}
+
+/* Which values node i, in region blk, may use. */
+static int check_uses(const Graph *g, int i, int blk, char *err, size_t errlen) {
+  const Node *n = &g->n[i];
+  for (int k = 0; k < n->nin; k++) {
+    const Node *o = &g->n[n->in[k]];
+    if (blk >= 0 && o->parent != blk && !(o->parent < 0 && o->op == OP_WEIGHT))
+      return verr(g, i, err, errlen, "operand %d (%%%d) is outside the region of %%%d (a region uses its own values and top-level weights only)", k, n->in[k], blk);
+    if (blk < 0 && o->parent >= 0)
+      return verr(g, i, err, errlen, "operand %d (%%%d) is inside the region of %%%d", k, n->in[k], o->parent);
+  }
+  return 0;
+}
+
+static int check_regions(const Graph *g, char *err, size_t errlen) {
+  int blk = -1;
+  for (int i = 0; i < g->len; i++) {
+    if (blk >= 0 && i >= g->n[blk].body_end) blk = -1;
+    if (check_placement(g, i, blk, err, errlen) || check_uses(g, i, blk, err, errlen)) return -1;
+    if (g->n[i].op == OP_MOD_BLOCK) blk = i;
+  }
+  return 0;
+}
+
+/* ---- 4. types ---- */
+
+/* Are the types node i's inference reads all inferred? */
+static int inputs_typed(const Graph *g, int i) {
+  const Node *n = &g->n[i];
+  for (int k = 0; k < n->nin; k++)
+    if (g->n[n->in[k]].ty.rank < 0) return 0;
+  if (n->op == OP_BLOCK_ARG) return g->n[g->n[n->parent].in[0]].ty.rank >= 0;
+  return 1;
+}
+
+static void type_str(const Type *t, char *buf, size_t len) {
+  FILE *f = fmemopen(buf, len, "w");
+  buf[0] = 0;
+  if (!f) return;
+  type_print(t, f);
+  fclose(f);
+  buf[len - 1] = 0; /* fmemopen adds no NUL when the text fills the buffer */
+}
+
+static int check_type(const Graph *g, int i, char *err, size_t errlen) {
+  const Node *n = &g->n[i];
+  char msg[400], have[128], want[128];
+  Type t;
+  if (n->ty.rank < 0 || !inputs_typed(g, i)) return 0;
+  if (shape_infer_node(g, i, &t, msg, sizeof msg)) {
+    if (err && errlen) snprintf(err, errlen, "verify: %s", msg);
+    return -1;
+  }
+  if (type_equal(&t, &n->ty)) return 0;
+  type_str(&n->ty, have, sizeof have);
+  type_str(&t, want, sizeof want);
+  return verr(g, i, err, errlen, "type is %s but its operands give %s", have, want);
+}
+
+int graph_verify(const Graph *g, char *err, size_t errlen) {
+  if (check_graph(g, err, errlen)) return -1;
+  for (int i = 0; i < g->len; i++)
+    if (check_node(g, i, err, errlen)) return -1;
+  if (check_regions(g, err, errlen)) return -1;
+  for (int i = 0; i < g->len; i++)
+    if (check_type(g, i, err, errlen)) return -1;
+  return 0;
+}

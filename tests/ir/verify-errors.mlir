@@ -1,0 +1,223 @@
+// verify-errors.mlir: the verifier's diagnostics on graphs that parse but break the IR's
+// rules, one case per piece; each names the node as "%IDX (op)".
+// RUN: not modc-opt %s 2>&1 >/dev/null | FileCheck %s --implicit-check-not=error:
+// --no-verify skips the verifier: every piece then prints.
+// RUN: modc-opt %s --no-verify | FileCheck %s --check-prefix=NOVERIFY
+// NOVERIFY-COUNT-19: // -----
+// NOVERIFY-NEXT: graph @arg_rows
+
+// CHECK: error: in graph @missing_eps: verify: %2 (rmsnorm): missing attribute 'eps'
+graph @missing_eps mode = forward syms = [] arena = 0 {
+  %0 = input {name = "tokens"} : ?
+  %1 = weight {name = "w", offset = 0} : f32[64]
+  %2 = rmsnorm %0, %1 : ?
+}
+
+// -----
+
+// CHECK: error: in graph @missing_offset: verify: %0 (weight): missing attribute 'offset'
+graph @missing_offset mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "w"} : f32[64]
+}
+
+// -----
+
+// CHECK: error: in graph @missing_kv_heads: verify: %1 (attention): missing attribute 'kv_heads'
+graph @missing_kv_heads mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = attention %0, %0, %0, %0 {heads = 4} : ?
+}
+
+// -----
+
+// CHECK: error: in graph @name_kind: verify: %1 (output): attribute 'name' must be a string
+graph @name_kind mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = output %0 {name = 3} : ?
+}
+
+// -----
+
+// CHECK: error: in graph @input_name: verify: %0 (input): name must be "tokens" or "pos", not "ids"
+graph @input_name mode = forward syms = [] arena = 0 {
+  %0 = input {name = "ids"} : i32[16]
+}
+
+// -----
+
+// CHECK: error: in graph @block_operands: verify: %1 (mod.block): takes 3, 4, 7 or 8 operands (h, pos, w_router [, b_router] [, predictor fc1_w, fc1_b, fc2_w, fc2_b]), has 5
+graph @block_operands mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = mod.block %0, %0, %0, %0, %0 {layer = 1, capacity = 0.5, gate = "raw", predictor = "router"} : ? {
+    %2 = block.arg {index = 0} : ?
+    %3 = yield %2 : ?
+  }
+}
+
+// -----
+
+// CHECK: error: in graph @block_no_capacity: verify: %1 (mod.block): missing attribute 'capacity'
+graph @block_no_capacity mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = mod.block %0, %0, %0 {layer = 1, gate = "raw", predictor = "router"} : ? {
+    %2 = block.arg {index = 0} : ?
+    %3 = yield %2 : ?
+  }
+}
+
+// -----
+
+// CHECK: error: in graph @region_start: verify: %1 (mod.block): region must start with block.arg
+graph @region_start mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "w", offset = 0} : ?
+  %1 = mod.block %0, %0, %0 {layer = 1, capacity = 0.5, gate = "raw", predictor = "router"} : ? {
+    %2 = silu %0 : ?
+    %3 = yield %2 : ?
+  }
+}
+
+// -----
+
+// CHECK: error: in graph @region_end: verify: %1 (mod.block): region must end with yield
+graph @region_end mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = mod.block %0, %0, %0 {layer = 1, capacity = 0.5, gate = "raw", predictor = "router"} : ? {
+    %2 = block.arg {index = 0} : ?
+    %3 = silu %2 : ?
+  }
+}
+
+// -----
+
+// CHECK: error: in graph @empty_region: verify: %1 (mod.block): region (1, 2) is empty or out of range
+graph @empty_region mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = mod.block %0, %0, %0 {layer = 1, capacity = 0.5, gate = "raw", predictor = "router"} : ? {
+  }
+}
+
+// -----
+
+// CHECK: error: in graph @two_yields: verify: %3 (yield): yield must be the last node of its region
+graph @two_yields mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = mod.block %0, %0, %0 {layer = 1, capacity = 0.5, gate = "raw", predictor = "router"} : ? {
+    %2 = block.arg {index = 0} : ?
+    %3 = yield %2 : ?
+    %4 = yield %2 : ?
+  }
+}
+
+// -----
+
+// CHECK: error: in graph @stray_yield: verify: %1 (yield): yield outside a mod.block region
+graph @stray_yield mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = yield %0 : ?
+}
+
+// -----
+
+// CHECK: error: in graph @late_arg: verify: %4 (block.arg): block.arg after the region's other nodes
+graph @late_arg mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = mod.block %0, %0, %0 {layer = 1, capacity = 0.5, gate = "raw", predictor = "router"} : ? {
+    %2 = block.arg {index = 0} : ?
+    %3 = silu %2 : ?
+    %4 = block.arg {index = 1} : ?
+    %5 = yield %3 : ?
+  }
+}
+
+// -----
+
+// CHECK: error: in graph @nested: verify: %3 (mod.block): regions do not nest: mod.block inside the region of %1
+graph @nested mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = mod.block %0, %0, %0 {layer = 1, capacity = 0.5, gate = "raw", predictor = "router"} : ? {
+    %2 = block.arg {index = 0} : ?
+    %3 = mod.block %2, %2, %2 {layer = 2, capacity = 0.5, gate = "raw", predictor = "router"} : ? {
+      %4 = block.arg {index = 0} : ?
+      %5 = yield %4 : ?
+    }
+    %6 = yield %3 : ?
+  }
+}
+
+// -----
+
+// A region sees its own values and top-level weights; the residual stream %0 is not one.
+// CHECK: error: in graph @captures: verify: %4 (add): operand 1 (%0) is outside the region of %2 (a region uses its own values and top-level weights only)
+graph @captures mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = weight {name = "w", offset = 0} : ?
+  %2 = mod.block %0, %0, %1 {layer = 1, capacity = 0.5, gate = "raw", predictor = "router"} : ? {
+    %3 = block.arg {index = 0} : ?
+    %4 = add %3, %0 : ?
+    %5 = yield %4 : ?
+  }
+}
+
+// -----
+
+// CHECK: error: in graph @escapes: verify: %5 (silu): operand 0 (%3) is inside the region of %1
+graph @escapes mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = mod.block %0, %0, %0 {layer = 1, capacity = 0.5, gate = "raw", predictor = "router"} : ? {
+    %2 = block.arg {index = 0} : ?
+    %3 = silu %2 : ?
+    %4 = yield %3 : ?
+  }
+  %5 = silu %3 : ?
+}
+
+// -----
+
+// CHECK: error: in graph @input_in_region: verify: %3 (input): only at top level, not in the region of %1
+graph @input_in_region mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = mod.block %0, %0, %0 {layer = 1, capacity = 0.5, gate = "raw", predictor = "router"} : ? {
+    %2 = block.arg {index = 0} : ?
+    %3 = input {name = "tokens"} : ?
+    %4 = yield %2 : ?
+  }
+}
+
+// -----
+
+// A declared type that inference disagrees with.
+// CHECK: error: in graph @wrong_type: verify: %4 (matmul): type is f32[16,32] but its operands give f32[16,64]
+graph @wrong_type mode = forward syms = [] arena = 0 {
+  %0 = input {name = "tokens"} : i32[16]
+  %1 = weight {name = "e", offset = 0} : f32[256,64]
+  %2 = weight {name = "w", offset = 0} : f32[64,64]
+  %3 = embed %0, %1 : f32[16,64]
+  %4 = matmul %3, %2 : f32[16,32]
+}
+
+// -----
+
+// Operands that no type rule accepts (the rule's own words follow the node's name).
+// CHECK: error: in graph @bad_operands: verify: %4 (matmul): {{.+}}
+graph @bad_operands mode = forward syms = [] arena = 0 {
+  %0 = input {name = "tokens"} : i32[16]
+  %1 = weight {name = "e", offset = 0} : f32[256,64]
+  %2 = weight {name = "w", offset = 0} : f32[64,32]
+  %3 = embed %0, %1 : f32[16,64]
+  %4 = matmul %3, %2 : f32[16,64]
+}
+
+// -----
+
+// The routed rows of a forward block are its k (here 2), so a block.arg of 3 rows is wrong.
+// CHECK: error: in graph @arg_rows: verify: %5 (block.arg): type is f32[3,64] but its operands give f32[2,64]
+graph @arg_rows mode = forward syms = [] arena = 0 {
+  %0 = input {name = "tokens"} : i32[16]
+  %1 = input {name = "pos"} : i32[16]
+  %2 = weight {name = "e", offset = 0} : f32[256,64]
+  %3 = embed %0, %2 : f32[16,64]
+  %4 = mod.block %3, %1, %2 {layer = 1, capacity = 0.125, k = 2, gate = "raw", predictor = "router"} : ? {
+    %5 = block.arg {index = 0} : f32[3,64]
+    %6 = yield %5 : ?
+  }
+}

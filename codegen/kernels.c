@@ -425,6 +425,14 @@ static MM mm_schedule(const Kern *k) {
   if (m.rg > 64 * m.mr) m.rg = 64 * m.mr;
   m.ncb = wrows / m.nr;
   if (m.ncb < 1) m.ncb = 1;
+  const char *ov = getenv("MODC_MM"); /* EXPERIMENT */
+  if (ov) {
+    long a, b, r, n;
+    if (sscanf(ov, "%ld,%ld,%ld,%ld", &a, &b, &r, &n) == 4) {
+      m.mr = (int)a, m.nr = (int)b, m.rg = r / a * a, m.ncb = n;
+      m.nb = (m.N + m.nr - 1) / m.nr;
+    }
+  }
   return m;
 }
 
@@ -855,10 +863,13 @@ static void kernel_key(const Kern *k, char *buf, size_t n) {
     snprintf(buf, n, "k_rope_c%lld_h%lld_theta%.17g", (long long)ccols(k, o), (long long)attr_i(nd, "heads", 0), attr_f(nd, "theta", 0));
     break;
   case OP_ATTENTION:
-  case OP_KV_ATTENTION:
-    snprintf(buf, n, "k_%s_l%lld_h%lld_kv%lld_hd%lld", op, (long long)attr_i(nd, "layer", -1), (long long)attr_i(nd, "heads", 0),
-             (long long)attr_i(nd, "kv_heads", attr_i(nd, "heads", 0)), (long long)(ccols(k, x) / (attr_i(nd, "heads", 1) ? attr_i(nd, "heads", 1) : 1)));
+  case OP_KV_ATTENTION: {
+    int64_t H = attr_i(nd, "heads", 0), hd = H > 0 ? ccols(k, x) / H : 0;
+    char layer[32] = "";
+    if (nd->op == OP_KV_ATTENTION) snprintf(layer, sizeof layer, "_l%lld", (long long)attr_i(nd, "layer", -1));
+    snprintf(buf, n, "k_%s%s_h%lld_kv%lld_hd%lld", op, layer, (long long)H, (long long)attr_i(nd, "kv_heads", H), (long long)hd);
     break;
+  }
   case OP_TOPK: snprintf(buf, n, "k_topk_k%lld", (long long)attr_i(nd, "k", cdim(k, o, 0))); break;
   case OP_SELECT:
     snprintf(buf, n, "k_select_l%lld_s%d", (long long)attr_i(nd, "layer", -1), DIM_IS_SYM(o->dim[0]) ? DIM_SYMNO(o->dim[0]) : -1);

@@ -656,7 +656,8 @@ static LLVMValueRef embed_blob(CgCtx *c, const CgModel *m, char *err, size_t err
 static int emit_desc(CgCtx *c, const CgModel *m, char *err, size_t errlen) {
   const Spec *s = m->spec;
   const CgTarget *t = c->target;
-  LLVMValueRef v[DESC_NFIELDS], shapes[4], cap, routed, blob = LLVMConstPointerNull(c->t_ptr);
+  LLVMValueRef v[DESC_NFIELDS], shapes[4] = {0}, cap, routed;
+  LLVMValueRef blob = LLVMConstPointerNull(c->t_ptr);
   if (m->embed_blob && !(blob = embed_blob(c, m, err, errlen))) return -1;
   if (desc_shapes(c, m, shapes, err, errlen)) return -1;
   desc_layers(c, s, &cap, &routed);

@@ -676,6 +676,7 @@ static int op_mod_block(Run *R, int b) {
   if (!rc && m > 0) {
     gather_rows(h, pos, S, m, &x, &xp);
     rc = run_region(R, b, &x, &xp);
+    R->barg[0] = R->barg[1] = NULL;
     const Val *y = rc ? NULL : &R->val[n->body_end - 1];
     if (y && y->n != m * d)
       rc = fail(R, b, "region yields %lld values, expected %lld x %lld", (long long)y->n,
@@ -694,7 +695,8 @@ static int op_block_arg(Run *R, int i) {
   if (idx != 0 && idx != 1) return fail(R, i, "index must be 0 or 1");
   const Val *src = R->barg[idx];
   if (n->parent < 0 || !src) return fail(R, i, "outside a mod.block region");
-  if (n->ty.rank < 1 || bind_sym(R, i, n->ty.dim[0], nrows(src)) || alloc_val(R, i)) return -1;
+  if (n->ty.rank < 1) return fail(R, i, "type not inferred (run infer-shapes first)");
+  if (bind_sym(R, i, n->ty.dim[0], nrows(src)) || alloc_val(R, i)) return -1;
   if (R->val[i].n != src->n)
     return fail(R, i, "type holds %lld values, the routed rows %lld", (long long)R->val[i].n,
                 (long long)src->n);

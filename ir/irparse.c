@@ -103,12 +103,12 @@ static int name_find(const NameTab *t, const char *s) {
 }
 
 static int name_grow(NameTab *t) {
-  NameTab n = {calloc((size_t)(t->cap ? t->cap * 2 : 64), sizeof(NameEnt)), t->cap ? t->cap * 2 : 64, 0};
+  int cap = t->cap ? t->cap * 2 : 64;
+  NameTab n = {calloc((size_t)cap, sizeof(NameEnt)), cap, t->len};
   if (!n.e) return -1;
   for (int k = 0; k < n.cap; k++) n.e[k].idx = -1;
   for (int k = 0; k < t->cap; k++)
     if (t->e[k].idx >= 0) *name_slot(&n, t->e[k].name) = t->e[k];
-  n.len = t->len;
   free(t->e);
   *t = n;
   return 0;
@@ -178,10 +178,9 @@ static int read_word(Parser *p, char *buf, size_t cap, const char *what) {
 }
 
 static int expect_kw(Parser *p, const char *kw) {
-  char w[32];
-  size_t at = (skip_ws(p), p->pos);
-  if (!is_alpha(peekc(p)) || read_run(p, is_word, w, sizeof w, "keyword") || strcmp(w, kw) != 0)
-    return p->failed ? -1 : perr(p, at, "expected '%s'", kw);
+  size_t at = (skip_ws(p), p->pos), n = strlen(kw);
+  while (is_word(peekc(p))) p->pos++;
+  if (p->pos - at != n || memcmp(p->src + at, kw, n) != 0) return perr(p, at, "expected '%s'", kw);
   return 0;
 }
 

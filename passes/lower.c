@@ -63,6 +63,7 @@ static void lower_block(Lower *L, int bi) {
     int in[1] = {r};
     idx = emit(L, OP_TOPK, 1, in);
     attr_set_i(&L->dst->n[idx], "k", attr_i(b, "k", 1));
+    attr_set_i(&L->dst->n[idx], "layer", attr_i(b, "layer", 0));
   } else {
     idx = emit2(L, OP_SELECT, predictor(L, b, h, r), pos);
     attr_set_i(&L->dst->n[idx], "layer", attr_i(b, "layer", 0));

@@ -529,6 +529,13 @@ static void *build_library(Case **cs, int n, const char *stem) {
   strcat(obj, ".o");
   snprintf(so, sizeof so, "%s", wpath(stem));
   strcat(so, ".so");
+  if (getenv("KERNELS_DUMP")) { /* debugging: the optimised IR and assembly beside the object */
+    char ll[1300], as[1300];
+    snprintf(ll, sizeof ll, "%s.ll", wpath(stem));
+    snprintf(as, sizeof as, "%s.s", wpath(stem));
+    if (cg_emit(NULL, gs, n, &t, EMIT_LLVM, ll, err, sizeof err) || cg_emit(NULL, gs, n, &t, EMIT_ASM, as, err, sizeof err))
+      fprintf(stderr, "dump: %s\n", err);
+  }
   if (cg_emit(NULL, gs, n, &t, EMIT_OBJ, obj, err, sizeof err)) {
     fprintf(stderr, "cg_emit: %s\n", err);
     return NULL;
@@ -676,27 +683,20 @@ static double now(void) {
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+/* GFLOP/s of the fastest single call over about a second (the machine may be shared, so
+ * the minimum is the figure least disturbed by other work). */
 static double bench_case(Case *c, int threads, double flops) {
   Run r;
-  double best = 1e30;
-  for (int rep = 0; rep < 3; rep++) {
-    int iters = 0;
-    double t0 = now(), t1;
-    do {
-      run_case(c, threads, &r);
-      run_free(&r);
-      iters++;
-      t1 = now();
-    } while (t1 - t0 < 0.3);
-    /* run_case allocates; time one more batch of bare calls instead */
-    run_case(c, threads, &r);
-    modc_exec x = {c->blob, NULL, NULL, c->pos, r.out, r.dims, r.kv_k, r.kv_v, r.kv_pos, r.kv_len, r.route, threads};
-    t0 = now();
-    for (int i = 0; i < iters; i++) c->fn(&x);
-    t1 = now();
-    run_free(&r);
-    if ((t1 - t0) / iters < best) best = (t1 - t0) / iters;
+  run_case(c, threads, &r);
+  modc_exec x = {c->blob, NULL, NULL, c->pos, r.out, r.dims, r.kv_k, r.kv_v, r.kv_pos, r.kv_len, r.route, threads};
+  double best = 1e30, start = now();
+  for (int i = 0; i < 5 || now() - start < 1.0; i++) {
+    double t0 = now();
+    c->fn(&x);
+    double t = now() - t0;
+    if (t < best) best = t;
   }
+  run_free(&r);
   return flops / best * 1e-9;
 }
 

@@ -348,8 +348,18 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen) 
     snprintf(err, errlen, "%s: error: cannot open spec: %m", path);
     return NULL;
   }
-  char *buf = malloc(MAX_SPEC_BYTES + 1);
-  *len = buf ? fread(buf, 1, MAX_SPEC_BYTES + 1, f) : 0;
+  size_t cap = 0;
+  char *buf = NULL;
+  *len = 0;
+  do {
+    if (*len == cap && cap <= MAX_SPEC_BYTES) {
+      cap = cap ? 2 * cap : 1 << 14;
+      char *nb = realloc(buf, cap + 1);
+      if (!nb) break;
+      buf = nb;
+    }
+    *len += fread(buf + *len, 1, cap - *len, f);
+  } while (*len == cap && cap <= MAX_SPEC_BYTES && !ferror(f));
   int bad = !buf || ferror(f) || *len > MAX_SPEC_BYTES;
   fclose(f);
   if (bad) {

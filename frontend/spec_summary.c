@@ -36,6 +36,15 @@ static double forward_flops(const Spec *s, int T, int dense) {
   return f;
 }
 
+/* n with a k/M/G/T prefix, 4 significant digits: "7.342 G" */
+static const char *si(double n, char *buf, size_t len) {
+  static const char *const unit[] = {"", "k", "M", "G", "T"};
+  int u = 0;
+  while (u < 4 && n >= 1000) n /= 1000, u++;
+  snprintf(buf, len, "%.4g %s", n, unit[u]);
+  return buf;
+}
+
 /* the distinct seq_lens of the compiled shapes, in order */
 static int seq_lens(const Spec *s, int *out) {
   int n = 0;
@@ -85,9 +94,10 @@ static void print_compile(const Spec *s, FILE *out) {
   for (int i = 0; i < s->n_shapes; i++) {
     int B = s->shapes[i][0], T = s->shapes[i][1];
     double mod = B * forward_flops(s, T, 0), dense = B * forward_flops(s, T, 1);
-    fprintf(out, "%s[%d, %d]: forward %.4g GFLOP (dense twin %.4g GFLOP, %.1f%%)\n",
-            i ? "            " : "shapes      ", B, T, mod * 1e-9, dense * 1e-9,
-            100.0 * mod / dense);
+    char a[32], b[32];
+    fprintf(out, "%s[%d, %d]: forward %sFLOP (dense twin %sFLOP, %.1f%%)\n",
+            i ? "            " : "shapes      ", B, T, si(mod, a, sizeof a),
+            si(dense, b, sizeof b), 100.0 * mod / dense);
   }
 }
 
@@ -98,6 +108,7 @@ void spec_print_summary(const Spec *s, FILE *out) {
   fprintf(out, "weights     %s, packed as %s\n", s->weights_path, dtype_name(s->weights_dtype));
   print_model(s, out);
   print_layers(s, out);
-  fprintf(out, "parameters  %lld (%.3g M)\n", (long long)params, params * 1e-6);
+  char buf[32];
+  fprintf(out, "parameters  %lld (%s)\n", (long long)params, si((double)params, buf, sizeof buf));
   print_compile(s, out);
 }

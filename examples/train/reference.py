@@ -14,6 +14,8 @@ one sequence at a time, written to follow the text of section 4 line by line.
 Usage:
   python3 examples/train/reference.py --weights W.safetensors --corpus-val VAL.bin --out DIR
       [--prompt-candidates 64] [--sample-prompts FILE] [--sample-len 192]
+  (or, to recompute the saved references without the corpus:
+   --tokens examples/trained/ref_tokens.bin --b2-tokens examples/trained/ref_b2t64_tokens.bin)
 Writes DIR/ref_tokens.bin, ref_forward_logits.bin, ref_causal_logits.bin, ref_causal_taken.bin,
 ref_b2t64_tokens.bin, ref_b2t64_forward_logits.bin, ref_b2t64_taken.bin, reference_report.json
 (and samples.json with greedy generations).
@@ -256,14 +258,18 @@ def write(path, arr, dtype):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", required=True)
-    ap.add_argument("--corpus-val", required=True, help="held-out corpus bytes to take prompts from")
+    ap.add_argument("--corpus-val", help="held-out corpus bytes to take prompts from")
+    ap.add_argument("--tokens", help="use this 256-token prompt (int32 LE) instead of choosing one")
+    ap.add_argument("--b2-tokens", help="use these 2x64 tokens (int32 LE) instead of choosing them")
     ap.add_argument("--out", required=True)
     ap.add_argument("--prompt-candidates", type=int, default=64)
     ap.add_argument("--sample-prompts", default=None, help="JSON list of prompt strings for greedy samples")
     ap.add_argument("--sample-len", type=int, default=192)
     args = ap.parse_args()
     W = load_safetensors_f64(args.weights)
-    val = open(args.corpus_val, "rb").read()
+    val = open(args.corpus_val, "rb").read() if args.corpus_val else b""
+    if not val and not (args.tokens and args.b2_tokens):
+        raise SystemExit("need --corpus-val, or both --tokens and --b2-tokens")
     rep = {}
 
     # ---- choose the 256-byte prompt: among candidate windows of the held-out corpus,
@@ -271,7 +277,9 @@ def main():
     T = 256
     stride = max(T, (len(val) - T) // args.prompt_candidates)
     best = None
-    for off in range(0, len(val) - T, stride)[: args.prompt_candidates]:
+    if args.tokens:
+        best = (float("nan"), -1, np.fromfile(args.tokens, "<i4").tolist())
+    for off in ([] if args.tokens else range(0, len(val) - T, stride)[: args.prompt_candidates]):
         toks = list(val[off: off + T])
         _, _, mt = forward_topk(W, toks)
         _, _, mc = causal_full(W, toks)
@@ -318,11 +326,13 @@ def main():
     T2 = 64
     rows, lgs, tk, m2 = [], [], [], []
     cands = []
-    for off2 in range(0, len(val) - T2, max(T2, (len(val) - T2) // 256))[:256]:
+    if args.b2_tokens:
+        cands = [(0.0, -1, r) for r in np.fromfile(args.b2_tokens, "<i4").reshape(2, T2).tolist()]
+    for off2 in ([] if args.b2_tokens else range(0, len(val) - T2, max(T2, (len(val) - T2) // 256))[:256]):
         t2 = list(val[off2: off2 + T2])
         _, _, mt2 = forward_topk(W, t2)
         cands.append((min(mt2.values()), off2, t2))
-    cands.sort(key=lambda c: -c[0])
+    cands.sort(key=lambda c: -c[0])       # stable: given rows keep their order
     for m, off2, t2 in cands[:2]:
         lg2, ch2, mt2 = forward_topk(W, t2)
         rows.append(t2); lgs.append(lg2.numpy()); m2.append(min(mt2.values()))

@@ -1,0 +1,68 @@
+#!/bin/bash
+# test_cli.sh: the command line end to end: compile, run, embedded weights, determinism,
+# a library for a CPU this machine lacks, the weights of another model, --help.
+# usage: test_cli.sh BUILD_DIR WORK_DIR
+set -u
+B=$1 W=$2 here=$(cd "$(dirname "$0")" && pwd)
+rm -rf "$W" && mkdir -p "$W" && cp "$here/small.yaml" "$W/" && cd "$W" || exit 1
+fails=0 passes=0
+ok() { passes=$((passes + 1)); echo "ok   $*"; }
+bad() { fails=$((fails + 1)); echo "FAIL $*"; }
+expect() { # expect NAME PATTERN FILE: FILE contains PATTERN
+  if grep -q -- "$2" "$3"; then ok "$1"; else bad "$1: '$2' not in:"; sed 's/^/    /' "$3"; fi
+}
+
+"$B/modc-randweights" small.yaml --seed 3 >/dev/null || exit 1
+
+# compile + run, greedy generation is deterministic
+"$B/modc" compile small.yaml -o a/libsmall.so -q && ok "compile" || bad "compile"
+[ -f a/small.h ] && [ -f a/small.weights ] && ok "header and weights beside the library" || bad "outputs missing"
+"$B/modc" run a/libsmall.so --prompt "hi" --max-new 8 --temperature 0 > run1.txt 2>&1 && ok "run" || bad "run: $(cat run1.txt)"
+"$B/modc" run a/libsmall.so --prompt "hi" --max-new 8 --temperature 0 > run2.txt 2>&1
+cmp -s run1.txt run2.txt && ok "greedy run is deterministic" || bad "greedy runs differ"
+[ "$(head -c 2 run1.txt)" = "hi" ] && ok "run echoes the prompt" || bad "run output: $(od -c run1.txt | head -2)"
+
+# determinism of the compiler's outputs
+"$B/modc" compile small.yaml -o b/libsmall.so -q
+cmp -s a/libsmall.so b/libsmall.so && cmp -s a/small.weights b/small.weights && cmp -s a/small.h b/small.h \
+  && ok "two compiles give identical bytes" || bad "two compiles differ"
+
+# embedded weights: the library alone
+"$B/modc" compile small.yaml -o e/libsmall.so --embed-weights -q && ok "compile --embed-weights" || bad "--embed-weights"
+[ ! -e e/small.weights ] && ok "no weights file with --embed-weights" || bad "weights file left beside an embedding library"
+"$B/modc" run e/libsmall.so --prompt "hi" --max-new 8 --temperature 0 > run3.txt 2>&1
+cmp -s run1.txt run3.txt && ok "embedded weights generate the same text" || bad "embedded run differs: $(cat run3.txt)"
+
+# a library for a CPU this machine lacks refuses to open, naming the features
+if ! grep -q amx_tile /proc/cpuinfo; then
+  "$B/modc" compile small.yaml -o s/libsmall.so --cpu sapphirerapids -q && ok "compile --cpu sapphirerapids" || bad "compile sapphirerapids"
+  "$B/modc" run s/libsmall.so --prompt "hi" > spr.txt 2>&1 && bad "sapphirerapids library opened here" || ok "foreign-CPU library refused"
+  expect "refusal names amx-tile" "amx-tile" spr.txt
+fi
+
+# the weights of another model are detected
+"$B/modc" compile small.yaml -D compile.weights_dtype=bf16 -o other/libsmall.so -q 2>other.err && ok "compile with -D" || bad "compile -D: $(cat other.err)"
+"$B/modc" run a/libsmall.so --weights other/small.weights --prompt "hi" > mism.txt 2>&1 && bad "other model's weights accepted" || ok "other model's weights refused"
+expect "mismatch message" "another model" mism.txt
+
+# --emit and errors
+"$B/modc" compile small.yaml --emit ir -o small.mir -q && grep -q "graph @session mode = session" small.mir \
+  && ok "--emit ir" || bad "--emit ir"
+"$B/modc" compile small.yaml --emit ir -o - -q | "$B/modc-opt" - > /dev/null && ok "emitted IR parses and verifies" || bad "emitted IR does not parse"
+"$B/modc" compile small.yaml --print-after-all --emit ir -o /dev/null 2> pa.txt
+expect "--print-after-all" "IR after lower-mod" pa.txt
+"$B/modc" compile small.yaml --emit llvm -o small.ll -q && grep -q "define void @modc__graph_session" small.ll && ok "--emit llvm" || bad "--emit llvm"
+"$B/modc" compile small.yaml --target aarch64-linux-gnu --cpu neoverse-v1 --emit obj -o arm.o -q && ok "cross --emit obj" || bad "cross obj"
+"$B/modc" compile small.yaml --target aarch64-linux-gnu --cpu neoverse-v1 -o arm/lib.so -q 2> cross.txt && bad "linked a foreign library" || ok "foreign link refused"
+expect "foreign link message" "use --emit" cross.txt
+"$B/modc" compile small.yaml --shape 1,65 -o x/lib.so -q 2> shape.txt && bad "seq_len past max_seq_len accepted" || ok "bad --shape refused"
+"$B/modc" run a/libsmall.so --tokens /nonexistent > tok.txt 2>&1 && bad "missing token file accepted" || ok "missing token file refused"
+echo "1 2 300" > bad.tok
+"$B/modc" run a/libsmall.so --tokens bad.tok > tok2.txt 2>&1 && bad "token 300 accepted" || ok "out-of-range token refused"
+expect "out-of-range message names the token" "300" tok2.txt
+"$B/modc" --help | grep -q "compile SPEC" && ok "--help" || bad "--help"
+"$B/modc" compile --help | grep -q -- "--embed-weights" && ok "compile --help" || bad "compile --help"
+"$B/modc" frobnicate > /dev/null 2>&1 && bad "unknown command accepted" || ok "unknown command refused"
+
+echo "$passes passed, $fails failed"
+[ "$fails" = 0 ]

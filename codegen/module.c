@@ -1,24 +1,15 @@
-/* module.c: codegen's driver: the target, the LLVM module around the kernels, emission.
+/* module.c: the LLVM module around the kernels, and its emission.
  *
  * Three steps, in the order modc compile runs them:
- *   cg_target_resolve  turns --target/--cpu into a (triple, cpu, features) LLVM accepts, and
- *                      records the ISA features the library will need (runtime/cpu.c refuses
- *                      to open on a CPU without them);
+ *   cg_target_resolve  (target.c) the triple, CPU and features;
  *   cg_emit            builds one module: per graph an exported `modc__graph_<name>(exec)`
  *                      that calls the kernels (kernels.c) in node order, the descriptor
  *                      `modc__desc` (runtime/exec.h) and, with --embed-weights, the blob;
  *                      then verifies, optimises ("default<On>") and writes obj/asm/ll;
  *   cg_link_shared     (link.c) links the object with the runtime into the .so.
  *
- * Named CPUs: the LLVM C API reports the host's features but not a named CPU's, so for
- * x86 a table below lists the vector-ISA features each CPU implies (checked against clang
- * by tests/codegen/test_module.c); LLVM itself still derives everything else from the name.
- * Whether LLVM knows a CPU at all is learnt from its own "is not a recognized processor"
- * diagnostic, caught on stderr while a probe target machine is created.
- *
  * Output is deterministic: the same graphs and target give byte-identical files.
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,265 +26,6 @@
 #define DESC_NFIELDS 27
 _Static_assert(sizeof(modc_exec) == EXEC_NFIELDS * 8, "cg.h EXEC_* out of step with exec.h");
 _Static_assert(sizeof(modc_desc) == DESC_NFIELDS * 8, "DESC_NFIELDS out of step with exec.h");
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-  return -1;
-}
-
-static void llvm_init(void) {
-  static int done;
-  if (done) return;
-  done = 1;
-  LLVMInitializeAllTargetInfos();
-  LLVMInitializeAllTargets();
-  LLVMInitializeAllTargetMCs();
-  LLVMInitializeAllAsmPrinters();
-  LLVMInitializeAllAsmParsers();
-}
-
-/* ---- target ---------------------------------------------------------------------------- */
-
-/* ISA features implied by x86 CPU names (LLVM 19's X86.td, as clang -march=NAME reports). */
-#define F_V2 "+sse4.2,+popcnt"
-#define F_V3 F_V2 ",+avx,+avx2,+fma,+f16c,+bmi2"
-#define F_V4 F_V3 ",+avx512f,+avx512cd,+avx512bw,+avx512dq,+avx512vl,+evex512"
-#define F_ICX F_V4 ",+avx512vbmi,+avx512vnni"
-#define F_SPR F_ICX ",+avx512bf16,+avx512fp16,+avxvnni,+amx-tile,+amx-bf16,+amx-int8"
-
-static const struct { const char *cpu, *features; } x86_cpus[] = {
-  {"generic", ""}, {"x86-64", ""}, {"x86-64-v2", F_V2}, {"x86-64-v3", F_V3},
-  {"x86-64-v4", F_V4},
-  {"nehalem", F_V2}, {"westmere", F_V2}, {"sandybridge", F_V2 ",+avx"},
-  {"ivybridge", F_V2 ",+avx,+f16c"}, {"haswell", F_V3}, {"broadwell", F_V3},
-  {"skylake", F_V3}, {"skylake-avx512", F_V4}, {"cascadelake", F_V4 ",+avx512vnni"},
-  {"cooperlake", F_V4 ",+avx512vnni,+avx512bf16"}, {"cannonlake", F_V4 ",+avx512vbmi"},
-  {"icelake-client", F_ICX}, {"icelake-server", F_ICX}, {"tigerlake", F_ICX},
-  {"rocketlake", F_ICX}, {"sapphirerapids", F_SPR}, {"emeraldrapids", F_SPR},
-  {"graniterapids", F_SPR}, {"graniterapids-d", F_SPR},
-  {"alderlake", F_V3 ",+avxvnni"}, {"raptorlake", F_V3 ",+avxvnni"},
-  {"meteorlake", F_V3 ",+avxvnni"}, {"arrowlake", F_V3 ",+avxvnni"},
-  {"arrowlake-s", F_V3 ",+avxvnni"}, {"lunarlake", F_V3 ",+avxvnni"},
-  {"gracemont", F_V3 ",+avxvnni"}, {"sierraforest", F_V3 ",+avxvnni"},
-  {"grandridge", F_V3 ",+avxvnni"}, {"clearwaterforest", F_V3 ",+avxvnni"},
-  {"pantherlake", F_V3 ",+avxvnni"}, {"goldmont", F_V2}, {"goldmont-plus", F_V2},
-  {"tremont", F_V2}, {"knl", F_V3 ",+avx512f,+avx512cd,+evex512"},
-  {"knm", F_V3 ",+avx512f,+avx512cd,+evex512"}, {"btver2", F_V2 ",+avx,+f16c"},
-  {"bdver4", F_V3}, {"znver1", F_V3}, {"znver2", F_V3}, {"znver3", F_V3},
-  {"znver4", F_ICX ",+avx512bf16"}, {"znver5", F_ICX ",+avx512bf16,+avxvnni"},
-};
-#define N_X86_CPUS ((int)(sizeof x86_cpus / sizeof x86_cpus[0]))
-
-/* Shown when a CPU name is refused. */
-static const char x86_examples[] = "x86-64-v3, x86-64-v4, haswell, skylake-avx512, "
-                                   "icelake-server, sapphirerapids, znver3, znver4, znver5";
-
-static const char *x86_features(const char *cpu) {
-  for (int i = 0; i < N_X86_CPUS; i++)
-    if (!strcmp(x86_cpus[i].cpu, cpu)) return x86_cpus[i].features;
-  return NULL;
-}
-
-static int is_x86(LLVMTargetRef t) {
-  return !strcmp(LLVMGetTargetName(t), "x86-64") || !strcmp(LLVMGetTargetName(t), "x86");
-}
-
-/* Is "+name" one of the comma separated entries of features? */
-static int feature_on(const char *features, const char *name) {
-  size_t n = strlen(name);
-  for (const char *p = features; *p;) {
-    size_t len = strcspn(p, ",");
-    if (len == n + 1 && p[0] == '+' && !memcmp(p + 1, name, n)) return 1;
-    p += len + (p[len] == ',');
-  }
-  return 0;
-}
-
-/* LLVM reports unknown CPUs only as a warning on stderr; these catch what it prints. */
-typedef struct ErrCapture {
-  int saved;                /* the real stderr, -1 when not capturing */
-  FILE *tmp;
-} ErrCapture;
-
-static void capture_begin(ErrCapture *cap) {
-  fflush(stderr);
-  cap->saved = -1;
-  cap->tmp = tmpfile();
-  if (!cap->tmp) return;
-  cap->saved = dup(2);
-  if (cap->saved >= 0 && dup2(fileno(cap->tmp), 2) < 0) {
-    close(cap->saved);
-    cap->saved = -1;
-  }
-}
-
-/* Restore stderr; what was printed meanwhile goes to buf[n] (empty if not captured). */
-static void capture_end(ErrCapture *cap, char *buf, size_t n) {
-  size_t got = 0;
-  fflush(stderr);
-  if (cap->saved >= 0) {
-    dup2(cap->saved, 2);
-    close(cap->saved);
-    rewind(cap->tmp);
-    got = fread(buf, 1, n - 1, cap->tmp);
-  }
-  buf[got] = 0;
-  if (cap->tmp) fclose(cap->tmp);
-}
-
-/* Create a throw-away target machine for cpu and return what LLVM printed meanwhile. */
-static void probe_cpu(LLVMTargetRef t, const char *triple, const char *cpu, char *out,
-                      size_t n) {
-  ErrCapture cap;
-  capture_begin(&cap);
-  LLVMTargetMachineRef tm = LLVMCreateTargetMachine(t, triple, cpu, "", LLVMCodeGenLevelNone,
-                                                    LLVMRelocPIC, LLVMCodeModelDefault);
-  capture_end(&cap, out, n);
-  if (tm) LLVMDisposeTargetMachine(tm);
-}
-
-static int edit_distance(const char *a, const char *b) {
-  int prev[64], cur[64], nb = (int)strlen(b);
-  if (nb > 63 || strlen(a) > 63) return 99;
-  for (int j = 0; j <= nb; j++) prev[j] = j;
-  for (int i = 1; a[i - 1]; i++) {
-    cur[0] = i;
-    for (int j = 1; j <= nb; j++) {
-      int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-      int del = prev[j] + 1, ins = cur[j - 1] + 1;
-      cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-    }
-    memcpy(prev, cur, sizeof cur);
-  }
-  return prev[nb];
-}
-
-/* From LLVM's "-mcpu=help" listing, the CPU name closest to cpu (best[n], only names at
- * most 3 edits away), and the first few names (some[m]) to show as examples. */
-static void cpu_hints(LLVMTargetRef t, const char *triple, const char *cpu, char *best,
-                      size_t n, char *some, size_t m) {
-  size_t cap = 1 << 16;
-  char *list = malloc(cap);
-  int bestd = 3, shown = 0;    /* ties go to the later name: znver9 -> znver5 */
-  best[0] = some[0] = 0;
-  if (!list) return;
-  probe_cpu(t, triple, "help", list, cap);
-  const char *p = strstr(list, "Available CPUs for this target:");
-  for (p = p ? strchr(p, '\n') : NULL; p; p = strchr(p + 1, '\n')) {
-    char name[64];
-    if (p[1] == '\n') continue;
-    if (p[1] != ' ' || sscanf(p + 1, "%63s", name) != 1) break;
-    int d = edit_distance(cpu, name);
-    if (d <= bestd) bestd = d, snprintf(best, n, "%s", name);
-    if (shown < 8 && strlen(some) + strlen(name) + 3 < m)
-      strcat(strcat(some, shown++ ? ", " : ""), name);
-  }
-  free(list);
-}
-
-static int unknown_cpu(LLVMTargetRef t, const char *triple, const char *cpu, char *err,
-                       size_t errlen) {
-  char best[64], some[256];
-  cpu_hints(t, triple, cpu, best, sizeof best, some, sizeof some);
-  return fail(err, errlen, "unknown CPU '%s' for target %s%s%s%s; valid names include %s "
-              "(`llc -mtriple=%s -mcpu=help` lists them all), or --cpu native", cpu, triple,
-              best[0] ? " (did you mean '" : "", best, best[0] ? "'?)" : "",
-              is_x86(t) ? x86_examples : some, triple);
-}
-
-/* A named CPU: LLVM must know it; on x86 the table must give its features. */
-static int resolve_named_cpu(LLVMTargetRef t, CgTarget *out, char *err, size_t errlen) {
-  char msg[4096];
-  probe_cpu(t, out->triple, out->cpu, msg, sizeof msg);
-  if (strstr(msg, "is not a recognized processor"))
-    return unknown_cpu(t, out->triple, out->cpu, err, errlen);
-  if (!is_x86(t)) return 0;  /* features "": LLVM derives them; the runtime checks none */
-  const char *f = x86_features(out->cpu);
-  if (!f)
-    return fail(err, errlen, "CPU '%s' is known to LLVM but modc has no list of its ISA "
-                "features, so the library could not refuse a CPU that lacks them; use "
-                "--cpu native or one of %s", out->cpu, x86_examples);
-  snprintf(out->features, sizeof out->features, "%s", f);
-  return 0;
-}
-
-static int resolve_native(CgTarget *out, char *err, size_t errlen) {
-  if (!cg_target_is_host(out))
-    return fail(err, errlen, "--cpu native needs the host target, but the target is %s; name "
-                "a CPU for it with --cpu", out->triple);
-  char *name = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
-  int rc = 0;
-  snprintf(out->cpu, sizeof out->cpu, "%s", name);
-  if (strlen(feat) >= sizeof out->features)
-    rc = fail(err, errlen, "internal error: the host's feature string is %zu bytes, more "
-              "than CgTarget holds", strlen(feat));
-  else
-    snprintf(out->features, sizeof out->features, "%s", feat);
-  LLVMDisposeMessage(feat);
-  LLVMDisposeMessage(name);
-  return rc;
-}
-
-/* target "host"/NULL or a triple -> out->triple (normalised) and its LLVM target. */
-static int resolve_triple(const char *target, CgTarget *out, LLVMTargetRef *t, char *err,
-                          size_t errlen) {
-  char *triple = !target || !*target || !strcmp(target, "host")
-                     ? LLVMGetDefaultTargetTriple() : LLVMCreateMessage(target);
-  char *norm = LLVMNormalizeTargetTriple(triple);
-  char *msg = NULL;
-  int rc = 0;
-  if (strlen(norm) >= sizeof out->triple)
-    rc = fail(err, errlen, "target triple '%s' is too long", triple);
-  else if (LLVMGetTargetFromTriple(norm, t, &msg))
-    rc = fail(err, errlen, "unknown target triple '%s' (%s); `llc --version` lists the "
-              "registered targets", triple, msg ? msg : "no LLVM target for it");
-  else
-    snprintf(out->triple, sizeof out->triple, "%s", norm);
-  if (msg) LLVMDisposeMessage(msg);
-  LLVMDisposeMessage(norm);
-  LLVMDisposeMessage(triple);
-  return rc;
-}
-
-int cg_target_resolve(const char *target, const char *cpu, int opt_level, CgTarget *out,
-                      char *err, size_t errlen) {
-  LLVMTargetRef t;
-  llvm_init();
-  memset(out, 0, sizeof *out);
-  if (opt_level < 0 || opt_level > 3)
-    return fail(err, errlen, "optimisation level %d is out of range: use -O0..-O3", opt_level);
-  out->opt_level = opt_level;
-  if (resolve_triple(target, out, &t, err, errlen)) return -1;
-  if (!cpu || !*cpu || !strcmp(cpu, "native")) return resolve_native(out, err, errlen);
-  if (strlen(cpu) >= sizeof out->cpu) return fail(err, errlen, "CPU name '%s' is too long", cpu);
-  snprintf(out->cpu, sizeof out->cpu, "%s", cpu);
-  return resolve_named_cpu(t, out, err, errlen);
-}
-
-/* A triple without its vendor: "x86_64-pc-linux-gnu" -> "x86_64" and "linux-gnu". */
-static void triple_split(const char *triple, char *arch, char *rest, size_t n) {
-  size_t a = strcspn(triple, "-");
-  const char *v = triple[a] ? triple + a + 1 : triple + a;
-  const char *r = v + strcspn(v, "-");
-  snprintf(arch, n, "%.*s", (int)a, triple);
-  snprintf(rest, n, "%s", *r ? r + 1 : r);
-}
-
-/* Host when arch, OS and environment match the default triple's (the vendor may differ). */
-int cg_target_is_host(const CgTarget *t) {
-  char *def = LLVMGetDefaultTargetTriple(), *host = LLVMNormalizeTargetTriple(def);
-  char *mine = LLVMNormalizeTargetTriple(t->triple);
-  char ha[128], hr[128], ma[128], mr[128];
-  triple_split(host, ha, hr, sizeof ha);
-  triple_split(mine, ma, mr, sizeof ma);
-  LLVMDisposeMessage(mine);
-  LLVMDisposeMessage(host);
-  LLVMDisposeMessage(def);
-  return !strcmp(ha, ma) && !strcmp(hr, mr);
-}
 
 /* ---- the module and its context -------------------------------------------------------- */
 
@@ -342,17 +74,17 @@ static void ctx_runtime(CgCtx *c) {
 /* vw and the BF16 flag follow the feature string, which for native is the host's own. */
 static void ctx_isa(CgCtx *c, const CgTarget *t) {
   const char *f = t->features;
-  c->vw = feature_on(f, "avx512f") ? 16 : feature_on(f, "avx2") || feature_on(f, "avx") ? 8 : 4;
-  c->has_avx512bf16 = feature_on(f, "avx512bf16");
+  c->vw = cg_feature_on(f, "avx512f") ? 16 : cg_feature_on(f, "avx2") || cg_feature_on(f, "avx") ? 8 : 4;
+  c->has_avx512bf16 = cg_feature_on(f, "avx512bf16");
 }
 
 static int ctx_open(CgCtx *c, const CgTarget *t, const char *name, char *err, size_t errlen) {
   LLVMTargetRef target;
   char *msg = NULL;
   memset(c, 0, sizeof *c);
-  llvm_init();
+  cg_llvm_init();
   if (LLVMGetTargetFromTriple(t->triple, &target, &msg)) {
-    fail(err, errlen, "unknown target triple '%s' (%s)", t->triple, msg ? msg : "?");
+    cg_fail(err, errlen, "unknown target triple '%s' (%s)", t->triple, msg ? msg : "?");
     LLVMDisposeMessage(msg);
     return -1;
   }
@@ -408,13 +140,13 @@ static const char *op_text(Op op) {
 static int check_value(const Graph *g, int i, char *err, size_t errlen) {
   const Node *n = &g->n[i];
   if (n->ty.rank < 0)
-    return fail(err, errlen, "internal error: graph %s: %%%d (%s) is not typed", g->name, i,
+    return cg_fail(err, errlen, "internal error: graph %s: %%%d (%s) is not typed", g->name, i,
                 op_text(n->op));
   if (n->st == ST_NONE)
-    return fail(err, errlen, "internal error: graph %s: %%%d (%s) has no storage (run "
+    return cg_fail(err, errlen, "internal error: graph %s: %%%d (%s) has no storage (run "
                 "plan-memory first)", g->name, i, op_text(n->op));
   if (n->ty.rank > 0 && DIM_IS_SYM(n->ty.dim[0]) && DIM_SYMNO(n->ty.dim[0]) >= g->nsym)
-    return fail(err, errlen, "internal error: graph %s: %%%d uses symbol s%d of %d", g->name,
+    return cg_fail(err, errlen, "internal error: graph %s: %%%d uses symbol s%d of %d", g->name,
                 i, DIM_SYMNO(n->ty.dim[0]), g->nsym);
   return 0;
 }
@@ -423,11 +155,11 @@ static int check_value(const Graph *g, int i, char *err, size_t errlen) {
 static int check_node(const Graph *g, int i, char *err, size_t errlen) {
   const Node *n = &g->n[i];
   if (n->op == OP_MOD_BLOCK || n->parent >= 0)
-    return fail(err, errlen, "internal error: graph %s is not lowered: %%%d (%s) is %s",
+    return cg_fail(err, errlen, "internal error: graph %s is not lowered: %%%d (%s) is %s",
                 g->name, i, op_text(n->op), n->parent >= 0 ? "inside a region" : "a region");
   if (op_is_plumbing(n->op)) return 0;
   if (n->nin > 4)
-    return fail(err, errlen, "internal error: graph %s: %%%d (%s) has %d operands; kernels "
+    return cg_fail(err, errlen, "internal error: graph %s: %%%d (%s) has %d operands; kernels "
                 "take at most 4", g->name, i, op_text(n->op), n->nin);
   int rc = check_value(g, i, err, errlen);
   for (int k = 0; k < n->nin && !rc; k++) rc = check_value(g, n->in[k], err, errlen);
@@ -482,10 +214,10 @@ static int emit_call(GraphEmit *e, int i, char *err, size_t errlen) {
   const Node *n = &e->g->n[i];
   LLVMValueRef fn = cg_kernel(c, e->g, i);
   if (!fn)
-    return fail(err, errlen, "internal error: graph %s: no kernel for %%%d (%s)", e->g->name,
+    return cg_fail(err, errlen, "internal error: graph %s: no kernel for %%%d (%s)", e->g->name,
                 i, op_text(n->op));
   if (LLVMGlobalGetValueType(fn) != c->t_kernel)
-    return fail(err, errlen, "internal error: kernel for %%%d (%s) has the wrong signature",
+    return cg_fail(err, errlen, "internal error: kernel for %%%d (%s) has the wrong signature",
                 i, op_text(n->op));
   LLVMValueRef args[11] = {e->x, value_addr(e, i), value_rows(e, i)};
   for (int k = 0; k < 4; k++) {
@@ -501,7 +233,7 @@ static LLVMValueRef graph_fn_add(CgCtx *c, const Graph *g, char *err, size_t err
   char name[96];
   snprintf(name, sizeof name, "modc__graph_%s", g->name);
   if (LLVMGetNamedFunction(c->mod, name)) {
-    fail(err, errlen, "internal error: two graphs named '%s'", g->name);
+    cg_fail(err, errlen, "internal error: two graphs named '%s'", g->name);
     return NULL;
   }
   LLVMTypeRef ft = LLVMFunctionType(c->t_void, &c->t_ptr, 1, 0);
@@ -558,7 +290,7 @@ static LLVMValueRef graph_ref(CgCtx *c, const Graph *g, char *err, size_t errlen
   char name[96];
   snprintf(name, sizeof name, "modc__graph_%s", g->name);
   LLVMValueRef f = LLVMGetNamedFunction(c->mod, name);
-  if (!f) fail(err, errlen, "internal error: the model's graph '%s' was not emitted", g->name);
+  if (!f) cg_fail(err, errlen, "internal error: the model's graph '%s' was not emitted", g->name);
   return f;
 }
 
@@ -583,7 +315,7 @@ static int desc_shapes(CgCtx *c, const CgModel *m, LLVMValueRef out[4], char *er
     sh[2 * i] = LLVMConstInt(c->t_i32, (unsigned long long)s->shapes[i][0], 0);
     sh[2 * i + 1] = LLVMConstInt(c->t_i32, (unsigned long long)s->shapes[i][1], 0);
     if (!m->forward || !m->forward[i])
-      return fail(err, errlen, "internal error: no forward graph for shape %d", i);
+      return cg_fail(err, errlen, "internal error: no forward graph for shape %d", i);
     if (!(fn[i] = graph_ref(c, m->forward[i], err, errlen))) return -1;
     ar[i] = i64c(c, m->forward[i]->arena_size);
     ns[i] = i64c(c, m->forward[i]->nsym);
@@ -600,12 +332,12 @@ static int desc_shapes(CgCtx *c, const CgModel *m, LLVMValueRef out[4], char *er
 static int blob_check(const CgModel *m, char *err, size_t errlen) {
   struct stat st;
   if (strpbrk(m->embed_blob, "\"\\\n"))
-    return fail(err, errlen, "cannot embed weights from '%s': the path contains a quote, "
+    return cg_fail(err, errlen, "cannot embed weights from '%s': the path contains a quote, "
                 "backslash or newline", m->embed_blob);
   if (stat(m->embed_blob, &st) != 0 || !S_ISREG(st.st_mode))
-    return fail(err, errlen, "cannot embed weights: '%s' is not a readable file", m->embed_blob);
+    return cg_fail(err, errlen, "cannot embed weights: '%s' is not a readable file", m->embed_blob);
   if ((int64_t)st.st_size != MODC_WEIGHTS_HEADER + m->weights_size)
-    return fail(err, errlen, "cannot embed weights: '%s' has %lld bytes, expected %lld "
+    return cg_fail(err, errlen, "cannot embed weights: '%s' has %lld bytes, expected %lld "
                 "(64-byte header + %lld-byte blob)", m->embed_blob, (long long)st.st_size,
                 (long long)(MODC_WEIGHTS_HEADER + m->weights_size), (long long)m->weights_size);
   return 0;
@@ -632,14 +364,14 @@ static char *blob_asm(const char *triple, const char *path) {
 static LLVMValueRef embed_blob(CgCtx *c, const CgModel *m, char *err, size_t errlen) {
   const char *triple = c->target->triple;
   if (strstr(triple, "windows") || strstr(triple, "mingw") || strstr(triple, "cygwin")) {
-    fail(err, errlen, "--embed-weights is not supported for target %s (ELF and Mach-O only)",
+    cg_fail(err, errlen, "--embed-weights is not supported for target %s (ELF and Mach-O only)",
          triple);
     return NULL;
   }
   if (blob_check(m, err, errlen)) return NULL;
   char *s = blob_asm(triple, m->embed_blob);
   if (!s) {
-    fail(err, errlen, "out of memory");
+    cg_fail(err, errlen, "out of memory");
     return NULL;
   }
   LLVMSetModuleInlineAsm2(c->mod, s, strlen(s));
@@ -702,7 +434,7 @@ static int emit_desc(CgCtx *c, const CgModel *m, char *err, size_t errlen) {
 static int verify(CgCtx *c, char *err, size_t errlen) {
   char *msg = NULL;
   int bad = LLVMVerifyModule(c->mod, LLVMReturnStatusAction, &msg);
-  if (bad) fail(err, errlen, "internal error: LLVM rejects the generated module: %s", msg);
+  if (bad) cg_fail(err, errlen, "internal error: LLVM rejects the generated module: %s", msg);
   LLVMDisposeMessage(msg);
   return bad ? -1 : 0;
 }
@@ -718,7 +450,7 @@ static int optimise(CgCtx *c, char *err, size_t errlen) {
   LLVMDisposePassBuilderOptions(opts);
   if (!e) return 0;
   char *msg = LLVMGetErrorMessage(e);
-  fail(err, errlen, "internal error: LLVM pipeline %s failed: %s", pipeline, msg);
+  cg_fail(err, errlen, "internal error: LLVM pipeline %s failed: %s", pipeline, msg);
   LLVMDisposeErrorMessage(msg);
   return -1;
 }
@@ -730,7 +462,7 @@ static int write_out(CgCtx *c, EmitKind kind, const char *path, char *err, size_
                      : LLVMTargetMachineEmitToFile(c->tm, c->mod, path,
                                                    kind == EMIT_ASM ? LLVMAssemblyFile
                                                                     : LLVMObjectFile, &msg);
-  if (bad) fail(err, errlen, "cannot write %s: %s", path, msg ? msg : "unknown error");
+  if (bad) cg_fail(err, errlen, "cannot write %s: %s", path, msg ? msg : "unknown error");
   if (msg) LLVMDisposeMessage(msg);
   return bad ? -1 : 0;
 }

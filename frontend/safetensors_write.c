@@ -124,7 +124,8 @@ static void build_header(Buf *b, const StWriteTensor *t, int n) {
     put(b, ":{\"dtype\":\"", 11);
     put(b, st_dtype_name(t[i].dtype), strlen(st_dtype_name(t[i].dtype)));
     put(b, "\",\"shape\":[", 11);
-    for (int d = 0; d < t[i].rank; d++) putf(b, d ? ",%llu" : "%llu", (unsigned long long)t[i].shape[d], 0);
+    for (int d = 0; d < t[i].rank; d++)
+      putf(b, d ? ",%llu" : "%llu", (unsigned long long)t[i].shape[d], 0);
     putf(b, "],\"data_offsets\":[%llu,%llu]}", off, off + tensor_bytes(&t[i]));
     off += tensor_bytes(&t[i]);
   }

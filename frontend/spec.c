@@ -73,11 +73,12 @@ static int load_compile(SCtx *c, int m);
 static int load_top(SCtx *c, int root) {
   int node, version = 0;
   const char *str;
-  if (sf_check_map(c, root, "the spec", TOP_KEYS)) return -1;
+  /* the version first: a newer spec's new keys are not "unknown" to the reader it needs */
   if (sf_int(c, root, "the spec", "modc", 1, INT_MIN, INT_MAX, &version)) return -1;
   if (version != 1)
     return sf_fail(c, sf_at(c, root, "modc"),
                    "unsupported spec format version %d (this modc reads version 1)", version);
+  if (sf_check_map(c, root, "the spec", TOP_KEYS)) return -1;
   if (sf_str(c, root, "the spec", "name", 1, &str, &node) || check_name(c, node, str)) return -1;
   snprintf(c->s->name, sizeof c->s->name, "%s", str);
   if (sf_str(c, root, "the spec", "weights", 1, &str, &node) || resolve_weights(c, node, str))
@@ -375,12 +376,11 @@ static char *read_file(const char *path, size_t *len, char *err, size_t errlen) 
 static int load_tree(SCtx *c, const char *buf, size_t len, const char *const *ov, int nov) {
   int root;
   if (ytree_load(c->t, buf, len, NULL, &root, c->err, c->errlen)) return -1;
-  if (root < 0)
-    return snprintf(c->err, c->errlen,
-                    "%s:1:1: error: the spec is empty; expected a mapping with the keys modc, "
-                    "name, weights and model",
-                    c->t->file),
-           -1;
+  if (root < 0) {
+    snprintf(c->err, c->errlen, "%s:1:1: error: the spec is empty; expected a mapping with "
+             "the keys modc, name, weights and model", c->t->file);
+    return -1;
+  }
   if (c->t->node[root].kind != YN_MAP)
     return sf_fail(c, root, "expected a mapping at the top level of the spec, got %s",
                    sf_describe(c, root));

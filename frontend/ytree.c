@@ -116,21 +116,6 @@ int ytree_get(const YTree *t, int map, const char *key, int *key_at) {
   return -1;
 }
 
-const char *ytree_kind_name(const YTree *t, int node) {
-  switch (t->node[node].kind) {
-  case YN_MAP: return "a mapping";
-  case YN_SEQ: return "a sequence";
-  default: break;
-  }
-  switch (ytree_scalar(t, node)) {
-  case YS_NULL: return "null";
-  case YS_BOOL: return "a boolean";
-  case YS_INT: return "an integer";
-  case YS_FLOAT: return "a number";
-  default: return "a string";
-  }
-}
-
 /* ---- scalar resolution (YAML 1.2 core schema, decimal only) ---- */
 
 static int is_digits(const char *s) {

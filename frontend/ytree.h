@@ -68,7 +68,6 @@ int ytree_get(const YTree *t, int map, const char *key, int *key_at);
 int ytree_key_is(const YTree *t, int key, const char *s);
 
 YScalar ytree_scalar(const YTree *t, int node);
-const char *ytree_kind_name(const YTree *t, int node); /* "a mapping", "a sequence", ... */
 
 /* "FILE:LINE:COL: error: MSG" at node (or "<command line>: error: -D X: MSG" for a node
  * that came from an override; node -1 gives "FILE: error: MSG"; see also inner).

@@ -121,26 +121,41 @@ static void add_tensor(const char *name, int rank, const int64_t *shape, void *c
   g->params += count;
 }
 
+/* one option with its value v (NULL if none follows); returns 0, or an exit status */
+static int option(Opts *o, const char *a, const char *v) {
+  char *end;
+  if (!v) return fprintf(stderr, "modc-randweights: %s needs a value\n", a), 2;
+  if (!strcmp(a, "-o")) {
+    o->out = v;
+  } else if (!strcmp(a, "--dtype")) {
+    if (dtype_parse(v, &o->dtype) || o->dtype == DT_I32)
+      return fprintf(stderr, "modc-randweights: --dtype must be f32, bf16 or f16\n"), 2;
+  } else if (!strcmp(a, "--seed")) {
+    o->seed = strtoull(v, &end, 0);
+    if (*end || !*v) return fprintf(stderr, "modc-randweights: --seed needs an integer\n"), 2;
+  } else if (o->ndefs == MAX_DEFS) {
+    return fprintf(stderr, "modc-randweights: too many -D options\n"), 2;
+  } else {
+    o->defs[o->ndefs++] = v;
+  }
+  return 0;
+}
+
+/* returns 0 to go on, 1 after --help, or 2 for a usage error */
 static int parse_args(int argc, char **argv, Opts *o) {
   o->dtype = DT_F32;
   for (int i = 1; i < argc; i++) {
-    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    const char *a = argv[i], *next = i + 1 < argc ? argv[i + 1] : NULL;
+    int rc = 0;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) return fputs(usage, stdout), 1;
-    if ((!strcmp(a, "-o") || !strcmp(a, "--dtype") || !strcmp(a, "--seed") || !strcmp(a, "-D")) && !v)
-      return fprintf(stderr, "modc-randweights: %s needs a value\n", a), 2;
-    if (!strcmp(a, "-o")) o->out = argv[++i];
-    else if (!strcmp(a, "--dtype")) {
-      if (dtype_parse(argv[++i], &o->dtype) || o->dtype == DT_I32)
-        return fprintf(stderr, "modc-randweights: --dtype must be f32, bf16 or f16\n"), 2;
-    } else if (!strcmp(a, "--seed")) {
-      char *end;
-      o->seed = strtoull(argv[++i], &end, 0);
-      if (*end || !*argv[i])
-        return fprintf(stderr, "modc-randweights: --seed needs an integer\n"), 2;
-    } else if (!strncmp(a, "-D", 2) && o->ndefs < MAX_DEFS) o->defs[o->ndefs++] = a[2] ? a + 2 : argv[++i];
-    else if (a[0] == '-') return fprintf(stderr, "modc-randweights: unknown option '%s'\n%s", a, usage), 2;
+    if (!strcmp(a, "-o") || !strcmp(a, "--dtype") || !strcmp(a, "--seed") || !strcmp(a, "-D"))
+      rc = option(o, a, next), i++;
+    else if (!strncmp(a, "-D", 2)) rc = option(o, "-D", a + 2);
+    else if (a[0] == '-')
+      rc = (fprintf(stderr, "modc-randweights: unknown option '%s'\n%s", a, usage), 2);
     else if (!o->spec) o->spec = a;
-    else return fprintf(stderr, "modc-randweights: more than one spec given\n"), 2;
+    else rc = (fprintf(stderr, "modc-randweights: more than one spec given\n"), 2);
+    if (rc) return rc;
   }
   if (!o->spec) return fputs(usage, stderr), 2;
   return 0;

@@ -185,8 +185,13 @@ static int load_checked(const char *path, const char *const *defs, int ndefs, Sp
     fprintf(stderr, "%s\n", err);
     return 1;
   }
-  if (st_open(s->weights_path, st, err, sizeof err) || st_check_spec(st, s, err, sizeof err)) {
+  if (st_open(s->weights_path, st, err, sizeof err)) {
     fprintf(stderr, "%s\n", err);
+    return 1;
+  }
+  if (st_check_spec(st, s, err, sizeof err)) {
+    fprintf(stderr, "%s\n", err);
+    st_close(st);
     return 1;
   }
   return 0;

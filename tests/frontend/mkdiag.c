@@ -66,8 +66,10 @@ static long long header(const Set *s, char *h, size_t cap) {
   for (int i = 0; i < s->n; i++) {
     const Ent *e = &s->e[i];
     long long b = e->end ? e->begin : off, end = e->end ? e->end : off + e->bytes;
-    o += (size_t)snprintf(h + o, cap - o, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", e->name, e->dtype);
-    for (int d = 0; d < e->rank; d++) o += (size_t)snprintf(h + o, cap - o, d ? ",%lld" : "%lld", e->shape[d]);
+    o += (size_t)snprintf(h + o, cap - o, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[", e->name,
+                          e->dtype);
+    for (int d = 0; d < e->rank; d++)
+      o += (size_t)snprintf(h + o, cap - o, d ? ",%lld" : "%lld", e->shape[d]);
     o += (size_t)snprintf(h + o, cap - o, "],\"data_offsets\":[%lld,%lld]}", b, end);
     off = end;
     if (end > top) top = end;
@@ -79,7 +81,8 @@ static long long header(const Set *s, char *h, size_t cap) {
 }
 
 /* length, header text, then data bytes (a fixed pattern of small f16 values) */
-static void write_raw(const char *file, const char *h, long long hlen, long long data, long long cut) {
+static void write_raw(const char *file, const char *h, long long hlen, long long data,
+                      long long cut) {
   FILE *f = create(file);
   unsigned char len[8];
   for (int i = 0; i < 8; i++) len[i] = (unsigned char)((unsigned long long)hlen >> (8 * i));
@@ -112,7 +115,8 @@ static void variants(const Set *ok) {
   const char *up = "model.layers.0.mlp.up_proj.weight";
   write_set("w_ok.safetensors", ok, 0);
   write_set("w_truncated.safetensors", ok, 64);
-  s = *ok, s.e[s.n++] = (Ent){"model.layers.0.self_attn.rotary_emb.inv_freq", "F32", 1, {2}, 8, 0, 0};
+  s = *ok;
+  s.e[s.n++] = (Ent){"model.layers.0.self_attn.rotary_emb.inv_freq", "F32", 1, {2}, 8, 0, 0};
   write_set("w_rotary.safetensors", &s, 0);
   s = *ok, s.e[s.n++] = (Ent){"lm_head.bias", "F16", 1, {16}, 32, 0, 0};
   write_set("w_extra.safetensors", &s, 0);

@@ -8,10 +8,10 @@
  * + attributes and shared through c->kernels; the key doubles as the function's name.
  *
  * Numerics (DESIGN section 4): float32 throughout, weights widened exactly from bf16, no
- * approximate math beyond llvm.exp / llvm.sqrt / llvm.cos / llvm.sin (libm).  Every output
- * element is computed by the same instruction sequence whichever thread, register block or
- * remainder path computes it (sums use emit.c's fixed halving tree), so results do not
- * depend on the thread count.
+ * approximate math beyond llvm.exp / llvm.sqrt / llvm.cos / llvm.sin (libm).  The arithmetic
+ * of every output element is fixed by the node and the call's row count, never by the thread
+ * count or the task that computes it (work is split over independent outputs only, and sums
+ * use emit.c's fixed halving tree), so results are bit-identical for any number of threads.
  *
  * Parallel kernels outline their loop body into a task `void task(ptr args, i64 lo, i64 hi)`
  * over independent items (rows, column blocks, (row, head) pairs) and call
@@ -26,8 +26,13 @@
 
 /* Work (multiply-adds or elements) below which a kernel runs on the calling thread. */
 #define PAR_MIN_WORK (1 << 17)
-/* Bytes of x rows, and of W rows, that matmul keeps in L2 per tile. */
-#define MM_L2_BYTES (128 * 1024)
+/* matmul tiling: K in chunks of at most MM_KC_MAX (an MR-row block of x and an NR-row block
+ * of W stay in L1 while the chunk's dot products run); the W rows of a column chunk, one K
+ * chunk deep, take MM_W_BYTES (L2); a row group of x takes MM_X_BYTES (L2, else L3), and
+ * W streams from memory once per row group. */
+#define MM_KC_MAX 512
+#define MM_W_BYTES (256 * 1024)
+#define MM_X_BYTES (768 * 1024)
 
 /* The kernel's parameters: exec, the result, and the operands with their row counts. */
 typedef struct KArgs {
@@ -307,13 +312,17 @@ static LLVMValueRef k_rmsnorm(Kern *k) {
 /* ---- matmul: out[R,N] = x[R,K] W[N,K]^T ----
  *
  * Dot-product form over W's rows as stored: an MR x NR block of outputs keeps one <vw x float>
- * accumulator per output, each step loads MR vectors of x and NR of W (bf16 widened) and does
- * MR*NR llvm.fma; K's remainder is one masked step; the block's accumulators are reduced
- * together by the halving tree into NR-wide rows of the result.  Work items are (row group,
- * column block) pairs: row groups of RG rows keep x's rows in L2, and inside a task the
- * columns go in chunks of NCB blocks so W's rows stay in L2 while every row block of the
- * group passes over them.  Remainder rows use MR = 1 and remainder columns NR = 1, with the
- * same per-output arithmetic. */
+ * accumulator per output; each step loads MR vectors of x and NR of W (bf16 widened exactly)
+ * and does MR*NR llvm.fma; a chunk's remainder is one masked step; the block's accumulators
+ * are reduced together by the halving tree into NR-wide rows of the result.
+ * Work items are (row group, column block) pairs, flattened group-major, so decode (one row)
+ * splits over columns and a long prefill over rows and columns.  Inside a task: column
+ * chunks whose W rows stay in L2; in each, K in chunks of kc (the partial sums of later
+ * chunks are added to the result), every full MR-row block of the group passing over the
+ * chunk's column blocks; then the remainder rows, MR = 1 over all of K at once.  A partial
+ * last column block goes one column at a time (NR = 1), with the arithmetic of the NR-wide
+ * blocks.  So an output's rounding depends on the call's row count (whether its row is in a
+ * full block), never on the thread count or on which task computes it. */
 
 typedef struct MM {
   int64_t N, K;
@@ -322,7 +331,21 @@ typedef struct MM {
   int64_t nb;               /* column blocks: ceil(N / nr) */
   int64_t rg;               /* rows per group (a multiple of mr) */
   int64_t ncb;              /* column blocks per L2 chunk */
+  int64_t kc;               /* K chunk */
 } MM;
+
+/* One chunk of K: [k0, k0 + kl), kl a constant; accumulate: add to the partial sums the
+ * earlier chunks stored in out (every chunk but the first). */
+typedef struct MMChunk {
+  LLVMValueRef k0;
+  int64_t kl;
+  int accumulate;
+} MMChunk;
+
+/* The rows [r0, r1) of a task's group (full row blocks up to rfull), columns blocks [j0, j1). */
+typedef struct MMRange {
+  LLVMValueRef r0, rfull, r1, j0, j1;
+} MMRange;
 
 static void mm_step(Em *e, const MM *m, LLVMValueRef *acc, const LLVMValueRef *xp,
                     const LLVMValueRef *wp, int mr, int nr, LLVMValueRef kk, LLVMValueRef mask) {
@@ -334,15 +357,17 @@ static void mm_step(Em *e, const MM *m, LLVMValueRef *acc, const LLVMValueRef *x
   }
 }
 
-/* out[i..i+mr, n0..n0+nr) */
-static void mm_micro(Em *e, const MM *m, const KArgs *a, LLVMValueRef i, LLVMValueRef n0, int mr, int nr) {
+/* out[i..i+mr, n0..n0+nr) = (or += when accumulating) the dot products over [k0, k0+kl) */
+static void mm_micro(Em *e, const MM *m, const KArgs *a, LLVMValueRef i, LLVMValueRef n0, int mr, int nr,
+                     const MMChunk *ch) {
   LLVMValueRef xp[16], wp[16], acc[EM_MAXCARRY];
   LLVMValueRef K = em_i64(e, m->K);
-  for (int r = 0; r < mr; r++) xp[r] = gep_f32(e, a->p[0], em_mul(e, em_add(e, i, em_i64(e, r)), K));
+  int64_t kl = ch->kl;
+  for (int r = 0; r < mr; r++) xp[r] = gep_f32(e, a->p[0], em_add(e, em_mul(e, em_add(e, i, em_i64(e, r)), K), ch->k0));
   for (int j = 0; j < nr; j++)
-    wp[j] = em_gep(e, elem_type(e->c, m->dt), a->p[1], em_mul(e, em_add(e, n0, em_i64(e, j)), K));
+    wp[j] = em_gep(e, elem_type(e->c, m->dt), a->p[1], em_add(e, em_mul(e, em_add(e, n0, em_i64(e, j)), K), ch->k0));
   for (int q = 0; q < mr * nr; q++) acc[q] = em_vzero(e, m->vw);
-  int64_t kf = m->K / m->vw * m->vw;
+  int64_t kf = kl / m->vw * m->vw;
   if (kf > 0) {
     EmLoop l;
     em_loop_begin(e, &l, em_i64(e, 0), em_i64(e, kf), m->vw, mr * nr, acc);
@@ -351,42 +376,70 @@ static void mm_micro(Em *e, const MM *m, const KArgs *a, LLVMValueRef i, LLVMVal
     em_loop_end(e, &l, acc, NULL);
     memcpy(acc, l.carry, sizeof(LLVMValueRef) * mr * nr);
   }
-  if (m->K > kf) mm_step(e, m, acc, xp, wp, mr, nr, em_i64(e, kf), em_mask_const(e, m->vw, (int)(m->K - kf)));
+  if (kl > kf) mm_step(e, m, acc, xp, wp, mr, nr, em_i64(e, kf), em_mask_const(e, m->vw, (int)(kl - kf)));
   for (int r = 0; r < mr; r++) {
     LLVMValueRef s = em_sum_tree(e, acc + r * nr, nr);
     LLVMValueRef row = em_mul(e, em_add(e, i, em_i64(e, r)), em_i64(e, m->N));
     LLVMValueRef p = gep_f32(e, a->out, em_add(e, row, n0));
+    if (ch->accumulate) {
+      LLVMValueRef old = LLVMBuildLoad2(e->b, LLVMTypeOf(s), p, "");
+      LLVMSetAlignment(old, 4);
+      s = em_fadd(e, old, s);
+    }
     LLVMSetAlignment(LLVMBuildStore(e->b, s, p), 4);
   }
 }
 
 /* column block j of rows i..i+mr: NR columns, or the last partial block one column at a time */
-static void mm_block(Em *e, const MM *m, const KArgs *a, LLVMValueRef i, LLVMValueRef j, int mr) {
+static void mm_block(Em *e, const MM *m, const KArgs *a, LLVMValueRef i, LLVMValueRef j, int mr,
+                     const MMChunk *ch) {
   LLVMValueRef n0 = em_mul(e, j, em_i64(e, m->nr));
   if (m->N % m->nr == 0) {
-    mm_micro(e, m, a, i, n0, mr, m->nr);
+    mm_micro(e, m, a, i, n0, mr, m->nr, ch);
     return;
   }
   EmIf f;
   em_if_begin(e, &f, LLVMBuildICmp(e->b, LLVMIntSLT, j, em_i64(e, m->nb - 1), ""));
-  mm_micro(e, m, a, i, n0, mr, m->nr);
+  mm_micro(e, m, a, i, n0, mr, m->nr, ch);
   em_if_else(e, &f);
   EmLoop l;
   em_loop_begin(e, &l, n0, em_i64(e, m->N), 1, 0, NULL);
-  mm_micro(e, m, a, i, l.iv, mr, 1);
+  mm_micro(e, m, a, i, l.iv, mr, 1, ch);
   em_loop_end(e, &l, NULL, NULL);
   em_if_end(e, &f);
 }
 
 /* rows [r0, r1) in steps of mr, times column blocks [j0, j1) */
 static void mm_rows(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, LLVMValueRef r1,
-                    LLVMValueRef j0, LLVMValueRef j1, int mr) {
+                    LLVMValueRef j0, LLVMValueRef j1, int mr, const MMChunk *ch) {
   EmLoop li, lj;
   em_loop_begin(e, &li, r0, r1, mr, 0, NULL);
   em_loop_begin(e, &lj, j0, j1, 1, 0, NULL);
-  mm_block(e, m, a, li.iv, lj.iv, mr);
+  mm_block(e, m, a, li.iv, lj.iv, mr, ch);
   em_loop_end(e, &lj, NULL, NULL);
   em_loop_end(e, &li, NULL, NULL);
+}
+
+/* Full row blocks: K in chunks of kc, the first, a loop over the middle ones, the last
+ * (shorter) one.  Remainder rows (and so a decode step's single row, whose W rows are read
+ * once anyway and stream best whole): all of K at once. */
+static void mm_chunks(Em *e, const MM *m, const KArgs *a, const MMRange *r) {
+  int64_t nch = (m->K + m->kc - 1) / m->kc, klast = m->K - (nch - 1) * m->kc;
+  MMChunk ch = {em_i64(e, 0), nch > 1 ? m->kc : m->K, 0};
+  mm_rows(e, m, a, r->r0, r->rfull, r->j0, r->j1, m->mr, &ch);
+  if (nch > 2) {
+    EmLoop l;
+    em_loop_begin(e, &l, em_i64(e, m->kc), em_i64(e, (nch - 1) * m->kc), m->kc, 0, NULL);
+    ch = (MMChunk){l.iv, m->kc, 1};
+    mm_rows(e, m, a, r->r0, r->rfull, r->j0, r->j1, m->mr, &ch);
+    em_loop_end(e, &l, NULL, NULL);
+  }
+  if (nch > 1) {
+    ch = (MMChunk){em_i64(e, (nch - 1) * m->kc), klast, 1};
+    mm_rows(e, m, a, r->r0, r->rfull, r->j0, r->j1, m->mr, &ch);
+  }
+  ch = (MMChunk){em_i64(e, 0), m->K, 0};
+  mm_rows(e, m, a, r->rfull, r->r1, r->j0, r->j1, 1, &ch);
 }
 
 /* items [lo, hi) of (row group, column block), flattened group-major */
@@ -405,12 +458,15 @@ static void mm_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, con
   EmLoop lc;
   em_loop_begin(e, &lc, j0, j1, m->ncb, 0, NULL);
   LLVMValueRef je = em_smin(e, j1, em_add(e, lc.iv, em_i64(e, m->ncb)));
-  mm_rows(e, m, a, r0, rfull, lc.iv, je, m->mr);
-  mm_rows(e, m, a, rfull, r1, lc.iv, je, 1);
+  MMRange range = {r0, rfull, r1, lc.iv, je};
+  mm_chunks(e, m, a, &range);
   em_loop_end(e, &lc, NULL, NULL);
   em_loop_end(e, &lt, NULL, em_add(e, lt.iv, em_sub(e, j1, j0)));
 }
 
+/* The matmul schedule for this shape and target (DESIGN section 8: the one place these
+ * choices are made).  MR x NR = 6 x 4 uses 24 accumulators + 6 x vectors + 1 W vector of
+ * the 32 vector registers. */
 static MM mm_schedule(const Kern *k) {
   MM m;
   m.K = cdim(k, k->in[1], 1);
@@ -419,20 +475,13 @@ static MM mm_schedule(const Kern *k) {
   m.vw = k->c->vw;
   m.mr = 6, m.nr = 4;
   m.nb = (m.N + m.nr - 1) / m.nr;
-  int64_t xrows = MM_L2_BYTES / (m.K * 4), wrows = MM_L2_BYTES / (m.K * dtype_size(m.dt));
-  m.rg = xrows / m.mr * m.mr;
+  int64_t nch = (m.K + MM_KC_MAX - 1) / MM_KC_MAX;
+  m.kc = ((m.K + nch - 1) / nch + m.vw - 1) / m.vw * m.vw;
+  m.rg = MM_X_BYTES / (m.K * 4) / m.mr * m.mr;
   if (m.rg < m.mr) m.rg = m.mr;
   if (m.rg > 64 * m.mr) m.rg = 64 * m.mr;
-  m.ncb = wrows / m.nr;
+  m.ncb = MM_W_BYTES / (m.nr * m.kc * dtype_size(m.dt));
   if (m.ncb < 1) m.ncb = 1;
-  const char *ov = getenv("MODC_MM"); /* EXPERIMENT */
-  if (ov) {
-    long a, b, r, n;
-    if (sscanf(ov, "%ld,%ld,%ld,%ld", &a, &b, &r, &n) == 4) {
-      m.mr = (int)a, m.nr = (int)b, m.rg = r / a * a, m.ncb = n;
-      m.nb = (m.N + m.nr - 1) / m.nr;
-    }
-  }
   return m;
 }
 
@@ -529,152 +578,218 @@ static LLVMValueRef k_rope(Kern *k) {
 
 /* ---- attention: causal by position, online softmax ----
  *
- * One work item is (query row, query head).  Keys go in blocks of B: the block's positions
- * are compared first and a block with no visible key is skipped; otherwise B dot products
- * (one vector accumulator each, over hd) are reduced together into a <B x float> of scores,
- * and the running max m, running sum l and the output accumulator are rescaled by
- * exp(m_old - m_new).  Rows are visited zig-zag (0, R-1, 1, R-2, ...) so that contiguous
- * chunks of items carry equal causal work. */
+ * One work item is (group of BQ consecutive query rows, query head); the rows of a group
+ * share the key loop, so their independent dependency chains (dot products, exp, the
+ * output update) overlap.  Keys go in blocks of B: the block's positions are compared first
+ * and a block that no row of the group sees is skipped; otherwise each row reduces its B
+ * dot products (one vector accumulator each, over hd) together into a <B x float> of
+ * scores, and its running max m, running sum l and output accumulator are rescaled by
+ * exp(m_old - m_new).  A row that sees none of a processed block keeps its state unchanged
+ * (as if the block had been skipped for it), so a row's result does not depend on its
+ * group: the R % BQ rows left over are items of one row each.  Groups are visited zig-zag
+ * (0, last, 1, last-1, ...) so that contiguous chunks of items carry equal causal work. */
+
+#define ATTN_MAXQ 4
 
 typedef struct Attn {
   int kv;                   /* kv_attention */
-  int64_t layer, H, Hk, hd, B;
+  int64_t layer, H, Hk, hd;
+  int B;                    /* keys per block */
+  int bq;                   /* query rows per item */
   int vw, nv;               /* vectors per head (the last masked when hd % vw) */
 } Attn;
 
-typedef struct AttnRow {
-  LLVMValueRef q, o;        /* this row's head */
-  LLVMValueRef pos;         /* i32 position of the query */
+/* The keys an item runs over, and its query rows. */
+typedef struct AttnKeys {
   LLVMValueRef kb, vb;      /* key / value of cache row 0 for the kv head */
   LLVMValueRef kpos, nk;    /* i32 positions of the keys, their count */
-} AttnRow;
+  LLVMValueRef q[ATTN_MAXQ], o[ATTN_MAXQ]; /* each row's head */
+  LLVMValueRef pos[ATTN_MAXQ];             /* i32 position of each query row */
+} AttnKeys;
 
 static LLVMValueRef attn_mask(Em *e, const Attn *t, int c) {
   if (c < t->nv - 1 || t->hd % t->vw == 0) return NULL;
   return em_mask_const(e, t->vw, (int)(t->hd % t->vw));
 }
 
-/* which of keys j0..j0+B are in range and visible from pos */
-static LLVMValueRef attn_visible(Em *e, const Attn *t, const AttnRow *r, LLVMValueRef j0) {
-  int B = (int)t->B;
-  LLVMValueRef inb = em_mask_lt(e, B, em_sub(e, r->nk, j0));
-  LLVMTypeRef vt = LLVMVectorType(e->c->t_i32, (unsigned)B);
+/* positions of keys j0..j0+B (INT32_MAX past the end) */
+static LLVMValueRef attn_kpos(Em *e, const Attn *t, const AttnKeys *k, LLVMValueRef j0, LLVMValueRef *inb) {
+  LLVMTypeRef vt = LLVMVectorType(e->c->t_i32, (unsigned)t->B);
   LLVMTypeRef tys[2] = {vt, e->c->t_ptr};
-  LLVMValueRef args[4] = {gep_i32(e, r->kpos, j0), em_i32(e, 4), inb, em_splat(e, em_i32(e, INT32_MAX), B)};
-  LLVMValueRef kp = em_intrin(e, "llvm.masked.load", tys, 2, args, 4);
-  LLVMValueRef le = LLVMBuildICmp(e->b, LLVMIntSLE, kp, em_splat(e, r->pos, B), "");
-  return LLVMBuildAnd(e->b, inb, le, "visible");
+  *inb = em_mask_lt(e, t->B, em_sub(e, k->nk, j0));
+  LLVMValueRef args[4] = {gep_i32(e, k->kpos, j0), em_i32(e, 4), *inb, em_splat(e, em_i32(e, INT32_MAX), t->B)};
+  return em_intrin(e, "llvm.masked.load", tys, 2, args, 4);
 }
 
-/* the block's update of (m, l, acc[]) in st[] */
-static void attn_block(Em *e, const Attn *t, const AttnRow *r, const LLVMValueRef *q,
-                       LLVMValueRef j0, LLVMValueRef vis, LLVMValueRef *st) {
-  int B = (int)t->B, vw = t->vw;
-  LLVMValueRef kw = em_i64(e, t->Hk * t->hd), d[64], rows[64];
-  LLVMValueRef last = em_sub(e, r->nk, em_i64(e, 1));
-  for (int jj = 0; jj < B; jj++) {
-    rows[jj] = em_mul(e, em_smin(e, em_add(e, j0, em_i64(e, jj)), last), kw);
-    d[jj] = em_vzero(e, vw);
+/* One row's scores for the block: scaled dots, -inf where the key is not visible. */
+static LLVMValueRef attn_scores(Em *e, const Attn *t, LLVMValueRef kb, const LLVMValueRef *q,
+                                const LLVMValueRef *rows, LLVMValueRef vis) {
+  LLVMValueRef d[64];
+  for (int jj = 0; jj < t->B; jj++) {
+    d[jj] = em_vzero(e, t->vw);
     for (int c = 0; c < t->nv; c++) {
-      LLVMValueRef kv = em_vload(e, vw, gep_f32(e, r->kb, em_add(e, rows[jj], em_i64(e, c * vw))), attn_mask(e, t, c));
+      LLVMValueRef kv = em_vload(e, t->vw, gep_f32(e, kb, em_add(e, rows[jj], em_i64(e, c * t->vw))), attn_mask(e, t, c));
       d[jj] = em_fma(e, q[c], kv, d[jj]);
     }
   }
-  LLVMValueRef s = em_fmul(e, em_sum_tree(e, d, B), em_splat(e, em_f32(e, 1.0 / sqrt((double)t->hd)), B));
-  s = LLVMBuildSelect(e->b, vis, s, em_splat(e, em_f32(e, -INFINITY), B), "scores");
-  LLVMValueRef mn = em_fmax(e, st[0], em_hmax(e, s));
-  LLVMValueRef corr = em_exp(e, em_fsub(e, st[0], mn));
-  LLVMValueRef p = em_exp(e, em_fsub(e, s, em_splat(e, mn, B)));
-  st[0] = mn;
-  st[1] = em_fadd(e, em_fmul(e, st[1], corr), em_hsum(e, p));
-  for (int c = 0; c < t->nv; c++) st[2 + c] = em_fmul(e, st[2 + c], em_splat(e, corr, vw));
-  for (int jj = 0; jj < B; jj++) {
-    LLVMValueRef pj = em_splat(e, LLVMBuildExtractElement(e->b, p, em_i32(e, jj), ""), vw);
-    for (int c = 0; c < t->nv; c++) {
-      LLVMValueRef vv = em_vload(e, vw, gep_f32(e, r->vb, em_add(e, rows[jj], em_i64(e, c * vw))), attn_mask(e, t, c));
-      st[2 + c] = em_fma(e, pj, vv, st[2 + c]);
-    }
-  }
+  LLVMValueRef s = em_fmul(e, em_sum_tree(e, d, t->B), em_splat(e, em_f32(e, 1.0 / sqrt((double)t->hd)), t->B));
+  return LLVMBuildSelect(e->b, vis, s, em_splat(e, em_f32(e, -INFINITY), t->B), "scores");
 }
 
-/* one query row and head over all keys */
-static void attn_row(Em *e, const Attn *t, const AttnRow *r) {
-  LLVMValueRef q[32], st[EM_MAXCARRY];
-  int ns = 2 + t->nv;
-  for (int c = 0; c < t->nv; c++) q[c] = em_vload(e, t->vw, gep_f32(e, r->q, em_i64(e, c * t->vw)), attn_mask(e, t, c));
-  st[0] = em_f32(e, -INFINITY);
-  st[1] = em_f32(e, 0.0);
-  for (int c = 0; c < t->nv; c++) st[2 + c] = em_vzero(e, t->vw);
+/* The block's update of every row's state st[r] = (m, l, acc[nv]). */
+static void attn_block(Em *e, const Attn *t, const AttnKeys *k, LLVMValueRef q[][24],
+                       LLVMValueRef j0, const LLVMValueRef *vis, LLVMValueRef st[][EM_MAXCARRY]) {
+  int B = t->B, vw = t->vw, ns = 2 + t->nv;
+  LLVMValueRef kw = em_i64(e, t->Hk * t->hd), rows[64], p[ATTN_MAXQ], old[ATTN_MAXQ][EM_MAXCARRY], dead[ATTN_MAXQ];
+  LLVMValueRef last = em_sub(e, k->nk, em_i64(e, 1));
+  for (int jj = 0; jj < B; jj++) rows[jj] = em_mul(e, em_smin(e, em_add(e, j0, em_i64(e, jj)), last), kw);
+  for (int r = 0; r < t->bq; r++) {
+    memcpy(old[r], st[r], sizeof(LLVMValueRef) * ns);
+    LLVMValueRef s = attn_scores(e, t, k->kb, q[r], rows, vis[r]);
+    LLVMValueRef bm = em_hmax(e, s);
+    dead[r] = LLVMBuildFCmp(e->b, LLVMRealOEQ, bm, em_f32(e, -INFINITY), "unseen");
+    LLVMValueRef mn = em_fmax(e, st[r][0], bm);
+    LLVMValueRef corr = em_exp(e, em_fsub(e, st[r][0], mn));
+    p[r] = em_exp(e, em_fsub(e, s, em_splat(e, mn, B)));
+    st[r][0] = mn;
+    st[r][1] = em_fadd(e, em_fmul(e, st[r][1], corr), em_hsum(e, p[r]));
+    for (int c = 0; c < t->nv; c++) st[r][2 + c] = em_fmul(e, st[r][2 + c], em_splat(e, corr, vw));
+  }
+  for (int jj = 0; jj < B; jj++)
+    for (int c = 0; c < t->nv; c++) {
+      LLVMValueRef vv = em_vload(e, vw, gep_f32(e, k->vb, em_add(e, rows[jj], em_i64(e, c * vw))), attn_mask(e, t, c));
+      for (int r = 0; r < t->bq; r++) {
+        LLVMValueRef pj = em_splat(e, LLVMBuildExtractElement(e->b, p[r], em_i32(e, jj), ""), vw);
+        st[r][2 + c] = em_fma(e, pj, vv, st[r][2 + c]);
+      }
+    }
+  for (int r = 0; r < t->bq; r++)
+    for (int i = 0; i < ns; i++) st[r][i] = LLVMBuildSelect(e->b, dead[r], old[r][i], st[r][i], "");
+}
+
+/* Skip the block (state unchanged) unless some row sees one of its keys. */
+static void attn_key_loop(Em *e, const Attn *t, const AttnKeys *k, LLVMValueRef q[][24],
+                          LLVMValueRef st[][EM_MAXCARRY]) {
+  int ns = 2 + t->nv, nc = t->bq * ns;
+  LLVMValueRef flat[EM_MAXCARRY], vis[ATTN_MAXQ], inb, any = NULL;
+  for (int r = 0; r < t->bq; r++) memcpy(flat + r * ns, st[r], sizeof(LLVMValueRef) * ns);
   EmLoop l;
-  em_loop_begin(e, &l, em_i64(e, 0), r->nk, t->B, ns, st);
-  LLVMValueRef vis = attn_visible(e, t, r, l.iv);
-  LLVMValueRef any = LLVMBuildICmp(e->b, LLVMIntNE, LLVMBuildBitCast(e->b, vis, LLVMIntTypeInContext(e->c->ctx, (unsigned)t->B), ""),
-                                   LLVMConstNull(LLVMIntTypeInContext(e->c->ctx, (unsigned)t->B)), "any");
+  em_loop_begin(e, &l, em_i64(e, 0), k->nk, t->B, nc, flat);
+  LLVMValueRef kp = attn_kpos(e, t, k, l.iv, &inb);
+  LLVMTypeRef bits = LLVMIntTypeInContext(e->c->ctx, (unsigned)t->B);
+  for (int r = 0; r < t->bq; r++) {
+    vis[r] = LLVMBuildAnd(e->b, inb, LLVMBuildICmp(e->b, LLVMIntSLE, kp, em_splat(e, k->pos[r], t->B), ""), "visible");
+    LLVMValueRef v = LLVMBuildBitCast(e->b, vis[r], bits, "");
+    any = any ? LLVMBuildOr(e->b, any, v, "") : v;
+  }
   LLVMBasicBlockRef from = LLVMGetInsertBlock(e->b), work = em_block(e, "keys"), join = em_block(e, "next");
-  LLVMBuildCondBr(e->b, any, work, join);
+  LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntNE, any, LLVMConstNull(bits), "any"), work, join);
   LLVMPositionBuilderAtEnd(e->b, work);
-  memcpy(st, l.carry, sizeof(LLVMValueRef) * ns);
-  attn_block(e, t, r, q, l.iv, vis, st);
+  for (int r = 0; r < t->bq; r++) memcpy(st[r], l.carry + r * ns, sizeof(LLVMValueRef) * ns);
+  attn_block(e, t, k, q, l.iv, vis, st);
   LLVMBasicBlockRef wend = LLVMGetInsertBlock(e->b);
   LLVMBuildBr(e->b, join);
   LLVMPositionBuilderAtEnd(e->b, join);
-  for (int s = 0; s < ns; s++) {
-    LLVMValueRef phi = LLVMBuildPhi(e->b, LLVMTypeOf(st[s]), "");
-    LLVMValueRef v[2] = {l.carry[s], st[s]};
+  for (int i = 0; i < nc; i++) {
+    LLVMValueRef phi = LLVMBuildPhi(e->b, LLVMTypeOf(l.carry[i]), "");
+    LLVMValueRef v[2] = {l.carry[i], st[i / ns][i % ns]};
     LLVMBasicBlockRef bb[2] = {from, wend};
     LLVMAddIncoming(phi, v, bb, 2);
-    st[s] = phi;
+    flat[i] = phi;
   }
-  em_loop_end(e, &l, st, NULL);
-  LLVMValueRef lsum = l.carry[1];
-  LLVMValueRef pos = LLVMBuildFCmp(e->b, LLVMRealOGT, lsum, em_f32(e, 0.0), "");
-  LLVMValueRef inv = LLVMBuildSelect(e->b, pos, em_fdiv(e, em_f32(e, 1.0), lsum), em_f32(e, 0.0), "");
-  for (int c = 0; c < t->nv; c++)
-    em_vstore(e, em_fmul(e, l.carry[2 + c], em_splat(e, inv, t->vw)), gep_f32(e, r->o, em_i64(e, c * t->vw)), attn_mask(e, t, c));
+  em_loop_end(e, &l, flat, NULL);
+  for (int r = 0; r < t->bq; r++) memcpy(st[r], l.carry + r * ns, sizeof(LLVMValueRef) * ns);
+}
+
+/* the item's rows over all keys; out = acc / l (0 where no key was visible) */
+static void attn_rows(Em *e, const Attn *t, const AttnKeys *k) {
+  LLVMValueRef q[ATTN_MAXQ][24], st[ATTN_MAXQ][EM_MAXCARRY];
+  for (int r = 0; r < t->bq; r++) {
+    for (int c = 0; c < t->nv; c++)
+      q[r][c] = em_vload(e, t->vw, gep_f32(e, k->q[r], em_i64(e, c * t->vw)), attn_mask(e, t, c));
+    st[r][0] = em_f32(e, -INFINITY);
+    st[r][1] = em_f32(e, 0.0);
+    for (int c = 0; c < t->nv; c++) st[r][2 + c] = em_vzero(e, t->vw);
+  }
+  attn_key_loop(e, t, k, q, st);
+  for (int r = 0; r < t->bq; r++) {
+    LLVMValueRef l = st[r][1];
+    LLVMValueRef seen = LLVMBuildFCmp(e->b, LLVMRealOGT, l, em_f32(e, 0.0), "");
+    LLVMValueRef inv = LLVMBuildSelect(e->b, seen, em_fdiv(e, em_f32(e, 1.0), l), em_f32(e, 0.0), "");
+    for (int c = 0; c < t->nv; c++)
+      em_vstore(e, em_fmul(e, st[r][2 + c], em_splat(e, inv, t->vw)), gep_f32(e, k->o[r], em_i64(e, c * t->vw)), attn_mask(e, t, c));
+  }
+}
+
+static LLVMValueRef layer_ptr(Em *e, LLVMValueRef exec, int field, int64_t layer, LLVMTypeRef ty) {
+  return em_load(e, ty, em_gep(e, ty, em_exec_field(e, exec, field), em_i64(e, layer)));
+}
+
+/* The rows of item group g: BQ rows from g*BQ for the first R/BQ groups, then one row each. */
+static void attn_group(Em *e, const Attn *t, const KArgs *a, AttnKeys *k, LLVMValueRef g,
+                       LLVMValueRef h, int bq) {
+  CgCtx *c = e->c;
+  LLVMValueRef nfull = LLVMBuildSDiv(e->b, a->rows, em_i64(e, t->bq), "");
+  LLVMValueRef i0 = bq > 1 ? em_mul(e, g, em_i64(e, bq)) : em_add(e, em_mul(e, nfull, em_i64(e, t->bq)), em_sub(e, g, nfull));
+  Attn tt = *t;
+  tt.bq = bq;
+  for (int r = 0; r < bq; r++) {
+    LLVMValueRef i = em_add(e, i0, em_i64(e, r));
+    LLVMValueRef qo = em_add(e, em_mul(e, i, em_i64(e, t->H * t->hd)), em_mul(e, h, em_i64(e, t->hd)));
+    k->q[r] = gep_f32(e, a->p[0], qo);
+    k->o[r] = gep_f32(e, a->out, qo);
+    k->pos[r] = em_load(e, c->t_i32, gep_i32(e, a->p[3], i));
+  }
+  attn_rows(e, &tt, k);
 }
 
 static void attn_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
   const Attn *t = vctx;
   CgCtx *c = e->c;
-  AttnRow r;
-  LLVMValueRef H = em_i64(e, t->H), hd = em_i64(e, t->hd);
+  AttnKeys k;
+  LLVMValueRef H = em_i64(e, t->H), hd = em_i64(e, t->hd), kb, vb;
   if (t->kv) {
-    LLVMValueRef L = em_i64(e, t->layer);
-    r.kb = em_load(e, c->t_ptr, em_gep(e, c->t_ptr, em_exec_field(e, a->exec, EXEC_KV_K), L));
-    r.vb = em_load(e, c->t_ptr, em_gep(e, c->t_ptr, em_exec_field(e, a->exec, EXEC_KV_V), L));
-    r.kpos = em_load(e, c->t_ptr, em_gep(e, c->t_ptr, em_exec_field(e, a->exec, EXEC_KV_POS), L));
-    r.nk = em_load(e, c->t_i64, em_gep(e, c->t_i64, em_exec_field(e, a->exec, EXEC_KV_LEN), L));
+    kb = layer_ptr(e, a->exec, EXEC_KV_K, t->layer, c->t_ptr);
+    vb = layer_ptr(e, a->exec, EXEC_KV_V, t->layer, c->t_ptr);
+    k.kpos = layer_ptr(e, a->exec, EXEC_KV_POS, t->layer, c->t_ptr);
+    k.nk = layer_ptr(e, a->exec, EXEC_KV_LEN, t->layer, c->t_i64);
   } else {
-    r.kb = a->p[1], r.vb = a->p[2], r.kpos = a->p[3], r.nk = a->rows;
+    kb = a->p[1], vb = a->p[2], k.kpos = a->p[3], k.nk = a->rows;
   }
-  LLVMValueRef kb = r.kb, vb = r.vb;
+  LLVMValueRef bq = em_i64(e, t->bq), nfull = LLVMBuildSDiv(e->b, a->rows, bq, "full");
+  LLVMValueRef ngroups = em_add(e, nfull, LLVMBuildSRem(e->b, a->rows, bq, ""));
   EmLoop l;
   em_loop_begin(e, &l, lo, hi, 1, 0, NULL);
-  LLVMValueRef ri = LLVMBuildUDiv(e->b, l.iv, H, "ri"), h = em_sub(e, l.iv, em_mul(e, ri, H));
-  LLVMValueRef half = LLVMBuildLShr(e->b, ri, em_i64(e, 1), "");
-  LLVMValueRef odd = LLVMBuildTrunc(e->b, ri, c->t_i1, "");
-  LLVMValueRef i = LLVMBuildSelect(e->b, odd, em_sub(e, em_sub(e, a->rows, em_i64(e, 1)), half), half, "row");
+  LLVMValueRef gi = LLVMBuildUDiv(e->b, l.iv, H, "gi"), h = em_sub(e, l.iv, em_mul(e, gi, H));
+  LLVMValueRef half = LLVMBuildLShr(e->b, gi, em_i64(e, 1), "");
+  LLVMValueRef odd = LLVMBuildTrunc(e->b, gi, c->t_i1, "");
+  LLVMValueRef g = LLVMBuildSelect(e->b, odd, em_sub(e, em_sub(e, ngroups, em_i64(e, 1)), half), half, "group");
   LLVMValueRef kvh = LLVMBuildUDiv(e->b, h, em_i64(e, t->H / t->Hk), "kvh");
-  LLVMValueRef qo = em_add(e, em_mul(e, i, em_i64(e, t->H * t->hd)), em_mul(e, h, hd));
-  r.q = gep_f32(e, a->p[0], qo);
-  r.o = gep_f32(e, a->out, qo);
-  r.pos = em_load(e, c->t_i32, gep_i32(e, a->p[3], i));
-  r.kb = gep_f32(e, kb, em_mul(e, kvh, hd));
-  r.vb = gep_f32(e, vb, em_mul(e, kvh, hd));
-  attn_row(e, t, &r);
+  k.kb = gep_f32(e, kb, em_mul(e, kvh, hd));
+  k.vb = gep_f32(e, vb, em_mul(e, kvh, hd));
+  if (t->bq == 1) {
+    attn_group(e, t, a, &k, g, h, 1);
+  } else {
+    EmIf f;
+    em_if_begin(e, &f, LLVMBuildICmp(e->b, LLVMIntSLT, g, nfull, ""));
+    attn_group(e, t, a, &k, g, h, t->bq);
+    em_if_else(e, &f);
+    attn_group(e, t, a, &k, g, h, 1);
+    em_if_end(e, &f);
+  }
   em_loop_end(e, &l, NULL, NULL);
 }
 
 /* kv_attention's append: this call's k, v rows and positions go to the layer's cache */
 static void kv_append(Em *e, const Attn *t, const KArgs *a) {
   CgCtx *c = e->c;
-  LLVMValueRef L = em_i64(e, t->layer), kw = em_i64(e, t->Hk * t->hd);
-  LLVMValueRef lenp = em_gep(e, c->t_i64, em_exec_field(e, a->exec, EXEC_KV_LEN), L);
+  LLVMValueRef kw = em_i64(e, t->Hk * t->hd);
+  LLVMValueRef lenp = em_gep(e, c->t_i64, em_exec_field(e, a->exec, EXEC_KV_LEN), em_i64(e, t->layer));
   LLVMValueRef len = em_load(e, c->t_i64, lenp);
   LLVMValueRef bytes = em_mul(e, em_mul(e, a->rows, kw), em_i64(e, 4));
-  LLVMValueRef kc = em_load(e, c->t_ptr, em_gep(e, c->t_ptr, em_exec_field(e, a->exec, EXEC_KV_K), L));
-  LLVMValueRef vc = em_load(e, c->t_ptr, em_gep(e, c->t_ptr, em_exec_field(e, a->exec, EXEC_KV_V), L));
-  LLVMValueRef pc = em_load(e, c->t_ptr, em_gep(e, c->t_ptr, em_exec_field(e, a->exec, EXEC_KV_POS), L));
+  LLVMValueRef kc = layer_ptr(e, a->exec, EXEC_KV_K, t->layer, c->t_ptr);
+  LLVMValueRef vc = layer_ptr(e, a->exec, EXEC_KV_V, t->layer, c->t_ptr);
+  LLVMValueRef pc = layer_ptr(e, a->exec, EXEC_KV_POS, t->layer, c->t_ptr);
   em_memcpy(e, gep_f32(e, kc, em_mul(e, len, kw)), a->p[1], bytes);
   em_memcpy(e, gep_f32(e, vc, em_mul(e, len, kw)), a->p[2], bytes);
   em_memcpy(e, gep_i32(e, pc, len), a->p[3], em_mul(e, a->rows, em_i64(e, 4)));
@@ -694,15 +809,18 @@ static LLVMValueRef k_attention(Kern *k) {
   if (t.kv && t.layer < 0) die(k, "no layer attribute");
   t.vw = k->c->vw;
   t.nv = (int)((t.hd + t.vw - 1) / t.vw);
-  if (t.nv > 24) die(k, "head dim %lld too large", (long long)t.hd);
   t.B = t.nv <= 4 ? t.vw : t.vw / 2;
+  t.bq = t.nv <= 4 ? 4 : t.nv <= 8 ? 2 : 1;
+  if (t.bq * (2 + t.nv) > EM_MAXCARRY || t.nv > 24) die(k, "head dim %lld too large", (long long)t.hd);
   Em e;
   KArgs a;
   kbegin(&e, k, &a);
   if (t.kv) kv_append(&e, &t, &a);
   LLVMValueRef keys = t.kv ? em_i64(&e, 64) : a.rows;
   LLVMValueRef work = em_mul(&e, em_mul(&e, a.rows, keys), em_i64(&e, t.H * t.hd * 2));
-  par_for(&e, k, &a, em_mul(&e, a.rows, em_i64(&e, t.H)), work, attn_body, &t);
+  LLVMValueRef bq = em_i64(&e, t.bq);
+  LLVMValueRef groups = em_add(&e, LLVMBuildSDiv(e.b, a.rows, bq, ""), LLVMBuildSRem(e.b, a.rows, bq, ""));
+  par_for(&e, k, &a, em_mul(&e, groups, em_i64(&e, t.H)), work, attn_body, &t);
   return kend(&e);
 }
 
@@ -753,44 +871,44 @@ static LLVMValueRef k_topk(Kern *k) {
   return kend(&e);
 }
 
+/* exec->route[layer], or null when the session keeps no trace (no route array, or none
+ * for this layer) */
+static LLVMValueRef route_row(Em *e, LLVMValueRef exec, int64_t layer) {
+  CgCtx *c = e->c;
+  LLVMValueRef nul = LLVMConstNull(c->t_ptr);
+  if (layer < 0) return nul;
+  LLVMValueRef rt = em_exec_field(e, exec, EXEC_ROUTE);
+  EmIf f;
+  em_if_begin(e, &f, LLVMBuildICmp(e->b, LLVMIntNE, rt, nul, ""));
+  LLVMValueRef got = em_load(e, c->t_ptr, em_gep(e, c->t_ptr, rt, em_i64(e, layer)));
+  LLVMBasicBlockRef then_end = LLVMGetInsertBlock(e->b);
+  em_if_end(e, &f);
+  LLVMValueRef rl = LLVMBuildPhi(e->b, c->t_ptr, "route");
+  LLVMValueRef v[2] = {got, nul};
+  LLVMBasicBlockRef bb[2] = {then_end, f.else_bb};
+  LLVMAddIncoming(rl, v, bb, 2);
+  return rl;
+}
+
 /* idx = rows with p > 0 ascending; dims[sym] = their count; route[layer][pos[i]] = taken */
 static LLVMValueRef k_select(Kern *k) {
   CgCtx *c = k->c;
-  int64_t layer = attr_i(k->n, "layer", -1);
   if (k->out->rank != 1) die(k, "result must be i32[m]");
   int64_t d0 = k->out->dim[0];
   Em e;
   KArgs a;
   kbegin(&e, k, &a);
-  /* the trace of this layer, or null when there is none to write */
-  LLVMValueRef rt = em_exec_field(&e, a.exec, EXEC_ROUTE), nul = LLVMConstNull(c->t_ptr);
-  LLVMValueRef rl = nul;
-  if (layer >= 0) {
-    EmIf f;
-    LLVMBasicBlockRef from = LLVMGetInsertBlock(e.b);
-    em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntNE, rt, nul, ""));
-    LLVMValueRef got = em_load(&e, c->t_ptr, em_gep(&e, c->t_ptr, rt, em_i64(&e, layer)));
-    LLVMBasicBlockRef then_end = LLVMGetInsertBlock(e.b);
-    em_if_end(&e, &f);
-    (void)from;
-    rl = LLVMBuildPhi(e.b, c->t_ptr, "route");
-    LLVMValueRef v[2] = {got, nul};
-    LLVMBasicBlockRef bb[2] = {then_end, f.else_bb};
-    LLVMAddIncoming(rl, v, bb, 2);
-  }
-  LLVMValueRef m0 = em_i64(&e, 0);
+  LLVMValueRef rl = route_row(&e, a.exec, attr_i(k->n, "layer", -1)), m0 = em_i64(&e, 0);
   EmLoop l;
   em_loop_begin(&e, &l, em_i64(&e, 0), a.r[0], 1, 1, &m0);
   LLVMValueRef p = em_load(&e, c->t_f32, gep_f32(&e, a.p[0], l.iv));
   LLVMValueRef taken = LLVMBuildFCmp(e.b, LLVMRealOGT, p, em_f32(&e, 0.0), "taken");
-  EmIf f;
+  EmIf f, g, h;
   em_if_begin(&e, &f, taken);
   em_store(&e, LLVMBuildTrunc(e.b, l.iv, c->t_i32, ""), gep_i32(&e, a.out, l.carry[0]));
   em_if_end(&e, &f);
-  EmIf g;
-  em_if_begin(&e, &g, LLVMBuildICmp(e.b, LLVMIntNE, rl, nul, ""));
+  em_if_begin(&e, &g, LLVMBuildICmp(e.b, LLVMIntNE, rl, LLVMConstNull(c->t_ptr), ""));
   LLVMValueRef ps = em_sext64(&e, em_load(&e, c->t_i32, gep_i32(&e, a.p[1], l.iv)));
-  EmIf h;
   em_if_begin(&e, &h, LLVMBuildICmp(e.b, LLVMIntSGE, ps, em_i64(&e, 0), ""));
   em_store(&e, LLVMBuildZExt(e.b, taken, c->t_i8, ""), em_gep(&e, c->t_i8, rl, ps));
   em_if_end(&e, &h);

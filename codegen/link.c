@@ -1,7 +1,11 @@
 /* link.c: object file + runtime archive -> lib<name>.so, by running the C compiler driver.
  *
  *   $MODC_CC -shared -o SO OBJ -Wl,--whole-archive RUNTIME_LIB -Wl,--no-whole-archive
- *            OPENMP_FLAGS -lm -Wl,-soname,<basename of SO>
+ *            OPENMP_FLAGS RT_LINK_FLAGS -lm -Wl,-soname,<basename of SO>
+ *
+ * RT_LINK_FLAGS is empty except in sanitizer builds of modc (CMake's MODC_SANITIZE or
+ * MODC_TSAN), whose runtime archive is instrumented: then it is -fsanitize=..., so that the
+ * library links the sanitizer's runtime that the archive's code calls.
  *
  * The driver ($MODC_CC, else the compiler modc was built with, else "cc"; either may be
  * several words, e.g. "ccache gcc") knows the system's crt files, libgomp and libm, which is
@@ -29,6 +33,9 @@
 #endif
 #ifndef MODC_OPENMP_FLAGS
 #define MODC_OPENMP_FLAGS "-fopenmp"
+#endif
+#ifndef MODC_RT_LINK_FLAGS
+#define MODC_RT_LINK_FLAGS ""
 #endif
 
 #define LINK_MAXARG 64
@@ -86,6 +93,7 @@ static int build_argv(Argv *a, const char *obj, const char *so, char *soname) {
                          "-Wl,--no-whole-archive"};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) bad |= arg_add(a, fixed[i]);
   bad |= arg_words(a, MODC_OPENMP_FLAGS);
+  bad |= arg_words(a, MODC_RT_LINK_FLAGS);
   bad |= arg_add(a, "-lm");
   bad |= arg_add(a, soname);
   return bad || a->n == 0 ? -1 : 0;

@@ -131,9 +131,10 @@ static int match_int(const char *s) {
 
 /* [-+]? ( . [0-9]+ | [0-9]+ ( . [0-9]* )? ) ( [eE] [-+]? [0-9]+ )?  or .inf / .nan */
 static int match_float(const char *s) {
+  int neg = *s == '-';
   if (*s == '-' || *s == '+') s++;
   if (!strcmp(s, ".inf") || !strcmp(s, ".Inf") || !strcmp(s, ".INF")) return 1;
-  if (!strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN")) return s[-1] != '-';
+  if (!strcmp(s, ".nan") || !strcmp(s, ".NaN") || !strcmp(s, ".NAN")) return !neg;
   int digits = 0;
   while (*s >= '0' && *s <= '9') s++, digits++;
   if (*s == '.') {

@@ -139,6 +139,25 @@ static int check_type_form(const Graph *g, int i, char *err, size_t errlen) {
   return 0;
 }
 
+/* mod.block: its operands are (h, pos, w_router [, b_router] [, 4 predictor weights]) as its
+ * router_bias (0 or 1, default 0) and predictor ("mlp": with the weights) attributes say;
+ * lower-mod indexes the operands by them.  A session block's sym names a graph symbol
+ * (its region's row count). */
+static int check_block_attrs(const Graph *g, int i, char *err, size_t errlen) {
+  const Node *n = &g->n[i];
+  const Attr *sym = attr_get(n, "sym");
+  if (g->mode == GRAPH_SESSION && sym && (sym->kind != ATTR_INT || sym->i < 0 || sym->i >= g->nsym))
+    return verr(g, i, err, errlen, "attribute 'sym' must name a symbol of the graph (it has %d)", g->nsym);
+  const Attr *rb = attr_get(n, "router_bias");
+  if (rb && (rb->kind != ATTR_INT || (rb->i != 0 && rb->i != 1)))
+    return verr(g, i, err, errlen, "attribute 'router_bias' must be 0 or 1");
+  int bias = rb ? (int)rb->i : 0, mlp = !strcmp(attr_s(n, "predictor", ""), "mlp");
+  if (n->nin != 3 + bias + 4 * mlp)
+    return verr(g, i, err, errlen, "takes %d operands with router_bias = %d and predictor \"%s\", has %d",
+                3 + bias + 4 * mlp, bias, mlp ? "mlp" : attr_s(n, "predictor", ""), n->nin);
+  return 0;
+}
+
 static int check_node(const Graph *g, int i, char *err, size_t errlen) {
   const Node *n = &g->n[i];
   if ((unsigned)n->op >= OP_COUNT) {
@@ -146,6 +165,7 @@ static int check_node(const Graph *g, int i, char *err, size_t errlen) {
     return -1;
   }
   if (check_operands(g, i, err, errlen) || check_attrs(g, i, err, errlen) || check_type_form(g, i, err, errlen)) return -1;
+  if (n->op == OP_MOD_BLOCK && check_block_attrs(g, i, err, errlen)) return -1;
   if ((unsigned)n->st > ST_OUT) return verr(g, i, err, errlen, "bad storage %d", (int)n->st);
   if (n->offset < 0) return verr(g, i, err, errlen, "negative offset %lld", (long long)n->offset);
   if (n->op == OP_WEIGHT && attr_i(n, "offset", 0) < 0) return verr(g, i, err, errlen, "negative weight offset");

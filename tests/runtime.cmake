@@ -58,4 +58,12 @@ set(RT_PRELUDE "")
 modc_generate_test(runtime_generate_c $<TARGET_FILE:modc_generate>)
 # The first python3 with numpy (a pyenv shim may lack it while Debian's has it); else skip.
 set(RT_PRELUDE "for p in python3 /usr/bin/python3; do $p -c 'import numpy' 2>/dev/null && PY=$p && break; done; test -n \"$PY\" || exit 77;")
+if(MODC_SANITIZE)
+  # python3 is not instrumented, so the ASan runtime the library needs must come first:
+  # preload it.  Leak checking is off for this one test: CPython does not free its heap
+  # at exit, which LeakSanitizer would report as leaks of the interpreter, not of ours.
+  execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
+                  OUTPUT_VARIABLE RT_LIBASAN OUTPUT_STRIP_TRAILING_WHITESPACE)
+  string(APPEND RT_PRELUDE " export LD_PRELOAD=${RT_LIBASAN} ASAN_OPTIONS=detect_leaks=0;")
+endif()
 modc_generate_test(runtime_generate_py "$PY ${CMAKE_SOURCE_DIR}/examples/generate.py")

@@ -265,45 +265,62 @@ static int emit_code(Model *m, const CompileOpts *o, const CgTarget *t, const ch
   return 0;
 }
 
-static int compile(int argc, char **argv) {
+/* Everything a compile holds: graphs, layout, the mapped checkpoint (all safe when zeroed). */
+static void model_free(Model *m) {
+  for (int i = 0; i < m->ngraphs; i++) graph_free(m->graphs[i]);
+  wlayout_free(&m->layout);
+  st_close(&m->st);
+}
+
+static int compile_model(int argc, char **argv, Model *m) {
   CompileOpts o = {0};
-  Model m = {0};
   char err[ERRLEN], out[1024], dir[1024], wpath[1400], obj[1400], hpath[1400], wfile[128];
   if (parse_compile(argc, argv, &o)) return 1;
   progress("reading %s", o.spec);
-  if (load_checked(o.spec, o.defs, o.ndefs, &m.spec, &m.st)) return 1;
-  const Spec *s = &m.spec;
+  if (load_checked(o.spec, o.defs, o.ndefs, &m->spec, &m->st)) return 1;
+  const Spec *s = &m->spec;
   CgTarget t;
   if (cg_target_resolve(s->target, s->cpu, o.opt, &t, err, sizeof err)) return fail("%s", err);
+  if (!o.emit && !cg_target_is_host(&t))   /* before anything is created */
+    return fail("cannot link a shared library for foreign target '%s' here; use --emit obj|asm|llvm", t.triple);
   if (o.out) snprintf(out, sizeof out, "%s", o.out);
   else default_out(s, o.emit, out, sizeof out);
   dirname_of(out, dir, sizeof dir);
   if (make_dirs(dir)) return 1;
-  wlayout_build(s, &m.layout);
-  build_graphs(&m);
-  progress("running passes on %d graphs", m.ngraphs);
-  if (run_passes(&m, o.print_after_all)) return 1;
-  if (o.emit && !strcmp(o.emit, "ir")) return emit_ir(&m, o.out);
-  if (!o.emit && !cg_target_is_host(&t))
-    return fail("cannot link a shared library for foreign target '%s' here; use --emit obj|asm|llvm", t.triple);
+  wlayout_build(s, &m->layout);
+  build_graphs(m);
+  progress("running passes on %d graphs", m->ngraphs);
+  if (run_passes(m, o.print_after_all)) return 1;
+  if (o.emit && !strcmp(o.emit, "ir")) return emit_ir(m, o.out);
   snprintf(wfile, sizeof wfile, "%s.weights", s->name);
   snprintf(wpath, sizeof wpath, "%s/%s%s", dir, wfile, o.embed ? ".tmp" : "");
-  uint64_t hash = 0;
-  progress("packing weights (%.1f MB) into %s", m.layout.size / 1e6, wpath);
-  if (wlayout_write(&m.layout, &m.st, wpath, &hash, err, sizeof err)) return fail("%s", err);
-  progress("generating code for %s (%s)", t.cpu, t.triple);
-  if (o.emit) return emit_code(&m, &o, &t, out, hash, wfile, o.embed ? wpath : NULL);
   snprintf(obj, sizeof obj, "%s.o", out);
-  if (emit_code(&m, &o, &t, obj, hash, wfile, o.embed ? wpath : NULL)) return 1;
-  progress("linking %s", out);
-  int rc = cg_link_shared(obj, out, err, sizeof err);
-  unlink(obj);
-  if (o.embed) unlink(wpath);
-  if (rc) return fail("%s", err);
   snprintf(hpath, sizeof hpath, "%s/%s.h", dir, s->name);
-  if (cg_write_header(s, hpath, err, sizeof err)) return fail("%s", err);
-  progress("wrote %s, %s%s%s", out, hpath, o.embed ? "" : " and ", o.embed ? "" : wpath);
-  return 0;
+  uint64_t hash = 0;
+  /* From here on the outputs are being written: a failure removes all of them, so that no
+   * partial weights, object, library or header is left behind. */
+  progress("packing weights (%.1f MB) into %s", m->layout.size / 1e6, wpath);
+  int rc = wlayout_write(&m->layout, &m->st, wpath, &hash, err, sizeof err) ? fail("%s", err) : 0;
+  if (!rc) progress("generating code for %s (%s)", t.cpu, t.triple);
+  if (!rc) rc = emit_code(m, &o, &t, o.emit ? out : obj, hash, wfile, o.embed ? wpath : NULL);
+  if (!rc && !o.emit) {
+    progress("linking %s", out);
+    rc = cg_link_shared(obj, out, err, sizeof err) ? fail("%s", err) : 0;
+    if (!rc) rc = cg_write_header(s, hpath, err, sizeof err) ? fail("%s", err) : 0;
+  }
+  if (!o.emit) unlink(obj);
+  if (rc || (o.embed && !o.emit)) unlink(wpath);
+  if (rc && strcmp(out, "-")) unlink(out);
+  if (rc && !o.emit) unlink(hpath);
+  if (!rc && !o.emit) progress("wrote %s, %s%s%s", out, hpath, o.embed ? "" : " and ", o.embed ? "" : wpath);
+  return rc;
+}
+
+static int compile(int argc, char **argv) {
+  Model m = {0};
+  int rc = compile_model(argc, argv, &m);
+  model_free(&m);
+  return rc;
 }
 
 /* ---------------------------------------------------------------- check */
@@ -454,26 +471,38 @@ static int generate(const Abi *a, modc_model *m, const RunOpts *o, int32_t *toks
   return rc ? 1 : 0;
 }
 
+/* Open the model and generate; toks stays the caller's to free. */
+static int run_model(const Abi *a, const RunOpts *o, int32_t *toks, int n) {
+  if (n == 0) return fail("run: the prompt is empty");
+  modc_model *m;
+  if (a->open(o->weights, o->threads, &m)) return fail("%s", a->last_error());
+  int rc = 1;
+  if (o->prompt && a->info(m)->vocab_size != 256)
+    fail("--prompt needs a byte-level model (vocab_size 256); this one has %d: use --tokens", a->info(m)->vocab_size);
+  else {
+    if (o->prompt) fputs(o->prompt, stdout);
+    rc = generate(a, m, o, toks, n);
+  }
+  a->close(m);
+  return rc;
+}
+
 static int run(int argc, char **argv) {
   RunOpts o = {0};
   Abi a;
   if (parse_run(argc, argv, &o) || load_abi(o.lib, &a)) return 1;
   int32_t *toks = NULL;
   int n = 0;
-  if (o.tokens && read_tokens(o.tokens, &toks, &n)) return 1;
+  if (o.tokens && read_tokens(o.tokens, &toks, &n)) {
+    free(toks);
+    return 1;
+  }
   if (o.prompt) {
     n = (int)strlen(o.prompt);
     toks = malloc((n + 1) * sizeof(int32_t));
     for (int i = 0; i < n; i++) toks[i] = (unsigned char)o.prompt[i];
   }
-  if (n == 0) return fail("run: the prompt is empty");
-  modc_model *m;
-  if (a.open(o.weights, o.threads, &m)) return fail("%s", a.last_error());
-  if (o.prompt && a.info(m)->vocab_size != 256)
-    return fail("--prompt needs a byte-level model (vocab_size 256); this one has %d: use --tokens", a.info(m)->vocab_size);
-  if (o.prompt) fputs(o.prompt, stdout);
-  int rc = generate(&a, m, &o, toks, n);
-  a.close(m);
+  int rc = run_model(&a, &o, toks, n);
   free(toks);
   return rc;
 }

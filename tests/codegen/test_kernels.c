@@ -12,11 +12,16 @@
  *   - integer results (topk, select, gather of positions) exactly;
  *   - the 1- and 2-thread results bit-identical;
  *   - side effects: select's count in dims[] and routing trace, kv_attention's cache append.
+ * A last case runs a whole lowered routed layer in a session graph (router, select, gather,
+ * the block with kv_attention, scatter_gate; intermediate values in a hand-planned arena),
+ * a prefill call then a decode call, against the reference interpreter (interp_run): the
+ * outputs to the same tolerance, the routing traces and cache lengths exactly.
  * Shapes cover rows = 1, sizes that are not multiples of the vector width, row counts that
  * are not multiples of the register block, bf16 weights, GQA, unsorted positions, and
  * session graphs whose rows are a dynamic symbol.
  *
- * usage: test_kernels WORKDIR [--bench]   (--bench: matmul GFLOP/s, 1 and 2 threads)
+ * usage: test_kernels WORKDIR [--bench [R,N,K ...]]   (--bench: GFLOP/s of matmul at those
+ *        shapes, f32 and bf16, and of attention, on 1 and 2 threads; not a test)
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -26,6 +31,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include "codegen/codegen.h"
+#include "ir/interp.h"
 #include "ir/ir.h"
 #include "runtime/exec.h"
 
@@ -34,6 +40,9 @@
 #endif
 #ifndef MODC_OPENMP_FLAGS
 #define MODC_OPENMP_FLAGS "-fopenmp"
+#endif
+#ifndef MODC_RUNTIME_LIB
+#define MODC_RUNTIME_LIB "libmodc_rt.a"
 #endif
 
 #define MAXCASES 96
@@ -95,6 +104,19 @@ typedef struct Case {
 } Case;
 
 static Case *cases[MAXCASES];
+
+/* the routed-layer case (t_pipeline) */
+#define PD 48                /* d_model */
+#define PMAX 16              /* bound of both symbols */
+#define PCALLS 2             /* prefill of 12 rows, then one decode row */
+static const int64_t prows[PCALLS] = {12, 1};
+typedef struct Pipe {
+  Case *c;
+  int64_t arena;            /* bytes planned */
+  int h;                    /* the node holding the call's residual rows */
+  float *hrows[PCALLS];     /* [prows[k]][PD] */
+} Pipe;
+static Pipe pipe;
 static int ncases;
 
 static Case *case_new(const char *name, GraphMode mode) {
@@ -108,6 +130,19 @@ static Case *case_new(const char *name, GraphMode mode) {
   }
   cases[ncases++] = c;
   return c;
+}
+
+static void case_free(Case *c) {
+  graph_free(c->g);
+  free(c->blob), free(c->pos), free(c->ref), free(c->route_ref);
+  free(c->kv_k0), free(c->kv_v0), free(c->kv_pos0);
+  free(c);
+}
+
+static void cases_free(void) {
+  for (int i = 0; i < ncases; i++) case_free(cases[i]);
+  for (int k = 0; k < PCALLS; k++) free(pipe.hrows[k]), pipe.hrows[k] = NULL;
+  ncases = 0;
 }
 
 static int node(Case *c, Op op, int nin, const int *in, DType dt, int rank, int64_t d0, int64_t d1) {
@@ -442,67 +477,6 @@ static void t_scatter_gate(const char *name, GraphMode mode, int64_t R, int64_t 
   free(h), free(y), free(r), free(idx);
 }
 
-static void build_cases(void) {
-  static const int32_t p7[] = {0, 1, 2, 3, 4, 5, 6};
-  static const int32_t pgap[] = {3, 9, 10, 17, 40, 41, 100, 999, 1000, 4000};
-  static const int32_t pmix[] = {5, 1, 9, 3, 3, 0, 7, 2, 8}; /* unsorted, with a repeat */
-  int32_t p40[40], p70[70], p33[33];
-  for (int i = 0; i < 40; i++) p40[i] = 3 * i + (i % 2);
-  for (int i = 0; i < 70; i++) p70[i] = i;
-  for (int i = 0; i < 33; i++) p33[i] = 2 * i;
-
-  t_embed("embed_f32", 50, 37, 5, DT_F32);
-  t_embed("embed_bf16_r1", 40, 64, 1, DT_BF16);
-  t_embed("embed_bf16", 30, 100, 9, DT_BF16);
-  t_rmsnorm("rmsnorm_d37", GRAPH_FORWARD, 3, 37);
-  t_rmsnorm("rmsnorm_d256", GRAPH_FORWARD, 7, 256);
-  t_rmsnorm("rmsnorm_sess", GRAPH_SESSION, 5, 48);
-  t_matmul("mm_1x1x64", GRAPH_FORWARD, 1, 1, 64, DT_F32);
-  t_matmul("mm_5x7x37", GRAPH_FORWARD, 5, 7, 37, DT_F32);
-  t_matmul("mm_13x33x100", GRAPH_FORWARD, 13, 33, 100, DT_F32);
-  t_matmul("mm_6x8x16", GRAPH_FORWARD, 6, 8, 16, DT_F32);
-  t_matmul("mm_1x64x256", GRAPH_FORWARD, 1, 64, 256, DT_F32);
-  t_matmul("mm_100x203x256", GRAPH_FORWARD, 100, 203, 256, DT_F32);
-  t_matmul("mm_7x768x768", GRAPH_FORWARD, 7, 768, 768, DT_F32);
-  t_matmul("mm_300x130x40", GRAPH_FORWARD, 300, 130, 40, DT_F32);
-  t_matmul("mm_bf16_9x50x130", GRAPH_FORWARD, 9, 50, 130, DT_BF16);
-  t_matmul("mm_bf16_1x64x256", GRAPH_FORWARD, 1, 64, 256, DT_BF16);
-  t_matmul("mm_bf16_64x200x512", GRAPH_FORWARD, 64, 200, 512, DT_BF16);
-  t_matmul("mm_sess_11x24x72", GRAPH_SESSION, 11, 24, 72, DT_F32);
-  t_matmul("mm_sess_r1_bf16", GRAPH_SESSION, 1, 257, 96, DT_BF16);
-  t_matmul("mm_sess_r0", GRAPH_SESSION, 0, 16, 32, DT_F32);
-  t_elementwise("add", GRAPH_FORWARD, OP_ADD, 3, 37);
-  t_elementwise("add_sess", GRAPH_SESSION, OP_ADD, 1000, 77);
-  t_elementwise("bias_add", GRAPH_FORWARD, OP_BIAS_ADD, 4, 21);
-  t_elementwise("silu", GRAPH_FORWARD, OP_SILU, 2, 100);
-  t_elementwise("silu_mul", GRAPH_FORWARD, OP_SILU_MUL, 5, 19);
-  t_elementwise("silu_mul_sess", GRAPH_SESSION, OP_SILU_MUL, 3, 64);
-  t_rope("rope_h4_hd16", GRAPH_FORWARD, 7, 4, 16, 10000.0, p7);
-  t_rope("rope_h2_hd40", GRAPH_FORWARD, 10, 2, 40, 500000.0, pgap);
-  t_rope("rope_sess_hd64", GRAPH_SESSION, 10, 3, 64, 10000.0, pgap);
-  t_attention("attn_r1", GRAPH_FORWARD, 1, 2, 2, 16, p7);
-  t_attention("attn_gqa_hd24", GRAPH_FORWARD, 7, 4, 2, 24, p7);
-  t_attention("attn_mqa_r40", GRAPH_FORWARD, 40, 4, 1, 64, p40);
-  t_attention("attn_unsorted", GRAPH_FORWARD, 9, 2, 1, 32, pmix);
-  t_attention("attn_hd128", GRAPH_FORWARD, 33, 2, 2, 128, p33);
-  t_attention("attn_sess_r70", GRAPH_SESSION, 70, 4, 2, 16, p70);
-  t_kv_attention("kv_prefill", 3, 5, 4, 2, 32, 1);
-  t_kv_attention("kv_decode", 1, 20, 2, 1, 64, 0);
-  t_kv_attention("kv_first", 6, 0, 2, 2, 8, 1);
-  t_kv_attention("kv_long", 40, 50, 4, 4, 16, 1);
-  t_take_last("take_last", GRAPH_SESSION, 6, 37);
-  t_take_last("take_last_r1", GRAPH_SESSION, 1, 16);
-  t_topk("topk_20_5", 20, 5);
-  t_topk("topk_all", 6, 6);
-  t_select("select", 10, 1, 4);
-  t_select("select_r1", 1, 0, 0);
-  t_gather("gather_f32", GRAPH_FORWARD, 10, 37, 4, DT_F32);
-  t_gather("gather_pos", GRAPH_FORWARD, 10, 0, 6, DT_I32);
-  t_gather("gather_sess", GRAPH_SESSION, 12, 16, 3, DT_F32);
-  t_scatter_gate("scatter_raw", GRAPH_FORWARD, 10, 37, 3, 0);
-  t_scatter_gate("scatter_sigmoid", GRAPH_SESSION, 9, 20, 4, 1);
-}
-
 /* ---- compile, load, run, compare ---- */
 
 static char work[1024], err[8192];
@@ -540,7 +514,8 @@ static void *build_library(Case **cs, int n, const char *stem) {
     fprintf(stderr, "cg_emit: %s\n", err);
     return NULL;
   }
-  snprintf(cmd, sizeof cmd, "%s -shared -o '%s' '%s' '%s' %s -lm", MODC_CC, so, obj, MODC_RUNTIME_LIB,
+  const char *rt = getenv("MODC_RUNTIME_LIB"); /* as link.c: the environment overrides the build's */
+  snprintf(cmd, sizeof cmd, "%s -shared -o '%s' '%s' '%s' %s -lm", MODC_CC, so, obj, rt && *rt ? rt : MODC_RUNTIME_LIB,
            MODC_OPENMP_FLAGS);
   if (system(cmd) != 0) {
     fprintf(stderr, "link failed: %s\n", cmd);
@@ -651,7 +626,187 @@ static void check_effects(Case *c, const Run *r) {
   }
 }
 
+/* ---- a lowered routed layer, against the interpreter ---- */
+
+
+static int mat(Case *c, int64_t n, int64_t k, DType dt) {
+  float *w = frands(n * k, 1.0f / sqrtf((float)k) * 1.7f);
+  uint16_t *b = malloc((size_t)(n * k) * 2);
+  for (int64_t i = 0; i < n * k; i++) b[i] = to_bf16(w[i]);
+  int i = data(c, dt, 2, n, k, dt == DT_BF16 ? (void *)b : (void *)w);
+  free(w), free(b);
+  return i;
+}
+
+static int gains(Case *c, int64_t n) {
+  float *w = frands(n, 0.2f);
+  for (int64_t i = 0; i < n; i++) w[i] += 1.0f;
+  int i = data(c, DT_F32, 1, n, 0, w);
+  free(w);
+  return i;
+}
+
+/* an intermediate value in the arena (each gets its own slot: no reuse to get wrong) */
+static int val(Op op, int nin, const int *in, DType dt, int rank, int64_t d0, int64_t d1) {
+  Case *c = pipe.c;
+  int i = node(c, op, nin, in, dt, rank, d0, d1);
+  c->g->n[i].st = ST_ARENA;
+  c->g->n[i].offset = pipe.arena;
+  pipe.arena += (type_bytes_bound(c->g, &c->g->n[i].ty) + 63) / 64 * 64;
+  return i;
+}
+
+static int mm(int x, int w, int64_t rows) {
+  return val(OP_MATMUL, 2, (int[]){x, w}, DT_F32, 2, rows, pipe.c->g->n[w].ty.dim[0]);
+}
+
+static int rope_of(int x, int p, int heads, int64_t rows) {
+  int i = val(OP_ROPE, 2, (int[]){x, p}, DT_F32, 2, rows, pipe.c->g->n[x].ty.dim[1]);
+  attr_set_i(&pipe.c->g->n[i], "heads", heads);
+  attr_set_f(&pipe.c->g->n[i], "theta", 10000.0);
+  return i;
+}
+
+static int norm_of(int x, int w, int64_t rows) {
+  int i = val(OP_RMSNORM, 2, (int[]){x, w}, DT_F32, 2, rows, PD);
+  attr_set_f(&pipe.c->g->n[i], "eps", 1e-5);
+  return i;
+}
+
+/* the block body on the routed rows x at positions p (s1 rows) */
+static int pipe_block(Case *c, int x, int p, int64_t m) {
+  int u = norm_of(x, gains(c, PD), m);
+  int q = rope_of(mm(u, mat(c, 64, PD, DT_F32), m), p, 4, m);
+  int k = rope_of(mm(u, mat(c, 32, PD, DT_F32), m), p, 2, m);
+  int v = mm(u, mat(c, 32, PD, DT_F32), m);
+  int att = val(OP_KV_ATTENTION, 4, (int[]){q, k, v, p}, DT_F32, 2, m, 64);
+  attr_set_i(&c->g->n[att], "layer", 1);
+  attr_set_i(&c->g->n[att], "heads", 4);
+  attr_set_i(&c->g->n[att], "kv_heads", 2);
+  int a = val(OP_ADD, 2, (int[]){x, mm(att, mat(c, PD, 64, DT_F32), m)}, DT_F32, 2, m, PD);
+  int z = norm_of(a, gains(c, PD), m);
+  int g = mm(z, mat(c, 72, PD, DT_BF16), m), up = mm(z, mat(c, 72, PD, DT_BF16), m);
+  int sm = val(OP_SILU_MUL, 2, (int[]){g, up}, DT_F32, 2, m, 72);
+  return val(OP_ADD, 2, (int[]){a, mm(sm, mat(c, PD, 72, DT_F32), m)}, DT_F32, 2, m, PD);
+}
+
+static void t_pipeline(void) {
+  Case *c = case_new("routed_layer", GRAPH_SESSION);
+  pipe.c = c;
+  int64_t R = DIM_SYM(graph_add_sym(c->g, PMAX)), m = DIM_SYM(graph_add_sym(c->g, PMAX));
+  for (int k = 0; k < PCALLS; k++) pipe.hrows[k] = frands(prows[k] * PD, 1.5f);
+  float *hbuf = calloc(PMAX * PD, sizeof *hbuf);
+  pipe.h = data(c, DT_F32, 2, PMAX, PD, hbuf);
+  c->g->n[pipe.h].ty.dim[0] = R;
+  free(hbuf);
+  int pos = node(c, OP_INPUT, 0, NULL, DT_I32, 1, R, 0);
+  attr_set_s(&c->g->n[pos], "name", "pos");
+  c->g->n[pos].st = ST_POS;
+  int r = mm(pipe.h, mat(c, 1, PD, DT_F32), R);
+  int idx = val(OP_SELECT, 2, (int[]){r, pos}, DT_I32, 1, m, 0);
+  attr_set_i(&c->g->n[idx], "layer", 1);
+  attr_set_i(&c->g->n[idx], "sym", DIM_SYMNO(m));
+  int x = val(OP_GATHER, 2, (int[]){pipe.h, idx}, DT_F32, 2, m, PD);
+  int p = val(OP_GATHER, 2, (int[]){pos, idx}, DT_I32, 1, m, 0);
+  int y = pipe_block(c, x, p, m);
+  int out = node(c, OP_SCATTER_GATE, 4, (int[]){pipe.h, idx, y, r}, DT_F32, 2, R, PD);
+  attr_set_s(&c->g->n[out], "gate", "sigmoid");
+  c->g->n[out].st = ST_OUT;
+  int o = node(c, OP_OUTPUT, 1, (int[]){out}, DT_F32, 2, R, PD);
+  attr_set_s(&c->g->n[o], "name", "logits");
+  c->nout = -1; /* checked by check_pipeline */
+}
+
+/* One session's state for the compiled layer. */
+typedef struct PipeRun {
+  uint8_t *arena, *blob;
+  float *kv_k[NLAYERS], *kv_v[NLAYERS];
+  int32_t *kv_pos[NLAYERS];
+  int64_t kv_len[NLAYERS], dims[2];
+  uint8_t *route[NLAYERS];
+} PipeRun;
+
+static void pipe_open(PipeRun *r) {
+  memset(r, 0, sizeof *r);
+  r->arena = malloc((size_t)pipe.arena);
+  r->blob = malloc((size_t)pipe.c->blen);
+  memcpy(r->blob, pipe.c->blob, (size_t)pipe.c->blen);
+  for (int l = 0; l < NLAYERS; l++) {
+    r->kv_k[l] = calloc(PMAX * PCALLS * 32, 4);
+    r->kv_v[l] = calloc(PMAX * PCALLS * 32, 4);
+    r->kv_pos[l] = calloc(PMAX * PCALLS, 4);
+    r->route[l] = calloc(PMAX * PCALLS, 1);
+  }
+}
+
+static void pipe_close(PipeRun *r) {
+  free(r->arena), free(r->blob);
+  for (int l = 0; l < NLAYERS; l++) free(r->kv_k[l]), free(r->kv_v[l]), free(r->kv_pos[l]), free(r->route[l]);
+}
+
+/* call k of the session: h rows and positions start..start+n */
+static void pipe_call(PipeRun *r, int k, int32_t start, int threads, float *out) {
+  int32_t pos[PMAX];
+  for (int64_t i = 0; i < prows[k]; i++) pos[i] = start + (int32_t)i;
+  memcpy(r->blob + pipe.c->g->n[pipe.h].offset, pipe.hrows[k], (size_t)(prows[k] * PD) * 4);
+  r->dims[0] = prows[k];
+  modc_exec x = {r->blob, r->arena, NULL, pos, out, r->dims, r->kv_k, r->kv_v, r->kv_pos, r->kv_len, r->route, threads};
+  pipe.c->fn(&x);
+}
+
+static void check_pipeline(Case *c) {
+  PipeRun r1, r2;
+  InterpSession *s = interp_session_new(NLAYERS, PMAX * PCALLS, 32);
+  uint8_t *iblob = malloc((size_t)c->blen);
+  memcpy(iblob, c->blob, (size_t)c->blen);
+  pipe_open(&r1);
+  pipe_open(&r2);
+  int32_t start = 0, tok[PMAX] = {0};
+  for (int k = 0; k < PCALLS; k++) {
+    float o1[PMAX * PD], o2[PMAX * PD];
+    double ref[PMAX * PD];
+    int32_t pos[PMAX];
+    for (int64_t i = 0; i < prows[k]; i++) pos[i] = start + (int32_t)i;
+    memcpy(iblob + c->g->n[pipe.h].offset, pipe.hrows[k], (size_t)(prows[k] * PD) * 4);
+    InterpStats st;
+    if (interp_run(c->g, iblob, tok, pos, prows[k], s, ref, &st, err, sizeof err)) {
+      fail(c, "interp_run failed%s%s", 0, 0);
+      printf("  %s\n", err);
+      break;
+    }
+    pipe_call(&r1, k, start, 1, o1);
+    pipe_call(&r2, k, start, 2, o2);
+    c->nout = prows[k] * PD;
+    c->ref = ref;
+    Run rr = {.out = o1};
+    check_values(c, &rr);
+    c->ref = NULL;
+    checks += 3;
+    if (memcmp(o1, o2, (size_t)c->nout * 4)) fail(c, "call %g: 1 and 2 threads differ%s", k, 0);
+    if (r1.dims[1] != st.routed_rows[1]) fail(c, "call %g: %g rows routed", k, (double)r1.dims[1]);
+    if (k == 0 && (r1.dims[1] == 0 || r1.dims[1] == prows[0])) fail(c, "degenerate routing: %g of %g rows", (double)r1.dims[1], (double)prows[0]);
+    if (getenv("KVERBOSE")) printf("  call %d: %lld of %lld rows routed\n", k, (long long)r1.dims[1], (long long)prows[k]);
+    if (st.min_margin < 1e-4) printf("note: %s: router margin %g, decisions may be fragile\n", c->name, st.min_margin);
+    start += (int32_t)prows[k];
+    const uint8_t *tr = interp_routing(s, 1);
+    int64_t taken = 0;
+    for (int32_t p = 0; p < start; p++) {
+      taken += tr[p];
+      if (r1.route[1][p] != tr[p]) fail(c, "route of position %g: got %g", p, r1.route[1][p]);
+    }
+    if (r1.kv_len[1] != taken || r1.kv_len[0] != 0) fail(c, "kv_len %g, want %g", (double)r1.kv_len[1], (double)taken);
+  }
+  pipe_close(&r1);
+  pipe_close(&r2);
+  interp_session_free(s);
+  free(iblob);
+}
+
 static void check_case(Case *c) {
+  if (c == pipe.c && c->fn) {
+    check_pipeline(c);
+    return;
+  }
   if (!c->fn) {
     fail(c, "no function%s%s", 0, 0);
     return;
@@ -675,52 +830,143 @@ static void check_case(Case *c) {
   run_free(&r2);
 }
 
+static void build_cases(void) {
+  static const int32_t p7[] = {0, 1, 2, 3, 4, 5, 6};
+  static const int32_t pgap[] = {3, 9, 10, 17, 40, 41, 100, 999, 1000, 4000};
+  static const int32_t pmix[] = {5, 1, 9, 3, 3, 0, 7, 2, 8}; /* unsorted, with a repeat */
+  int32_t p40[40], p70[70], p33[33];
+  for (int i = 0; i < 40; i++) p40[i] = 3 * i + (i % 2);
+  for (int i = 0; i < 70; i++) p70[i] = i;
+  for (int i = 0; i < 33; i++) p33[i] = 2 * i;
+
+  t_embed("embed_f32", 50, 37, 5, DT_F32);
+  t_embed("embed_bf16_r1", 40, 64, 1, DT_BF16);
+  t_embed("embed_bf16", 30, 100, 9, DT_BF16);
+  t_rmsnorm("rmsnorm_d37", GRAPH_FORWARD, 3, 37);
+  t_rmsnorm("rmsnorm_d256", GRAPH_FORWARD, 7, 256);
+  t_rmsnorm("rmsnorm_sess", GRAPH_SESSION, 5, 48);
+  t_matmul("mm_1x1x64", GRAPH_FORWARD, 1, 1, 64, DT_F32);
+  t_matmul("mm_5x7x37", GRAPH_FORWARD, 5, 7, 37, DT_F32);
+  t_matmul("mm_13x33x100", GRAPH_FORWARD, 13, 33, 100, DT_F32);
+  t_matmul("mm_6x8x16", GRAPH_FORWARD, 6, 8, 16, DT_F32);
+  t_matmul("mm_1x64x256", GRAPH_FORWARD, 1, 64, 256, DT_F32);
+  t_matmul("mm_100x203x256", GRAPH_FORWARD, 100, 203, 256, DT_F32);
+  t_matmul("mm_7x768x768", GRAPH_FORWARD, 7, 768, 768, DT_F32);
+  t_matmul("mm_300x130x40", GRAPH_FORWARD, 300, 130, 40, DT_F32);
+  t_matmul("mm_13x300x1300", GRAPH_FORWARD, 13, 300, 1300, DT_F32); /* 3 K chunks, 3 column chunks */
+  t_matmul("mm_bf16_20x70x1100", GRAPH_FORWARD, 20, 70, 1100, DT_BF16);
+  t_matmul("mm_bf16_9x50x130", GRAPH_FORWARD, 9, 50, 130, DT_BF16);
+  t_matmul("mm_bf16_1x64x256", GRAPH_FORWARD, 1, 64, 256, DT_BF16);
+  t_matmul("mm_bf16_64x200x512", GRAPH_FORWARD, 64, 200, 512, DT_BF16);
+  t_matmul("mm_sess_11x24x72", GRAPH_SESSION, 11, 24, 72, DT_F32);
+  t_matmul("mm_sess_r1_bf16", GRAPH_SESSION, 1, 257, 96, DT_BF16);
+  t_matmul("mm_sess_r0", GRAPH_SESSION, 0, 16, 32, DT_F32);
+  t_elementwise("add", GRAPH_FORWARD, OP_ADD, 3, 37);
+  t_elementwise("add_sess", GRAPH_SESSION, OP_ADD, 1000, 77);
+  t_elementwise("bias_add", GRAPH_FORWARD, OP_BIAS_ADD, 4, 21);
+  t_elementwise("silu", GRAPH_FORWARD, OP_SILU, 2, 100);
+  t_elementwise("silu_mul", GRAPH_FORWARD, OP_SILU_MUL, 5, 19);
+  t_elementwise("silu_mul_sess", GRAPH_SESSION, OP_SILU_MUL, 3, 64);
+  t_rope("rope_h4_hd16", GRAPH_FORWARD, 7, 4, 16, 10000.0, p7);
+  t_rope("rope_h2_hd40", GRAPH_FORWARD, 10, 2, 40, 500000.0, pgap);
+  t_rope("rope_sess_hd64", GRAPH_SESSION, 10, 3, 64, 10000.0, pgap);
+  t_attention("attn_r1", GRAPH_FORWARD, 1, 2, 2, 16, p7);
+  t_attention("attn_gqa_hd24", GRAPH_FORWARD, 7, 4, 2, 24, p7);
+  t_attention("attn_mqa_r40", GRAPH_FORWARD, 40, 4, 1, 64, p40);
+  t_attention("attn_unsorted", GRAPH_FORWARD, 9, 2, 1, 32, pmix);
+  t_attention("attn_hd128", GRAPH_FORWARD, 33, 2, 2, 128, p33);
+  t_attention("attn_sess_r70", GRAPH_SESSION, 70, 4, 2, 16, p70);
+  t_kv_attention("kv_prefill", 3, 5, 4, 2, 32, 1);
+  t_kv_attention("kv_decode", 1, 20, 2, 1, 64, 0);
+  t_kv_attention("kv_first", 6, 0, 2, 2, 8, 1);
+  t_kv_attention("kv_long", 40, 50, 4, 4, 16, 1);
+  t_take_last("take_last", GRAPH_SESSION, 6, 37);
+  t_take_last("take_last_r1", GRAPH_SESSION, 1, 16);
+  t_topk("topk_20_5", 20, 5);
+  t_topk("topk_all", 6, 6);
+  t_select("select", 10, 1, 4);
+  t_select("select_r1", 1, 0, 0);
+  t_gather("gather_f32", GRAPH_FORWARD, 10, 37, 4, DT_F32);
+  t_gather("gather_pos", GRAPH_FORWARD, 10, 0, 6, DT_I32);
+  t_gather("gather_sess", GRAPH_SESSION, 12, 16, 3, DT_F32);
+  t_scatter_gate("scatter_raw", GRAPH_FORWARD, 10, 37, 3, 0);
+  t_scatter_gate("scatter_sigmoid", GRAPH_SESSION, 9, 20, 4, 1);
+  t_pipeline();
+}
+
 /* ---- --bench: matmul throughput ---- */
 
-static double now(void) {
+static double clock_s(clockid_t id) {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(id, &ts);
   return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* GFLOP/s of the fastest single call over about a second (the machine may be shared, so
- * the minimum is the figure least disturbed by other work). */
+/* GFLOP/s of the fastest single call over about a second.  The machine may be shared, so
+ * one thread is timed by its own CPU time (being descheduled does not count); two threads
+ * by the wall clock (a process's CPU time is not kept current for its other threads). */
 static double bench_case(Case *c, int threads, double flops) {
   Run r;
+  clockid_t id = threads == 1 ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
   run_case(c, threads, &r);
   modc_exec x = {c->blob, NULL, NULL, c->pos, r.out, r.dims, r.kv_k, r.kv_v, r.kv_pos, r.kv_len, r.route, threads};
-  double best = 1e30, start = now();
-  for (int i = 0; i < 5 || now() - start < 1.0; i++) {
-    double t0 = now();
+  double best = 1e30, start = clock_s(CLOCK_MONOTONIC);
+  for (int i = 0; i < 5 || clock_s(CLOCK_MONOTONIC) - start < 1.0; i++) {
+    if (c->kv) r.kv_len[c->layer] = c->kv0; /* each call appends its rows again */
+    double t0 = clock_s(id);
     c->fn(&x);
-    double t = now() - t0;
+    double t = clock_s(id) - t0;
     if (t < best) best = t;
   }
   run_free(&r);
   return flops / best * 1e-9;
 }
 
-static int bench(void) {
-  static const int64_t shapes[][3] = {{512, 768, 768}, {512, 2048, 512}, {64, 768, 768}, {1, 2048, 768}};
-  int n = 0;
-  Case *cs[16];
+/* matmul at the shapes given as R,N,K (f32 and bf16 weights), then prefill attention and a
+ * decode step's kv_attention; GFLOP/s on 1 and 2 threads. */
+static int bench(int argc, char **argv) {
+  static const char *const dflt[] = {"512,768,768", "512,2048,512", "64,768,768", "1,2048,768"};
+  int n = 0, nsh = argc > 0 ? argc : 4;
+  Case *cs[64];
+  double fl[64];
   ncases = 0;
-  for (int s = 0; s < 4; s++)
+  for (int s = 0; s < nsh && n < 60; s++) {
+    long long R, N, K;
+    if (sscanf(argc > 0 ? argv[s] : dflt[s], "%lld,%lld,%lld", &R, &N, &K) != 3) {
+      fprintf(stderr, "bench: shape '%s' is not R,N,K\n", argv[s]);
+      cases_free();
+      return 2;
+    }
     for (int b = 0; b < 2; b++) {
       char name[48];
-      snprintf(name, sizeof name, "bench_%lld_%lld_%lld_%s", (long long)shapes[s][0], (long long)shapes[s][1],
-               (long long)shapes[s][2], b ? "bf16" : "f32");
-      t_matmul(name, GRAPH_FORWARD, shapes[s][0], shapes[s][1], shapes[s][2], b ? DT_BF16 : DT_F32);
+      snprintf(name, sizeof name, "bench_matmul_%lld_%lld_%lld_%s", R, N, K, b ? "bf16" : "f32");
+      t_matmul(name, GRAPH_FORWARD, R, N, K, b ? DT_BF16 : DT_F32);
+      fl[n] = 2.0 * R * N * K;
       cs[n++] = cases[ncases - 1];
     }
-  if (!build_library(cs, n, "bench")) return 1;
-  printf("%-28s %12s %12s\n", "matmul R x N x K", "1 thread", "2 threads");
-  for (int i = 0; i < n; i++) {
-    const int64_t *sh = shapes[i / 2];
-    double fl = 2.0 * sh[0] * sh[1] * sh[2];
-    double g1 = bench_case(cs[i], 1, fl), g2 = bench_case(cs[i], 2, fl);
-    printf("%-28s %7.1f GF/s %7.1f GF/s\n", cs[i]->name + 6, g1, g2);
   }
+  int32_t *pos = malloc(512 * sizeof *pos);
+  for (int i = 0; i < 512; i++) pos[i] = i;
+  t_attention("bench_attention_512_h4_hd64", GRAPH_FORWARD, 512, 4, 4, 64, pos);
+  fl[n] = 2.0 * 2.0 * (512.0 * 513 / 2) * 4 * 64;
+  cs[n++] = cases[ncases - 1];
+  t_kv_attention("bench_kv_decode_1024_h8_hd64", 1, 1023, 8, 2, 64, 0);
+  fl[n] = 2.0 * 2.0 * 1024 * 8 * 64;
+  cs[n++] = cases[ncases - 1];
+  t_rope("bench_rope_512_h4_hd64", GRAPH_FORWARD, 512, 4, 64, 10000.0, pos); /* "flops": 6 per element */
+  fl[n] = 6.0 * 512 * 256;
+  cs[n++] = cases[ncases - 1];
+  free(pos);
+  if (!build_library(cs, n, "bench")) {
+    cases_free();
+    return 1;
+  }
+  printf("%-34s %12s %12s\n", "kernel", "1 thread", "2 threads");
+  for (int i = 0; i < n; i++) {
+    double g1 = bench_case(cs[i], 1, fl[i]), g2 = bench_case(cs[i], 2, fl[i]);
+    printf("%-34s %7.1f GF/s %7.1f GF/s\n", cs[i]->name + 6, g1, g2);
+  }
+  cases_free();
   return 0;
 }
 
@@ -731,14 +977,18 @@ int main(int argc, char **argv) {
   }
   snprintf(work, sizeof work, "%s", argv[1]);
   mkdir(work, 0777);
-  if (argc > 2 && !strcmp(argv[2], "--bench")) return bench();
+  if (argc > 2 && !strcmp(argv[2], "--bench")) return bench(argc - 3, argv + 3);
   build_cases();
-  if (!build_library(cases, ncases, "kernels")) return 1;
+  if (!build_library(cases, ncases, "kernels")) {
+    cases_free();
+    return 1;
+  }
   setvbuf(stdout, NULL, _IONBF, 0);
   for (int i = 0; i < ncases; i++) {
     if (getenv("KVERBOSE")) printf("%s\n", cases[i]->name);
     check_case(cases[i]);
   }
   printf("%d cases, %d checks, %d failures\n", ncases, checks, failures);
+  cases_free();
   return failures != 0;
 }

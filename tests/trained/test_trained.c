@@ -87,5 +87,10 @@ int main(int argc, char **argv) {
     }
   }
   printf("%d passed, %d failed\n", checks - fails, fails);
+  void (*sclose)(modc_session *) = SYM(h, "modc_session_close");
+  void (*mclose)(modc_model *) = SYM(h, "modc_close");
+  sclose(s);
+  mclose(m);
+  free(tok), free(tok2), free(fw), free(cw), free(fw2), free(taken), free(got);
   return fails != 0;
 }

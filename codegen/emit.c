@@ -111,10 +111,20 @@ LLVMValueRef em_intrin(Em *e, const char *name, LLVMTypeRef *tys, int ntys, LLVM
   return LLVMBuildCall2(e->b, ft, f, args, (unsigned)nargs, "");
 }
 
+/* x86 before FMA3 (SSE-only or AVX-only CPUs) has no fused multiply-add: there llvm.fma
+ * would become a libm call per lane, so use llvm.fmuladd, which the backend fuses exactly
+ * where the target has a fast FMA (everywhere else: x86 with FMA3, AArch64, ...). */
+static int target_has_fma(const CgCtx *c) {
+  if (!c->target) return 1;
+  const char *t = c->target->triple;
+  int x86 = !strncmp(t, "x86_64", 6) || (t[0] == 'i' && t[2] == '8' && t[3] == '6');
+  return !x86 || cg_feature_on(c->target->features, "fma") || cg_feature_on(c->target->features, "avx512f");
+}
+
 LLVMValueRef em_fma(Em *e, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {
   LLVMTypeRef t = LLVMTypeOf(a);
   LLVMValueRef args[3] = {a, b, c};
-  return em_intrin(e, "llvm.fma", &t, 1, args, 3);
+  return em_intrin(e, target_has_fma(e->c) ? "llvm.fma" : "llvm.fmuladd", &t, 1, args, 3);
 }
 
 static LLVMValueRef unary(Em *e, const char *name, LLVMValueRef x) {

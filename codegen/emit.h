@@ -66,7 +66,8 @@ LLVMValueRef em_exec_field(Em *e, LLVMValueRef exec, int field);
 /* intrinsics: llvm.<name> overloaded on ty (NULL: not overloaded) */
 LLVMValueRef em_intrin(Em *e, const char *name, LLVMTypeRef *tys, int ntys, LLVMValueRef *args,
                        int nargs);
-LLVMValueRef em_fma(Em *e, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c); /* a*b+c, rounded once */
+/* a*b+c, rounded once (llvm.fma); on x86 without FMA3, llvm.fmuladd (two roundings there) */
+LLVMValueRef em_fma(Em *e, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
 LLVMValueRef em_exp(Em *e, LLVMValueRef x);              /* llvm.exp on f32 or <n x f32> */
 LLVMValueRef em_fmax(Em *e, LLVMValueRef a, LLVMValueRef b); /* llvm.maxnum */
 LLVMValueRef em_sqrt(Em *e, LLVMValueRef x);

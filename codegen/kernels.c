@@ -637,7 +637,7 @@ static LLVMValueRef attn_scores(Em *e, const Attn *t, LLVMValueRef kb, const LLV
 }
 
 /* The block's update of every row's state st[r] = (m, l, acc[nv]). */
-static void attn_block(Em *e, const Attn *t, const AttnKeys *k, LLVMValueRef q[][24],
+static void attn_block(Em *e, const Attn *t, const AttnKeys *k, LLVMValueRef q[][16],
                        LLVMValueRef j0, const LLVMValueRef *vis, LLVMValueRef st[][EM_MAXCARRY]) {
   int B = t->B, vw = t->vw, ns = 2 + t->nv;
   LLVMValueRef kw = em_i64(e, t->Hk * t->hd), rows[64], p[ATTN_MAXQ], old[ATTN_MAXQ][EM_MAXCARRY], dead[ATTN_MAXQ];
@@ -668,7 +668,7 @@ static void attn_block(Em *e, const Attn *t, const AttnKeys *k, LLVMValueRef q[]
 }
 
 /* Skip the block (state unchanged) unless some row sees one of its keys. */
-static void attn_key_loop(Em *e, const Attn *t, const AttnKeys *k, LLVMValueRef q[][24],
+static void attn_key_loop(Em *e, const Attn *t, const AttnKeys *k, LLVMValueRef q[][16],
                           LLVMValueRef st[][EM_MAXCARRY]) {
   int ns = 2 + t->nv, nc = t->bq * ns;
   LLVMValueRef flat[EM_MAXCARRY], vis[ATTN_MAXQ], inb, any = NULL;
@@ -703,7 +703,7 @@ static void attn_key_loop(Em *e, const Attn *t, const AttnKeys *k, LLVMValueRef 
 
 /* the item's rows over all keys; out = acc / l (0 where no key was visible) */
 static void attn_rows(Em *e, const Attn *t, const AttnKeys *k) {
-  LLVMValueRef q[ATTN_MAXQ][24], st[ATTN_MAXQ][EM_MAXCARRY];
+  LLVMValueRef q[ATTN_MAXQ][16], st[ATTN_MAXQ][EM_MAXCARRY];
   for (int r = 0; r < t->bq; r++) {
     for (int c = 0; c < t->nv; c++)
       q[r][c] = em_vload(e, t->vw, gep_f32(e, k->q[r], em_i64(e, c * t->vw)), attn_mask(e, t, c));
@@ -807,11 +807,13 @@ static LLVMValueRef k_attention(Kern *k) {
   t.hd = qc / t.H;
   if (kc != t.Hk * t.hd || ccols(k, k->in[2]) != kc) die(k, "k/v width disagrees with kv_heads*hd");
   if (t.kv && t.layer < 0) die(k, "no layer attribute");
-  t.vw = k->c->vw;
+  /* a head in at most 16 vectors (wider than the registers on small targets: LLVM splits) */
+  if (t.hd > 1024) die(k, "head dim %lld above 1024", (long long)t.hd);
+  for (t.vw = k->c->vw; (t.hd + t.vw - 1) / t.vw > 16; t.vw *= 2) {}
   t.nv = (int)((t.hd + t.vw - 1) / t.vw);
   t.B = t.nv <= 4 ? t.vw : t.vw / 2;
+  if (t.B > 16) t.B = 16;
   t.bq = t.nv <= 4 ? 4 : t.nv <= 8 ? 2 : 1;
-  if (t.bq * (2 + t.nv) > EM_MAXCARRY || t.nv > 24) die(k, "head dim %lld too large", (long long)t.hd);
   Em e;
   KArgs a;
   kbegin(&e, k, &a);

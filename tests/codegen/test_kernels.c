@@ -20,6 +20,9 @@
  * are not multiples of the register block, bf16 weights, GQA, unsorted positions, and
  * session graphs whose rows are a dynamic symbol.
  *
+ * The library is built for the host CPU, or for $KERNELS_CPU (an LLVM CPU name: haswell
+ * gives 8-lane vectors, x86-64 4-lane ones without FMA).
+ *
  * usage: test_kernels WORKDIR [--bench [R,N,K ...]]   (--bench: GFLOP/s of matmul at those
  *        shapes, f32 and bf16, and of attention, on 1 and 2 threads; not a test)
  */
@@ -494,7 +497,8 @@ static void *build_library(Case **cs, int n, const char *stem) {
   CgTarget t;
   Graph *gs[MAXCASES];
   for (int i = 0; i < n; i++) gs[i] = cs[i]->g;
-  if (cg_target_resolve("host", "native", 3, &t, err, sizeof err)) {
+  const char *cpu = getenv("KERNELS_CPU"); /* e.g. haswell (vw 8), x86-64 (vw 4, no FMA) */
+  if (cg_target_resolve("host", cpu && *cpu ? cpu : "native", 3, &t, err, sizeof err)) {
     fprintf(stderr, "target: %s\n", err);
     return NULL;
   }
@@ -875,6 +879,7 @@ static void build_cases(void) {
   t_attention("attn_mqa_r40", GRAPH_FORWARD, 40, 4, 1, 64, p40);
   t_attention("attn_unsorted", GRAPH_FORWARD, 9, 2, 1, 32, pmix);
   t_attention("attn_hd128", GRAPH_FORWARD, 33, 2, 2, 128, p33);
+  t_attention("attn_hd320", GRAPH_FORWARD, 5, 1, 1, 320, p7);
   t_attention("attn_sess_r70", GRAPH_SESSION, 70, 4, 2, 16, p70);
   t_kv_attention("kv_prefill", 3, 5, 4, 2, 32, 1);
   t_kv_attention("kv_decode", 1, 20, 2, 1, 64, 0);

@@ -12,6 +12,7 @@
 #include "passes.h"
 
 #define ALIGN 64
+#define MAX_ARENA ((int64_t)1 << 46) /* 64 TiB: far past any real model, far from overflow */
 
 typedef struct Live {
   int64_t off, size;
@@ -75,7 +76,16 @@ int pass_plan_memory(Graph *g, char *err, size_t errlen) {
     Node *n = &g->n[i];
     n->st = fixed_storage(g, i, is_result);
     n->offset = n->op == OP_WEIGHT ? attr_i(n, "offset", 0) : 0;
-    if (n->st == ST_ARENA) n->offset = arena_alloc(&a, i, type_bytes_bound(g, &n->ty));
+    if (n->st == ST_ARENA) {
+      int64_t bytes = type_bytes_bound(g, &n->ty);
+      if (bytes < 0 || bytes > MAX_ARENA - a.high) {
+        snprintf(err, errlen, "plan-memory: %%%d (%s): the arena would exceed %lld bytes", i,
+                 op_names[n->op], (long long)MAX_ARENA);
+        rc = -1;
+        goto out;
+      }
+      n->offset = arena_alloc(&a, i, bytes);
+    }
     for (int k = 0; k < n->nin; k++)
       if (last[n->in[k]] == i) arena_free(&a, n->in[k]);
     if (last[i] == i) arena_free(&a, i);

@@ -3,7 +3,8 @@
 #   build/       the normal build and the whole test suite;
 #   build-asan/  the same suite again under AddressSanitizer + UBSan (-DMODC_SANITIZE=ON);
 #   build-tsan/  ThreadSanitizer (-DMODC_TSAN=ON): only what tests/reliability/test_threads
-#                needs, and that test (many threads, each its own session, on one model).
+#                needs, and that test (many threads, each its own session, on one model);
+#   build-fuzz/  a 20-second libFuzzer smoke per parser (scripts/fuzz-smoke.sh).
 # A sanitizer report fails the test it happens in: ASan and UBSan (-fno-sanitize-recover)
 # stop the process, LeakSanitizer and TSan make it exit non-zero.
 set -euo pipefail
@@ -14,6 +15,9 @@ jobs=$(nproc)
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
+
+# libFuzzer smoke of the spec, safetensors and IR parsers (clang-19), kept crashers replayed.
+./scripts/fuzz-smoke.sh 20
 
 export UBSAN_OPTIONS=print_stacktrace=1
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMODC_SANITIZE=ON >/dev/null

@@ -25,7 +25,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "modc.h"
+#include "reliability/modclib.h"
 
 static int failures, checks;
 
@@ -38,21 +38,8 @@ static int failures, checks;
   failures++; fprintf(stderr, "%s:%d: error '%s' lacks '%s'\n", __FILE__, __LINE__, \
   api.last_error(), text); } } while (0)
 
-typedef struct {
-  int (*open)(const char *, int, modc_model **);
-  void (*close)(modc_model *);
-  const modc_info *(*info)(const modc_model *);
-  const char *(*last_error)(void);
-  int (*forward)(modc_model *, int, int, const int32_t *, float *);
-  int (*session_open)(modc_model *, modc_session **);
-  int (*prefill)(modc_session *, const int32_t *, int, float *);
-  int (*decode)(modc_session *, int32_t, float *);
-  int (*reset)(modc_session *);
-  void (*session_close)(modc_session *);
-  int (*routing)(const modc_session *, int, uint8_t *, int);
-} Api;
 
-static Api api;                 /* the library under test (test code: globals are fine) */
+static ModcLib api;                /* the library under test (test code: globals are fine) */
 static const char *work;        /* WORK_DIR */
 static char modc[1024], randw[1024];
 
@@ -151,32 +138,8 @@ static void listing(const char *dir, char *buf, size_t n) {
   free(e);
 }
 
-static void *sym(void *lib, const char *name) {
-  void *p = dlsym(lib, name);
-  if (!p) {
-    fprintf(stderr, "missing symbol %s\n", name);
-    exit(1);
-  }
-  return p;
-}
-
 static void load(const char *path) {
-  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!lib) {
-    fprintf(stderr, "dlopen %s: %s\n", path, dlerror());
-    exit(1);
-  }
-  api.open = sym(lib, "modc_open");
-  api.close = sym(lib, "modc_close");
-  api.info = sym(lib, "modc_get_info");
-  api.last_error = sym(lib, "modc_last_error");
-  api.forward = sym(lib, "modc_forward");
-  api.session_open = sym(lib, "modc_session_open");
-  api.prefill = sym(lib, "modc_prefill");
-  api.decode = sym(lib, "modc_decode");
-  api.reset = sym(lib, "modc_session_reset");
-  api.session_close = sym(lib, "modc_session_close");
-  api.routing = sym(lib, "modc_routing");
+  if (modclib_load(path, &api)) exit(1);
 }
 
 /* ---- the model compiled twice ---- */

@@ -445,6 +445,29 @@ static int op_matmul(Run *R, int i) {
   return 0;
 }
 
+/* matmul_add: x W^T + r; matmul_silu_mul: silu(x Wg^T) * (x Wu^T); in double throughout, so
+ * a fused graph interprets exactly as its unfused form */
+static int op_matmul_fused(Run *R, int i) {
+  Op op = R->g->n[i].op;
+  Val *x = arg(R, i, 0), *W = arg(R, i, 1), *Z = arg(R, i, 2), *o = &R->val[i];
+  int64_t n = nrows(x), K = ncols(x), N = nrows(W);
+  if (ncols(W) != K || W->rank != 2 || (op == OP_MATMUL_SILU_MUL ? Z->n != W->n : Z->n != n * N))
+    return fail(R, i, "operands disagree: x [.,%lld], W [%lld,.]", (long long)K, (long long)N);
+  if (o->n != n * N) return fail(R, i, "result is not [%lld,%lld]", (long long)n, (long long)N);
+  for (int64_t t = 0; t < n; t++)
+    for (int64_t j = 0; j < N; j++) {
+      double a = 0, u = 0;
+      for (int64_t c = 0; c < K; c++) a += x->v[t * K + c] * W->v[j * K + c];
+      if (op == OP_MATMUL_ADD) {
+        o->v[t * N + j] = a + Z->v[t * N + j];
+        continue;
+      }
+      for (int64_t c = 0; c < K; c++) u += x->v[t * K + c] * Z->v[j * K + c];
+      o->v[t * N + j] = silu(a) * u;
+    }
+  return 0;
+}
+
 /* add, bias_add, silu_mul and silu: elementwise, b broadcast by rows for bias_add */
 static int op_elementwise(Run *R, int i) {
   Op op = R->g->n[i].op;
@@ -728,6 +751,7 @@ static int exec_node(Run *R, int i) {
   case OP_EMBED: return op_embed(R, i);
   case OP_RMSNORM: return op_rmsnorm(R, i);
   case OP_MATMUL: return op_matmul(R, i);
+  case OP_MATMUL_ADD: case OP_MATMUL_SILU_MUL: return op_matmul_fused(R, i);
   case OP_ADD: case OP_BIAS_ADD: case OP_SILU: case OP_SILU_MUL: return op_elementwise(R, i);
   case OP_ROPE: return op_rope(R, i);
   case OP_ATTENTION: return op_attention(R, i);

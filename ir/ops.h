@@ -21,6 +21,8 @@
   X(OP_EMBED,       "embed",        2, "(tokens i32[R], E dt[V,d]) -> f32[R,d]") \
   X(OP_RMSNORM,     "rmsnorm",      2, "(x f32[R,d], w f32[d]) {eps} -> f32[R,d]") \
   X(OP_MATMUL,      "matmul",       2, "(x f32[R,K], W dt[N,K]) -> f32[R,N] = x W^T") \
+  X(OP_MATMUL_ADD,  "matmul_add",   3, "(x f32[R,K], W dt[N,K], r f32[R,N]) -> f32[R,N] = x W^T + r: a residual add in the matmul's epilogue (fuse pass)") \
+  X(OP_MATMUL_SILU_MUL, "matmul_silu_mul", 3, "(x f32[R,K], Wg dt[N,K], Wu dt[N,K]) -> f32[R,N] = silu(x Wg^T) * (x Wu^T): gate and up in one pass over x (fuse pass)") \
   X(OP_ADD,         "add",          2, "(a f32[R,C], b f32[R,C]) -> f32[R,C]") \
   X(OP_BIAS_ADD,    "bias_add",     2, "(x f32[R,N], b f32[N]) -> f32[R,N]") \
   X(OP_SILU,        "silu",         1, "(x f32[R,C]) -> f32[R,C] = x*sigmoid(x)") \

@@ -93,6 +93,16 @@ static int matmul(const Graph *g, int i, Type *out, char *err, size_t n) {
   return 0;
 }
 
+/* matmul_add (x, W, r): r has the result's type; matmul_silu_mul (x, Wg, Wu): Wu is Wg's type */
+static int matmul_fused(const Graph *g, int i, Type *out, char *err, size_t n) {
+  if (matmul(g, i, out, err, n) || want(g, i, 2, 2, g->n[i].op == OP_MATMUL_SILU_MUL, err, n)) return -1;
+  const Type *third = opty(g, i, 2);
+  if (g->n[i].op == OP_MATMUL_ADD ? !type_equal(third, out) : !type_equal(third, opty(g, i, 1)))
+    return fail(g, i, err, n, g->n[i].op == OP_MATMUL_ADD ? "the residual must have the result's type"
+                                                          : "the up weight must have the gate weight's type");
+  return 0;
+}
+
 static int elementwise(const Graph *g, int i, Type *out, char *err, size_t n) {
   int nin = g->n[i].nin;
   for (int k = 0; k < nin; k++)
@@ -169,6 +179,8 @@ int shape_infer_node(const Graph *g, int i, Type *out, char *err, size_t n) {
   case OP_RMSNORM:
   case OP_BIAS_ADD: return rowvec(g, i, out, err, n);
   case OP_MATMUL: return matmul(g, i, out, err, n);
+  case OP_MATMUL_ADD:
+  case OP_MATMUL_SILU_MUL: return matmul_fused(g, i, out, err, n);
   case OP_ADD:
   case OP_SILU:
   case OP_SILU_MUL: return elementwise(g, i, out, err, n);

@@ -7,28 +7,31 @@
 typedef struct Pass {
   const char *name;
   int (*run)(Graph **g, char *err, size_t errlen);
+  int optional;             /* runs in the pipeline only when PassOptions.fuse asks */
 } Pass;
 
 static int run_infer(Graph **g, char *err, size_t n) { return pass_infer_shapes(*g, err, n); }
 static int run_plan(Graph **g, char *err, size_t n) { return pass_plan_memory(*g, err, n); }
 
 static const Pass pipeline[] = {
-  {"infer-shapes", run_infer},
-  {"lower-mod", pass_lower_mod},
-  {"plan-memory", run_plan},
+  {"infer-shapes", run_infer, 0},
+  {"lower-mod", pass_lower_mod, 0},
+  {"fuse-epilogues", pass_fuse_epilogues, 1},
+  {"plan-memory", run_plan, 0},
 };
 #define NPASSES ((int)(sizeof pipeline / sizeof pipeline[0]))
 
 int pass_run_named(Graph **g, const char *name, char *err, size_t errlen) {
   for (int i = 0; i < NPASSES; i++)
     if (!strcmp(pipeline[i].name, name)) return pipeline[i].run(g, err, errlen);
-  snprintf(err, errlen, "unknown pass '%s' (passes: infer-shapes, lower-mod, plan-memory)", name);
+  snprintf(err, errlen, "unknown pass '%s' (passes: infer-shapes, lower-mod, fuse-epilogues, plan-memory)", name);
   return -1;
 }
 
 int passes_run(Graph **g, const PassOptions *opt, char *err, size_t errlen) {
   for (int i = 0; i < NPASSES; i++) {
     const Pass *p = &pipeline[i];
+    if (p->optional && !opt->fuse) continue;
     if (p->run(g, err, errlen)) return -1;
     if (opt->print_after_all) {
       fprintf(opt->print, "// *** IR after %s (%s) ***\n", p->name, (*g)->name);

@@ -8,6 +8,9 @@
  *   lower-mod     require: typed                                provide: no mod.block; forward
  *                 graphs get router/topk/gather/body/scatter_gate, session graphs the
  *                 causal form (predictor/select/gather/body/scatter_gate)
+ *   fuse-epilogues require: typed, lowered                      provide: typed; add(a, matmul) ->
+ *                 matmul_add, silu_mul(matmul, matmul) of one x -> matmul_silu_mul, each
+ *                 matmul folded only into its sole user (passes/fuse.c)
  *   plan-memory   require: typed, lowered                       provide: storage and offset on
  *                 every value, arena_size (one arena, offsets from liveness)
  */
@@ -24,6 +27,7 @@
 int pass_infer_shapes(Graph *g, char *err, size_t errlen);
 /* lowering rebuilds the graph; *g is replaced (the old one freed) */
 int pass_lower_mod(Graph **g, char *err, size_t errlen);
+int pass_fuse_epilogues(Graph **g, char *err, size_t errlen); /* replaces *g */
 int pass_plan_memory(Graph *g, char *err, size_t errlen);
 
 typedef struct PassOptions {
@@ -31,9 +35,10 @@ typedef struct PassOptions {
   FILE *print;
   int verify;               /* run the verifier after every pass */
   const char *stop_after;   /* NULL, or a pass name: stop the pipeline after it */
+  int fuse;                 /* run fuse-epilogues (its kernels: codegen/kernels.c) */
 } PassOptions;
 
-/* Names: "infer-shapes", "lower-mod", "plan-memory". */
+/* Names: "infer-shapes", "lower-mod", "fuse-epilogues", "plan-memory". */
 int passes_run(Graph **g, const PassOptions *opt, char *err, size_t errlen);
 /* Run one named pass (modc-opt --pass NAME). */
 int pass_run_named(Graph **g, const char *name, char *err, size_t errlen);

@@ -4,9 +4,10 @@
  * raw/sigmoid gates, router/mlp predictors, router bias, per-layer capacities incl. 1.0 and
  * k = 1, T = 1) with random weights written as safetensors (F32/BF16/F16) it runs the whole
  * front half of the compiler: wlayout_build/wlayout_write -> packed blob; build_forward /
- * build_session -> infer-shapes (-> lower-mod) -> interp_run, and compares with ref_forward /
- * ref_causal: relative error < 1e-9 (both compute in double) and equal routing decisions.
- * Sessions are also checked for prefill(n) == prefill(n1) + decodes.
+ * build_session -> infer-shapes (-> lower-mod (-> fuse-epilogues)) -> interp_run, and
+ * compares with ref_forward / ref_causal: relative error < 1e-9 (both compute in double) and equal routing decisions.
+ * Sessions are also checked for prefill(n) == prefill(n1) + decodes; the fused forward
+ * graph must give the lowered one's logits bit for bit.
  *
  * Routing is discrete: a case whose reference routing margin is below 1e-6 of its score
  * scale is a near-tie that may legitimately route differently; it is skipped for the next
@@ -210,7 +211,15 @@ static int any_untyped(const Graph *g) {
   return 0;
 }
 
-/* infer shapes, verify; lowered: also lower-mod (and infer again if it left types out) */
+/* does g hold a fused matmul (so the fused form tested something)? */
+static int any_fused(const Graph *g) {
+  for (int i = 0; i < g->len; i++)
+    if (g->n[i].op == OP_MATMUL_ADD || g->n[i].op == OP_MATMUL_SILU_MUL) return 1;
+  return 0;
+}
+
+/* infer shapes, verify; lowered: also lower-mod (and infer again if it left types out);
+ * lowered == 2: then fuse-epilogues too, which must fuse something */
 static Graph *prepare(Graph *g, int lowered, const char *what) {
   char err[1024];
   int rc = g ? 0 : (printf("  %s: builder returned NULL\n", what), -1);
@@ -223,6 +232,11 @@ static Graph *prepare(Graph *g, int lowered, const char *what) {
     printf("  %s: infer-shapes after lowering: %s\n", what, err);
   if (!rc && lowered && (rc = graph_verify(g, err, sizeof err)))
     printf("  %s: verify after lowering: %s\n", what, err);
+  if (!rc && lowered == 2 && (rc = pass_fuse_epilogues(&g, err, sizeof err)))
+    printf("  %s: fuse-epilogues: %s\n", what, err);
+  if (!rc && lowered == 2 && (rc = graph_verify(g, err, sizeof err)))
+    printf("  %s: verify after fusing: %s\n", what, err);
+  if (!rc && lowered == 2 && !any_fused(g)) rc = -1, printf("  %s: nothing fused\n", what);
   if (rc && g) graph_free(g), g = NULL;
   return g;
 }
@@ -246,8 +260,13 @@ static int near_tie(const RefStats *st) {
 
 /* ---- forward ---- */
 
-static int forward_one(Case *c, int T, int lowered, const double *want, const RefStats *rs) {
-  const char *form = lowered ? "lowered" : "mod.block";
+static const char *const forms[3] = {"mod.block", "lowered", "fused"};
+
+/* keep: where the lowered form leaves its logits, which the fused form must equal bit for
+ * bit (fusing changes no arithmetic of the reference) */
+static int forward_one(Case *c, int T, int lowered, const double *want, const RefStats *rs,
+                       double *keep) {
+  const char *form = forms[lowered];
   Graph *g = prepare(build_forward(&c->s, &c->wl, T), lowered, form);
   double *out = malloc((size_t)T * c->s.vocab_size * sizeof *out);
   int32_t pos[MAXT];
@@ -265,6 +284,10 @@ static int forward_one(Case *c, int T, int lowered, const double *want, const Re
              is.min_margin, rs->min_margin);
       rc = -1;
     }
+    size_t nb = (size_t)T * c->s.vocab_size * sizeof *out;
+    if (lowered == 1) memcpy(keep, out, nb);
+    if (lowered == 2 && memcmp(keep, out, nb))
+      printf("  forward T=%d: fused logits differ from the lowered graph's\n", T), rc = -1;
     for (int l = 0; !lowered && l < c->s.n_layers; l++)
       if (c->s.routed[l] && is.routed_rows[l] != rs->routed_rows[l]) {
         printf("  forward T=%d layer %d: interp routed %d rows, ref %d\n", T, l, is.routed_rows[l],
@@ -283,14 +306,15 @@ static int check_forward(Case *c) {
   for (int i = 0; i < 2 && rc == 1; i++) {
     int T = c->Ts[i];
     double *want = malloc((size_t)T * c->s.vocab_size * sizeof *want);
+    double *keep = malloc((size_t)T * c->s.vocab_size * sizeof *keep);
     RefStats rs;
     if (ref_forward(&c->s, &c->st, T, c->tok, want, &rs)) rc = -1, printf("  ref_forward failed\n");
     else if (near_tie(&rs))
       rc = 0, printf("  forward T=%d: near-tie margin %.3g (scale %.3g)\n", T, rs.min_margin,
                      rs.score_scale);
-    for (int lo = 0; lo < 2 && rc == 1; lo++)
-      if (forward_one(c, T, lo, want, &rs)) rc = -1;
-    free(want);
+    for (int lo = 0; lo < 3 && rc == 1; lo++)
+      if (forward_one(c, T, lo, want, &rs, keep)) rc = -1;
+    free(want), free(keep);
   }
   return rc;
 }
@@ -344,16 +368,15 @@ static int session_forms(Case *c, const double *want, const uint8_t *taken) {
   while (ns < 1 + n - n1) split[ns++] = 1;
   double *got = calloc((size_t)n * c->s.vocab_size, sizeof *got);
   uint8_t *trace = calloc((size_t)n * c->s.n_layers, 1);
-  for (int lo = 0; lo < 2 && !rc; lo++) {
+  for (int lo = 0; lo < 3 && !rc; lo++) {
     char what[64];
-    Graph *g =
-        prepare(build_session(&c->s, &c->wl), lo, lo ? "session lowered" : "session mod.block");
+    snprintf(what, sizeof what, "session %s", forms[lo]);
+    Graph *g = prepare(build_session(&c->s, &c->wl), lo, what);
     if (!g) rc = -1;
-    snprintf(what, sizeof what, "%s prefill %d", lo ? "lowered" : "mod.block", n);
+    snprintf(what, sizeof what, "%s prefill %d", forms[lo], n);
     if (!rc && !(rc = session_run(c, g, all, 1, got, trace)))
       rc = compare_session(c, what, all, 1, got, trace, want, taken);
-    snprintf(what, sizeof what, "%s prefill %d + %d decodes", lo ? "lowered" : "mod.block", n1,
-             n - n1);
+    snprintf(what, sizeof what, "%s prefill %d + %d decodes", forms[lo], n1, n - n1);
     if (!rc && !(rc = session_run(c, g, split, ns, got, trace)))
       rc = compare_session(c, what, split, ns, got, trace, want, taken);
     graph_free(g);

@@ -8,6 +8,9 @@
 #                          rel.yaml and on the trained example model (test_nthreads.c)
 #   reliability_repro      two compiles give identical bytes: .so/.h/.weights, obj, asm,
 #                          llvm, ir, bf16, embedded weights, -O0, a foreign target
+#   reliability_noalloc    no allocation in modc_forward, prefill, decode or reset once a
+#                          model and a session are open (test_noalloc.c; issue 3 item 4);
+#                          not in sanitizer builds, whose malloc the test's wrappers bypass
 #   reliability_memory     peak RSS within weights + arenas + KV caches + slack, f32 and
 #                          bf16 packing (test_memory.c); not in sanitizer builds, whose
 #                          shadow memory and quarantine make RSS meaningless
@@ -65,6 +68,10 @@ add_test(NAME reliability_repro
 set_tests_properties(reliability_repro PROPERTIES TIMEOUT 600)
 
 if(NOT MODC_SANITIZE AND NOT MODC_TSAN)
+  rel_program(test_noalloc)
+  target_link_options(test_noalloc PRIVATE -rdynamic)
+  add_test(NAME reliability_noalloc COMMAND test_noalloc ${REL_LIB} 2)
+  set_tests_properties(reliability_noalloc PROPERTIES FIXTURES_REQUIRED reliability_model)
   # mem.yaml: kv_dim = n_kv_heads * head_dim = 4 * 64; packed weights 160 MB (f32), 80 MB (bf16).
   foreach(dt f32 bf16)
     rel_model(reliability_memory_model_${dt} mem.yaml mem_${dt} --weights-dtype ${dt})

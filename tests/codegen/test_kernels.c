@@ -172,6 +172,26 @@ static int data(Case *c, DType dt, int rank, int64_t d0, int64_t d1, const void 
   return i;
 }
 
+/* A matrix W[N,K] of dt (bf16 as uint16 bits) packed as the matmul kernels read it: panels
+ * of nr columns, [K][nr] each, zero past N (passes/schedule.h; written out here again so a
+ * mistake there cannot cancel out). */
+static int panel(Case *c, DType dt, int64_t N, int64_t K, int nr, const void *vals) {
+  int64_t np = (N + nr - 1) / nr, es = dtype_size(dt);
+  uint8_t *buf = calloc((size_t)(np * nr * K > 0 ? np * nr * K : 1), (size_t)es);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t k = 0; k < K; k++)
+      memcpy(buf + (((n / nr) * K + k) * nr + n % nr) * es, (const uint8_t *)vals + (n * K + k) * es, (size_t)es);
+  int i = data(c, dt, 2, np * nr, K, buf);
+  free(buf);
+  Node *w = &c->g->n[i];
+  w->ty.dim[0] = N;
+  attr_set_s(w, "layout", "panel");
+  attr_set_i(w, "nr", nr);
+  return i;
+}
+
+static int panel_nr(int64_t N) { return N <= 16 ? 16 : 32; } /* as sched_panel_nr */
+
 /* A weight node holding f32 data; dims may be symbols (rows at run time), n the elements. */
 static int fdata(Case *c, int rank, int64_t d0, int64_t d1, const float *vals, int64_t n) {
   int64_t r = DIM_IS_SYM(d0) ? n / (rank == 2 ? d1 : 1) : d0;
@@ -304,10 +324,34 @@ static void t_matmul(const char *name, GraphMode mode, int64_t R, int64_t N, int
     if (dt == DT_BF16) w[i] = from_bf16(wb[i]);
   }
   int xi = fdata(c, 2, rd, K, x, R * K);
-  int wi = data(c, dt, 2, N, K, dt == DT_BF16 ? (void *)wb : (void *)w);
+  int wi = panel(c, dt, N, K, panel_nr(N), dt == DT_BF16 ? (void *)wb : (void *)w);
   result(c, OP_MATMUL, 2, (int[]){xi, wi}, DT_F32, 2, rd, N, R * N);
   ref_matmul(x, w, R, N, K, c->ref);
   free(x), free(w), free(wb);
+}
+
+/* matmul_add (x W^T + r) and matmul_silu_mul (silu(x Wg^T) * (x Wu^T)): the epilogues */
+static void t_matmul_fused(const char *name, GraphMode mode, Op op, int64_t R, int64_t N, int64_t K, DType dt) {
+  Case *c = case_new(name, mode);
+  int64_t rd = rowdim(c, R);
+  float *x = frands(R * K, 1), *w[2] = {frands(N * K, 1), frands(N * K, 1)}, *r = frands(R * N, 2);
+  uint16_t *wb[2] = {malloc((size_t)(N * K) * 2 + 2), malloc((size_t)(N * K) * 2 + 2)};
+  for (int j = 0; j < 2; j++)
+    for (int64_t i = 0; i < N * K; i++) {
+      wb[j][i] = to_bf16(w[j][i]);
+      if (dt == DT_BF16) w[j][i] = from_bf16(wb[j][i]);
+    }
+  int xi = fdata(c, 2, rd, K, x, R * K);
+  int wi[2];
+  for (int j = 0; j < 2; j++) wi[j] = panel(c, dt, N, K, panel_nr(N), dt == DT_BF16 ? (void *)wb[j] : (void *)w[j]);
+  int third = op == OP_MATMUL_ADD ? fdata(c, 2, rd, N, r, R * N) : wi[1];
+  result(c, op, 3, (int[]){xi, wi[0], third}, DT_F32, 2, rd, N, R * N);
+  double *u = calloc((size_t)(R * N + 1), sizeof *u);
+  ref_matmul(x, w[0], R, N, K, c->ref);
+  ref_matmul(x, w[1], R, N, K, u);
+  for (int64_t i = 0; i < R * N; i++)
+    c->ref[i] = op == OP_MATMUL_ADD ? c->ref[i] + r[i] : c->ref[i] * dsig(c->ref[i]) * u[i];
+  free(x), free(w[0]), free(w[1]), free(r), free(wb[0]), free(wb[1]), free(u);
 }
 
 static void t_elementwise(const char *name, GraphMode mode, Op op, int64_t R, int64_t C) {
@@ -637,7 +681,7 @@ static int mat(Case *c, int64_t n, int64_t k, DType dt) {
   float *w = frands(n * k, 1.0f / sqrtf((float)k) * 1.7f);
   uint16_t *b = malloc((size_t)(n * k) * 2);
   for (int64_t i = 0; i < n * k; i++) b[i] = to_bf16(w[i]);
-  int i = data(c, dt, 2, n, k, dt == DT_BF16 ? (void *)b : (void *)w);
+  int i = panel(c, dt, n, k, panel_nr(n), dt == DT_BF16 ? (void *)b : (void *)w);
   free(w), free(b);
   return i;
 }
@@ -865,6 +909,17 @@ static void build_cases(void) {
   t_matmul("mm_sess_11x24x72", GRAPH_SESSION, 11, 24, 72, DT_F32);
   t_matmul("mm_sess_r1_bf16", GRAPH_SESSION, 1, 257, 96, DT_BF16);
   t_matmul("mm_sess_r0", GRAPH_SESSION, 0, 16, 32, DT_F32);
+  t_matmul("mm_25x16x33", GRAPH_FORWARD, 25, 16, 33, DT_F32);   /* nr 16, rows in every tile size */
+  t_matmul("mm_2x100x8", GRAPH_FORWARD, 2, 100, 8, DT_F32);
+  t_matmul_fused("mma_1x70x40", GRAPH_FORWARD, OP_MATMUL_ADD, 1, 70, 40, DT_F32);
+  t_matmul_fused("mma_29x64x96", GRAPH_FORWARD, OP_MATMUL_ADD, 29, 64, 96, DT_F32);
+  t_matmul_fused("mma_bf16_13x300x77", GRAPH_FORWARD, OP_MATMUL_ADD, 13, 300, 77, DT_BF16);
+  t_matmul_fused("mma_sess_17x40x64", GRAPH_SESSION, OP_MATMUL_ADD, 17, 40, 64, DT_F32);
+  t_matmul_fused("mmsm_1x300x64", GRAPH_FORWARD, OP_MATMUL_SILU_MUL, 1, 300, 64, DT_F32);
+  t_matmul_fused("mmsm_31x72x48", GRAPH_FORWARD, OP_MATMUL_SILU_MUL, 31, 72, 48, DT_F32);
+  t_matmul_fused("mmsm_bf16_7x33x130", GRAPH_FORWARD, OP_MATMUL_SILU_MUL, 7, 33, 130, DT_BF16);
+  t_matmul_fused("mmsm_sess_r1_bf16", GRAPH_SESSION, OP_MATMUL_SILU_MUL, 1, 500, 96, DT_BF16);
+  t_matmul_fused("mmsm_sess_r0", GRAPH_SESSION, OP_MATMUL_SILU_MUL, 0, 16, 32, DT_F32);
   t_elementwise("add", GRAPH_FORWARD, OP_ADD, 3, 37);
   t_elementwise("add_sess", GRAPH_SESSION, OP_ADD, 1000, 77);
   t_elementwise("bias_add", GRAPH_FORWARD, OP_BIAS_ADD, 4, 21);

@@ -313,15 +313,17 @@ static LLVMValueRef k_rmsnorm(Kern *k) {
  * silu(gate) * up) runs on the registers; columns past N (the zero padding of the last
  * panel) are masked off.
  *
- * Numerics: each output is one llvm.fma chain over k = 0..K-1 in order, whatever the tile
- * shape, the row count or the thread that computes it, so results are bit-identical for
- * any thread count (and a decode row rounds exactly like a prefill row).
+ * Numerics: on the many-row path each output is one llvm.fma chain over k = 0..K-1 in order,
+ * whatever the tile shape, the row count or the thread that computes it; the one-row path
+ * has its own fixed order (below).  Neither depends on the thread count.
  *
  * Work: many rows: items (row tile of mc rows, output panel), row-tile-major, so a task's x
  * rows stay in L2 while panels stream past and each panel is reused by every register tile
  * of the row tile (large M splits over rows and columns, a routed block's 64 rows over
- * columns).  One row (decode): items are output panels, run in groups of gemv_np panels,
- * each weight byte read once, sequentially, both threads splitting the panels.  Items are
+ * columns).  One row (decode): items are output panels, each read as one sequential stream
+ * with gemv_ku accumulator groups over k (so that row's sums are grouped differently from a
+ * many-row call's: a decode step may round differently from a prefill, never differently
+ * between thread counts); each weight byte read once, both threads splitting the panels.  Items are
  * scaled by MM_UNIT in the parallel_for range so the runtime's grain (16) never serialises
  * a matrix of few panels. */
 
@@ -334,12 +336,53 @@ typedef struct MM {
   SchedEpilogue ep;
 } MM;
 
-/* Rows [r0, r0+mr) x output panels [p0, p0+npo): the tile, k loop and epilogue. */
-static void mm_tile(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, int mr, LLVMValueRef p0, int npo) {
+/* A bf16 panel row at p (columns paired, schedule.h) as nv <vw x float>: the row's nr/2
+ * words, << 16 for the first nr/2 columns, & 0xffff0000 for the rest (exact widening). */
+static void mm_bf16_row(Em *e, const MM *m, LLVMValueRef p, LLVMValueRef *out) {
+  CgCtx *c = e->c;
+  int h = m->s.nr / 2, vw = m->s.vw;
+  LLVMTypeRef wt = LLVMVectorType(c->t_i32, (unsigned)h), ft = LLVMVectorType(c->t_f32, (unsigned)h);
+  LLVMValueRef w = LLVMBuildLoad2(e->b, wt, p, "");
+  LLVMSetAlignment(w, 4);
+  LLVMValueRef lo = LLVMBuildBitCast(e->b, LLVMBuildShl(e->b, w, em_splat(e, em_i32(e, 16), h), ""), ft, "");
+  LLVMValueRef hi = LLVMBuildBitCast(e->b, LLVMBuildAnd(e->b, w, em_splat(e, em_i32(e, (int32_t)0xffff0000u), h), ""), ft, "");
+  for (int v = 0; v < m->s.nv; v++) { /* lanes [v*vw, v*vw+vw) of lo ++ hi */
+    LLVMValueRef idx[64];
+    for (int j = 0; j < vw; j++) idx[j] = em_i32(e, v * vw + j);
+    out[v] = LLVMBuildShuffleVector(e->b, lo, hi, LLVMConstVector(idx, (unsigned)vw), "");
+  }
+}
+
+/* One k step of a tile at k = kk into the accumulator group acc (mr x ns x nv vectors). */
+static void mm_kstep(Em *e, const MM *m, LLVMValueRef *acc, const LLVMValueRef *carry, LLVMValueRef xb,
+                     const LLVMValueRef *wb, int mr, int ns, LLVMValueRef kk) {
+  int vw = m->s.vw, nv = m->s.nv;
+  LLVMTypeRef wt = elem_type(e->c, m->dt);
+  LLVMValueRef wv[EM_MAXCARRY], woff = em_mul(e, kk, em_i64(e, m->s.nr));
+  for (int s = 0; s < ns; s++) {
+    LLVMValueRef p = em_gep(e, wt, wb[s], woff);
+    if (m->dt == DT_BF16) {
+      mm_bf16_row(e, m, p, wv + s * nv);
+      continue;
+    }
+    for (int v = 0; v < nv; v++) wv[s * nv + v] = em_vload(e, vw, gep_f32(e, p, em_i64(e, v * vw)), NULL);
+  }
+  for (int i = 0; i < mr; i++) {
+    LLVMValueRef xs = em_load(e, e->c->t_f32, gep_f32(e, xb, em_add(e, kk, em_i64(e, i * m->K))));
+    LLVMValueRef xv = em_splat(e, xs, vw);
+    for (int q = 0; q < ns * nv; q++) acc[i * ns * nv + q] = em_fma(e, xv, wv[q], carry[i * ns * nv + q]);
+  }
+}
+
+/* Rows [r0, r0+mr) x output panels [p0, p0+npo): the tile, k loop and epilogue.  ku > 1 (the
+ * one-row path): ku accumulator groups take k = ku*j + g, then a tail over the last K % ku
+ * into group 0, then the groups are added in a fixed tree; so one panel row after another is
+ * read as one sequential stream with ku independent FMA chains per vector. */
+static void mm_tile(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, int mr, LLVMValueRef p0, int npo, int ku) {
   CgCtx *c = e->c;
   int vw = m->s.vw, nv = m->s.nv, nr = m->s.nr, per = m->ep == SCHED_MM_SILU_MUL ? 2 : 1;
-  int ns = npo * per, nacc = mr * ns * nv;
-  int64_t K = m->K, pstride = K * nr;
+  int ns = npo * per, ng = mr * ns * nv, nacc = ng * ku;
+  int64_t K = m->K, pstride = K * nr, kmain = K / ku * ku;
   LLVMTypeRef wt = elem_type(c, m->dt);
   LLVMValueRef xb = gep_f32(e, a->p[0], em_mul(e, r0, em_i64(e, K)));
   LLVMValueRef wb[16];
@@ -349,19 +392,18 @@ static void mm_tile(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, int mr,
   }
   LLVMValueRef acc[EM_MAXCARRY];
   for (int q = 0; q < nacc; q++) acc[q] = em_vzero(e, vw);
-  EmLoop l;
-  em_loop_begin(e, &l, em_i64(e, 0), em_i64(e, K), 1, nacc, acc);
-  LLVMValueRef wv[16 * 4], woff = em_mul(e, l.iv, em_i64(e, nr));
-  for (int s = 0; s < ns; s++)
-    for (int v = 0; v < nv; v++)
-      wv[s * nv + v] = em_vload_dt(e, m->dt, vw, em_gep(e, wt, wb[s], em_add(e, woff, em_i64(e, v * vw))), NULL);
-  for (int i = 0; i < mr; i++) {
-    LLVMValueRef xs = em_load(e, c->t_f32, gep_f32(e, xb, em_add(e, l.iv, em_i64(e, i * K))));
-    LLVMValueRef xv = em_splat(e, xs, vw);
-    for (int q = 0; q < ns * nv; q++) acc[i * ns * nv + q] = em_fma(e, xv, wv[q], l.carry[i * ns * nv + q]);
+  if (kmain > 0) {
+    EmLoop l;
+    em_loop_begin(e, &l, em_i64(e, 0), em_i64(e, kmain), ku, nacc, acc);
+    for (int g = 0; g < ku; g++)
+      mm_kstep(e, m, acc + g * ng, l.carry + g * ng, xb, wb, mr, ns, em_add(e, l.iv, em_i64(e, g)));
+    em_loop_end(e, &l, acc, NULL);
+    memcpy(acc, l.carry, sizeof(LLVMValueRef) * nacc);
   }
-  em_loop_end(e, &l, acc, NULL);
-  memcpy(acc, l.carry, sizeof(LLVMValueRef) * nacc);
+  for (int64_t kk = kmain; kk < K; kk++) mm_kstep(e, m, acc, acc, xb, wb, mr, ns, em_i64(e, kk));
+  for (int w = 1; w < ku; w *= 2) /* fixed tree over the groups: (0+1)+(2+3) ... */
+    for (int g = 0; g + w < ku; g += 2 * w)
+      for (int q = 0; q < ng; q++) acc[g * ng + q] = em_fadd(e, acc[g * ng + q], acc[(g + w) * ng + q]);
   /* epilogue: per row, output panel, vector */
   LLVMValueRef N = em_i64(e, m->N);
   for (int i = 0; i < mr; i++) {
@@ -388,42 +430,46 @@ static void mm_rows(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, LLVMVal
     LLVMValueRef hi = t == 2 ? r1 : em_add(e, lo, em_mul(e, LLVMBuildSDiv(e->b, em_sub(e, r1, lo), st, ""), st));
     EmLoop l;
     em_loop_begin(e, &l, lo, hi, steps[t], 0, NULL);
-    mm_tile(e, m, a, l.iv, steps[t], p, 1);
+    mm_tile(e, m, a, l.iv, steps[t], p, 1, 1);
     em_loop_end(e, &l, NULL, NULL);
     lo = hi;
   }
 }
 
+/* The row tiles of a call: ceil(blocks / (mc / mr)) of them over its ceil(rows / mr) register
+ * blocks, tile t taking blocks [t*blocks/T, (t+1)*blocks/T), so tiles differ by at most one
+ * block and an even split of the items over threads is an even split of the work. */
+static LLVMValueRef mm_row_tiles(Em *e, const MM *m, LLVMValueRef rows, LLVMValueRef *blocks) {
+  LLVMValueRef mr = em_i64(e, m->s.mr), bpt = em_i64(e, m->s.mc / m->s.mr);
+  *blocks = LLVMBuildSDiv(e->b, em_add(e, rows, em_i64(e, m->s.mr - 1)), mr, "blocks");
+  return LLVMBuildSDiv(e->b, em_add(e, *blocks, em_sub(e, bpt, em_i64(e, 1))), bpt, "rtiles");
+}
+
 /* many rows: items [lo, hi) / MM_UNIT of (row tile, output panel), row-tile-major */
 static void mm_gemm_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
   const MM *m = vctx;
-  LLVMValueRef u = em_i64(e, MM_UNIT), P = em_i64(e, m->s.panels), mc = em_i64(e, m->s.mc);
+  LLVMValueRef u = em_i64(e, MM_UNIT), P = em_i64(e, m->s.panels), mr = em_i64(e, m->s.mr), blocks;
+  LLVMValueRef T = mm_row_tiles(e, m, a->rows, &blocks);
   LLVMValueRef t0 = LLVMBuildSDiv(e->b, lo, u, ""), t1 = LLVMBuildSDiv(e->b, em_add(e, hi, em_i64(e, MM_UNIT - 1)), u, "");
   EmLoop l;
   em_loop_begin(e, &l, t0, t1, 1, 0, NULL);
   LLVMValueRef rt = LLVMBuildSDiv(e->b, l.iv, P, "rtile"), p = em_sub(e, l.iv, em_mul(e, rt, P));
-  LLVMValueRef r0 = em_mul(e, rt, mc), r1 = em_smin(e, a->rows, em_add(e, r0, mc));
+  LLVMValueRef b0 = LLVMBuildSDiv(e->b, em_mul(e, rt, blocks), T, "");
+  LLVMValueRef b1 = LLVMBuildSDiv(e->b, em_mul(e, em_add(e, rt, em_i64(e, 1)), blocks), T, "");
+  LLVMValueRef r0 = em_mul(e, b0, mr), r1 = em_smin(e, a->rows, em_mul(e, b1, mr));
   mm_rows(e, m, a, r0, r1, p);
   em_loop_end(e, &l, NULL, NULL);
 }
 
-/* one row: output panels [lo, hi) / MM_UNIT, in groups of gemv_np weight panels, then singly */
+/* one row: output panels [lo, hi) / MM_UNIT, one after another (a task's panels are one
+ * contiguous stretch of the packed weights), gemv_ku accumulator groups over k */
 static void mm_gemv_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
   const MM *m = vctx;
-  int per = m->ep == SCHED_MM_SILU_MUL ? 2 : 1, g = m->s.gemv_np / per;
-  LLVMValueRef u = em_i64(e, MM_UNIT), zero = em_i64(e, 0);
+  LLVMValueRef u = em_i64(e, MM_UNIT);
   LLVMValueRef p0 = LLVMBuildSDiv(e->b, lo, u, ""), p1 = LLVMBuildSDiv(e->b, em_add(e, hi, em_i64(e, MM_UNIT - 1)), u, "");
-  LLVMValueRef mid = p0;
-  if (g > 1) {
-    mid = em_add(e, p0, em_mul(e, LLVMBuildSDiv(e->b, em_sub(e, p1, p0), em_i64(e, g), ""), em_i64(e, g)));
-    EmLoop l;
-    em_loop_begin(e, &l, p0, mid, g, 0, NULL);
-    mm_tile(e, m, a, zero, 1, l.iv, g);
-    em_loop_end(e, &l, NULL, NULL);
-  }
   EmLoop l;
-  em_loop_begin(e, &l, mid, p1, 1, 0, NULL);
-  mm_tile(e, m, a, zero, 1, l.iv, 1);
+  em_loop_begin(e, &l, p0, p1, 1, 0, NULL);
+  mm_tile(e, m, a, em_i64(e, 0), 1, l.iv, 1, m->s.gemv_ku);
   em_loop_end(e, &l, NULL, NULL);
 }
 
@@ -454,7 +500,7 @@ static LLVMValueRef k_matmul(Kern *k) {
   if (m.dt != DT_F32 && m.dt != DT_BF16) die(k, "weight dtype %s", dtype_name(m.dt));
   if (cdim(k, k->in[0], 1) != m.K) die(k, "x has %lld columns, W %lld", (long long)cdim(k, k->in[0], 1), (long long)m.K);
   int per = m.ep == SCHED_MM_SILU_MUL ? 2 : 1;
-  if (m.s.mr * m.s.np * m.s.nv > EM_MAXCARRY || m.s.gemv_np * m.s.nv > EM_MAXCARRY || m.s.gemv_np / per < 1)
+  if (m.s.mr * m.s.np * m.s.nv > EM_MAXCARRY || m.s.gemv_ku * per * m.s.nv > EM_MAXCARRY || m.s.gemv_ku < 1)
     die(k, "register tile too large");
   Em e;
   KArgs a;
@@ -468,8 +514,7 @@ static LLVMValueRef k_matmul(Kern *k) {
   em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntEQ, a.rows, em_i64(&e, 1), ""));
   par_for(&e, &kv, &a, em_mul(&e, P, U), work, mm_gemv_body, &m);
   em_if_else(&e, &f);
-  LLVMValueRef mc = em_i64(&e, m.s.mc);
-  LLVMValueRef tiles = LLVMBuildSDiv(e.b, em_add(&e, a.rows, em_i64(&e, m.s.mc - 1)), mc, "rtiles");
+  LLVMValueRef blocks, tiles = mm_row_tiles(&e, &m, a.rows, &blocks);
   par_for(&e, &km, &a, em_mul(&e, em_mul(&e, tiles, P), U), work, mm_gemm_body, &m);
   em_if_end(&e, &f);
   return kend(&e);

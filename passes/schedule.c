@@ -26,17 +26,17 @@ MMSched sched_matmul(int64_t M, int64_t N, int64_t K, DType dt, int vw, int nr, 
   s.mr = budget / per_row > 0 ? budget / per_row : 1;
   if (s.mr > 12) s.mr = 12;
   s.mr_tail = s.mr >= 8 ? 4 : s.mr >= 4 ? 2 : 1;
-  /* decode: several panels at once (independent FMA chains, several weight streams); for
-   * silu_mul a pair (gate, up) counts as two */
-  int g = budget / s.nv;
-  if (g > 8) g = 8;
-  if (ep == SCHED_MM_SILU_MUL) g = g / 2 * 2 > 2 ? g / 2 * 2 : 2;
-  s.gemv_np = g > 0 ? g : 1;
-  /* x rows of one work item: mc x K floats in about 256 KiB of L2, whole register tiles */
-  int64_t mc = (256 * 1024) / (K * 4 > 0 ? K * 4 : 1);
+  /* decode: one panel at a time as one sequential stream (several panels side by side would
+   * be several streams a multiple of 4 KiB apart, which alias in L1), with enough independent
+   * FMA chains (ku groups over k) to keep loads in flight */
+  int g = budget / per_row;
+  s.gemv_ku = g >= 8 ? 8 : g >= 4 ? 4 : g >= 2 ? 2 : 1;
+  /* x rows of one work item: mc x K floats in about 512 KiB of L2 (half of it, beside the
+   * panel being reused), whole register tiles; each panel is fetched once per row tile */
+  int64_t mc = (512 * 1024) / (K * 4 > 0 ? K * 4 : 1);
   mc = mc / s.mr * s.mr;
   if (mc < s.mr) mc = s.mr;
-  if (mc > 16 * s.mr) mc = 16 * s.mr;
+  if (mc > 24 * s.mr) mc = 24 * s.mr;
   if (M > 0 && mc > (M + s.mr - 1) / s.mr * s.mr) mc = (M + s.mr - 1) / s.mr * s.mr;
   s.mc = mc;
   s.kc = K;

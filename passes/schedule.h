@@ -10,6 +10,10 @@
  *   panel p = columns [p*NR, p*NR + NR) of the output, stored [K][NR] contiguous;
  *   element W[n][k] at  ((n / NR) * K + k) * NR + n % NR;  columns past N are zero.
  * The kernel's k step loads NR/vw vectors of one panel row, in exactly this order.
+ * bf16 panels pair their columns inside each panel row: column j < NR/2 at position 2j,
+ * column NR/2 + j at 2j + 1, so the row read as NR/2 32-bit words widens in two instructions
+ * (word << 16: the first half of the columns; word & 0xffff0000: the second half) instead
+ * of a zero-extension and a shift per vector.
  */
 #ifndef MODC_SCHEDULE_H
 #define MODC_SCHEDULE_H
@@ -23,8 +27,10 @@
 int sched_panel_nr(int64_t N, int64_t K, DType dt);
 
 /* Index of W[n][k] in the panel layout (elements). */
-static inline int64_t sched_panel_index(int64_t n, int64_t k, int64_t K, int nr) {
-  return ((n / nr) * K + k) * nr + n % nr;
+static inline int64_t sched_panel_index(int64_t n, int64_t k, int64_t K, int nr, DType dt) {
+  int64_t j = n % nr;
+  if (dt == DT_BF16) j = j < nr / 2 ? 2 * j : 2 * (j - nr / 2) + 1;
+  return ((n / nr) * K + k) * nr + j;
 }
 /* Elements of the packed matrix (panels padded to NR columns). */
 static inline int64_t sched_panel_elems(int64_t N, int64_t K, int nr) {
@@ -41,7 +47,7 @@ typedef struct MMSched {
   int mr;                   /* rows of the register tile, many-row path */
   int mr_tail;              /* rows of the tile for the last rows < mr (then 1 at a time) */
   int np;                   /* panels per register tile, many-row path (2 for silu_mul: gate, up) */
-  int gemv_np;              /* panels per register tile on the one-row path (decode) */
+  int gemv_ku;              /* one-row path (decode): accumulator groups over k of a panel */
   int64_t mc;               /* rows per work item (a multiple of mr): its x rows stay in L2 */
   int64_t kc;               /* K chunk (K: one pass; the k order of every output is fixed anyway) */
   int64_t panels;           /* ceil(N / nr) */

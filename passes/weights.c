@@ -109,7 +109,7 @@ static void convert(const WEntry *e, const StTensor *t, uint8_t *buf) {
     for (int64_t n0 = 0; n0 < N; n0 += nr)
       for (int64_t k = 0; k < K; k++)
         for (int64_t c = 0; c < nr && n0 + c < N; c++)
-          put(e, t, buf, sched_panel_index(n0 + c, k, K, (int)nr), (n0 + c) * K + k);
+          put(e, t, buf, sched_panel_index(n0 + c, k, K, (int)nr, e->dt), (n0 + c) * K + k);
     return;
   }
   int64_t numel = e->bytes / dtype_size(e->dt);

@@ -23,8 +23,10 @@
  * The library is built for the host CPU, or for $KERNELS_CPU (an LLVM CPU name: haswell
  * gives 8-lane vectors, x86-64 4-lane ones without FMA).
  *
- * usage: test_kernels WORKDIR [--bench [R,N,K ...]]   (--bench: GFLOP/s of matmul at those
- *        shapes, f32 and bf16, and of attention, on 1 and 2 threads; not a test)
+ * usage: test_kernels WORKDIR [--bench [[sm:|add:]R,N,K ...]]   (--bench: GFLOP/s of matmul
+ *        (sm: matmul_silu_mul, add: matmul_add) at those shapes, by default the benchmark
+ *        model's, f32 and bf16, GB/s of weights at R = 1, and of attention, on 1 and 2
+ *        threads; not a test)
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -48,7 +50,7 @@
 #define MODC_RUNTIME_LIB "libmodc_rt.a"
 #endif
 
-#define MAXCASES 96
+#define MAXCASES 128
 #define NLAYERS 2
 
 static int failures, checks;
@@ -988,46 +990,58 @@ static double bench_case(Case *c, int threads, double flops) {
 /* matmul at the shapes given as R,N,K (f32 and bf16 weights), then prefill attention and a
  * decode step's kv_attention; GFLOP/s on 1 and 2 threads. */
 static int bench(int argc, char **argv) {
-  static const char *const dflt[] = {"512,768,768", "512,2048,512", "64,768,768", "1,2048,768"};
-  int n = 0, nsh = argc > 0 ? argc : 4;
-  Case *cs[64];
-  double fl[64];
+  /* the benchmark model's matmuls (d 768, d_ff 2048, vocab 32000) at M = 512, 64 and 1;
+   * "add:" and "sm:" prefixes time matmul_add and matmul_silu_mul */
+  static const char *const dflt[] = {"512,768,768", "512,2048,768", "512,768,2048", "512,32000,768", "sm:512,2048,768",
+                                     "add:512,768,2048", "64,768,768", "64,2048,768", "64,768,2048", "sm:64,2048,768",
+                                     "1,768,768", "1,2048,768", "1,768,2048", "1,32000,768", "sm:1,2048,768"};
+  int n = 0, nsh = argc > 0 ? argc : (int)(sizeof dflt / sizeof *dflt);
+  Case *cs[80];
+  double fl[80], by[80];
   ncases = 0;
-  for (int s = 0; s < nsh && n < 60; s++) {
+  for (int s = 0; s < nsh && n < 70; s++) {
     long long R, N, K;
-    if (sscanf(argc > 0 ? argv[s] : dflt[s], "%lld,%lld,%lld", &R, &N, &K) != 3) {
-      fprintf(stderr, "bench: shape '%s' is not R,N,K\n", argv[s]);
+    const char *sh = argc > 0 ? argv[s] : dflt[s];
+    Op op = !strncmp(sh, "sm:", 3) ? OP_MATMUL_SILU_MUL : !strncmp(sh, "add:", 4) ? OP_MATMUL_ADD : OP_MATMUL;
+    if (sscanf(strchr(sh, ':') ? strchr(sh, ':') + 1 : sh, "%lld,%lld,%lld", &R, &N, &K) != 3) {
+      fprintf(stderr, "bench: shape '%s' is not [sm:|add:]R,N,K\n", sh);
       cases_free();
       return 2;
     }
+    int nw = op == OP_MATMUL_SILU_MUL ? 2 : 1;
     for (int b = 0; b < 2; b++) {
-      char name[48];
-      snprintf(name, sizeof name, "bench_matmul_%lld_%lld_%lld_%s", R, N, K, b ? "bf16" : "f32");
-      t_matmul(name, GRAPH_FORWARD, R, N, K, b ? DT_BF16 : DT_F32);
-      fl[n] = 2.0 * R * N * K;
+      char name[64];
+      snprintf(name, sizeof name, "bench_%s_%lld_%lld_%lld_%s", op_names[op], R, N, K, b ? "bf16" : "f32");
+      if (op == OP_MATMUL) t_matmul(name, GRAPH_FORWARD, R, N, K, b ? DT_BF16 : DT_F32);
+      else t_matmul_fused(name, GRAPH_FORWARD, op, R, N, K, b ? DT_BF16 : DT_F32);
+      fl[n] = 2.0 * R * N * K * nw;
+      by[n] = R == 1 ? (double)N * K * nw * (b ? 2 : 4) : 0; /* M = 1: weight bytes read */
       cs[n++] = cases[ncases - 1];
     }
   }
   int32_t *pos = malloc(512 * sizeof *pos);
   for (int i = 0; i < 512; i++) pos[i] = i;
   t_attention("bench_attention_512_h4_hd64", GRAPH_FORWARD, 512, 4, 4, 64, pos);
-  fl[n] = 2.0 * 2.0 * (512.0 * 513 / 2) * 4 * 64;
+  by[n] = 0, fl[n] = 2.0 * 2.0 * (512.0 * 513 / 2) * 4 * 64;
   cs[n++] = cases[ncases - 1];
   t_kv_attention("bench_kv_decode_1024_h8_hd64", 1, 1023, 8, 2, 64, 0);
-  fl[n] = 2.0 * 2.0 * 1024 * 8 * 64;
+  by[n] = 0, fl[n] = 2.0 * 2.0 * 1024 * 8 * 64;
   cs[n++] = cases[ncases - 1];
   t_rope("bench_rope_512_h4_hd64", GRAPH_FORWARD, 512, 4, 64, 10000.0, pos); /* "flops": 6 per element */
-  fl[n] = 6.0 * 512 * 256;
+  by[n] = 0, fl[n] = 6.0 * 512 * 256;
   cs[n++] = cases[ncases - 1];
   free(pos);
   if (!build_library(cs, n, "bench")) {
     cases_free();
     return 1;
   }
-  printf("%-34s %12s %12s\n", "kernel", "1 thread", "2 threads");
+  printf("%-38s %12s %12s\n", "kernel", "1 thread", "2 threads");
   for (int i = 0; i < n; i++) {
     double g1 = bench_case(cs[i], 1, fl[i]), g2 = bench_case(cs[i], 2, fl[i]);
-    printf("%-34s %7.1f GF/s %7.1f GF/s\n", cs[i]->name + 6, g1, g2);
+    printf("%-38s %7.1f GF/s %7.1f GF/s", cs[i]->name + 6, g1, g2);
+    if (by[i] > 0) /* GB/s of weights: bytes / time, time = flops / GF/s */
+      printf("   %6.1f GB/s %6.1f GB/s", by[i] * g1 / fl[i], by[i] * g2 / fl[i]);
+    printf("\n");
   }
   cases_free();
   return 0;

@@ -378,7 +378,23 @@ static void mm_kstep(Em *e, const MM *m, LLVMValueRef *acc, const LLVMValueRef *
  * one-row path): ku accumulator groups take k = ku*j + g, then a tail over the last K % ku
  * into group 0, then the groups are added in a fixed tree; so one panel row after another is
  * read as one sequential stream with ku independent FMA chains per vector. */
-static void mm_tile(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, int mr, LLVMValueRef p0, int npo, int ku) {
+/* Prefetch (into L2) the row at k = kk of the panel after each stream's, so the next panel
+ * arrives from memory while this one is being reused from cache (x86 prefetches never fault,
+ * so the one past the last panel is harmless). */
+static void mm_prefetch_next(Em *e, const MM *m, const LLVMValueRef *wb, int ns, LLVMValueRef kk) {
+  CgCtx *c = e->c;
+  int64_t es = dtype_size(m->dt), rowb = m->s.nr * es;
+  LLVMTypeRef pty = c->t_ptr;
+  for (int s = 0; s < ns; s++) {
+    LLVMValueRef base = em_gep(e, c->t_i8, wb[s], em_add(e, em_mul(e, kk, em_i64(e, rowb)), em_i64(e, m->K * rowb)));
+    for (int64_t off = 0; off < rowb; off += 64) {
+      LLVMValueRef args[4] = {em_gep(e, c->t_i8, base, em_i64(e, off)), em_i32(e, 0), em_i32(e, 2), em_i32(e, 1)};
+      em_intrin(e, "llvm.prefetch", &pty, 1, args, 4);
+    }
+  }
+}
+
+static void mm_tile(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, int mr, LLVMValueRef p0, int npo, int ku, int pf) {
   CgCtx *c = e->c;
   int vw = m->s.vw, nv = m->s.nv, nr = m->s.nr, per = m->ep == SCHED_MM_SILU_MUL ? 2 : 1;
   int ns = npo * per, ng = mr * ns * nv, nacc = ng * ku;
@@ -397,6 +413,7 @@ static void mm_tile(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, int mr,
     em_loop_begin(e, &l, em_i64(e, 0), em_i64(e, kmain), ku, nacc, acc);
     for (int g = 0; g < ku; g++)
       mm_kstep(e, m, acc + g * ng, l.carry + g * ng, xb, wb, mr, ns, em_add(e, l.iv, em_i64(e, g)));
+    if (pf) mm_prefetch_next(e, m, wb, ns, l.iv);
     em_loop_end(e, &l, acc, NULL);
     memcpy(acc, l.carry, sizeof(LLVMValueRef) * nacc);
   }
@@ -430,7 +447,7 @@ static void mm_rows(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, LLVMVal
     LLVMValueRef hi = t == 2 ? r1 : em_add(e, lo, em_mul(e, LLVMBuildSDiv(e->b, em_sub(e, r1, lo), st, ""), st));
     EmLoop l;
     em_loop_begin(e, &l, lo, hi, steps[t], 0, NULL);
-    mm_tile(e, m, a, l.iv, steps[t], p, 1, 1);
+    mm_tile(e, m, a, l.iv, steps[t], p, 1, 1, t == 0);
     em_loop_end(e, &l, NULL, NULL);
     lo = hi;
   }
@@ -469,7 +486,7 @@ static void mm_gemv_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi
   LLVMValueRef p0 = LLVMBuildSDiv(e->b, lo, u, ""), p1 = LLVMBuildSDiv(e->b, em_add(e, hi, em_i64(e, MM_UNIT - 1)), u, "");
   EmLoop l;
   em_loop_begin(e, &l, p0, p1, 1, 0, NULL);
-  mm_tile(e, m, a, em_i64(e, 0), 1, l.iv, 1, m->s.gemv_ku);
+  mm_tile(e, m, a, em_i64(e, 0), 1, l.iv, 1, m->s.gemv_ku, 0);
   em_loop_end(e, &l, NULL, NULL);
 }
 

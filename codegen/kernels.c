@@ -23,16 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include "emit.h"
+#include "../passes/schedule.h"
 
 /* Work (multiply-adds or elements) below which a kernel runs on the calling thread. */
 #define PAR_MIN_WORK (1 << 17)
-/* matmul tiling: K in chunks of at most MM_KC_MAX (an MR-row block of x and an NR-row block
- * of W stay in L1 while the chunk's dot products run); the W rows of a column chunk, one K
- * chunk deep, take MM_W_BYTES (L2); a row group of x takes MM_X_BYTES (L2, else L3), and
- * W streams from memory once per row group. */
-#define MM_KC_MAX 512
-#define MM_W_BYTES (256 * 1024)
-#define MM_X_BYTES (768 * 1024)
 
 /* The kernel's parameters: exec, the result, and the operands with their row counts. */
 typedef struct KArgs {
@@ -309,179 +303,212 @@ static LLVMValueRef k_rmsnorm(Kern *k) {
   return kend(&e);
 }
 
-/* ---- matmul: out[R,N] = x[R,K] W[N,K]^T ----
+/* ---- matmul family: out[R,N] = x[R,K] W^T, matmul_add (+ r), matmul_silu_mul ----
  *
- * Dot-product form over W's rows as stored: an MR x NR block of outputs keeps one <vw x float>
- * accumulator per output; each step loads MR vectors of x and NR of W (bf16 widened exactly)
- * and does MR*NR llvm.fma; a chunk's remainder is one masked step; the block's accumulators
- * are reduced together by the halving tree into NR-wide rows of the result.
- * Work items are (row group, column block) pairs, flattened group-major, so decode (one row)
- * splits over columns and a long prefill over rows and columns.  Inside a task: column
- * chunks whose W rows stay in L2; in each, K in chunks of kc (the partial sums of later
- * chunks are added to the result), every full MR-row block of the group passing over the
- * chunk's column blocks; then the remainder rows, MR = 1 over all of K at once.  A partial
- * last column block goes one column at a time (NR = 1), with the arithmetic of the NR-wide
- * blocks.  So an output's rounding depends on the call's row count (whether its row is in a
- * full block), never on the thread count or on which task computes it. */
+ * Outer-product form over weights pre-packed in panels (passes/schedule.h: panel p holds
+ * output columns [p*NR, p*NR+NR) as [K][NR]).  A register tile is mr rows x ns panel
+ * streams; every k step loads NR/vw vectors of each stream's panel row and broadcasts one x
+ * element per row (an embedded-broadcast FMA operand on AVX-512), so the tile's mr*ns*nv
+ * accumulators stay in registers over all of K.  The epilogue (store, + residual, or
+ * silu(gate) * up) runs on the registers; columns past N (the zero padding of the last
+ * panel) are masked off.
+ *
+ * Numerics: on the many-row path each output is one llvm.fma chain over k = 0..K-1 in order,
+ * whatever the tile shape, the row count or the thread that computes it; the one-row path
+ * has its own fixed order (below).  Neither depends on the thread count.
+ *
+ * Work: many rows: items (row tile of mc rows, output panel), row-tile-major, so a task's x
+ * rows stay in L2 while panels stream past and each panel is reused by every register tile
+ * of the row tile (large M splits over rows and columns, a routed block's 64 rows over
+ * columns).  One row (decode): items are output panels, each read as one sequential stream
+ * with gemv_ku accumulator groups over k (so that row's sums are grouped differently from a
+ * many-row call's: a decode step may round differently from a prefill, never differently
+ * between thread counts); each weight byte read once, both threads splitting the panels.  Items are
+ * scaled by MM_UNIT in the parallel_for range so the runtime's grain (16) never serialises
+ * a matrix of few panels. */
+
+#define MM_UNIT 16
 
 typedef struct MM {
+  MMSched s;
   int64_t N, K;
   DType dt;
-  int vw, mr, nr;
-  int64_t nb;               /* column blocks: ceil(N / nr) */
-  int64_t rg;               /* rows per group (a multiple of mr) */
-  int64_t ncb;              /* column blocks per L2 chunk */
-  int64_t kc;               /* K chunk */
+  SchedEpilogue ep;
 } MM;
 
-/* One chunk of K: [k0, k0 + kl), kl a constant; accumulate: add to the partial sums the
- * earlier chunks stored in out (every chunk but the first). */
-typedef struct MMChunk {
-  LLVMValueRef k0;
-  int64_t kl;
-  int accumulate;
-} MMChunk;
-
-/* The rows [r0, r1) of a task's group (full row blocks up to rfull), columns blocks [j0, j1). */
-typedef struct MMRange {
-  LLVMValueRef r0, rfull, r1, j0, j1;
-} MMRange;
-
-static void mm_step(Em *e, const MM *m, LLVMValueRef *acc, const LLVMValueRef *xp,
-                    const LLVMValueRef *wp, int mr, int nr, LLVMValueRef kk, LLVMValueRef mask) {
-  LLVMValueRef xv[16];
-  for (int i = 0; i < mr; i++) xv[i] = em_vload(e, m->vw, gep_f32(e, xp[i], kk), mask);
-  for (int j = 0; j < nr; j++) {
-    LLVMValueRef wv = em_vload_dt(e, m->dt, m->vw, em_gep(e, elem_type(e->c, m->dt), wp[j], kk), mask);
-    for (int i = 0; i < mr; i++) acc[i * nr + j] = em_fma(e, xv[i], wv, acc[i * nr + j]);
+/* A bf16 panel row at p (columns paired, schedule.h) as nv <vw x float>: the row's nr/2
+ * words, << 16 for the first nr/2 columns, & 0xffff0000 for the rest (exact widening). */
+static void mm_bf16_row(Em *e, const MM *m, LLVMValueRef p, LLVMValueRef *out) {
+  CgCtx *c = e->c;
+  int h = m->s.nr / 2, vw = m->s.vw;
+  LLVMTypeRef wt = LLVMVectorType(c->t_i32, (unsigned)h), ft = LLVMVectorType(c->t_f32, (unsigned)h);
+  LLVMValueRef w = LLVMBuildLoad2(e->b, wt, p, "");
+  LLVMSetAlignment(w, 4);
+  LLVMValueRef lo = LLVMBuildBitCast(e->b, LLVMBuildShl(e->b, w, em_splat(e, em_i32(e, 16), h), ""), ft, "");
+  LLVMValueRef hi = LLVMBuildBitCast(e->b, LLVMBuildAnd(e->b, w, em_splat(e, em_i32(e, (int32_t)0xffff0000u), h), ""), ft, "");
+  for (int v = 0; v < m->s.nv; v++) { /* lanes [v*vw, v*vw+vw) of lo ++ hi */
+    LLVMValueRef idx[64];
+    for (int j = 0; j < vw; j++) idx[j] = em_i32(e, v * vw + j);
+    out[v] = LLVMBuildShuffleVector(e->b, lo, hi, LLVMConstVector(idx, (unsigned)vw), "");
   }
 }
 
-/* out[i..i+mr, n0..n0+nr) = (or += when accumulating) the dot products over [k0, k0+kl) */
-static void mm_micro(Em *e, const MM *m, const KArgs *a, LLVMValueRef i, LLVMValueRef n0, int mr, int nr,
-                     const MMChunk *ch) {
-  LLVMValueRef xp[16], wp[16], acc[EM_MAXCARRY];
-  LLVMValueRef K = em_i64(e, m->K);
-  int64_t kl = ch->kl;
-  for (int r = 0; r < mr; r++) xp[r] = gep_f32(e, a->p[0], em_add(e, em_mul(e, em_add(e, i, em_i64(e, r)), K), ch->k0));
-  for (int j = 0; j < nr; j++)
-    wp[j] = em_gep(e, elem_type(e->c, m->dt), a->p[1], em_add(e, em_mul(e, em_add(e, n0, em_i64(e, j)), K), ch->k0));
-  for (int q = 0; q < mr * nr; q++) acc[q] = em_vzero(e, m->vw);
-  int64_t kf = kl / m->vw * m->vw;
-  if (kf > 0) {
-    EmLoop l;
-    em_loop_begin(e, &l, em_i64(e, 0), em_i64(e, kf), m->vw, mr * nr, acc);
-    memcpy(acc, l.carry, sizeof(LLVMValueRef) * mr * nr);
-    mm_step(e, m, acc, xp, wp, mr, nr, l.iv, NULL);
-    em_loop_end(e, &l, acc, NULL);
-    memcpy(acc, l.carry, sizeof(LLVMValueRef) * mr * nr);
-  }
-  if (kl > kf) mm_step(e, m, acc, xp, wp, mr, nr, em_i64(e, kf), em_mask_const(e, m->vw, (int)(kl - kf)));
-  for (int r = 0; r < mr; r++) {
-    LLVMValueRef s = em_sum_tree(e, acc + r * nr, nr);
-    LLVMValueRef row = em_mul(e, em_add(e, i, em_i64(e, r)), em_i64(e, m->N));
-    LLVMValueRef p = gep_f32(e, a->out, em_add(e, row, n0));
-    if (ch->accumulate) {
-      LLVMValueRef old = LLVMBuildLoad2(e->b, LLVMTypeOf(s), p, "");
-      LLVMSetAlignment(old, 4);
-      s = em_fadd(e, old, s);
+/* One k step of a tile at k = kk into the accumulator group acc (mr x ns x nv vectors). */
+static void mm_kstep(Em *e, const MM *m, LLVMValueRef *acc, const LLVMValueRef *carry, LLVMValueRef xb,
+                     const LLVMValueRef *wb, int mr, int ns, LLVMValueRef kk) {
+  int vw = m->s.vw, nv = m->s.nv;
+  LLVMTypeRef wt = elem_type(e->c, m->dt);
+  LLVMValueRef wv[EM_MAXCARRY], woff = em_mul(e, kk, em_i64(e, m->s.nr));
+  for (int s = 0; s < ns; s++) {
+    LLVMValueRef p = em_gep(e, wt, wb[s], woff);
+    if (m->dt == DT_BF16) {
+      mm_bf16_row(e, m, p, wv + s * nv);
+      continue;
     }
-    LLVMSetAlignment(LLVMBuildStore(e->b, s, p), 4);
+    for (int v = 0; v < nv; v++) wv[s * nv + v] = em_vload(e, vw, gep_f32(e, p, em_i64(e, v * vw)), NULL);
+  }
+  for (int i = 0; i < mr; i++) {
+    LLVMValueRef xs = em_load(e, e->c->t_f32, gep_f32(e, xb, em_add(e, kk, em_i64(e, i * m->K))));
+    LLVMValueRef xv = em_splat(e, xs, vw);
+    for (int q = 0; q < ns * nv; q++) acc[i * ns * nv + q] = em_fma(e, xv, wv[q], carry[i * ns * nv + q]);
   }
 }
 
-/* column block j of rows i..i+mr: NR columns, or the last partial block one column at a time */
-static void mm_block(Em *e, const MM *m, const KArgs *a, LLVMValueRef i, LLVMValueRef j, int mr,
-                     const MMChunk *ch) {
-  LLVMValueRef n0 = em_mul(e, j, em_i64(e, m->nr));
-  if (m->N % m->nr == 0) {
-    mm_micro(e, m, a, i, n0, mr, m->nr, ch);
-    return;
+/* Rows [r0, r0+mr) x output panels [p0, p0+npo): the tile, k loop and epilogue.  ku > 1 (the
+ * one-row path): ku accumulator groups take k = ku*j + g, then a tail over the last K % ku
+ * into group 0, then the groups are added in a fixed tree; so one panel row after another is
+ * read as one sequential stream with ku independent FMA chains per vector. */
+/* Prefetch (into L2) the row at k = kk of the panel after each stream's, so the next panel
+ * arrives from memory while this one is being reused from cache (x86 prefetches never fault,
+ * so the one past the last panel is harmless). */
+static void mm_prefetch_next(Em *e, const MM *m, const LLVMValueRef *wb, int ns, LLVMValueRef kk) {
+  CgCtx *c = e->c;
+  int64_t es = dtype_size(m->dt), rowb = m->s.nr * es;
+  LLVMTypeRef pty = c->t_ptr;
+  for (int s = 0; s < ns; s++) {
+    LLVMValueRef base = em_gep(e, c->t_i8, wb[s], em_add(e, em_mul(e, kk, em_i64(e, rowb)), em_i64(e, m->K * rowb)));
+    for (int64_t off = 0; off < rowb; off += 64) {
+      LLVMValueRef args[4] = {em_gep(e, c->t_i8, base, em_i64(e, off)), em_i32(e, 0), em_i32(e, 2), em_i32(e, 1)};
+      em_intrin(e, "llvm.prefetch", &pty, 1, args, 4);
+    }
   }
-  EmIf f;
-  em_if_begin(e, &f, LLVMBuildICmp(e->b, LLVMIntSLT, j, em_i64(e, m->nb - 1), ""));
-  mm_micro(e, m, a, i, n0, mr, m->nr, ch);
-  em_if_else(e, &f);
-  EmLoop l;
-  em_loop_begin(e, &l, n0, em_i64(e, m->N), 1, 0, NULL);
-  mm_micro(e, m, a, i, l.iv, mr, 1, ch);
-  em_loop_end(e, &l, NULL, NULL);
-  em_if_end(e, &f);
 }
 
-/* rows [r0, r1) in steps of mr, times column blocks [j0, j1) */
-static void mm_rows(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, LLVMValueRef r1,
-                    LLVMValueRef j0, LLVMValueRef j1, int mr, const MMChunk *ch) {
-  EmLoop li, lj;
-  em_loop_begin(e, &li, r0, r1, mr, 0, NULL);
-  em_loop_begin(e, &lj, j0, j1, 1, 0, NULL);
-  mm_block(e, m, a, li.iv, lj.iv, mr, ch);
-  em_loop_end(e, &lj, NULL, NULL);
-  em_loop_end(e, &li, NULL, NULL);
-}
-
-/* Full row blocks: K in chunks of kc, the first, a loop over the middle ones, the last
- * (shorter) one.  Remainder rows (and so a decode step's single row, whose W rows are read
- * once anyway and stream best whole): all of K at once. */
-static void mm_chunks(Em *e, const MM *m, const KArgs *a, const MMRange *r) {
-  int64_t nch = (m->K + m->kc - 1) / m->kc, klast = m->K - (nch - 1) * m->kc;
-  MMChunk ch = {em_i64(e, 0), nch > 1 ? m->kc : m->K, 0};
-  mm_rows(e, m, a, r->r0, r->rfull, r->j0, r->j1, m->mr, &ch);
-  if (nch > 2) {
+static void mm_tile(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, int mr, LLVMValueRef p0, int npo, int ku, int pf) {
+  CgCtx *c = e->c;
+  int vw = m->s.vw, nv = m->s.nv, nr = m->s.nr, per = m->ep == SCHED_MM_SILU_MUL ? 2 : 1;
+  int ns = npo * per, ng = mr * ns * nv, nacc = ng * ku;
+  int64_t K = m->K, pstride = K * nr, kmain = K / ku * ku;
+  LLVMTypeRef wt = elem_type(c, m->dt);
+  LLVMValueRef xb = gep_f32(e, a->p[0], em_mul(e, r0, em_i64(e, K)));
+  LLVMValueRef wb[16];
+  for (int s = 0; s < ns; s++) { /* stream s: output panel p0 + s/per, weight operand 1 + s%per */
+    LLVMValueRef p = em_add(e, p0, em_i64(e, s / per));
+    wb[s] = em_gep(e, wt, a->p[1 + s % per], em_mul(e, p, em_i64(e, pstride)));
+  }
+  LLVMValueRef acc[EM_MAXCARRY];
+  for (int q = 0; q < nacc; q++) acc[q] = em_vzero(e, vw);
+  if (kmain > 0) {
     EmLoop l;
-    em_loop_begin(e, &l, em_i64(e, m->kc), em_i64(e, (nch - 1) * m->kc), m->kc, 0, NULL);
-    ch = (MMChunk){l.iv, m->kc, 1};
-    mm_rows(e, m, a, r->r0, r->rfull, r->j0, r->j1, m->mr, &ch);
+    em_loop_begin(e, &l, em_i64(e, 0), em_i64(e, kmain), ku, nacc, acc);
+    for (int g = 0; g < ku; g++)
+      mm_kstep(e, m, acc + g * ng, l.carry + g * ng, xb, wb, mr, ns, em_add(e, l.iv, em_i64(e, g)));
+    if (pf) mm_prefetch_next(e, m, wb, ns, l.iv);
+    em_loop_end(e, &l, acc, NULL);
+    memcpy(acc, l.carry, sizeof(LLVMValueRef) * nacc);
+  }
+  for (int64_t kk = kmain; kk < K; kk++) mm_kstep(e, m, acc, acc, xb, wb, mr, ns, em_i64(e, kk));
+  for (int w = 1; w < ku; w *= 2) /* fixed tree over the groups: (0+1)+(2+3) ... */
+    for (int g = 0; g + w < ku; g += 2 * w)
+      for (int q = 0; q < ng; q++) acc[g * ng + q] = em_fadd(e, acc[g * ng + q], acc[(g + w) * ng + q]);
+  /* epilogue: per row, output panel, vector */
+  LLVMValueRef N = em_i64(e, m->N);
+  for (int i = 0; i < mr; i++) {
+    LLVMValueRef row = em_mul(e, em_add(e, r0, em_i64(e, i)), N);
+    for (int o = 0; o < npo; o++)
+      for (int v = 0; v < nv; v++) {
+        LLVMValueRef col = em_add(e, em_mul(e, em_add(e, p0, em_i64(e, o)), em_i64(e, nr)), em_i64(e, v * vw));
+        LLVMValueRef mask = m->N % nr ? em_mask_lt(e, vw, em_sub(e, N, col)) : NULL;
+        LLVMValueRef y = acc[(i * ns + o * per) * nv + v];
+        if (m->ep == SCHED_MM_ADD) y = em_fadd(e, y, em_vload(e, vw, gep_f32(e, a->p[2], em_add(e, row, col)), mask));
+        if (m->ep == SCHED_MM_SILU_MUL) y = em_fmul(e, silu(e, y), acc[(i * ns + o * per + 1) * nv + v]);
+        em_vstore(e, y, gep_f32(e, a->out, em_add(e, row, col)), mask);
+      }
+  }
+}
+
+/* rows [r0, r1) of one output panel: tiles of mr rows, then mr_tail, then single rows */
+static void mm_rows(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, LLVMValueRef r1, LLVMValueRef p) {
+  int steps[3] = {m->s.mr, m->s.mr_tail, 1};
+  LLVMValueRef lo = r0;
+  for (int t = 0; t < 3; t++) {
+    if (t > 0 && (steps[t] >= steps[t - 1])) continue;
+    LLVMValueRef st = em_i64(e, steps[t]);
+    LLVMValueRef hi = t == 2 ? r1 : em_add(e, lo, em_mul(e, LLVMBuildSDiv(e->b, em_sub(e, r1, lo), st, ""), st));
+    EmLoop l;
+    em_loop_begin(e, &l, lo, hi, steps[t], 0, NULL);
+    mm_tile(e, m, a, l.iv, steps[t], p, 1, 1, t == 0);
     em_loop_end(e, &l, NULL, NULL);
+    lo = hi;
   }
-  if (nch > 1) {
-    ch = (MMChunk){em_i64(e, (nch - 1) * m->kc), klast, 1};
-    mm_rows(e, m, a, r->r0, r->rfull, r->j0, r->j1, m->mr, &ch);
-  }
-  ch = (MMChunk){em_i64(e, 0), m->K, 0};
-  mm_rows(e, m, a, r->rfull, r->r1, r->j0, r->j1, 1, &ch);
 }
 
-/* items [lo, hi) of (row group, column block), flattened group-major */
-static void mm_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
+/* The row tiles of a call: ceil(blocks / (mc / mr)) of them over its ceil(rows / mr) register
+ * blocks, tile t taking blocks [t*blocks/T, (t+1)*blocks/T), so tiles differ by at most one
+ * block and an even split of the items over threads is an even split of the work. */
+static LLVMValueRef mm_row_tiles(Em *e, const MM *m, LLVMValueRef rows, LLVMValueRef *blocks) {
+  LLVMValueRef mr = em_i64(e, m->s.mr), bpt = em_i64(e, m->s.mc / m->s.mr);
+  *blocks = LLVMBuildSDiv(e->b, em_add(e, rows, em_i64(e, m->s.mr - 1)), mr, "blocks");
+  return LLVMBuildSDiv(e->b, em_add(e, *blocks, em_sub(e, bpt, em_i64(e, 1))), bpt, "rtiles");
+}
+
+/* many rows: items [lo, hi) / MM_UNIT of (row tile, output panel), row-tile-major */
+static void mm_gemm_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
   const MM *m = vctx;
-  LLVMValueRef nb = em_i64(e, m->nb), rg = em_i64(e, m->rg);
-  EmLoop lt;
-  em_loop_begin(e, &lt, lo, hi, 1, 0, NULL);
-  LLVMValueRef g = LLVMBuildUDiv(e->b, lt.iv, nb, "group");
-  LLVMValueRef j0 = em_sub(e, lt.iv, em_mul(e, g, nb));
-  LLVMValueRef j1 = em_smin(e, nb, em_add(e, j0, em_sub(e, hi, lt.iv)));
-  LLVMValueRef r0 = em_mul(e, g, rg);
-  LLVMValueRef r1 = em_smin(e, a->rows, em_add(e, r0, rg));
-  LLVMValueRef mr = em_i64(e, m->mr);
-  LLVMValueRef rfull = em_add(e, r0, em_mul(e, LLVMBuildSDiv(e->b, em_sub(e, r1, r0), mr, ""), mr));
-  EmLoop lc;
-  em_loop_begin(e, &lc, j0, j1, m->ncb, 0, NULL);
-  LLVMValueRef je = em_smin(e, j1, em_add(e, lc.iv, em_i64(e, m->ncb)));
-  MMRange range = {r0, rfull, r1, lc.iv, je};
-  mm_chunks(e, m, a, &range);
-  em_loop_end(e, &lc, NULL, NULL);
-  em_loop_end(e, &lt, NULL, em_add(e, lt.iv, em_sub(e, j1, j0)));
+  LLVMValueRef u = em_i64(e, MM_UNIT), P = em_i64(e, m->s.panels), mr = em_i64(e, m->s.mr), blocks;
+  LLVMValueRef T = mm_row_tiles(e, m, a->rows, &blocks);
+  LLVMValueRef t0 = LLVMBuildSDiv(e->b, lo, u, ""), t1 = LLVMBuildSDiv(e->b, em_add(e, hi, em_i64(e, MM_UNIT - 1)), u, "");
+  EmLoop l;
+  em_loop_begin(e, &l, t0, t1, 1, 0, NULL);
+  LLVMValueRef rt = LLVMBuildSDiv(e->b, l.iv, P, "rtile"), p = em_sub(e, l.iv, em_mul(e, rt, P));
+  LLVMValueRef b0 = LLVMBuildSDiv(e->b, em_mul(e, rt, blocks), T, "");
+  LLVMValueRef b1 = LLVMBuildSDiv(e->b, em_mul(e, em_add(e, rt, em_i64(e, 1)), blocks), T, "");
+  LLVMValueRef r0 = em_mul(e, b0, mr), r1 = em_smin(e, a->rows, em_mul(e, b1, mr));
+  mm_rows(e, m, a, r0, r1, p);
+  em_loop_end(e, &l, NULL, NULL);
 }
 
-/* The matmul schedule for this shape and target (DESIGN section 8: the one place these
- * choices are made).  MR x NR = 6 x 4 uses 24 accumulators + 6 x vectors + 1 W vector of
- * the 32 vector registers. */
+/* one row: output panels [lo, hi) / MM_UNIT, one after another (a task's panels are one
+ * contiguous stretch of the packed weights), gemv_ku accumulator groups over k */
+static void mm_gemv_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
+  const MM *m = vctx;
+  LLVMValueRef u = em_i64(e, MM_UNIT);
+  LLVMValueRef p0 = LLVMBuildSDiv(e->b, lo, u, ""), p1 = LLVMBuildSDiv(e->b, em_add(e, hi, em_i64(e, MM_UNIT - 1)), u, "");
+  EmLoop l;
+  em_loop_begin(e, &l, p0, p1, 1, 0, NULL);
+  mm_tile(e, m, a, em_i64(e, 0), 1, l.iv, 1, m->s.gemv_ku, 0);
+  em_loop_end(e, &l, NULL, NULL);
+}
+
+/* The schedule for this node: the panel width from its weight node, the rest from
+ * passes/schedule.c.  The row count is left unknown (-1) so forward and session graphs
+ * share the kernel. */
 static MM mm_schedule(const Kern *k) {
   MM m;
+  const Node *w = &k->g->n[k->n->in[1]];
+  m.ep = k->n->op == OP_MATMUL_ADD ? SCHED_MM_ADD : k->n->op == OP_MATMUL_SILU_MUL ? SCHED_MM_SILU_MUL : SCHED_MM;
   m.K = cdim(k, k->in[1], 1);
   m.N = cdim(k, k->in[1], 0);
   m.dt = k->in[1]->dt;
-  m.vw = k->c->vw;
-  m.mr = 6, m.nr = 4;
-  m.nb = (m.N + m.nr - 1) / m.nr;
-  int64_t nch = (m.K + MM_KC_MAX - 1) / MM_KC_MAX;
-  m.kc = ((m.K + nch - 1) / nch + m.vw - 1) / m.vw * m.vw;
-  m.rg = MM_X_BYTES / (m.K * 4) / m.mr * m.mr;
-  if (m.rg < m.mr) m.rg = m.mr;
-  if (m.rg > 64 * m.mr) m.rg = 64 * m.mr;
-  m.ncb = MM_W_BYTES / (m.nr * m.kc * dtype_size(m.dt));
-  if (m.ncb < 1) m.ncb = 1;
+  for (int i = 1; i <= (m.ep == SCHED_MM_SILU_MUL ? 2 : 1); i++) {
+    const Node *wi = &k->g->n[k->n->in[i]];
+    if (wi->op != OP_WEIGHT || strcmp(attr_s(wi, "layout", ""), "panel") || attr_i(wi, "nr", 0) != attr_i(w, "nr", 0))
+      die(k, "operand %d is not a panel-packed weight", i);
+    if (k->in[i]->dt != m.dt) die(k, "gate and up weights differ in dtype");
+  }
+  int nr = (int)attr_i(w, "nr", 0);
+  if (nr <= 0 || nr % k->c->vw || nr / k->c->vw > 16) die(k, "panel width %d for vector width %d", nr, k->c->vw);
+  m.s = sched_matmul(-1, m.N, m.K, m.dt, k->c->vw, nr, m.ep);
   return m;
 }
 
@@ -489,12 +516,24 @@ static LLVMValueRef k_matmul(Kern *k) {
   MM m = mm_schedule(k);
   if (m.dt != DT_F32 && m.dt != DT_BF16) die(k, "weight dtype %s", dtype_name(m.dt));
   if (cdim(k, k->in[0], 1) != m.K) die(k, "x has %lld columns, W %lld", (long long)cdim(k, k->in[0], 1), (long long)m.K);
+  int per = m.ep == SCHED_MM_SILU_MUL ? 2 : 1;
+  if (m.s.mr * m.s.np * m.s.nv > EM_MAXCARRY || m.s.gemv_ku * per * m.s.nv > EM_MAXCARRY || m.s.gemv_ku < 1)
+    die(k, "register tile too large");
   Em e;
   KArgs a;
   kbegin(&e, k, &a);
-  LLVMValueRef groups = LLVMBuildSDiv(e.b, em_add(&e, a.rows, em_i64(&e, m.rg - 1)), em_i64(&e, m.rg), "groups");
-  LLVMValueRef work = em_mul(&e, a.rows, em_i64(&e, m.N * m.K));
-  par_for(&e, k, &a, em_mul(&e, groups, em_i64(&e, m.nb)), work, mm_body, &m);
+  LLVMValueRef work = em_mul(&e, a.rows, em_i64(&e, m.N * m.K * per));
+  LLVMValueRef P = em_i64(&e, m.s.panels), U = em_i64(&e, MM_UNIT);
+  Kern kv = *k, km = *k;
+  snprintf(kv.name, sizeof kv.name, "%.240s.gemv", k->name);
+  snprintf(km.name, sizeof km.name, "%.240s.gemm", k->name);
+  EmIf f;
+  em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntEQ, a.rows, em_i64(&e, 1), ""));
+  par_for(&e, &kv, &a, em_mul(&e, P, U), work, mm_gemv_body, &m);
+  em_if_else(&e, &f);
+  LLVMValueRef blocks, tiles = mm_row_tiles(&e, &m, a.rows, &blocks);
+  par_for(&e, &km, &a, em_mul(&e, em_mul(&e, tiles, P), U), work, mm_gemm_body, &m);
+  em_if_end(&e, &f);
   return kend(&e);
 }
 
@@ -976,8 +1015,9 @@ static void kernel_key(const Kern *k, char *buf, size_t n) {
     snprintf(buf, n, "k_rmsnorm_d%lld_eps%.9g", (long long)ccols(k, o), eps ? (eps->kind == ATTR_INT ? (double)eps->i : eps->f) : 0.0);
     break;
   }
-  case OP_MATMUL:
-    snprintf(buf, n, "k_matmul_n%lld_k%lld_%s", (long long)cdim(k, k->in[1], 0), (long long)cdim(k, k->in[1], 1), dtype_name(k->in[1]->dt));
+  case OP_MATMUL: case OP_MATMUL_ADD: case OP_MATMUL_SILU_MUL:
+    snprintf(buf, n, "k_%s_n%lld_k%lld_%s_nr%lld", op, (long long)cdim(k, k->in[1], 0), (long long)cdim(k, k->in[1], 1),
+             dtype_name(k->in[1]->dt), (long long)attr_i(&k->g->n[nd->in[1]], "nr", 0));
     break;
   case OP_ROPE:
     snprintf(buf, n, "k_rope_c%lld_h%lld_theta%.17g", (long long)ccols(k, o), (long long)attr_i(nd, "heads", 0), attr_f(nd, "theta", 0));
@@ -1006,7 +1046,7 @@ static LLVMValueRef emit_kernel(Kern *k) {
   switch (k->n->op) {
   case OP_EMBED: case OP_ADD: case OP_BIAS_ADD: case OP_SILU: case OP_SILU_MUL: return k_elementwise(k);
   case OP_RMSNORM: return k_rmsnorm(k);
-  case OP_MATMUL: return k_matmul(k);
+  case OP_MATMUL: case OP_MATMUL_ADD: case OP_MATMUL_SILU_MUL: return k_matmul(k);
   case OP_ROPE: return k_rope(k);
   case OP_ATTENTION: case OP_KV_ATTENTION: return k_attention(k);
   case OP_TAKE_LAST: return k_take_last(k);

@@ -27,9 +27,11 @@ static int add(Builder *b, Op op, int nin, int a0, int a1, int a2, int a3) {
 static int op1(Builder *b, Op op, int a) { return add(b, op, 1, a, 0, 0, 0); }
 static int op2(Builder *b, Op op, int a, int c) { return add(b, op, 2, a, c, 0, 0); }
 
-/* weight node for a tensor of the layout; top level, typed by the layout */
-static int weight(Builder *b, const char *name) {
-  const WEntry *e = wlayout_find(b->w, name);
+/* weight node for a tensor of the layout; top level, typed by the layout.  A panel-packed
+ * matrix says so (layout = "panel", nr = NR): the matmul kernels and the interpreter read
+ * that layout.  panel: the head of a tied model asks for the table's packed copy. */
+static int weight_of(Builder *b, const char *name, int panel) {
+  const WEntry *e = panel ? wlayout_find_panel(b->w, name) : wlayout_find(b->w, name);
   if (!e) {
     fprintf(stderr, "modc: internal error: tensor '%s' missing from the weight layout\n", name);
     abort();
@@ -41,9 +43,15 @@ static int weight(Builder *b, const char *name) {
   Node *n = &b->g->n[i];
   attr_set_s(n, "name", name);
   attr_set_i(n, "offset", e->offset);
+  if (e->nr) {
+    attr_set_s(n, "layout", "panel");
+    attr_set_i(n, "nr", e->nr);
+  }
   n->ty = type_make(e->dt, e->rank, e->shape);
   return i;
 }
+
+static int weight(Builder *b, const char *name) { return weight_of(b, name, 0); }
 
 static int layer_weight(Builder *b, int l, const char *suffix) {
   char name[160];
@@ -170,7 +178,7 @@ static Graph *build(const Spec *s, const WLayout *w, GraphMode mode, int T, cons
   }
   if (mode == GRAPH_SESSION) h = op1(&b, OP_TAKE_LAST, h);
   int norm = rmsnorm(&b, h, weight(&b, "model.norm.weight"));
-  int lm = weight(&b, s->tie_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
+  int lm = weight_of(&b, s->tie_embeddings ? "model.embed_tokens.weight" : "lm_head.weight", 1);
   int out = op1(&b, OP_OUTPUT, op2(&b, OP_MATMUL, norm, lm));
   attr_set_s(&b.g->n[out], "name", "logits");
   return b.g;

@@ -394,6 +394,17 @@ static int op_weight(Run *R, int i) {
   int64_t off = attr_i(n, "offset", -1);
   if (off < 0) return fail(R, i, "no offset attribute");
   int es = dtype_size(n->ty.dt);
+  int64_t nr = !strcmp(attr_s(n, "layout", ""), "panel") ? attr_i(n, "nr", 0) : 0;
+  if (nr > 0 && n->ty.rank == 2) { /* panels: W[r][c] at ((r / nr) * K + c) * nr + slot */
+    int64_t K = n->ty.dim[1];
+    for (int64_t j = 0; j < R->val[i].n; j++) {
+      int64_t r = j / K, c = j % K, slot = r % nr;
+      if (n->ty.dt == DT_BF16) /* bf16 pairs column s with s + nr/2 */
+        slot = slot < nr / 2 ? 2 * slot : 2 * (slot - nr / 2) + 1;
+      R->val[i].v[j] = widen(n->ty.dt, R->w + off + (((r / nr) * K + c) * nr + slot) * es);
+    }
+    return 0;
+  }
   for (int64_t j = 0; j < R->val[i].n; j++) R->val[i].v[j] = widen(n->ty.dt, R->w + off + j * es);
   return 0;
 }

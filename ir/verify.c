@@ -169,6 +169,13 @@ static int check_node(const Graph *g, int i, char *err, size_t errlen) {
   if ((unsigned)n->st > ST_OUT) return verr(g, i, err, errlen, "bad storage %d", (int)n->st);
   if (n->offset < 0) return verr(g, i, err, errlen, "negative offset %lld", (long long)n->offset);
   if (n->op == OP_WEIGHT && attr_i(n, "offset", 0) < 0) return verr(g, i, err, errlen, "negative weight offset");
+  if (n->op == OP_WEIGHT && attr_get(n, "layout")) { /* panel-packed: a matrix, NR a multiple of 16 */
+    const Attr *nr = attr_get(n, "nr");
+    if (strcmp(attr_s(n, "layout", ""), "panel")) return verr(g, i, err, errlen, "layout must be \"panel\"");
+    if (!nr || nr->kind != ATTR_INT || nr->i <= 0 || nr->i % 16 || nr->i > 256)
+      return verr(g, i, err, errlen, "a panel layout needs nr, a positive multiple of 16 up to 256");
+    if (n->ty.rank != 2) return verr(g, i, err, errlen, "only a matrix is panel-packed");
+  }
   if (n->op == OP_INPUT && strcmp(attr_s(n, "name", ""), "tokens") && strcmp(attr_s(n, "name", ""), "pos"))
     return verr(g, i, err, errlen, "name must be \"tokens\" or \"pos\", not \"%s\"", attr_s(n, "name", ""));
   return 0;

@@ -45,11 +45,14 @@ int pass_run_named(Graph **g, const char *name, char *err, size_t errlen);
 
 /* Weight layout: the packed blob (runtime/exec.h).  One entry per spec tensor, in
  * st_expected_tensors order, each 64-byte aligned.  Matrices are stored in the spec's
- * weights_dtype, vectors (norms, biases) in f32. */
+ * weights_dtype, vectors (norms, biases) in f32.  Matrices that matmuls read are packed in
+ * panels of nr columns (schedule.h); the embedding table stays row-major (nr = 0), and with
+ * tie_embeddings a second entry of the same name holds its panel copy for the head. */
 typedef struct WEntry {
   char name[160];
   DType dt;
   int rank;
+  int nr;                   /* panel width, 0: row-major */
   int64_t shape[2];
   int64_t offset, bytes;
 } WEntry;
@@ -60,7 +63,8 @@ typedef struct WLayout {
 } WLayout;
 int wlayout_build(const Spec *s, WLayout *out);
 void wlayout_free(WLayout *l);
-const WEntry *wlayout_find(const WLayout *l, const char *name);
+const WEntry *wlayout_find(const WLayout *l, const char *name);       /* first entry of the name */
+const WEntry *wlayout_find_panel(const WLayout *l, const char *name); /* its panel-packed entry */
 /* Convert the safetensors tensors into the blob and write the packed weights file
  * (header + blob); returns the blob's FNV-1a 64 hash in *hash. */
 int wlayout_write(const WLayout *l, const StFile *st, const char *path, uint64_t *hash,

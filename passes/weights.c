@@ -3,11 +3,16 @@
  * The layout follows st_expected_tensors, so it depends on the spec alone and every graph
  * of a model agrees on it.  Matrices are stored in the spec's weights_dtype, vectors in
  * f32; each tensor starts 64-byte aligned, padding is zero, so the blob and its hash are
- * deterministic.  Packing into kernel panel layouts belongs here too when kernels want it.
+ * deterministic.  Every matrix a matmul reads is packed into the kernel's panel layout
+ * (schedule.h: [N/NR][K][NR], zero columns past N); the embedding table stays row-major for
+ * embed, and with tie_embeddings a second, panel-packed copy of it serves the head (the
+ * head's GEMM and GEMV then read their layout, at the cost of one more copy of the table in
+ * the file).
  */
 #include <stdlib.h>
 #include <string.h>
 #include "passes.h"
+#include "schedule.h"
 #include "../runtime/exec.h"
 
 #define ALIGN 64
@@ -22,28 +27,49 @@ static uint64_t fnv_update(uint64_t h, const void *data, size_t n) {
 
 uint64_t modc_fnv1a64(const void *data, size_t n) { return fnv_update(FNV_OFFSET, data, n); }
 
+#define EMBED_NAME "model.embed_tokens.weight"
+
+typedef struct Adder {
+  WLayout *l;
+  const Spec *s;
+} Adder;
+
+/* One entry; every matrix but the embedding table panel-packed, and with tie_embeddings the
+ * table a second time, packed, for the head. */
 static void add_entry(const char *name, int rank, const int64_t *shape, void *ctx) {
-  WLayout *l = ctx;
-  WEntry *e = &l->e[l->n++];
-  memset(e, 0, sizeof *e);
-  snprintf(e->name, sizeof e->name, "%s", name);
-  e->rank = rank;
-  for (int i = 0; i < rank && i < 2; i++) e->shape[i] = shape[i];
+  Adder *a = ctx;
+  int embed = !strcmp(name, EMBED_NAME);
+  for (int copy = 0; copy < (embed && a->s->tie_embeddings ? 2 : 1); copy++) {
+    WEntry *e = &a->l->e[a->l->n++];
+    memset(e, 0, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", name);
+    e->rank = rank;
+    for (int i = 0; i < rank && i < 2; i++) e->shape[i] = shape[i];
+    if (rank == 2 && (!embed || copy == 1)) e->nr = sched_panel_nr(shape[0], shape[1], a->s->weights_dtype);
+  }
 }
 
-static void count_entry(const char *name, int rank, const int64_t *shape, void *ctx) { (*(int *)ctx)++; }
+static void count_entry(const char *name, int rank, const int64_t *shape, void *ctx) {
+  (void)rank, (void)shape;
+  const Adder *a = ctx;
+  a->l->n += 1 + (!strcmp(name, EMBED_NAME) && a->s->tie_embeddings);
+}
 
 int wlayout_build(const Spec *s, WLayout *out) {
-  int n = 0;
-  st_expected_tensors(s, count_entry, &n);
+  WLayout count = {0, NULL, 0};
+  Adder a = {&count, s};
+  st_expected_tensors(s, count_entry, &a);
   memset(out, 0, sizeof *out);
-  out->e = calloc(n ? n : 1, sizeof(WEntry));
-  st_expected_tensors(s, add_entry, out);
+  out->e = calloc(count.n ? count.n : 1, sizeof(WEntry));
+  a.l = out;
+  st_expected_tensors(s, add_entry, &a);
   int64_t off = 0;
   for (int i = 0; i < out->n; i++) {
     WEntry *e = &out->e[i];
     e->dt = e->rank == 2 ? s->weights_dtype : DT_F32;
-    e->bytes = e->shape[0] * (e->rank == 2 ? e->shape[1] : 1) * dtype_size(e->dt);
+    int64_t elems = e->nr ? sched_panel_elems(e->shape[0], e->shape[1], e->nr)
+                          : e->shape[0] * (e->rank == 2 ? e->shape[1] : 1);
+    e->bytes = elems * dtype_size(e->dt);
     e->offset = off;
     off = (off + e->bytes + ALIGN - 1) / ALIGN * ALIGN;
   }
@@ -62,18 +88,36 @@ const WEntry *wlayout_find(const WLayout *l, const char *name) {
   return NULL;
 }
 
-/* convert one tensor into buf (e->bytes) in the entry's dtype */
+const WEntry *wlayout_find_panel(const WLayout *l, const char *name) {
+  for (int i = 0; i < l->n; i++)
+    if (l->e[i].nr && !strcmp(l->e[i].name, name)) return &l->e[i];
+  return NULL;
+}
+
+/* element i of the tensor (row-major index) into slot j of buf, in the entry's dtype */
+static inline void put(const WEntry *e, const StTensor *t, uint8_t *buf, int64_t j, int64_t i) {
+  if (e->dt == DT_BF16 && t->dtype == DT_BF16) memcpy(buf + 2 * j, (const uint8_t *)t->data + 2 * i, 2);
+  else if (e->dt == DT_BF16) ((uint16_t *)buf)[j] = f32_to_bf16(st_get_f32(t, i));
+  else ((float *)buf)[j] = st_get_f32(t, i);
+}
+
+/* convert one tensor into buf (e->bytes, zeroed) in the entry's dtype and layout; a panel is
+ * written in its own order ([K][NR]), reading NR rows of the tensor side by side */
 static void convert(const WEntry *e, const StTensor *t, uint8_t *buf) {
+  if (e->nr) {
+    int64_t N = e->shape[0], K = e->shape[1], nr = e->nr;
+    for (int64_t n0 = 0; n0 < N; n0 += nr)
+      for (int64_t k = 0; k < K; k++)
+        for (int64_t c = 0; c < nr && n0 + c < N; c++)
+          put(e, t, buf, sched_panel_index(n0 + c, k, K, (int)nr, e->dt), (n0 + c) * K + k);
+    return;
+  }
   int64_t numel = e->bytes / dtype_size(e->dt);
   if (e->dt == t->dtype) {
     memcpy(buf, t->data, e->bytes);
     return;
   }
-  for (int64_t i = 0; i < numel; i++) {
-    float v = st_get_f32(t, i);
-    if (e->dt == DT_BF16) ((uint16_t *)buf)[i] = f32_to_bf16(v);
-    else ((float *)buf)[i] = v;
-  }
+  for (int64_t i = 0; i < numel; i++) put(e, t, buf, i, i);
 }
 
 static int write_all(FILE *f, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -1; }
@@ -97,7 +141,7 @@ int wlayout_write(const WLayout *l, const StFile *st, const char *path, uint64_t
       fclose(f);
       return -1;
     }
-    uint8_t *buf = malloc(e->bytes ? e->bytes : 1);
+    uint8_t *buf = calloc(1, e->bytes ? e->bytes : 1);
     convert(e, t, buf);
     int64_t padn = (i + 1 < l->n ? l->e[i + 1].offset : l->size) - e->offset - e->bytes;
     rc = write_all(f, buf, e->bytes) || write_all(f, pad, padn);

@@ -49,6 +49,8 @@ expect "mismatch message" "another model" mism.txt
 "$B/modc" compile small.yaml --emit ir -o small.mir -q && grep -q "graph @session mode = session" small.mir \
   && ok "--emit ir" || bad "--emit ir"
 "$B/modc" compile small.yaml --emit ir -o - -q | "$B/modc-opt" - > /dev/null && ok "emitted IR parses and verifies" || bad "emitted IR does not parse"
+grep -q 'q_proj.weight", offset = [0-9]*, layout = "panel", nr = [0-9]*}' small.mir && grep -q 'embed_tokens.weight", offset = [0-9]*}' small.mir \
+  && ok "matmul weights panel-packed, the embedding table row-major" || bad "weight layouts in the IR"
 "$B/modc" compile small.yaml --print-after-all --emit ir -o /dev/null 2> pa.txt
 expect "--print-after-all" "IR after lower-mod" pa.txt
 "$B/modc" compile small.yaml --emit llvm -o small.ll -q && grep -q "define void @modc__graph_session" small.ll && ok "--emit llvm" || bad "--emit llvm"

@@ -23,8 +23,10 @@
  * The library is built for the host CPU, or for $KERNELS_CPU (an LLVM CPU name: haswell
  * gives 8-lane vectors, x86-64 4-lane ones without FMA).
  *
- * usage: test_kernels WORKDIR [--bench [R,N,K ...]]   (--bench: GFLOP/s of matmul at those
- *        shapes, f32 and bf16, and of attention, on 1 and 2 threads; not a test)
+ * usage: test_kernels WORKDIR [--bench [[sm:|add:]R,N,K ...]]   (--bench: GFLOP/s of matmul
+ *        (sm: matmul_silu_mul, add: matmul_add) at those shapes, by default the benchmark
+ *        model's, f32 and bf16, GB/s of weights at R = 1, and of attention, on 1 and 2
+ *        threads; not a test)
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -48,7 +50,7 @@
 #define MODC_RUNTIME_LIB "libmodc_rt.a"
 #endif
 
-#define MAXCASES 96
+#define MAXCASES 128
 #define NLAYERS 2
 
 static int failures, checks;
@@ -171,6 +173,29 @@ static int data(Case *c, DType dt, int rank, int64_t d0, int64_t d1, const void 
   c->blen += (bytes + 63) / 64 * 64;
   return i;
 }
+
+/* A matrix W[N,K] of dt (bf16 as uint16 bits) packed as the matmul kernels read it: panels
+ * of nr columns, [K][nr] each, zero past N, bf16 columns paired (passes/schedule.h; written out here again so a
+ * mistake there cannot cancel out). */
+static int panel(Case *c, DType dt, int64_t N, int64_t K, int nr, const void *vals) {
+  int64_t np = (N + nr - 1) / nr, es = dtype_size(dt);
+  uint8_t *buf = calloc((size_t)(np * nr * K > 0 ? np * nr * K : 1), (size_t)es);
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t k = 0; k < K; k++) {
+      int64_t j = n % nr; /* bf16: column j and j + nr/2 side by side */
+      if (dt == DT_BF16) j = j < nr / 2 ? 2 * j : 2 * (j - nr / 2) + 1;
+      memcpy(buf + (((n / nr) * K + k) * nr + j) * es, (const uint8_t *)vals + (n * K + k) * es, (size_t)es);
+    }
+  int i = data(c, dt, 2, np * nr, K, buf);
+  free(buf);
+  Node *w = &c->g->n[i];
+  w->ty.dim[0] = N;
+  attr_set_s(w, "layout", "panel");
+  attr_set_i(w, "nr", nr);
+  return i;
+}
+
+static int panel_nr(int64_t N) { return N <= 16 ? 16 : 32; } /* as sched_panel_nr */
 
 /* A weight node holding f32 data; dims may be symbols (rows at run time), n the elements. */
 static int fdata(Case *c, int rank, int64_t d0, int64_t d1, const float *vals, int64_t n) {
@@ -304,10 +329,34 @@ static void t_matmul(const char *name, GraphMode mode, int64_t R, int64_t N, int
     if (dt == DT_BF16) w[i] = from_bf16(wb[i]);
   }
   int xi = fdata(c, 2, rd, K, x, R * K);
-  int wi = data(c, dt, 2, N, K, dt == DT_BF16 ? (void *)wb : (void *)w);
+  int wi = panel(c, dt, N, K, panel_nr(N), dt == DT_BF16 ? (void *)wb : (void *)w);
   result(c, OP_MATMUL, 2, (int[]){xi, wi}, DT_F32, 2, rd, N, R * N);
   ref_matmul(x, w, R, N, K, c->ref);
   free(x), free(w), free(wb);
+}
+
+/* matmul_add (x W^T + r) and matmul_silu_mul (silu(x Wg^T) * (x Wu^T)): the epilogues */
+static void t_matmul_fused(const char *name, GraphMode mode, Op op, int64_t R, int64_t N, int64_t K, DType dt) {
+  Case *c = case_new(name, mode);
+  int64_t rd = rowdim(c, R);
+  float *x = frands(R * K, 1), *w[2] = {frands(N * K, 1), frands(N * K, 1)}, *r = frands(R * N, 2);
+  uint16_t *wb[2] = {malloc((size_t)(N * K) * 2 + 2), malloc((size_t)(N * K) * 2 + 2)};
+  for (int j = 0; j < 2; j++)
+    for (int64_t i = 0; i < N * K; i++) {
+      wb[j][i] = to_bf16(w[j][i]);
+      if (dt == DT_BF16) w[j][i] = from_bf16(wb[j][i]);
+    }
+  int xi = fdata(c, 2, rd, K, x, R * K);
+  int wi[2];
+  for (int j = 0; j < 2; j++) wi[j] = panel(c, dt, N, K, panel_nr(N), dt == DT_BF16 ? (void *)wb[j] : (void *)w[j]);
+  int third = op == OP_MATMUL_ADD ? fdata(c, 2, rd, N, r, R * N) : wi[1];
+  result(c, op, 3, (int[]){xi, wi[0], third}, DT_F32, 2, rd, N, R * N);
+  double *u = calloc((size_t)(R * N + 1), sizeof *u);
+  ref_matmul(x, w[0], R, N, K, c->ref);
+  ref_matmul(x, w[1], R, N, K, u);
+  for (int64_t i = 0; i < R * N; i++)
+    c->ref[i] = op == OP_MATMUL_ADD ? c->ref[i] + r[i] : c->ref[i] * dsig(c->ref[i]) * u[i];
+  free(x), free(w[0]), free(w[1]), free(r), free(wb[0]), free(wb[1]), free(u);
 }
 
 static void t_elementwise(const char *name, GraphMode mode, Op op, int64_t R, int64_t C) {
@@ -637,7 +686,7 @@ static int mat(Case *c, int64_t n, int64_t k, DType dt) {
   float *w = frands(n * k, 1.0f / sqrtf((float)k) * 1.7f);
   uint16_t *b = malloc((size_t)(n * k) * 2);
   for (int64_t i = 0; i < n * k; i++) b[i] = to_bf16(w[i]);
-  int i = data(c, dt, 2, n, k, dt == DT_BF16 ? (void *)b : (void *)w);
+  int i = panel(c, dt, n, k, panel_nr(n), dt == DT_BF16 ? (void *)b : (void *)w);
   free(w), free(b);
   return i;
 }
@@ -865,6 +914,17 @@ static void build_cases(void) {
   t_matmul("mm_sess_11x24x72", GRAPH_SESSION, 11, 24, 72, DT_F32);
   t_matmul("mm_sess_r1_bf16", GRAPH_SESSION, 1, 257, 96, DT_BF16);
   t_matmul("mm_sess_r0", GRAPH_SESSION, 0, 16, 32, DT_F32);
+  t_matmul("mm_25x16x33", GRAPH_FORWARD, 25, 16, 33, DT_F32);   /* nr 16, rows in every tile size */
+  t_matmul("mm_2x100x8", GRAPH_FORWARD, 2, 100, 8, DT_F32);
+  t_matmul_fused("mma_1x70x40", GRAPH_FORWARD, OP_MATMUL_ADD, 1, 70, 40, DT_F32);
+  t_matmul_fused("mma_29x64x96", GRAPH_FORWARD, OP_MATMUL_ADD, 29, 64, 96, DT_F32);
+  t_matmul_fused("mma_bf16_13x300x77", GRAPH_FORWARD, OP_MATMUL_ADD, 13, 300, 77, DT_BF16);
+  t_matmul_fused("mma_sess_17x40x64", GRAPH_SESSION, OP_MATMUL_ADD, 17, 40, 64, DT_F32);
+  t_matmul_fused("mmsm_1x300x64", GRAPH_FORWARD, OP_MATMUL_SILU_MUL, 1, 300, 64, DT_F32);
+  t_matmul_fused("mmsm_31x72x48", GRAPH_FORWARD, OP_MATMUL_SILU_MUL, 31, 72, 48, DT_F32);
+  t_matmul_fused("mmsm_bf16_7x33x130", GRAPH_FORWARD, OP_MATMUL_SILU_MUL, 7, 33, 130, DT_BF16);
+  t_matmul_fused("mmsm_sess_r1_bf16", GRAPH_SESSION, OP_MATMUL_SILU_MUL, 1, 500, 96, DT_BF16);
+  t_matmul_fused("mmsm_sess_r0", GRAPH_SESSION, OP_MATMUL_SILU_MUL, 0, 16, 32, DT_F32);
   t_elementwise("add", GRAPH_FORWARD, OP_ADD, 3, 37);
   t_elementwise("add_sess", GRAPH_SESSION, OP_ADD, 1000, 77);
   t_elementwise("bias_add", GRAPH_FORWARD, OP_BIAS_ADD, 4, 21);
@@ -930,46 +990,58 @@ static double bench_case(Case *c, int threads, double flops) {
 /* matmul at the shapes given as R,N,K (f32 and bf16 weights), then prefill attention and a
  * decode step's kv_attention; GFLOP/s on 1 and 2 threads. */
 static int bench(int argc, char **argv) {
-  static const char *const dflt[] = {"512,768,768", "512,2048,512", "64,768,768", "1,2048,768"};
-  int n = 0, nsh = argc > 0 ? argc : 4;
-  Case *cs[64];
-  double fl[64];
+  /* the benchmark model's matmuls (d 768, d_ff 2048, vocab 32000) at M = 512, 64 and 1;
+   * "add:" and "sm:" prefixes time matmul_add and matmul_silu_mul */
+  static const char *const dflt[] = {"512,768,768", "512,2048,768", "512,768,2048", "512,32000,768", "sm:512,2048,768",
+                                     "add:512,768,2048", "64,768,768", "64,2048,768", "64,768,2048", "sm:64,2048,768",
+                                     "1,768,768", "1,2048,768", "1,768,2048", "1,32000,768", "sm:1,2048,768"};
+  int n = 0, nsh = argc > 0 ? argc : (int)(sizeof dflt / sizeof *dflt);
+  Case *cs[80];
+  double fl[80], by[80];
   ncases = 0;
-  for (int s = 0; s < nsh && n < 60; s++) {
+  for (int s = 0; s < nsh && n < 70; s++) {
     long long R, N, K;
-    if (sscanf(argc > 0 ? argv[s] : dflt[s], "%lld,%lld,%lld", &R, &N, &K) != 3) {
-      fprintf(stderr, "bench: shape '%s' is not R,N,K\n", argv[s]);
+    const char *sh = argc > 0 ? argv[s] : dflt[s];
+    Op op = !strncmp(sh, "sm:", 3) ? OP_MATMUL_SILU_MUL : !strncmp(sh, "add:", 4) ? OP_MATMUL_ADD : OP_MATMUL;
+    if (sscanf(strchr(sh, ':') ? strchr(sh, ':') + 1 : sh, "%lld,%lld,%lld", &R, &N, &K) != 3) {
+      fprintf(stderr, "bench: shape '%s' is not [sm:|add:]R,N,K\n", sh);
       cases_free();
       return 2;
     }
+    int nw = op == OP_MATMUL_SILU_MUL ? 2 : 1;
     for (int b = 0; b < 2; b++) {
-      char name[48];
-      snprintf(name, sizeof name, "bench_matmul_%lld_%lld_%lld_%s", R, N, K, b ? "bf16" : "f32");
-      t_matmul(name, GRAPH_FORWARD, R, N, K, b ? DT_BF16 : DT_F32);
-      fl[n] = 2.0 * R * N * K;
+      char name[64];
+      snprintf(name, sizeof name, "bench_%s_%lld_%lld_%lld_%s", op_names[op], R, N, K, b ? "bf16" : "f32");
+      if (op == OP_MATMUL) t_matmul(name, GRAPH_FORWARD, R, N, K, b ? DT_BF16 : DT_F32);
+      else t_matmul_fused(name, GRAPH_FORWARD, op, R, N, K, b ? DT_BF16 : DT_F32);
+      fl[n] = 2.0 * R * N * K * nw;
+      by[n] = R == 1 ? (double)N * K * nw * (b ? 2 : 4) : 0; /* M = 1: weight bytes read */
       cs[n++] = cases[ncases - 1];
     }
   }
   int32_t *pos = malloc(512 * sizeof *pos);
   for (int i = 0; i < 512; i++) pos[i] = i;
   t_attention("bench_attention_512_h4_hd64", GRAPH_FORWARD, 512, 4, 4, 64, pos);
-  fl[n] = 2.0 * 2.0 * (512.0 * 513 / 2) * 4 * 64;
+  by[n] = 0, fl[n] = 2.0 * 2.0 * (512.0 * 513 / 2) * 4 * 64;
   cs[n++] = cases[ncases - 1];
   t_kv_attention("bench_kv_decode_1024_h8_hd64", 1, 1023, 8, 2, 64, 0);
-  fl[n] = 2.0 * 2.0 * 1024 * 8 * 64;
+  by[n] = 0, fl[n] = 2.0 * 2.0 * 1024 * 8 * 64;
   cs[n++] = cases[ncases - 1];
   t_rope("bench_rope_512_h4_hd64", GRAPH_FORWARD, 512, 4, 64, 10000.0, pos); /* "flops": 6 per element */
-  fl[n] = 6.0 * 512 * 256;
+  by[n] = 0, fl[n] = 6.0 * 512 * 256;
   cs[n++] = cases[ncases - 1];
   free(pos);
   if (!build_library(cs, n, "bench")) {
     cases_free();
     return 1;
   }
-  printf("%-34s %12s %12s\n", "kernel", "1 thread", "2 threads");
+  printf("%-38s %12s %12s\n", "kernel", "1 thread", "2 threads");
   for (int i = 0; i < n; i++) {
     double g1 = bench_case(cs[i], 1, fl[i]), g2 = bench_case(cs[i], 2, fl[i]);
-    printf("%-34s %7.1f GF/s %7.1f GF/s\n", cs[i]->name + 6, g1, g2);
+    printf("%-38s %7.1f GF/s %7.1f GF/s", cs[i]->name + 6, g1, g2);
+    if (by[i] > 0) /* GB/s of weights: bytes / time, time = flops / GF/s */
+      printf("   %6.1f GB/s %6.1f GB/s", by[i] * g1 / fl[i], by[i] * g2 / fl[i]);
+    printf("\n");
   }
   cases_free();
   return 0;

@@ -10,14 +10,14 @@
 // CHECK-NEXT: %0 = input {name = "tokens"} : i32[16] @tokens
 // CHECK-NEXT: %1 = input {name = "pos"} : i32[16] @pos
 // CHECK-NEXT: %2 = weight {name = "model.embed_tokens.weight", offset = 0} : f32[256,64] @weights+0
-// CHECK-NEXT: %3 = weight {name = "model.layers.0.router.weight", offset = 65536} : f32[1,64] @weights+65536
+// CHECK-NEXT: %3 = weight {name = "model.layers.0.router.weight", offset = 65536, layout = "panel", nr = 16} : f32[1,64] @weights+65536
 // CHECK-NEXT: %4 = weight {name = "model.layers.0.input_layernorm.weight", offset = 65792} : f32[64] @weights+65792
-// CHECK-NEXT: %5 = weight {name = "model.layers.0.self_attn.q_proj.weight", offset = 66048} : bf16[64,64] @weights+66048
-// CHECK-NEXT: %6 = weight {name = "model.layers.0.self_attn.k_proj.weight", offset = 74240} : bf16[32,64] @weights+74240
-// CHECK-NEXT: %7 = weight {name = "model.layers.0.self_attn.v_proj.weight", offset = 78336} : bf16[32,64] @weights+78336
-// CHECK-NEXT: %8 = weight {name = "model.layers.0.self_attn.o_proj.weight", offset = 82432} : bf16[64,64] @weights+82432
+// CHECK-NEXT: %5 = weight {name = "model.layers.0.self_attn.q_proj.weight", offset = 66048, layout = "panel", nr = 32} : bf16[64,64] @weights+66048
+// CHECK-NEXT: %6 = weight {name = "model.layers.0.self_attn.k_proj.weight", offset = 74240, layout = "panel", nr = 32} : bf16[32,64] @weights+74240
+// CHECK-NEXT: %7 = weight {name = "model.layers.0.self_attn.v_proj.weight", offset = 78336, layout = "panel", nr = 32} : bf16[32,64] @weights+78336
+// CHECK-NEXT: %8 = weight {name = "model.layers.0.self_attn.o_proj.weight", offset = 82432, layout = "panel", nr = 32} : bf16[64,64] @weights+82432
 // CHECK-NEXT: %9 = weight {name = "model.norm.weight", offset = 90624} : f32[64] @weights+90624
-// CHECK-NEXT: %10 = weight {name = "lm_head.weight", offset = 90880} : f32[256,64] @weights+90880
+// CHECK-NEXT: %10 = weight {name = "lm_head.weight", offset = 90880, layout = "panel", nr = 32} : f32[256,64] @weights+90880
 // CHECK-NEXT: %11 = embed %0, %2 : f32[16,64] @arena+0
 // CHECK-NEXT: %12 = mod.block %11, %1, %3 {layer = 0, capacity = 0.125, k = 2, gate = "raw", predictor = "router"} : f32[16,64] @arena+4096 {
 // CHECK-NEXT: %13 = block.arg {index = 0} : f32[2,64]
@@ -53,14 +53,14 @@ graph @forward_t16 mode = forward syms = [] arena = 16384 {
   %tokens = input {name = "tokens"} : i32[16] @tokens
   %pos = input {name = "pos"} : i32[16] @pos
   %E = weight {name = "model.embed_tokens.weight", offset = 0} : f32[256,64] @weights+0
-  %router = weight {name = "model.layers.0.router.weight", offset = 65536} : f32[1,64] @weights+65536
+  %router = weight {name = "model.layers.0.router.weight", offset = 65536, layout = "panel", nr = 16} : f32[1,64] @weights+65536
   %in_norm = weight {name = "model.layers.0.input_layernorm.weight", offset = 65792} : f32[64] @weights+65792
-  %wq = weight {name = "model.layers.0.self_attn.q_proj.weight", offset = 66048} : bf16[64,64] @weights+66048
-  %wk = weight {name = "model.layers.0.self_attn.k_proj.weight", offset = 74240} : bf16[32,64] @weights+74240
-  %wv = weight {name = "model.layers.0.self_attn.v_proj.weight", offset = 78336} : bf16[32,64] @weights+78336
-  %wo = weight {name = "model.layers.0.self_attn.o_proj.weight", offset = 82432} : bf16[64,64] @weights+82432
+  %wq = weight {name = "model.layers.0.self_attn.q_proj.weight", offset = 66048, layout = "panel", nr = 32} : bf16[64,64] @weights+66048
+  %wk = weight {name = "model.layers.0.self_attn.k_proj.weight", offset = 74240, layout = "panel", nr = 32} : bf16[32,64] @weights+74240
+  %wv = weight {name = "model.layers.0.self_attn.v_proj.weight", offset = 78336, layout = "panel", nr = 32} : bf16[32,64] @weights+78336
+  %wo = weight {name = "model.layers.0.self_attn.o_proj.weight", offset = 82432, layout = "panel", nr = 32} : bf16[64,64] @weights+82432
   %norm = weight {name = "model.norm.weight", offset = 90624} : f32[64] @weights+90624
-  %lm = weight {name = "lm_head.weight", offset = 90880} : f32[256,64] @weights+90880
+  %lm = weight {name = "lm_head.weight", offset = 90880, layout = "panel", nr = 32} : f32[256,64] @weights+90880
   %h0 = embed %tokens, %E : f32[16,64] @arena+0
   %h1 = mod.block %h0, %pos, %router {layer = 0, capacity = 0.125, k = 2, gate = "raw", predictor = "router"} : f32[16,64] @arena+4096 {
     %x = block.arg {index = 0} : f32[2,64]

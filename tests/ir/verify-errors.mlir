@@ -3,8 +3,8 @@
 // RUN: not modc-opt %s 2>&1 >/dev/null | FileCheck %s --implicit-check-not=error:
 // --no-verify skips the verifier: every piece then prints.
 // RUN: modc-opt %s --no-verify | FileCheck %s --check-prefix=NOVERIFY
-// NOVERIFY-COUNT-19: // -----
-// NOVERIFY-NEXT: graph @arg_rows
+// NOVERIFY-COUNT-22: // -----
+// NOVERIFY-NEXT: graph @panel_vector
 
 // CHECK: error: in graph @missing_eps: verify: %2 (rmsnorm): missing attribute 'eps'
 graph @missing_eps mode = forward syms = [] arena = 0 {
@@ -220,4 +220,29 @@ graph @arg_rows mode = forward syms = [] arena = 0 {
     %5 = block.arg {index = 0} : f32[3,64]
     %6 = yield %5 : ?
   }
+}
+
+// -----
+
+// A panel-packed weight (the matmul kernels' layout) names a known layout and its width.
+// CHECK: error: in graph @bad_layout: verify: %1 (weight): layout must be "panel"
+graph @bad_layout mode = forward syms = [] arena = 0 {
+  %0 = input {name = "tokens"} : i32[16]
+  %1 = weight {name = "w", offset = 0, layout = "rows", nr = 32} : f32[64,32]
+}
+
+// -----
+
+// CHECK: error: in graph @bad_nr: verify: %1 (weight): a panel layout needs nr, a positive multiple of 16 up to 256
+graph @bad_nr mode = forward syms = [] arena = 0 {
+  %0 = input {name = "tokens"} : i32[16]
+  %1 = weight {name = "w", offset = 0, layout = "panel", nr = 24} : f32[64,32]
+}
+
+// -----
+
+// CHECK: error: in graph @panel_vector: verify: %1 (weight): only a matrix is panel-packed
+graph @panel_vector mode = forward syms = [] arena = 0 {
+  %0 = input {name = "tokens"} : i32[16]
+  %1 = weight {name = "w", offset = 0, layout = "panel", nr = 16} : f32[64]
 }

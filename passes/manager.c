@@ -7,7 +7,7 @@
 typedef struct Pass {
   const char *name;
   int (*run)(Graph **g, char *err, size_t errlen);
-  int optional;             /* runs in the pipeline only when PassOptions.fuse asks */
+  int optional;             /* skipped when PassOptions.no_fuse says so */
 } Pass;
 
 static int run_infer(Graph **g, char *err, size_t n) { return pass_infer_shapes(*g, err, n); }
@@ -31,7 +31,7 @@ int pass_run_named(Graph **g, const char *name, char *err, size_t errlen) {
 int passes_run(Graph **g, const PassOptions *opt, char *err, size_t errlen) {
   for (int i = 0; i < NPASSES; i++) {
     const Pass *p = &pipeline[i];
-    if (p->optional && !opt->fuse) continue;
+    if (p->optional && opt->no_fuse) continue;
     if (p->run(g, err, errlen)) return -1;
     if (opt->print_after_all) {
       fprintf(opt->print, "// *** IR after %s (%s) ***\n", p->name, (*g)->name);

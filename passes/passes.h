@@ -35,7 +35,7 @@ typedef struct PassOptions {
   FILE *print;
   int verify;               /* run the verifier after every pass */
   const char *stop_after;   /* NULL, or a pass name: stop the pipeline after it */
-  int fuse;                 /* run fuse-epilogues (its kernels: codegen/kernels.c) */
+  int no_fuse;              /* skip fuse-epilogues (modc compile --no-fuse) */
 } PassOptions;
 
 /* Names: "infer-shapes", "lower-mod", "fuse-epilogues", "plan-memory". */

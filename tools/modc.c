@@ -48,6 +48,7 @@ static const char usage_compile[] =
   "  -D key.path=value       override any spec key, e.g. -D routing.capacity=0.25\n"
   "  --emit ir|llvm|asm|obj  stop after that stage and write it\n"
   "  --print-after-all       print the IR after every pass (to stderr)\n"
+  "  --no-fuse               skip the fuse-epilogues pass (unfused matmul, add, silu_mul kernels)\n"
   "  -O0 .. -O3              LLVM optimisation level (default -O2)\n"
   "  -q                      no progress lines\n";
 
@@ -99,7 +100,7 @@ static int fail(const char *fmt, ...) {
 typedef struct CompileOpts {
   const char *spec, *out, *emit, *target, *cpu, *wdtype;
   const char *defs[MAX_DEFS];
-  int ndefs, embed, print_after_all, opt;
+  int ndefs, embed, print_after_all, no_fuse, opt;
   char shapes[1024];        /* "[[B,T],...]" from --shape flags */
 } CompileOpts;
 
@@ -143,6 +144,7 @@ static int parse_compile(int argc, char **argv, CompileOpts *o) {
     else if (!strncmp(a, "-D", 2)) { if (add_def(o, a + 2)) return 1; }
     else if (!strcmp(a, "--emit")) { NEEDV(); o->emit = v; }
     else if (!strcmp(a, "--print-after-all")) o->print_after_all = 1;
+    else if (!strcmp(a, "--no-fuse")) o->no_fuse = 1;
     else if (!strcmp(a, "-q")) quiet = 1;
     else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) o->opt = a[2] - '0';
     else if (a[0] == '-' && a[1]) return fail("compile: unknown option '%s' (see modc compile --help)", a);
@@ -213,9 +215,9 @@ static void build_graphs(Model *m) {
   m->graphs[m->ngraphs++] = build_session(s, &m->layout);
 }
 
-static int run_passes(Model *m, int print_after_all) {
+static int run_passes(Model *m, const CompileOpts *o) {
   char err[ERRLEN];
-  PassOptions po = {print_after_all, stderr, 1, NULL};
+  PassOptions po = {o->print_after_all, stderr, 1, NULL, o->no_fuse};
   for (int i = 0; i < m->ngraphs; i++) {
     Graph *before = m->graphs[i];
     if (passes_run(&m->graphs[i], &po, err, sizeof err)) return fail("%s", err);
@@ -290,7 +292,7 @@ static int compile_model(int argc, char **argv, Model *m) {
   wlayout_build(s, &m->layout);
   build_graphs(m);
   progress("running passes on %d graphs", m->ngraphs);
-  if (run_passes(m, o.print_after_all)) return 1;
+  if (run_passes(m, &o)) return 1;
   if (o.emit && !strcmp(o.emit, "ir")) return emit_ir(m, o.out);
   snprintf(wfile, sizeof wfile, "%s.weights", s->name);
   snprintf(wpath, sizeof wpath, "%s/%s%s", dir, wfile, o.embed ? ".tmp" : "");

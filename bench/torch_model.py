@@ -4,7 +4,7 @@
 The DESIGN section 4 forward (top-k routing, raw or sigmoid gate, router or mlp predictor)
 written plainly in PyTorch, reading the same spec and safetensors weights as modc.
 
-  torch_model.py time SPEC --dump PREFIX [--repeats R] [--kv FILE] [--variants LIST]
+  torch_model.py time SPEC --dump PREFIX [--repeats R] [--warmup W] [--kv FILE] [--variants LIST]
       times the forward on the spec's first compiled shape, for each variant:
         eager         PyTorch as installed: its default thread count, torch.matmul
         eager-2t      the same with torch.set_num_threads(2)
@@ -219,7 +219,10 @@ class Model:
                 continue
             r = self.router(h, l)
             if calibrate is not None:
-                b = -torch.quantile((r - self.W["model.layers.%d.router.bias" % l][0]).double(), 1 - calibrate[l]).item()
+                r0 = (r - self.W["model.layers.%d.router.bias" % l][0]).double()
+                b = -torch.quantile(r0, 1 - calibrate[l]).item()
+                if calibrate[l] >= 1:   # every token: clear the smallest score by a margin
+                    b += 0.1 * r0.std().item()
                 self.W["model.layers.%d.router.bias" % l] = torch.tensor([b], dtype=torch.float32)
                 biases[l] = b
                 r = self.router(h, l)
@@ -265,9 +268,10 @@ def check_session(model, prefix):
     return flips, sum(len(b) for _, b in lines), rel_err(logits[n - 1], pre), rel_err(logits[-1], dec)
 
 
-def time_forward(model, tokens, repeats):
+def time_forward(model, tokens, repeats, warmup):
     B, T = tokens.shape
-    model.forward(tokens[0])                    # warm-up
+    for _ in range(warmup):
+        model.forward(tokens[0])
     ts = []
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -284,13 +288,13 @@ def cmd_time(a):
     kv = open(a.kv, "w") if a.kv else None
     default_threads = torch.get_num_threads()
     name = spec["name"]
-    print("PyTorch %s eager: %s, shape %dx%d, default threads %d, median of %d after 1 warm-up"
-          % (torch.__version__, name, B, T, default_threads, a.repeats))
+    print("PyTorch %s eager: %s, shape %dx%d, default threads %d, median of %d after %d warm-up"
+          % (torch.__version__, name, B, T, default_threads, a.repeats, a.warmup))
     checked = False
     for v in a.variants.split(","):
         torch.set_num_threads(default_threads if v == "eager" else 2)
         model = Model(spec, W, "mkldnn" if v.startswith("mkldnn") else "eager")
-        t, out = time_forward(model, tokens, a.repeats)
+        t, out = time_forward(model, tokens, a.repeats, a.warmup)
         line = "  %-10s %d threads  median %10.1f ms  %8.3f ms/token" % (v, torch.get_num_threads(), t * 1e3, t * 1e3 / (B * T))
         if kv:
             kv.write("torch.%s.ms=%.6g\ntorch.%s.threads=%d\n" % (v, t * 1e3, v, torch.get_num_threads()))
@@ -349,6 +353,7 @@ def main():
     t.add_argument("spec")
     t.add_argument("--dump", required=True, help="PREFIX given to modc bench --dump")
     t.add_argument("--repeats", type=int, default=1)
+    t.add_argument("--warmup", type=int, default=1)
     t.add_argument("--kv")
     t.add_argument("--variants", default="eager,eager-2t,mkldnn-2t")
     c = sub.add_parser("calibrate")

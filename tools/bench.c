@@ -289,10 +289,15 @@ static int read_header(const char *path, const char *name, Dims *dm) {
     {"WEIGHT_BYTES", &dm->wb}, {"TIE_EMBEDDINGS", &dm->tie}, {"ROUTER_BIAS", &dm->rbias},
     {"PREDICTOR_HIDDEN", &dm->phid},
   };
-  int rc = 0;
+  int rc = 0, V = 0, d = 0, L = 0;
   for (size_t j = 0; j < sizeof k / sizeof k[0] && !rc; j++)
     if (header_const(text, up, k[j].key, k[j].dst))
       rc = bfail("%s has no %s_%s (written by an older modc? recompile the model)", path, up, k[j].key);
+  /* a header left from another compile of the same name must not be trusted */
+  if (!rc && (header_const(text, up, "VOCAB_SIZE", &V) || header_const(text, up, "D_MODEL", &d) ||
+              header_const(text, up, "N_LAYERS", &L) || V != dm->V || d != dm->d || L != dm->L))
+    rc = bfail("%s does not describe this library (vocab %d, d_model %d, %d layers expected)", path,
+               dm->V, dm->d, dm->L);
   free(text);
   return rc;
 }

@@ -10,7 +10,7 @@ set logscale x 2
 set xrange [0.1:1.15]
 set xtics ("0.125" 0.125, "0.25" 0.25, "0.5" 0.5, "1" 1)
 set xlabel "capacity of the routed layers"
-set key below
+set key below height 1
 set grid
 set yrange [0:*]
 set title "modc\\_forward (T = 512, top-k routing)"

@@ -719,6 +719,11 @@ static int bench_model(const Lib *l, modc_model *m, const Opts *o) {
   Dims dm;
   if (model_dims(l, m, o, &dm)) return 1;
   print_model(l, m, o, &dm);
+  double load = load_average();
+  if (load > 0.5 * sysconf(_SC_NPROCESSORS_ONLN))
+    fprintf(stderr, "modc: warning: bench: load average %.2f on %ld CPUs: other work shares the cores, "
+            "timings will be inflated (decode most: every step waits on its threads)\n", load,
+            sysconf(_SC_NPROCESSORS_ONLN));
   if (o->forward && bench_forward(l, m, o, &dm)) return 1;
   if (o->session && bench_session(l, m, o, &dm)) return 1;
   return 0;
@@ -728,6 +733,7 @@ int bench_main(int argc, char **argv) {
   Opts o;
   Lib l;
   if (parse_bench(argc, argv, &o) || load_lib(o.lib, &l)) return 1;
+  setvbuf(stdout, NULL, _IOLBF, 0);   /* each result line as it comes, also through a pipe */
   show_progress = !o.quiet;
   if (o.kv && !(kvf = fopen(o.kv, "w"))) return bfail("cannot write '%s': %s", o.kv, strerror(errno));
   modc_model *m;

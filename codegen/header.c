@@ -69,6 +69,12 @@ static void write_constants(const Spec *s, const char *up, FILE *f) {
     {"VOCAB_SIZE", s->vocab_size}, {"D_MODEL", s->d_model}, {"N_LAYERS", s->n_layers},
     {"N_HEADS", s->n_heads}, {"N_KV_HEADS", s->n_kv_heads}, {"HEAD_DIM", spec_head_dim(s)},
     {"D_FF", s->d_ff}, {"MAX_SEQ_LEN", s->max_seq_len}, {"N_SHAPES", s->n_shapes},
+    /* what a user needs to count a step's FLOPs and weight bytes (modc bench reads these):
+     * bytes per element of the weight matrices (vectors are f32), tied embeddings, the
+     * router's bias, and the mlp predictor's width (0 when the predictor is the router) */
+    {"WEIGHT_BYTES", (int)dtype_size(s->weights_dtype)}, {"TIE_EMBEDDINGS", s->tie_embeddings},
+    {"ROUTER_BIAS", s->router_bias},
+    {"PREDICTOR_HIDDEN", s->predictor == PRED_MLP ? s->predictor_hidden : 0},
   };
   for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
     fprintf(f, "#define %s_%s %d\n", up, k[i].key, k[i].v);

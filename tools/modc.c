@@ -2,6 +2,7 @@
  *   spec -> weights check -> weight layout + packed file -> graphs -> passes -> LLVM
  *   -> object -> shared library + header.
  * run loads a compiled library through the ABI (dlopen) and generates text or tokens.
+ * bench (tools/bench.c) times a compiled library through the ABI.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include "frontend/spec.h"
 #include "passes/passes.h"
 #include "runtime/modc.h"
+#include "tools/bench.h"
 
 #define MAX_DEFS 256
 #define ERRLEN 2048
@@ -31,9 +33,10 @@ static const char usage_main[] =
   "  compile SPEC.yaml -o OUT/libNAME.so   compile a model spec and its weights into a shared library\n"
   "  check SPEC.yaml                       validate the spec and its weights, print the model summary\n"
   "  run LIB.so --prompt TEXT|--tokens F   generate with a compiled library\n"
+  "  bench LIB.so [--threads N]            forward, prefill and decode timings with FLOP and byte rates\n"
   "\n"
   "'modc <command> --help' describes each command's options.\n"
-  "Not implemented yet: 'bench' and 'tune' (DESIGN.md section 7), and --tuning FILE.\n";
+  "Not implemented yet: 'tune' (DESIGN.md section 7), and --tuning FILE.\n";
 
 static const char usage_compile[] =
   "usage: modc compile SPEC.yaml [-o OUT] [options]\n"
@@ -519,7 +522,8 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "compile")) return compile(argc - 2, argv + 2);
   if (!strcmp(argv[1], "check")) return check(argc - 2, argv + 2);
   if (!strcmp(argv[1], "run")) return run(argc - 2, argv + 2);
-  if (!strcmp(argv[1], "bench") || !strcmp(argv[1], "tune"))
+  if (!strcmp(argv[1], "bench")) return bench_main(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "tune"))
     return fail("'%s' is not implemented yet", argv[1]);
   return fail("unknown command '%s' (see modc --help)", argv[1]);
 }

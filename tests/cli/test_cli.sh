@@ -1,6 +1,6 @@
 #!/bin/bash
 # test_cli.sh: the command line end to end: compile, run, embedded weights, determinism,
-# a library for a CPU this machine lacks, the weights of another model, --help.
+# a library for a CPU this machine lacks, the weights of another model, --help, modc bench.
 # usage: test_cli.sh BUILD_DIR WORK_DIR
 set -u
 B=$1 W=$2 here=$(cd "$(dirname "$0")" && pwd)
@@ -65,6 +65,26 @@ expect "out-of-range message names the token" "300" tok2.txt
 "$B/modc" --help | grep -q "compile SPEC" && ok "--help" || bad "--help"
 "$B/modc" compile --help | grep -q -- "--embed-weights" && ok "compile --help" || bad "compile --help"
 "$B/modc" frobnicate > /dev/null 2>&1 && bad "unknown command accepted" || ok "unknown command refused"
+
+# modc bench: a quick run on the small model; checks the fields and that the figures are
+# positive numbers, never a timing
+"$B/modc" bench a/libsmall.so --repeats 2 --warmup 0 --prefill 8 --decode 6 --kv bench.kv \
+  --dump dump -q > bench.txt 2>&1 && ok "bench" || bad "bench: $(cat bench.txt)"
+for f in "GFLOP/s" "% of peak" "GB/s" "% of DRAM read" "routed take rate"; do expect "bench prints $f" "$f" bench.txt; done
+for k in forward.1x16.gflops forward.2x8.ms forward.peak_pct prefill.ms prefill.gflops decode.ms \
+         decode.gbs decode.dram_pct decode.weight_mb decode.take_rate; do
+  v=$(sed -n "s/^$k=//p" bench.kv)
+  awk -v v="$v" 'BEGIN { exit !(v ~ /^[0-9.e+-]+$/ && v + 0 > 0 && v + 0 < 1e12) }' \
+    && ok "bench $k = $v" || bad "bench $k: '$v' is not a positive number"
+done
+awk -F= '$1 == "decode.take_rate" { exit !($2 >= 0 && $2 <= 1) }' bench.kv && ok "take rate in [0, 1]" || bad "take rate out of range"
+[ "$(wc -w < dump.tokens)" = 16 ] && [ "$(stat -c %s dump.logits)" = $((16 * 256 * 4)) ] \
+  && ok "bench --dump writes tokens and logits" || bad "bench --dump outputs"
+grep -q "^1 [01]\{14\}$" dump.session.routing && ok "bench --dump writes the routing trace" || bad "routing trace: $(cat dump.session.routing)"
+"$B/modc" bench a/libsmall.so --prefill 60 --decode 10 -q > bench2.txt 2>&1 && bad "bench past max_seq_len accepted" || ok "bench past max_seq_len refused"
+expect "bench names the limit" "max_seq_len" bench2.txt
+"$B/modc" bench a/libsmall.so --header /nonexistent.h -q > bench3.txt 2>&1 && bad "bench without a header accepted" || ok "bench without a header refused"
+"$B/modc" bench --help | grep -q -- "--repeats" && ok "bench --help" || bad "bench --help"
 
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]

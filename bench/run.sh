@@ -1,0 +1,151 @@
+#!/bin/bash
+# run.sh: the benchmarks of issue 3, in one run, on the benchmark model (bench/models/):
+#   random weights -> `modc compile` (timed) of dense12 and mod12, f32 and bf16
+#   -> modc bench on each -> the peers (oneDNN sgemm on the same GEMMs, PyTorch eager on the
+#   same model, checked against modc's logits) -> a capacity sweep of mod12
+#   -> report.md (targets as ratios with pass/fail) and capacity.png (gnuplot).
+# Not part of ctest: it takes many minutes (PyTorch eager alone ~1 min per forward here).
+#
+# usage: bench/run.sh [-b BUILD_DIR] [-o OUT_DIR] [-w WORK_DIR] [--quick]
+#   BUILD_DIR  where modc was built (default build/)
+#   OUT_DIR    report.md, capacity.png, capacity.dat and the logs (default bench/out/)
+#   WORK_DIR   weights, compiled libraries, raw results (default OUT_DIR/work; ~12 GB)
+#   --quick    fewer repeats and steps, no sweep calibration, no PyTorch eager-2t variant
+# environment: THREADS (2), REPEATS (5), PREFILL (128), DECODE (64), TORCH_REPEATS (1),
+#   CAPACITIES ("0.125 0.25 0.5 1.0"), PYTHON (/usr/bin/python3: Debian's, with torch),
+#   TORCH_VARIANTS ("eager,eager-2t,mkldnn-2t"), CALIBRATE_SWEEP (1)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+B=$root/build OUT=$here/out W="" QUICK=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    -b) B=$(cd "$2" && pwd); shift 2 ;;
+    -o) OUT=$2; shift 2 ;;
+    -w) W=$2; shift 2 ;;
+    --quick) QUICK=1; shift ;;
+    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 1 ;;
+  esac
+done
+THREADS=${THREADS:-2} REPEATS=${REPEATS:-5} PREFILL=${PREFILL:-128} DECODE=${DECODE:-64}
+TORCH_REPEATS=${TORCH_REPEATS:-1} CAPACITIES=${CAPACITIES:-0.125 0.25 0.5 1.0}
+PYTHON=${PYTHON:-/usr/bin/python3} TORCH_VARIANTS=${TORCH_VARIANTS:-eager,eager-2t,mkldnn-2t}
+CALIBRATE_SWEEP=${CALIBRATE_SWEEP:-1}
+if [ "$QUICK" = 1 ]; then
+  REPEATS=2 DECODE=32 CALIBRATE_SWEEP=0 TORCH_VARIANTS=eager,mkldnn-2t
+fi
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+W=${W:-$OUT/work}
+mkdir -p "$W" "$OUT/kv"
+rm -f "$OUT"/kv/*.kv
+MODC=$B/modc
+[ -x "$MODC" ] && [ -x "$B/modc-randweights" ] || { echo "run.sh: no modc in $B (build first)" >&2; exit 1; }
+log() { printf '[run.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+kvset() { echo "$2=$3" >> "$OUT/kv/$1.kv"; }   # kvset FILE KEY VALUE
+
+have_torch=0
+"$PYTHON" -c "import torch, numpy, yaml" 2>/dev/null && have_torch=1
+[ "$have_torch" = 1 ] || log "PyTorch not found for $PYTHON: no PyTorch peer, no calibrated router (apt-get install python3-torch python3-yaml)"
+[ -x "$B/bench_dnnl" ] || log "bench_dnnl not built: no oneDNN peer (apt-get install libdnnl-dev, then re-run cmake)"
+command -v gnuplot >/dev/null || log "gnuplot not found: no capacity.png (apt-get install gnuplot-nox)"
+
+kvset env date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+kvset env threads "$THREADS"
+kvset env cpu "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores"
+
+# ---- weights and compiles
+cp "$root"/bench/models/dense12.yaml "$root"/bench/models/mod12.yaml "$W"/
+for m in dense12 mod12; do
+  log "random weights for $m"
+  "$B/modc-randweights" "$W/$m.yaml" > /dev/null
+done
+
+# compile NAME SPEC OUTDIR [flags...]: times the whole `modc compile`, packing included
+compile() {
+  local name=$1 spec=$2 dir=$3 t0 t1; shift 3
+  log "modc compile $name $*"
+  t0=$(date +%s.%N)
+  "$MODC" compile "$spec" -o "$dir/lib$(basename "$spec" .yaml).so" -q "$@"
+  t1=$(date +%s.%N)
+  kvset compile "compile.$name.s" "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')"
+}
+compile dense12 "$W/dense12.yaml" "$W/dense12"
+compile mod12 "$W/mod12.yaml" "$W/mod12"
+compile dense12_bf16 "$W/dense12.yaml" "$W/dense12_bf16" --weights-dtype bf16
+compile mod12_bf16 "$W/mod12.yaml" "$W/mod12_bf16" --weights-dtype bf16
+
+# bench KVNAME LIB [flags...]
+bench() {
+  local kv=$1 lib=$2; shift 2
+  log "modc bench $lib $*"
+  "$MODC" bench "$lib" --threads "$THREADS" --repeats "$REPEATS" --prefill "$PREFILL" --decode "$DECODE" \
+    --kv "$OUT/kv/$kv.kv" "$@" | tee "$OUT/$kv.txt"
+}
+bench dense "$W/dense12/libdense12.so" --dump "$W/dense12/dump"
+bench mod "$W/mod12/libmod12.so" --dump "$W/mod12/dump"
+bench dense_bf16 "$W/dense12_bf16/libdense12.so"
+bench mod_bf16 "$W/mod12_bf16/libmod12.so"
+
+# ---- calibrated router: router_bias so that ~capacity of the tokens take a routed block
+# calibrated CAP DIRNAME: writes $W/DIRNAME/mod12cal.{yaml,safetensors}
+calibrated() {
+  local cap=$1 d=$W/$2
+  mkdir -p "$d"
+  sed "s/^  capacity: .*/  capacity: $cap/" "$W/mod12.yaml" > "$d/mod12c.yaml"
+  sed -i "s|^weights: .*|weights: ../mod12.safetensors|" "$d/mod12c.yaml"
+  log "calibrating the router of mod12 at capacity $cap"
+  "$PYTHON" "$here/torch_model.py" calibrate "$d/mod12c.yaml" --name mod12cal \
+    --out-spec "$d/mod12cal.yaml" --out-weights "$d/mod12cal.safetensors" | tee -a "$OUT/calibrate.txt"
+}
+if [ "$have_torch" = 1 ]; then
+  calibrated 0.125 mod12cal
+  compile mod12cal "$W/mod12cal/mod12cal.yaml" "$W/mod12cal"
+  bench modcal "$W/mod12cal/libmod12cal.so" --no-forward
+  compile mod12cal_bf16 "$W/mod12cal/mod12cal.yaml" "$W/mod12cal_bf16" --weights-dtype bf16
+  bench modcal_bf16 "$W/mod12cal_bf16/libmod12cal.so" --no-forward
+fi
+
+# ---- peers
+if [ -x "$B/bench_dnnl" ]; then
+  log "oneDNN sgemm on the dense12 and mod12 GEMMs"
+  "$B/bench_dnnl" --threads "$THREADS" --repeats "$REPEATS" --kv "$OUT/kv/dnnl_dense.kv" | tee "$OUT/dnnl_dense.txt"
+  "$B/bench_dnnl" --threads "$THREADS" --repeats "$REPEATS" --routed-capacity 0.125 --kv "$OUT/kv/dnnl_mod.kv" \
+    | tee "$OUT/dnnl_mod.txt"
+fi
+if [ "$have_torch" = 1 ]; then
+  for m in dense12 mod12; do
+    log "PyTorch eager on $m ($TORCH_VARIANTS; the eager default takes about a minute per forward here)"
+    "$PYTHON" "$here/torch_model.py" time "$W/$m.yaml" --dump "$W/$m/dump" --repeats "$TORCH_REPEATS" --warmup 0 \
+      --variants "$TORCH_VARIANTS" --kv "$OUT/kv/torch_${m%12}.kv" | tee "$OUT/torch_${m%12}.txt"
+  done
+fi
+
+# ---- capacity sweep (C = 0.125 is mod12 itself)
+for c in $CAPACITIES; do
+  if [ "$c" = 0.125 ]; then   # mod12's own capacity: the library benched above
+    cp "$OUT/kv/mod.kv" "$OUT/kv/sweep_$c.kv"
+  else
+    compile "mod12_c$c" "$W/mod12.yaml" "$W/sweep_$c" -D routing.capacity="$c"
+    bench "sweep_$c" "$W/sweep_$c/libmod12.so"
+  fi
+  if [ "$have_torch" = 1 ] && [ "$CALIBRATE_SWEEP" = 1 ]; then
+    if [ "$c" = 0.125 ]; then
+      cp "$OUT/kv/modcal.kv" "$OUT/kv/sweepcal_$c.kv"
+    else
+      calibrated "$c" "sweepcal_$c"
+      compile "mod12cal_c$c" "$W/sweepcal_$c/mod12cal.yaml" "$W/sweepcal_$c"
+      bench "sweepcal_$c" "$W/sweepcal_$c/libmod12cal.so" --no-forward
+    fi
+  fi
+done
+
+# ---- report and plot
+log "writing $OUT/report.md"
+"$PYTHON" "$here/report.py" "$OUT/kv" "$OUT/report.md" "$OUT/capacity.dat"
+if command -v gnuplot >/dev/null; then
+  gnuplot -e "dat='$OUT/capacity.dat'; out='$OUT/capacity.png'" "$here/capacity.gp"
+  log "wrote $OUT/capacity.png"
+fi
+log "done: $OUT/report.md"

@@ -26,6 +26,10 @@
 
 /* Work (multiply-adds or elements) below which a kernel runs on the calling thread. */
 #define PAR_MIN_WORK (1 << 17)
+/* Items few and large (attention's (query block, head) pairs) are spread as ITEM_SPAN
+ * indices each, item i taken by the task whose range holds i * ITEM_SPAN: the runtime hands
+ * out whole grains of 16 indices, so every item can go to a thread of its own. */
+#define ITEM_SPAN 16
 /* matmul tiling: K in chunks of at most MM_KC_MAX (an MR-row block of x and an NR-row block
  * of W stay in L1 while the chunk's dot products run); the W rows of a column chunk, one K
  * chunk deep, take MM_W_BYTES (L2); a row group of x takes MM_X_BYTES (L2, else L3), and
@@ -149,6 +153,13 @@ static void par_for(Em *e, const Kern *k, const KArgs *a, LLVMValueRef n, LLVMVa
 }
 
 /* ---- small helpers ---- */
+
+/* The items [*ilo, *ihi) of a task over indices [lo, hi) of items spread ITEM_SPAN apart */
+static void span_items(Em *e, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef *ilo, LLVMValueRef *ihi) {
+  LLVMValueRef s = em_i64(e, ITEM_SPAN), s1 = em_i64(e, ITEM_SPAN - 1);
+  *ilo = LLVMBuildUDiv(e->b, em_add(e, lo, s1), s, "");
+  *ihi = LLVMBuildUDiv(e->b, em_add(e, hi, s1), s, "");
+}
 
 static LLVMValueRef gep_f32(Em *e, LLVMValueRef p, LLVMValueRef i) { return em_gep(e, e->c->t_f32, p, i); }
 static LLVMValueRef gep_i32(Em *e, LLVMValueRef p, LLVMValueRef i) { return em_gep(e, e->c->t_i32, p, i); }
@@ -757,9 +768,10 @@ static void attn_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, c
     kb = a->p[1], vb = a->p[2], k.kpos = a->p[3], k.nk = a->rows;
   }
   LLVMValueRef bq = em_i64(e, t->bq), nfull = LLVMBuildSDiv(e->b, a->rows, bq, "full");
-  LLVMValueRef ngroups = em_add(e, nfull, LLVMBuildSRem(e->b, a->rows, bq, ""));
+  LLVMValueRef ngroups = em_add(e, nfull, LLVMBuildSRem(e->b, a->rows, bq, "")), ilo, ihi;
+  span_items(e, lo, hi, &ilo, &ihi);
   EmLoop l;
-  em_loop_begin(e, &l, lo, hi, 1, 0, NULL);
+  em_loop_begin(e, &l, ilo, ihi, 1, 0, NULL);
   LLVMValueRef gi = LLVMBuildUDiv(e->b, l.iv, H, "gi"), h = em_sub(e, l.iv, em_mul(e, gi, H));
   LLVMValueRef half = LLVMBuildLShr(e->b, gi, em_i64(e, 1), "");
   LLVMValueRef odd = LLVMBuildTrunc(e->b, gi, c->t_i1, "");
@@ -790,9 +802,9 @@ static void attn_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, c
  * online-softmax update is vector-wide over the key block (em_vexp: no libm call per lane);
  * its probabilities go to a small stack buffer and P.V accumulates into the rows' output
  * accumulators (a stack buffer, MR rows x CV vectors in registers at a time, one broadcast
- * probability per row and key).  Work items are (query block, head), a query block QB rows
- * (a multiple of MR chosen from the row count alone, so that a call has enough items for the
- * threads), visited zig-zag as above; a key block that no row of the item (then of a row
+ * probability per row and key).  Work items are (head, query block of QB rows), head-major
+ * (a thread's share is whole heads where it can be) and zig-zag over the blocks of a head,
+ * each spread over ITEM_SPAN indices; a key block that no row of the item (then of a row
  * block) sees is skipped.
  * A row's arithmetic depends on its own position and the keys only: a processed key block
  * it sees none of leaves its state exactly as it was (correction exp(0) = 1, probabilities
@@ -1036,20 +1048,11 @@ static void fa_item(Em *e, const Fa *t, FaItem *it, LLVMValueRef nrows) {
   fa_finish(e, t, it, nrows);
 }
 
-/* Rows per item: a multiple of MR, about R / 8 (enough items for the threads, each large
- * enough to share its key transposes), at most qbmax.  A function of R alone. */
-static LLVMValueRef fa_qb(Em *e, const Fa *t, LLVMValueRef rows) {
-  LLVMValueRef per = em_i64(e, 8 * t->MR);
-  LLVMValueRef nb = LLVMBuildSDiv(e->b, em_add(e, rows, em_i64(e, 8 * t->MR - 1)), per, "");
-  nb = em_smax(e, em_i64(e, 1), em_smin(e, nb, em_i64(e, t->qbmax / t->MR)));
-  return em_mul(e, nb, em_i64(e, t->MR));
-}
-
 static void fa_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
   const Fa *t = vctx;
   CgCtx *c = e->c;
   FaItem it;
-  LLVMValueRef H = em_i64(e, t->H), hd = em_i64(e, t->hd), kb, vb;
+  LLVMValueRef hd = em_i64(e, t->hd), kb, vb;
   if (t->kv) {
     kb = layer_ptr(e, a->exec, EXEC_KV_K, t->layer, c->t_ptr);
     vb = layer_ptr(e, a->exec, EXEC_KV_V, t->layer, c->t_ptr);
@@ -1065,11 +1068,13 @@ static void fa_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, con
   it.pb = em_alloca(e, LLVMArrayType2(c->t_f32, (uint64_t)(t->MR * t->NB)), "p");
   it.cb = em_alloca(e, LLVMArrayType2(c->t_f32, (uint64_t)t->MR), "corr");
   it.pos = a->p[3];
-  LLVMValueRef qb = fa_qb(e, t, a->rows);
-  LLVMValueRef ngroups = LLVMBuildSDiv(e->b, em_add(e, a->rows, em_sub(e, qb, em_i64(e, 1))), qb, "");
+  LLVMValueRef qb = em_i64(e, t->qbmax), ilo, ihi;
+  LLVMValueRef ngroups = LLVMBuildSDiv(e->b, em_add(e, a->rows, em_i64(e, t->qbmax - 1)), qb, "");
+  span_items(e, lo, hi, &ilo, &ihi);
   EmLoop l;
-  em_loop_begin(e, &l, lo, hi, 1, 0, NULL);
-  LLVMValueRef gi = LLVMBuildUDiv(e->b, l.iv, H, "gi"), h = em_sub(e, l.iv, em_mul(e, gi, H));
+  em_loop_begin(e, &l, ilo, ihi, 1, 0, NULL);
+  /* head-major: a thread's contiguous items are whole heads, each with all its query blocks */
+  LLVMValueRef h = LLVMBuildUDiv(e->b, l.iv, ngroups, "h"), gi = em_sub(e, l.iv, em_mul(e, h, ngroups));
   LLVMValueRef half = LLVMBuildLShr(e->b, gi, em_i64(e, 1), "");
   LLVMValueRef odd = LLVMBuildTrunc(e->b, gi, c->t_i1, "");
   LLVMValueRef g = LLVMBuildSelect(e->b, odd, em_sub(e, em_sub(e, ngroups, em_i64(e, 1)), half), half, "group");
@@ -1147,14 +1152,13 @@ static LLVMValueRef k_attention(Kern *k) {
   snprintf(kb.name, sizeof kb.name, "%.240s.blocks", k->name);
   EmIf f;
   em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntSGE, a.rows, em_i64(&e, fa.MR), "blocks"));
-  LLVMValueRef qb = fa_qb(&e, &fa, a.rows);
-  LLVMValueRef items = LLVMBuildSDiv(e.b, em_add(&e, a.rows, em_sub(&e, qb, em_i64(&e, 1))), qb, "");
-  par_for(&e, &kb, &a, em_mul(&e, items, em_i64(&e, t.H)), work, fa_body, &fa);
+  LLVMValueRef items = LLVMBuildSDiv(e.b, em_add(&e, a.rows, em_i64(&e, fa.qbmax - 1)), em_i64(&e, fa.qbmax), "");
+  par_for(&e, &kb, &a, em_mul(&e, items, em_i64(&e, t.H * ITEM_SPAN)), work, fa_body, &fa);
   em_if_else(&e, &f);
   /* fewer rows than a register block (a decode step): each row's dot products directly */
   LLVMValueRef bq = em_i64(&e, t.bq);
   LLVMValueRef groups = em_add(&e, LLVMBuildSDiv(e.b, a.rows, bq, ""), LLVMBuildSRem(e.b, a.rows, bq, ""));
-  par_for(&e, k, &a, em_mul(&e, groups, em_i64(&e, t.H)), work, attn_body, &t);
+  par_for(&e, k, &a, em_mul(&e, groups, em_i64(&e, t.H * ITEM_SPAN)), work, attn_body, &t);
   em_if_end(&e, &f);
   return kend(&e);
 }

@@ -359,6 +359,7 @@ static LLVMValueRef tree(Em *e, Combine op, const LLVMValueRef *in, int n) {
 LLVMValueRef em_sum_tree(Em *e, const LLVMValueRef *v, int n) { return tree(e, em_fadd, v, n); }
 LLVMValueRef em_hsum(Em *e, LLVMValueRef v) { return tree(e, em_fadd, &v, 1); }
 LLVMValueRef em_hmax(Em *e, LLVMValueRef v) { return tree(e, em_fmax, &v, 1); }
+LLVMValueRef em_max_tree(Em *e, const LLVMValueRef *v, int n) { return tree(e, em_fmax, v, n); }
 
 /* ---- vector loops ---- */
 

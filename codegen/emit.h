@@ -125,6 +125,8 @@ LLVMValueRef em_mask_const(Em *e, int n, int cnt);
 LLVMValueRef em_hsum(Em *e, LLVMValueRef v);
 LLVMValueRef em_sum_tree(Em *e, const LLVMValueRef *v, int n);
 LLVMValueRef em_hmax(Em *e, LLVMValueRef v);
+/* em_max_tree: n vectors to an <n x float> of their maxima (a float when n == 1), as em_sum_tree */
+LLVMValueRef em_max_tree(Em *e, const LLVMValueRef *v, int n);
 
 /* Vector loop over [0, n) elements (n: i64 value, may be constant) in steps of w lanes; body
  * is called once for full vectors (mask NULL) and once for the remainder (with a lane mask),

@@ -893,25 +893,50 @@ static void fa_scores(Em *e, const Fa *t, const FaItem *it, const LLVMValueRef *
   memcpy(S, l.carry, sizeof(LLVMValueRef) * na);
 }
 
-/* Row slot `slot`'s online-softmax update by its scores s[FA_NH] (-inf where not visible):
- * m, l updated, the probabilities to p[r], the correction of the old state to corr[r]. */
-static void fa_softmax(Em *e, const Fa *t, const FaItem *it, LLVMValueRef slot, int r, LLVMValueRef *s) {
-  LLVMValueRef ninf = em_f32(e, -INFINITY), mx = s[0];
-  for (int hh = 1; hh < FA_NH; hh++) mx = em_fmax(e, mx, s[hh]);
-  LLVMValueRef mp = gep_f32(e, it->mb, slot), lp = gep_f32(e, it->lb, em_mul(e, slot, em_i64(e, t->vw)));
-  LLVMValueRef mo = em_load(e, e->c->t_f32, mp), mn = em_fmax(e, mo, em_hmax(e, mx));
-  /* nothing seen yet: subtract 0, so that exp(-inf - 0) = 0 rather than exp(NaN) */
-  LLVMValueRef ms = LLVMBuildSelect(e->b, LLVMBuildFCmp(e->b, LLVMRealOEQ, mn, ninf, ""), em_f32(e, 0.0), mn, "");
-  LLVMValueRef corr = em_vexp(e, em_fsub(e, mo, ms)), psum = NULL;
-  for (int hh = 0; hh < FA_NH; hh++) {
-    LLVMValueRef p = em_vexp(e, em_fsub(e, s[hh], em_splat(e, ms, t->vw)));
-    em_vstore(e, p, gep_f32(e, it->pb, em_i64(e, r * t->NB + hh * t->vw)), NULL);
-    psum = psum ? em_fadd(e, psum, p) : p;
+/* mr floats at p: a float when mr == 1, else an <mr x float> */
+static LLVMValueRef fa_lanes_load(Em *e, LLVMValueRef p, int mr) {
+  return mr == 1 ? em_load(e, e->c->t_f32, p) : em_vload(e, mr, p, NULL);
+}
+
+static void fa_lanes_store(Em *e, LLVMValueRef v, LLVMValueRef p, int mr) {
+  if (mr == 1) em_store(e, v, p);
+  else em_vstore(e, v, p, NULL);
+}
+
+static LLVMValueRef fa_lane(Em *e, LLVMValueRef v, int mr, int r) {
+  return mr == 1 ? v : LLVMBuildExtractElement(e->b, v, em_i32(e, r), "");
+}
+
+/* The online-softmax update of row slots slot0 .. slot0 + mr by their scores s[r][FA_NH]
+ * (-inf where not visible): the rows' maxima, m and the corrections of the old state as
+ * mr-lane vectors (one tree, one exp for all rows); each row's probabilities to p[r], its
+ * running sum l updated, the corrections to corr[]. */
+static void fa_softmax(Em *e, const Fa *t, const FaItem *it, LLVMValueRef slot0, int mr, LLVMValueRef s[][FA_NH]) {
+  LLVMValueRef rmx[16];
+  for (int r = 0; r < mr; r++) {
+    rmx[r] = s[r][0];
+    for (int hh = 1; hh < FA_NH; hh++) rmx[r] = em_fmax(e, rmx[r], s[r][hh]);
   }
-  LLVMValueRef lv = em_vload(e, t->vw, lp, NULL);
-  em_vstore(e, em_fadd(e, em_fmul(e, lv, em_splat(e, corr, t->vw)), psum), lp, NULL);
-  em_store(e, mn, mp);
-  em_store(e, corr, gep_f32(e, it->cb, em_i64(e, r)));
+  LLVMValueRef mp = gep_f32(e, it->mb, slot0), mo = fa_lanes_load(e, mp, mr);
+  LLVMValueRef mn = em_fmax(e, mo, em_max_tree(e, rmx, mr));
+  LLVMValueRef ninf = em_f32(e, -INFINITY), zero = em_f32(e, 0.0);
+  if (mr > 1) ninf = em_splat(e, ninf, mr), zero = em_splat(e, zero, mr);
+  /* nothing seen yet: subtract 0, so that exp(-inf - 0) = 0 rather than exp(NaN) */
+  LLVMValueRef ms = LLVMBuildSelect(e->b, LLVMBuildFCmp(e->b, LLVMRealOEQ, mn, ninf, ""), zero, mn, "");
+  LLVMValueRef corr = em_vexp(e, em_fsub(e, mo, ms));
+  fa_lanes_store(e, mn, mp, mr);
+  fa_lanes_store(e, corr, it->cb, mr);
+  for (int r = 0; r < mr; r++) {
+    LLVMValueRef msr = em_splat(e, fa_lane(e, ms, mr, r), t->vw), psum = NULL;
+    for (int hh = 0; hh < FA_NH; hh++) {
+      LLVMValueRef p = em_vexp(e, em_fsub(e, s[r][hh], msr));
+      em_vstore(e, p, gep_f32(e, it->pb, em_i64(e, r * t->NB + hh * t->vw)), NULL);
+      psum = psum ? em_fadd(e, psum, p) : p;
+    }
+    LLVMValueRef lp = gep_f32(e, it->lb, em_mul(e, em_add(e, slot0, em_i64(e, r)), em_i64(e, t->vw)));
+    LLVMValueRef lv = em_vload(e, t->vw, lp, NULL);
+    em_vstore(e, em_fadd(e, em_fmul(e, lv, em_splat(e, fa_lane(e, corr, mr, r), t->vw)), psum), lp, NULL);
+  }
 }
 
 /* o[slot0 + r][c0 .. c0 + cw vectors) = o * corr[r] + sum over the block's keys of p[r][j] v_j */
@@ -962,12 +987,11 @@ static void fa_rows(Em *e, const Fa *t, const FaItem *it, LLVMValueRef slot0, in
   fa_scores(e, t, it, qr, mr, S);
   LLVMValueRef scale = em_splat(e, em_f32(e, 1.0 / sqrt((double)t->hd)), t->vw);
   LLVMValueRef ninf = em_splat(e, em_f32(e, -INFINITY), t->vw);
-  for (int r = 0; r < mr; r++) {
-    LLVMValueRef s[FA_NH];
+  LLVMValueRef s[16][FA_NH];
+  for (int r = 0; r < mr; r++)
     for (int hh = 0; hh < FA_NH; hh++)
-      s[hh] = LLVMBuildSelect(e->b, vis[r][hh], em_fmul(e, S[r * FA_NH + hh], scale), ninf, "scores");
-    fa_softmax(e, t, it, em_add(e, slot0, em_i64(e, r)), r, s);
-  }
+      s[r][hh] = LLVMBuildSelect(e->b, vis[r][hh], em_fmul(e, S[r * FA_NH + hh], scale), ninf, "scores");
+  fa_softmax(e, t, it, slot0, mr, s);
   int npass = (t->nv + t->CV - 1) / t->CV;
   for (int ps = 0, c0 = 0; ps < npass; ps++) {
     int cw = (t->nv - c0 + (npass - ps) - 1) / (npass - ps);

@@ -8,7 +8,8 @@
  * + attributes and shared through c->kernels; the key doubles as the function's name.
  *
  * Numerics (DESIGN section 4): float32 throughout, weights widened exactly from bf16, no
- * approximate math beyond llvm.exp / llvm.sqrt / llvm.cos / llvm.sin (libm).  The arithmetic
+ * approximate math beyond llvm.exp / llvm.sqrt / llvm.cos / llvm.sin (libm) and em_vexp
+ * (emit.h: inline, within 2 ulp; the softmax of attention and SiLU).  The arithmetic
  * of every output element is fixed by the node and the call's row count, never by the thread
  * count or the task that computes it (work is split over independent outputs only, and sums
  * use emit.c's fixed halving tree), so results are bit-identical for any number of threads.
@@ -169,12 +170,13 @@ static LLVMValueRef clamp_row(Em *e, LLVMValueRef i, LLVMValueRef n) {
   return em_smax(e, em_smin(e, i, em_sub(e, n, em_i64(e, 1))), em_i64(e, 0));
 }
 
-/* x / (1 + exp(-x)), scalar or vector */
+/* x / (1 + exp(-x)), scalar or vector; em_vexp keeps it vectorised (llvm.exp would be a
+ * libm call per lane), and its overflow to +inf for x < -89 gives -0 as the limit wants */
 static LLVMValueRef silu(Em *e, LLVMValueRef x) {
   LLVMTypeRef t = LLVMTypeOf(x);
   LLVMValueRef one = em_f32(e, 1.0);
   if (LLVMGetTypeKind(t) == LLVMVectorTypeKind) one = em_splat(e, one, (int)LLVMGetVectorSize(t));
-  return em_fdiv(e, x, em_fadd(e, one, em_exp(e, LLVMBuildFNeg(e->b, x, ""))));
+  return em_fdiv(e, x, em_fadd(e, one, em_vexp(e, LLVMBuildFNeg(e->b, x, ""))));
 }
 
 /* 1 / (1 + exp(-x)), scalar */

@@ -591,6 +591,11 @@ static LLVMValueRef k_rope(Kern *k) {
 
 /* ---- attention: causal by position, online softmax ----
  *
+ * Two forms.  A call with at least a register block of rows (prefill, routed blocks) goes
+ * to the blocked form further down (fa_*); one with fewer (a decode step) to this one, in
+ * which each row takes its dot products with the keys directly (no key transposes to share).
+ * Positions need not be sorted in either (a key block is skipped by comparing positions, not
+ * by assuming an order).
  * One work item is (group of BQ consecutive query rows, query head); the rows of a group
  * share the key loop, so their independent dependency chains (dot products, exp, the
  * output update) overlap.  Keys go in blocks of B: the block's positions are compared first

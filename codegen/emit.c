@@ -135,6 +135,46 @@ static LLVMValueRef unary(Em *e, const char *name, LLVMValueRef x) {
 LLVMValueRef em_exp(Em *e, LLVMValueRef x) { return unary(e, "llvm.exp", x); }
 LLVMValueRef em_sqrt(Em *e, LLVMValueRef x) { return unary(e, "llvm.sqrt", x); }
 
+/* x's type's constant c (a splat for vectors) */
+static LLVMValueRef like(Em *e, LLVMValueRef x, LLVMValueRef c) {
+  LLVMTypeRef t = LLVMTypeOf(x);
+  return LLVMGetTypeKind(t) == LLVMVectorTypeKind ? em_splat(e, c, (int)LLVMGetVectorSize(t)) : c;
+}
+
+/* 2^k for integer k in [-126, 127] held in an i32 (vector): the exponent field alone */
+static LLVMValueRef pow2i(Em *e, LLVMValueRef k, LLVMTypeRef ft) {
+  LLVMValueRef bits = LLVMBuildShl(e->b, LLVMBuildAdd(e->b, k, like(e, k, em_i32(e, 127)), ""), like(e, k, em_i32(e, 23)), "");
+  return LLVMBuildBitCast(e->b, bits, ft, "");
+}
+
+/* SLEEF's expf_u10 scheme.  k = round(x log2 e) comes from adding 1.5 * 2^23 (the float's
+ * low bits then hold k; a bitcast, never an fptosi, so NaN stays harmless); ln2 is split
+ * Cody-Waite style, its high part short enough that k * hi is exact even where fma is two
+ * roundings (baseline x86-64).  Clamping x to [-104, 89] first keeps |k| <= 150 so that both
+ * halves of 2^k = 2^(k>>1) * 2^(k - (k>>1)) are normal floats. */
+LLVMValueRef em_vexp(Em *e, LLVMValueRef x) {
+  LLVMTypeRef ft = LLVMTypeOf(x), it = LLVMGetTypeKind(ft) == LLVMVectorTypeKind
+                                          ? LLVMVectorType(e->c->t_i32, LLVMGetVectorSize(ft)) : e->c->t_i32;
+  LLVMValueRef lo = like(e, x, em_f32(e, -104.0)), hi = like(e, x, em_f32(e, 89.0));
+  x = LLVMBuildSelect(e->b, LLVMBuildFCmp(e->b, LLVMRealOLT, x, lo, ""), lo, x, "");
+  x = LLVMBuildSelect(e->b, LLVMBuildFCmp(e->b, LLVMRealOGT, x, hi, ""), hi, x, "");
+  LLVMValueRef magic = like(e, x, em_f32(e, 12582912.0)); /* 1.5 * 2^23 */
+  LLVMValueRef t = em_fma(e, x, like(e, x, em_f32(e, 1.44269504088896341)), magic);
+  LLVMValueRef kf = em_fsub(e, t, magic);
+  LLVMValueRef r = em_fma(e, kf, like(e, x, em_f32(e, -0.693145751953125)), x);
+  r = em_fma(e, kf, like(e, x, em_f32(e, -1.428606765330187045e-06)), r);
+  static const double c[6] = {0.000198527617612853646278381, 0.00139304355252534151077271,
+                              0.00833336077630519866943359, 0.0416664853692054748535156,
+                              0.166666671633720397949219, 0.5};
+  LLVMValueRef p = like(e, x, em_f32(e, c[0]));
+  for (int i = 1; i < 6; i++) p = em_fma(e, p, r, like(e, x, em_f32(e, c[i])));
+  p = em_fadd(e, em_fma(e, p, em_fmul(e, r, r), r), like(e, x, em_f32(e, 1.0))); /* 1 + r + r^2 p */
+  LLVMValueRef k = LLVMBuildSub(e->b, LLVMBuildBitCast(e->b, t, it, ""), LLVMBuildBitCast(e->b, magic, it, ""), "");
+  LLVMValueRef k1 = LLVMBuildAShr(e->b, k, like(e, k, em_i32(e, 1)), "");
+  LLVMValueRef k2 = LLVMBuildSub(e->b, k, k1, "");
+  return em_fmul(e, em_fmul(e, p, pow2i(e, k1, ft)), pow2i(e, k2, ft));
+}
+
 LLVMValueRef em_fmax(Em *e, LLVMValueRef a, LLVMValueRef b) {
   LLVMTypeRef t = LLVMTypeOf(a);
   LLVMValueRef args[2] = {a, b};
@@ -319,6 +359,7 @@ static LLVMValueRef tree(Em *e, Combine op, const LLVMValueRef *in, int n) {
 LLVMValueRef em_sum_tree(Em *e, const LLVMValueRef *v, int n) { return tree(e, em_fadd, v, n); }
 LLVMValueRef em_hsum(Em *e, LLVMValueRef v) { return tree(e, em_fadd, &v, 1); }
 LLVMValueRef em_hmax(Em *e, LLVMValueRef v) { return tree(e, em_fmax, &v, 1); }
+LLVMValueRef em_max_tree(Em *e, const LLVMValueRef *v, int n) { return tree(e, em_fmax, v, n); }
 
 /* ---- vector loops ---- */
 

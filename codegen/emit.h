@@ -69,6 +69,12 @@ LLVMValueRef em_intrin(Em *e, const char *name, LLVMTypeRef *tys, int ntys, LLVM
 /* a*b+c, rounded once (llvm.fma); on x86 without FMA3, llvm.fmuladd (two roundings there) */
 LLVMValueRef em_fma(Em *e, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c);
 LLVMValueRef em_exp(Em *e, LLVMValueRef x);              /* llvm.exp on f32 or <n x f32> */
+/* exp inline on f32 or <n x f32> (no libm call per lane, so it stays vectorised): range
+ * reduction x = k ln2 + r and a degree-6 polynomial for e^r, scaled by 2^k as two exact powers
+ * of two so that subnormal results are rounded once.  Within 2 ulp of exp for every float
+ * (tests/codegen/test_vexp.c measures it); exp(-inf) = 0 and exp(x < -104) = 0 exactly,
+ * exp(0) = 1, x > 89 gives +inf, NaN stays NaN. */
+LLVMValueRef em_vexp(Em *e, LLVMValueRef x);
 LLVMValueRef em_fmax(Em *e, LLVMValueRef a, LLVMValueRef b); /* llvm.maxnum */
 LLVMValueRef em_sqrt(Em *e, LLVMValueRef x);
 LLVMValueRef em_memcpy(Em *e, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef bytes);
@@ -119,6 +125,8 @@ LLVMValueRef em_mask_const(Em *e, int n, int cnt);
 LLVMValueRef em_hsum(Em *e, LLVMValueRef v);
 LLVMValueRef em_sum_tree(Em *e, const LLVMValueRef *v, int n);
 LLVMValueRef em_hmax(Em *e, LLVMValueRef v);
+/* em_max_tree: n vectors to an <n x float> of their maxima (a float when n == 1), as em_sum_tree */
+LLVMValueRef em_max_tree(Em *e, const LLVMValueRef *v, int n);
 
 /* Vector loop over [0, n) elements (n: i64 value, may be constant) in steps of w lanes; body
  * is called once for full vectors (mask NULL) and once for the remainder (with a lane mask),

@@ -8,7 +8,8 @@
  * + attributes and shared through c->kernels; the key doubles as the function's name.
  *
  * Numerics (DESIGN section 4): float32 throughout, weights widened exactly from bf16, no
- * approximate math beyond llvm.exp / llvm.sqrt / llvm.cos / llvm.sin (libm).  The arithmetic
+ * approximate math beyond llvm.exp / llvm.sqrt / llvm.cos / llvm.sin (libm) and em_vexp
+ * (emit.h: inline, within 2 ulp; the softmax of attention and SiLU).  The arithmetic
  * of every output element is fixed by the node and the call's row count, never by the thread
  * count or the task that computes it (work is split over independent outputs only, and sums
  * use emit.c's fixed halving tree), so results are bit-identical for any number of threads.
@@ -27,6 +28,10 @@
 
 /* Work (multiply-adds or elements) below which a kernel runs on the calling thread. */
 #define PAR_MIN_WORK (1 << 17)
+/* Items few and large (attention's (query block, head) pairs) are spread as ITEM_SPAN
+ * indices each, item i taken by the task whose range holds i * ITEM_SPAN: the runtime hands
+ * out whole grains of 16 indices, so every item can go to a thread of its own. */
+#define ITEM_SPAN 16
 
 /* The kernel's parameters: exec, the result, and the operands with their row counts. */
 typedef struct KArgs {
@@ -144,6 +149,13 @@ static void par_for(Em *e, const Kern *k, const KArgs *a, LLVMValueRef n, LLVMVa
 
 /* ---- small helpers ---- */
 
+/* The items [*ilo, *ihi) of a task over indices [lo, hi) of items spread ITEM_SPAN apart */
+static void span_items(Em *e, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef *ilo, LLVMValueRef *ihi) {
+  LLVMValueRef s = em_i64(e, ITEM_SPAN), s1 = em_i64(e, ITEM_SPAN - 1);
+  *ilo = LLVMBuildUDiv(e->b, em_add(e, lo, s1), s, "");
+  *ihi = LLVMBuildUDiv(e->b, em_add(e, hi, s1), s, "");
+}
+
 static LLVMValueRef gep_f32(Em *e, LLVMValueRef p, LLVMValueRef i) { return em_gep(e, e->c->t_f32, p, i); }
 static LLVMValueRef gep_i32(Em *e, LLVMValueRef p, LLVMValueRef i) { return em_gep(e, e->c->t_i32, p, i); }
 
@@ -152,12 +164,13 @@ static LLVMValueRef clamp_row(Em *e, LLVMValueRef i, LLVMValueRef n) {
   return em_smax(e, em_smin(e, i, em_sub(e, n, em_i64(e, 1))), em_i64(e, 0));
 }
 
-/* x / (1 + exp(-x)), scalar or vector */
+/* x / (1 + exp(-x)), scalar or vector; em_vexp keeps it vectorised (llvm.exp would be a
+ * libm call per lane), and its overflow to +inf for x < -89 gives -0 as the limit wants */
 static LLVMValueRef silu(Em *e, LLVMValueRef x) {
   LLVMTypeRef t = LLVMTypeOf(x);
   LLVMValueRef one = em_f32(e, 1.0);
   if (LLVMGetTypeKind(t) == LLVMVectorTypeKind) one = em_splat(e, one, (int)LLVMGetVectorSize(t));
-  return em_fdiv(e, x, em_fadd(e, one, em_exp(e, LLVMBuildFNeg(e->b, x, ""))));
+  return em_fdiv(e, x, em_fadd(e, one, em_vexp(e, LLVMBuildFNeg(e->b, x, ""))));
 }
 
 /* 1 / (1 + exp(-x)), scalar */
@@ -617,6 +630,11 @@ static LLVMValueRef k_rope(Kern *k) {
 
 /* ---- attention: causal by position, online softmax ----
  *
+ * Two forms.  A call with at least a register block of rows (prefill, routed blocks) goes
+ * to the blocked form further down (fa_*); one with fewer (a decode step) to this one, in
+ * which each row takes its dot products with the keys directly (no key transposes to share).
+ * Positions need not be sorted in either (a key block is skipped by comparing positions, not
+ * by assuming an order).
  * One work item is (group of BQ consecutive query rows, query head); the rows of a group
  * share the key loop, so their independent dependency chains (dot products, exp, the
  * output update) overlap.  Keys go in blocks of B: the block's positions are compared first
@@ -688,8 +706,8 @@ static void attn_block(Em *e, const Attn *t, const AttnKeys *k, LLVMValueRef q[]
     LLVMValueRef bm = em_hmax(e, s);
     dead[r] = LLVMBuildFCmp(e->b, LLVMRealOEQ, bm, em_f32(e, -INFINITY), "unseen");
     LLVMValueRef mn = em_fmax(e, st[r][0], bm);
-    LLVMValueRef corr = em_exp(e, em_fsub(e, st[r][0], mn));
-    p[r] = em_exp(e, em_fsub(e, s, em_splat(e, mn, B)));
+    LLVMValueRef corr = em_vexp(e, em_fsub(e, st[r][0], mn));
+    p[r] = em_vexp(e, em_fsub(e, s, em_splat(e, mn, B)));
     st[r][0] = mn;
     st[r][1] = em_fadd(e, em_fmul(e, st[r][1], corr), em_hsum(e, p[r]));
     for (int c = 0; c < t->nv; c++) st[r][2 + c] = em_fmul(e, st[r][2 + c], em_splat(e, corr, vw));
@@ -796,9 +814,10 @@ static void attn_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, c
     kb = a->p[1], vb = a->p[2], k.kpos = a->p[3], k.nk = a->rows;
   }
   LLVMValueRef bq = em_i64(e, t->bq), nfull = LLVMBuildSDiv(e->b, a->rows, bq, "full");
-  LLVMValueRef ngroups = em_add(e, nfull, LLVMBuildSRem(e->b, a->rows, bq, ""));
+  LLVMValueRef ngroups = em_add(e, nfull, LLVMBuildSRem(e->b, a->rows, bq, "")), ilo, ihi;
+  span_items(e, lo, hi, &ilo, &ihi);
   EmLoop l;
-  em_loop_begin(e, &l, lo, hi, 1, 0, NULL);
+  em_loop_begin(e, &l, ilo, ihi, 1, 0, NULL);
   LLVMValueRef gi = LLVMBuildUDiv(e->b, l.iv, H, "gi"), h = em_sub(e, l.iv, em_mul(e, gi, H));
   LLVMValueRef half = LLVMBuildLShr(e->b, gi, em_i64(e, 1), "");
   LLVMValueRef odd = LLVMBuildTrunc(e->b, gi, c->t_i1, "");
@@ -817,6 +836,344 @@ static void attn_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, c
     em_if_end(e, &f);
   }
   em_loop_end(e, &l, NULL, NULL);
+}
+
+/* ---- attention over blocks of query rows: keys transposed, scores as a small matmul ----
+ *
+ * With at least MR query rows (prefill, a routed block, a session's prefill) the scores of
+ * MR rows against a block of NB = 2 vectors of keys are a register-blocked matmul over hd:
+ * the key block is transposed once per item (vw x vw shuffle transposes into kt[hd][NB] on
+ * the stack) and shared by all the item's row blocks, each step loading the NB/vw key
+ * vectors of one head coordinate and broadcasting one q element per row.  Each row's
+ * online-softmax update is vector-wide over the key block (em_vexp: no libm call per lane);
+ * its probabilities go to a small stack buffer and P.V accumulates into the rows' output
+ * accumulators (a stack buffer, MR rows x CV vectors in registers at a time, one broadcast
+ * probability per row and key).  Work items are (head, query block of QB rows), head-major
+ * (a thread's share is whole heads where it can be) and zig-zag over the blocks of a head,
+ * each spread over ITEM_SPAN indices; a key block that no row of the item (then of a row
+ * block) sees is skipped.
+ * A row's arithmetic depends on its own position and the keys only: a processed key block
+ * it sees none of leaves its state exactly as it was (correction exp(0) = 1, probabilities
+ * exp(-inf) = 0, or all zero while it has seen nothing), the rows past the last full row
+ * block go one at a time with the same operation order, and the running sum is a vector
+ * reduced by the fixed tree at the end.  So results do not depend on QB or the threads. */
+
+#define FA_NH 2             /* key vectors per block */
+#define FA_QB_ELEMS 8192    /* bound on QB * hd: the output accumulators of an item (32 KiB) */
+
+typedef struct Fa {
+  int kv;                   /* kv_attention: keys from the layer's cache */
+  int64_t layer, H, Hk, hd;
+  int vw, nv, NB;           /* vector width, vectors per head, keys per block (FA_NH * vw) */
+  int MR, CV;               /* rows per register block, output vectors per P.V pass */
+  int64_t qbmax, ohd;       /* most rows per item; an accumulator row (nv * vw floats) */
+} Fa;
+
+/* One item's keys, stack buffers and current key block. */
+typedef struct FaItem {
+  LLVMValueRef kb, vb, kpos, nk;     /* keys and values of the kv head, positions, count */
+  LLVMValueRef kt, ob, mb, lb, pb, cb; /* kt[hd][NB], o[qb][ohd], m[qb], l[qb][vw], p[MR][NB], corr[MR] */
+  LLVMValueRef q, out, pos;          /* the query head of row 0, its output, row positions */
+  LLVMValueRef q0;                   /* the item's first row */
+  LLVMValueRef j0, kp[FA_NH], inb[FA_NH]; /* key block: first key, positions, in range */
+} FaItem;
+
+static LLVMValueRef fa_mask(Em *e, const Fa *t, int c) {
+  if (c < t->nv - 1 || t->hd % t->vw == 0) return NULL;
+  return em_mask_const(e, t->vw, (int)(t->hd % t->vw));
+}
+
+static LLVMValueRef shuf2(Em *e, LLVMValueRef a, LLVMValueRef b, const int *idx, int n) {
+  LLVMValueRef m[64];
+  for (int i = 0; i < n; i++) m[i] = em_i32(e, idx[i]);
+  return LLVMBuildShuffleVector(e->b, a, b, LLVMConstVector(m, (unsigned)n), "");
+}
+
+/* In-register transpose of w vectors of w lanes: at distance d = w/2 .. 1, rows i and i + d
+ * swap their off-diagonal d x d blocks. */
+static void transpose(Em *e, LLVMValueRef *a, int w) {
+  int lo[64], hi[64];
+  for (int d = w / 2; d >= 1; d /= 2)
+    for (int i = 0; i < w; i++) {
+      if (i & d) continue;
+      for (int k = 0; k < w; k++) {
+        lo[k] = k & d ? w + k - d : k;
+        hi[k] = k & d ? w + k : k + d;
+      }
+      LLVMValueRef x = shuf2(e, a[i], a[i + d], lo, w), y = shuf2(e, a[i], a[i + d], hi, w);
+      a[i] = x, a[i + d] = y;
+    }
+}
+
+/* kt[c][jj] = k[min(j0 + jj, nk - 1)][c]: the key block, head coordinates major */
+static void fa_transpose(Em *e, const Fa *t, const FaItem *it) {
+  LLVMValueRef kw = em_i64(e, t->Hk * t->hd), last = em_sub(e, it->nk, em_i64(e, 1)), v[16];
+  for (int hh = 0; hh < FA_NH; hh++)
+    for (int cc = 0; cc < t->nv; cc++) {
+      for (int i = 0; i < t->vw; i++) {
+        LLVMValueRef j = em_smin(e, em_add(e, it->j0, em_i64(e, hh * t->vw + i)), last);
+        v[i] = em_vload(e, t->vw, gep_f32(e, it->kb, em_add(e, em_mul(e, j, kw), em_i64(e, cc * t->vw))), fa_mask(e, t, cc));
+      }
+      transpose(e, v, t->vw);
+      for (int i = 0; i < t->vw && cc * t->vw + i < t->hd; i++)
+        em_vstore(e, v[i], gep_f32(e, it->kt, em_i64(e, (cc * t->vw + i) * t->NB + hh * t->vw)), NULL);
+    }
+}
+
+/* S[r][hh] = q_r . k_j over the block's keys: an mr x FA_NH block of accumulators over hd */
+static void fa_scores(Em *e, const Fa *t, const FaItem *it, const LLVMValueRef *qr, int mr, LLVMValueRef *S) {
+  LLVMValueRef acc[EM_MAXCARRY];
+  int na = mr * FA_NH;
+  for (int i = 0; i < na; i++) acc[i] = em_vzero(e, t->vw);
+  EmLoop l;
+  em_loop_begin(e, &l, em_i64(e, 0), em_i64(e, t->hd), 1, na, acc);
+  memcpy(acc, l.carry, sizeof(LLVMValueRef) * na);
+  LLVMValueRef kv[FA_NH];
+  for (int hh = 0; hh < FA_NH; hh++)
+    kv[hh] = em_vload(e, t->vw, gep_f32(e, it->kt, em_add(e, em_mul(e, l.iv, em_i64(e, t->NB)), em_i64(e, hh * t->vw))), NULL);
+  for (int r = 0; r < mr; r++) {
+    LLVMValueRef qb = em_splat(e, em_load(e, e->c->t_f32, gep_f32(e, qr[r], l.iv)), t->vw);
+    for (int hh = 0; hh < FA_NH; hh++) acc[r * FA_NH + hh] = em_fma(e, qb, kv[hh], acc[r * FA_NH + hh]);
+  }
+  em_loop_end(e, &l, acc, NULL);
+  memcpy(S, l.carry, sizeof(LLVMValueRef) * na);
+}
+
+/* mr floats at p: a float when mr == 1, else an <mr x float> */
+static LLVMValueRef fa_lanes_load(Em *e, LLVMValueRef p, int mr) {
+  return mr == 1 ? em_load(e, e->c->t_f32, p) : em_vload(e, mr, p, NULL);
+}
+
+static void fa_lanes_store(Em *e, LLVMValueRef v, LLVMValueRef p, int mr) {
+  if (mr == 1) em_store(e, v, p);
+  else em_vstore(e, v, p, NULL);
+}
+
+static LLVMValueRef fa_lane(Em *e, LLVMValueRef v, int mr, int r) {
+  return mr == 1 ? v : LLVMBuildExtractElement(e->b, v, em_i32(e, r), "");
+}
+
+/* The online-softmax update of row slots slot0 .. slot0 + mr by their scores s[r][FA_NH]
+ * (-inf where not visible): the rows' maxima, m and the corrections of the old state as
+ * mr-lane vectors (one tree, one exp for all rows); each row's probabilities to p[r], its
+ * running sum l updated, the corrections to corr[]. */
+static void fa_softmax(Em *e, const Fa *t, const FaItem *it, LLVMValueRef slot0, int mr, LLVMValueRef s[][FA_NH]) {
+  LLVMValueRef rmx[16];
+  for (int r = 0; r < mr; r++) {
+    rmx[r] = s[r][0];
+    for (int hh = 1; hh < FA_NH; hh++) rmx[r] = em_fmax(e, rmx[r], s[r][hh]);
+  }
+  LLVMValueRef mp = gep_f32(e, it->mb, slot0), mo = fa_lanes_load(e, mp, mr);
+  LLVMValueRef mn = em_fmax(e, mo, em_max_tree(e, rmx, mr));
+  LLVMValueRef ninf = em_f32(e, -INFINITY), zero = em_f32(e, 0.0);
+  if (mr > 1) ninf = em_splat(e, ninf, mr), zero = em_splat(e, zero, mr);
+  /* nothing seen yet: subtract 0, so that exp(-inf - 0) = 0 rather than exp(NaN) */
+  LLVMValueRef ms = LLVMBuildSelect(e->b, LLVMBuildFCmp(e->b, LLVMRealOEQ, mn, ninf, ""), zero, mn, "");
+  LLVMValueRef corr = em_vexp(e, em_fsub(e, mo, ms));
+  fa_lanes_store(e, mn, mp, mr);
+  fa_lanes_store(e, corr, it->cb, mr);
+  for (int r = 0; r < mr; r++) {
+    LLVMValueRef msr = em_splat(e, fa_lane(e, ms, mr, r), t->vw), psum = NULL;
+    for (int hh = 0; hh < FA_NH; hh++) {
+      LLVMValueRef p = em_vexp(e, em_fsub(e, s[r][hh], msr));
+      em_vstore(e, p, gep_f32(e, it->pb, em_i64(e, r * t->NB + hh * t->vw)), NULL);
+      psum = psum ? em_fadd(e, psum, p) : p;
+    }
+    LLVMValueRef lp = gep_f32(e, it->lb, em_mul(e, em_add(e, slot0, em_i64(e, r)), em_i64(e, t->vw)));
+    LLVMValueRef lv = em_vload(e, t->vw, lp, NULL);
+    em_vstore(e, em_fadd(e, em_fmul(e, lv, em_splat(e, fa_lane(e, corr, mr, r), t->vw)), psum), lp, NULL);
+  }
+}
+
+/* o[slot0 + r][c0 .. c0 + cw vectors) = o * corr[r] + sum over the block's keys of p[r][j] v_j */
+static void fa_pv(Em *e, const Fa *t, const FaItem *it, LLVMValueRef slot0, int mr, int c0, int cw) {
+  LLVMValueRef acc[EM_MAXCARRY], op[16];
+  int na = mr * cw;
+  for (int r = 0; r < mr; r++) {
+    op[r] = gep_f32(e, it->ob, em_add(e, em_mul(e, em_add(e, slot0, em_i64(e, r)), em_i64(e, t->ohd)), em_i64(e, c0 * t->vw)));
+    LLVMValueRef corr = em_splat(e, em_load(e, e->c->t_f32, gep_f32(e, it->cb, em_i64(e, r))), t->vw);
+    for (int v = 0; v < cw; v++)
+      acc[r * cw + v] = em_fmul(e, em_vload(e, t->vw, gep_f32(e, op[r], em_i64(e, v * t->vw)), NULL), corr);
+  }
+  LLVMValueRef kw = em_i64(e, t->Hk * t->hd), last = em_sub(e, it->nk, em_i64(e, 1));
+  EmLoop l;
+  em_loop_begin(e, &l, em_i64(e, 0), em_i64(e, t->NB), 1, na, acc);
+  memcpy(acc, l.carry, sizeof(LLVMValueRef) * na);
+  LLVMValueRef row = em_mul(e, em_smin(e, em_add(e, it->j0, l.iv), last), kw), vv[16];
+  for (int v = 0; v < cw; v++)
+    vv[v] = em_vload(e, t->vw, gep_f32(e, it->vb, em_add(e, row, em_i64(e, (c0 + v) * t->vw))), fa_mask(e, t, c0 + v));
+  for (int r = 0; r < mr; r++) {
+    LLVMValueRef p = em_load(e, e->c->t_f32, gep_f32(e, it->pb, em_add(e, em_i64(e, r * t->NB), l.iv)));
+    p = em_splat(e, p, t->vw);
+    for (int v = 0; v < cw; v++) acc[r * cw + v] = em_fma(e, p, vv[v], acc[r * cw + v]);
+  }
+  em_loop_end(e, &l, acc, NULL);
+  for (int r = 0; r < mr; r++)
+    for (int v = 0; v < cw; v++) em_vstore(e, l.carry[r * cw + v], gep_f32(e, op[r], em_i64(e, v * t->vw)), NULL);
+}
+
+/* Row slots slot0 .. slot0 + mr against the current key block, unless none of them sees it. */
+static void fa_rows(Em *e, const Fa *t, const FaItem *it, LLVMValueRef slot0, int mr) {
+  CgCtx *c = e->c;
+  LLVMValueRef qr[16], vis[16][FA_NH], any = NULL;
+  LLVMTypeRef bits = LLVMIntTypeInContext(c->ctx, (unsigned)t->vw);
+  for (int r = 0; r < mr; r++) {
+    LLVMValueRef row = em_add(e, it->q0, em_add(e, slot0, em_i64(e, r)));
+    qr[r] = gep_f32(e, it->q, em_mul(e, row, em_i64(e, t->H * t->hd)));
+    LLVMValueRef p = em_splat(e, em_load(e, c->t_i32, gep_i32(e, it->pos, row)), t->vw);
+    for (int hh = 0; hh < FA_NH; hh++) {
+      vis[r][hh] = LLVMBuildAnd(e->b, it->inb[hh], LLVMBuildICmp(e->b, LLVMIntSLE, it->kp[hh], p, ""), "visible");
+      LLVMValueRef b = LLVMBuildBitCast(e->b, vis[r][hh], bits, "");
+      any = any ? LLVMBuildOr(e->b, any, b, "") : b;
+    }
+  }
+  EmIf f;
+  em_if_begin(e, &f, LLVMBuildICmp(e->b, LLVMIntNE, any, LLVMConstNull(bits), "any"));
+  LLVMValueRef S[EM_MAXCARRY];
+  fa_scores(e, t, it, qr, mr, S);
+  LLVMValueRef scale = em_splat(e, em_f32(e, 1.0 / sqrt((double)t->hd)), t->vw);
+  LLVMValueRef ninf = em_splat(e, em_f32(e, -INFINITY), t->vw);
+  LLVMValueRef s[16][FA_NH];
+  for (int r = 0; r < mr; r++)
+    for (int hh = 0; hh < FA_NH; hh++)
+      s[r][hh] = LLVMBuildSelect(e->b, vis[r][hh], em_fmul(e, S[r * FA_NH + hh], scale), ninf, "scores");
+  fa_softmax(e, t, it, slot0, mr, s);
+  int npass = (t->nv + t->CV - 1) / t->CV;
+  for (int ps = 0, c0 = 0; ps < npass; ps++) {
+    int cw = (t->nv - c0 + (npass - ps) - 1) / (npass - ps);
+    fa_pv(e, t, it, slot0, mr, c0, cw);
+    c0 += cw;
+  }
+  em_if_end(e, &f);
+}
+
+/* positions of the block's keys (INT32_MAX past the end) and which are in range */
+static void fa_key_block(Em *e, const Fa *t, FaItem *it, LLVMValueRef j0) {
+  LLVMTypeRef vt = LLVMVectorType(e->c->t_i32, (unsigned)t->vw), tys[2] = {vt, e->c->t_ptr};
+  it->j0 = j0;
+  for (int hh = 0; hh < FA_NH; hh++) {
+    LLVMValueRef jh = em_add(e, j0, em_i64(e, hh * t->vw));
+    it->inb[hh] = em_mask_lt(e, t->vw, em_sub(e, it->nk, jh));
+    LLVMValueRef args[4] = {gep_i32(e, it->kpos, jh), em_i32(e, 4), it->inb[hh], em_splat(e, em_i32(e, INT32_MAX), t->vw)};
+    it->kp[hh] = em_intrin(e, "llvm.masked.load", tys, 2, args, 4);
+  }
+}
+
+/* The item's state before the first key: m = -inf, l = 0, o = 0; returns the largest
+ * position of its rows. */
+static LLVMValueRef fa_init(Em *e, const Fa *t, const FaItem *it, LLVMValueRef nrows) {
+  LLVMValueRef qmax = em_i32(e, INT32_MIN);
+  EmLoop l;
+  em_loop_begin(e, &l, em_i64(e, 0), nrows, 1, 1, &qmax);
+  em_store(e, em_f32(e, -INFINITY), gep_f32(e, it->mb, l.iv));
+  em_vstore(e, em_vzero(e, t->vw), gep_f32(e, it->lb, em_mul(e, l.iv, em_i64(e, t->vw))), NULL);
+  for (int c = 0; c < t->nv; c++)
+    em_vstore(e, em_vzero(e, t->vw), gep_f32(e, it->ob, em_add(e, em_mul(e, l.iv, em_i64(e, t->ohd)), em_i64(e, c * t->vw))), NULL);
+  LLVMValueRef p = em_load(e, e->c->t_i32, gep_i32(e, it->pos, em_add(e, it->q0, l.iv)));
+  LLVMValueRef nx = LLVMBuildSelect(e->b, LLVMBuildICmp(e->b, LLVMIntSGT, p, l.carry[0], ""), p, l.carry[0], "");
+  em_loop_end(e, &l, &nx, NULL);
+  return l.carry[0];
+}
+
+/* out row = o / l (0 where the row saw no key) */
+static void fa_finish(Em *e, const Fa *t, const FaItem *it, LLVMValueRef nrows) {
+  EmLoop l;
+  em_loop_begin(e, &l, em_i64(e, 0), nrows, 1, 0, NULL);
+  LLVMValueRef sum = em_hsum(e, em_vload(e, t->vw, gep_f32(e, it->lb, em_mul(e, l.iv, em_i64(e, t->vw))), NULL));
+  LLVMValueRef seen = LLVMBuildFCmp(e->b, LLVMRealOGT, sum, em_f32(e, 0.0), "");
+  LLVMValueRef inv = em_splat(e, LLVMBuildSelect(e->b, seen, em_fdiv(e, em_f32(e, 1.0), sum), em_f32(e, 0.0), ""), t->vw);
+  LLVMValueRef o = gep_f32(e, it->out, em_mul(e, em_add(e, it->q0, l.iv), em_i64(e, t->H * t->hd)));
+  for (int c = 0; c < t->nv; c++) {
+    LLVMValueRef acc = em_vload(e, t->vw, gep_f32(e, it->ob, em_add(e, em_mul(e, l.iv, em_i64(e, t->ohd)), em_i64(e, c * t->vw))), NULL);
+    em_vstore(e, em_fmul(e, acc, inv), gep_f32(e, o, em_i64(e, c * t->vw)), fa_mask(e, t, c));
+  }
+  em_loop_end(e, &l, NULL, NULL);
+}
+
+/* One item: rows [q0, q0 + nrows) of query head h over every key block one of them sees. */
+static void fa_item(Em *e, const Fa *t, FaItem *it, LLVMValueRef nrows) {
+  LLVMValueRef qmax = fa_init(e, t, it, nrows);
+  LLVMValueRef mr = em_i64(e, t->MR), nfull = em_mul(e, LLVMBuildSDiv(e->b, nrows, mr, ""), mr);
+  LLVMTypeRef bits = LLVMIntTypeInContext(e->c->ctx, (unsigned)t->vw);
+  EmLoop lk, ls, lr;
+  em_loop_begin(e, &lk, em_i64(e, 0), it->nk, t->NB, 0, NULL);
+  fa_key_block(e, t, it, lk.iv);
+  LLVMValueRef any = NULL, qm = em_splat(e, qmax, t->vw);
+  for (int hh = 0; hh < FA_NH; hh++) {
+    LLVMValueRef v = LLVMBuildAnd(e->b, it->inb[hh], LLVMBuildICmp(e->b, LLVMIntSLE, it->kp[hh], qm, ""), "");
+    v = LLVMBuildBitCast(e->b, v, bits, "");
+    any = any ? LLVMBuildOr(e->b, any, v, "") : v;
+  }
+  EmIf f;
+  em_if_begin(e, &f, LLVMBuildICmp(e->b, LLVMIntNE, any, LLVMConstNull(bits), "seen"));
+  fa_transpose(e, t, it);
+  em_loop_begin(e, &ls, em_i64(e, 0), nfull, t->MR, 0, NULL);
+  fa_rows(e, t, it, ls.iv, t->MR);
+  em_loop_end(e, &ls, NULL, NULL);
+  em_loop_begin(e, &lr, nfull, nrows, 1, 0, NULL);
+  fa_rows(e, t, it, lr.iv, 1);
+  em_loop_end(e, &lr, NULL, NULL);
+  em_if_end(e, &f);
+  em_loop_end(e, &lk, NULL, NULL);
+  fa_finish(e, t, it, nrows);
+}
+
+static void fa_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
+  const Fa *t = vctx;
+  CgCtx *c = e->c;
+  FaItem it;
+  LLVMValueRef hd = em_i64(e, t->hd), kb, vb;
+  if (t->kv) {
+    kb = layer_ptr(e, a->exec, EXEC_KV_K, t->layer, c->t_ptr);
+    vb = layer_ptr(e, a->exec, EXEC_KV_V, t->layer, c->t_ptr);
+    it.kpos = layer_ptr(e, a->exec, EXEC_KV_POS, t->layer, c->t_ptr);
+    it.nk = layer_ptr(e, a->exec, EXEC_KV_LEN, t->layer, c->t_i64);
+  } else {
+    kb = a->p[1], vb = a->p[2], it.kpos = a->p[3], it.nk = a->rows;
+  }
+  it.kt = em_alloca(e, LLVMArrayType2(c->t_f32, (uint64_t)(t->hd * t->NB)), "kt");
+  it.ob = em_alloca(e, LLVMArrayType2(c->t_f32, (uint64_t)(t->qbmax * t->ohd)), "o");
+  it.mb = em_alloca(e, LLVMArrayType2(c->t_f32, (uint64_t)t->qbmax), "m");
+  it.lb = em_alloca(e, LLVMArrayType2(c->t_f32, (uint64_t)(t->qbmax * t->vw)), "l");
+  it.pb = em_alloca(e, LLVMArrayType2(c->t_f32, (uint64_t)(t->MR * t->NB)), "p");
+  it.cb = em_alloca(e, LLVMArrayType2(c->t_f32, (uint64_t)t->MR), "corr");
+  it.pos = a->p[3];
+  LLVMValueRef qb = em_i64(e, t->qbmax), ilo, ihi;
+  LLVMValueRef ngroups = LLVMBuildSDiv(e->b, em_add(e, a->rows, em_i64(e, t->qbmax - 1)), qb, "");
+  span_items(e, lo, hi, &ilo, &ihi);
+  EmLoop l;
+  em_loop_begin(e, &l, ilo, ihi, 1, 0, NULL);
+  /* head-major: a thread's contiguous items are whole heads, each with all its query blocks */
+  LLVMValueRef h = LLVMBuildUDiv(e->b, l.iv, ngroups, "h"), gi = em_sub(e, l.iv, em_mul(e, h, ngroups));
+  LLVMValueRef half = LLVMBuildLShr(e->b, gi, em_i64(e, 1), "");
+  LLVMValueRef odd = LLVMBuildTrunc(e->b, gi, c->t_i1, "");
+  LLVMValueRef g = LLVMBuildSelect(e->b, odd, em_sub(e, em_sub(e, ngroups, em_i64(e, 1)), half), half, "group");
+  LLVMValueRef kvh = LLVMBuildUDiv(e->b, h, em_i64(e, t->H / t->Hk), "kvh");
+  it.kb = gep_f32(e, kb, em_mul(e, kvh, hd));
+  it.vb = gep_f32(e, vb, em_mul(e, kvh, hd));
+  it.q = gep_f32(e, a->p[0], em_mul(e, h, hd));
+  it.out = gep_f32(e, a->out, em_mul(e, h, hd));
+  it.q0 = em_mul(e, g, qb);
+  fa_item(e, t, &it, em_smin(e, qb, em_sub(e, a->rows, it.q0)));
+  em_loop_end(e, &l, NULL, NULL);
+}
+
+/* The schedule (DESIGN section 8): MR x FA_NH score accumulators plus FA_NH key vectors and
+ * a broadcast in the registers (32 with AVX-512, 16 below), MR x CV output accumulators in
+ * P.V; QB bounded so an item's accumulators stay in L1. */
+static Fa fa_schedule(const Attn *a, const CgCtx *c) {
+  Fa t;
+  t.kv = a->kv, t.layer = a->layer, t.H = a->H, t.Hk = a->Hk, t.hd = a->hd;
+  t.vw = c->vw;
+  t.nv = (int)((t.hd + t.vw - 1) / t.vw);
+  t.NB = FA_NH * t.vw;
+  t.MR = t.vw >= 16 ? 8 : 4;
+  t.CV = (t.vw >= 16 ? 24 : 12) / t.MR;
+  t.ohd = (int64_t)t.nv * t.vw;
+  t.qbmax = FA_QB_ELEMS / t.ohd / t.MR * t.MR;
+  if (t.qbmax < t.MR) t.qbmax = t.MR;
+  if (t.qbmax > 64) t.qbmax = 64;
+  return t;
 }
 
 /* kv_attention's append: this call's k, v rows and positions go to the layer's cache */
@@ -857,11 +1214,22 @@ static LLVMValueRef k_attention(Kern *k) {
   KArgs a;
   kbegin(&e, k, &a);
   if (t.kv) kv_append(&e, &t, &a);
-  LLVMValueRef keys = t.kv ? em_i64(&e, 64) : a.rows;
+  /* keys: the whole cache after the append (decode spreads its heads over the threads) */
+  LLVMValueRef keys = t.kv ? layer_ptr(&e, a.exec, EXEC_KV_LEN, t.layer, e.c->t_i64) : a.rows;
   LLVMValueRef work = em_mul(&e, em_mul(&e, a.rows, keys), em_i64(&e, t.H * t.hd * 2));
+  Fa fa = fa_schedule(&t, k->c);
+  Kern kb = *k;
+  snprintf(kb.name, sizeof kb.name, "%.240s.blocks", k->name);
+  EmIf f;
+  em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntSGE, a.rows, em_i64(&e, fa.MR), "blocks"));
+  LLVMValueRef items = LLVMBuildSDiv(e.b, em_add(&e, a.rows, em_i64(&e, fa.qbmax - 1)), em_i64(&e, fa.qbmax), "");
+  par_for(&e, &kb, &a, em_mul(&e, items, em_i64(&e, t.H * ITEM_SPAN)), work, fa_body, &fa);
+  em_if_else(&e, &f);
+  /* fewer rows than a register block (a decode step): each row's dot products directly */
   LLVMValueRef bq = em_i64(&e, t.bq);
   LLVMValueRef groups = em_add(&e, LLVMBuildSDiv(e.b, a.rows, bq, ""), LLVMBuildSRem(e.b, a.rows, bq, ""));
-  par_for(&e, k, &a, em_mul(&e, groups, em_i64(&e, t.H)), work, attn_body, &t);
+  par_for(&e, k, &a, em_mul(&e, groups, em_i64(&e, t.H * ITEM_SPAN)), work, attn_body, &t);
+  em_if_end(&e, &f);
   return kend(&e);
 }
 

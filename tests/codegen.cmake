@@ -17,3 +17,17 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
                          ENVIRONMENT KERNELS_CPU=${cpu})
   endforeach()
 endif()
+
+# em_vexp (the softmax's inline exp) against double exp, at 4, 8 and 16 lanes, for the host
+# CPU and the same two smaller x86-64 targets.
+add_executable(test_vexp codegen/test_vexp.c)
+target_include_directories(test_vexp PRIVATE ${CMAKE_SOURCE_DIR} ${LLVM_INCLUDE_DIRS})
+target_link_libraries(test_vexp PRIVATE modc_core ${CMAKE_DL_LIBS} m)
+add_test(NAME codegen_vexp COMMAND test_vexp ${CMAKE_CURRENT_BINARY_DIR}/vexp_work)
+set_tests_properties(codegen_vexp PROPERTIES TIMEOUT 120)
+if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
+  foreach(cpu haswell x86-64)
+    add_test(NAME codegen_vexp_${cpu} COMMAND test_vexp ${CMAKE_CURRENT_BINARY_DIR}/vexp_work_${cpu})
+    set_tests_properties(codegen_vexp_${cpu} PROPERTIES TIMEOUT 120 ENVIRONMENT KERNELS_CPU=${cpu})
+  endforeach()
+endif()

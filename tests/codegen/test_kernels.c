@@ -27,6 +27,7 @@
  *        (sm: matmul_silu_mul, add: matmul_add) at those shapes, by default the benchmark
  *        model's, f32 and bf16, GB/s of weights at R = 1, and of attention, on 1 and 2
  *        threads; not a test)
+ *        test_kernels WORKDIR --bench attn   (attention alone at the benchmark model's shapes)
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -987,9 +988,50 @@ static double bench_case(Case *c, int threads, double flops) {
   return flops / best * 1e-9;
 }
 
+/* 4 * hd * heads flops per visible (query, key) pair: q.k and p.v, a multiply-add each */
+static double attn_flops(const int32_t *qpos, int64_t R, const int32_t *kpos, int64_t nk, int H, int hd) {
+  double pairs = 0;
+  for (int64_t i = 0; i < R; i++)
+    for (int64_t j = 0; j < nk; j++) pairs += kpos[j] <= qpos[i];
+  return 4.0 * pairs * H * hd;
+}
+
+static int bench_run(Case **cs, const double *fl, int n) {
+  if (!build_library(cs, n, "bench")) {
+    cases_free();
+    return 1;
+  }
+  printf("%-34s %12s %12s\n", "kernel", "1 thread", "2 threads");
+  for (int i = 0; i < n; i++) {
+    double g1 = bench_case(cs[i], 1, fl[i]), g2 = bench_case(cs[i], 2, fl[i]);
+    printf("%-34s %7.1f GF/s %7.1f GF/s\n", cs[i]->name + 6, g1, g2);
+  }
+  cases_free();
+  return 0;
+}
+
+/* --bench attn: attention at the benchmark model's shapes (12 heads of 64): a dense layer's
+ * prefill (T = 512, positions 0..511), a routed layer's (k = 64 rows at scattered ascending
+ * positions of 0..511), and a decode step's kv_attention over 512 cached rows. */
+static int bench_attn(void) {
+  Case *cs[3];
+  double fl[3];
+  int32_t pos[512], rpos[64];
+  for (int i = 0; i < 512; i++) pos[i] = i;
+  for (int i = 0, p = 0; i < 64; i++) p += 1 + (int)((frand() + 1) * 7), rpos[i] = p; /* mean stride 8 */
+  t_attention("bench_attn_dense_512_h12_hd64", GRAPH_FORWARD, 512, 12, 12, 64, pos);
+  fl[0] = attn_flops(pos, 512, pos, 512, 12, 64), cs[0] = cases[ncases - 1];
+  t_attention("bench_attn_routed_64_h12_hd64", GRAPH_FORWARD, 64, 12, 12, 64, rpos);
+  fl[1] = attn_flops(rpos, 64, rpos, 64, 12, 64), cs[1] = cases[ncases - 1];
+  t_kv_attention("bench_kv_decode_512_h12_hd64", 1, 511, 12, 12, 64, 0);
+  fl[2] = 4.0 * 512 * 12 * 64, cs[2] = cases[ncases - 1];
+  return bench_run(cs, fl, 3);
+}
+
 /* matmul at the shapes given as R,N,K (f32 and bf16 weights), then prefill attention and a
  * decode step's kv_attention; GFLOP/s on 1 and 2 threads. */
 static int bench(int argc, char **argv) {
+  if (argc == 1 && !strcmp(argv[0], "attn")) return bench_attn();
   /* the benchmark model's matmuls (d 768, d_ff 2048, vocab 32000) at M = 512, 64 and 1;
    * "add:" and "sm:" prefixes time matmul_add and matmul_silu_mul */
   static const char *const dflt[] = {"512,768,768", "512,2048,768", "512,768,2048", "512,32000,768", "sm:512,2048,768",

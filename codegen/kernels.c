@@ -126,16 +126,20 @@ static void par_for(Em *e, const Kern *k, const KArgs *a, LLVMValueRef n, LLVMVa
   LLVMTypeRef at = args_type(c);
   char tname[300];
   snprintf(tname, sizeof tname, "%s.task", k->name);
-  Em t;
-  em_begin(&t, c, tname, c->t_task);
-  LLVMValueRef f[11], ap = LLVMGetParam(t.fn, 0);
-  for (unsigned i = 0; i < 11; i++)
-    f[i] = em_load(&t, LLVMStructGetTypeAtIndex(at, i), LLVMBuildStructGEP2(t.b, at, ap, i, ""));
-  KArgs ta;
-  args_unpack(&ta, f);
-  body(&t, &ta, LLVMGetParam(t.fn, 1), LLVMGetParam(t.fn, 2), ctx);
-  LLVMBuildRetVoid(t.b);
-  em_done(&t);
+  LLVMValueRef task = LLVMGetNamedFunction(c->mod, tname), f[11];
+  if (!task) { /* else another kernel already built this task (shared by name) */
+    Em t;
+    em_begin(&t, c, tname, c->t_task);
+    LLVMValueRef ap = LLVMGetParam(t.fn, 0);
+    for (unsigned i = 0; i < 11; i++)
+      f[i] = em_load(&t, LLVMStructGetTypeAtIndex(at, i), LLVMBuildStructGEP2(t.b, at, ap, i, ""));
+    KArgs ta;
+    args_unpack(&ta, f);
+    body(&t, &ta, LLVMGetParam(t.fn, 1), LLVMGetParam(t.fn, 2), ctx);
+    LLVMBuildRetVoid(t.b);
+    task = t.fn;
+    em_done(&t);
+  }
 
   LLVMValueRef slot = em_alloca(e, at, "args");
   args_pack(a, f);
@@ -143,7 +147,7 @@ static void par_for(Em *e, const Kern *k, const KArgs *a, LLVMValueRef n, LLVMVa
   LLVMValueRef nt = em_exec_field(e, a->exec, EXEC_NTHREADS);
   LLVMValueRef small = LLVMBuildICmp(e->b, LLVMIntSLT, work, em_i64(e, PAR_MIN_WORK), "");
   nt = LLVMBuildSelect(e->b, small, em_i64(e, 1), nt, "nthreads");
-  LLVMValueRef args[4] = {nt, t.fn, slot, n};
+  LLVMValueRef args[4] = {nt, task, slot, n};
   LLVMBuildCall2(e->b, LLVMGlobalGetValueType(c->fn_parallel_for), c->fn_parallel_for, args, 4, "");
 }
 
@@ -782,6 +786,24 @@ static LLVMValueRef layer_ptr(Em *e, LLVMValueRef exec, int field, int64_t layer
   return em_load(e, ty, em_gep(e, ty, em_exec_field(e, exec, field), em_i64(e, layer)));
 }
 
+/* kv_attention's tasks are shared by every layer (one copy of the code, not n_layers): the
+ * layer's kernel hands them its cache in the operand slots the append has consumed, k and
+ * v rows -> the cache's K and V, their row counts -> the cache length and (as an integer)
+ * the cache's positions; q, pos and out stay as they are. */
+static KArgs cache_args(Em *e, const KArgs *a, int64_t layer) {
+  CgCtx *c = e->c;
+  KArgs ca = *a;
+  ca.p[1] = layer_ptr(e, a->exec, EXEC_KV_K, layer, c->t_ptr);
+  ca.p[2] = layer_ptr(e, a->exec, EXEC_KV_V, layer, c->t_ptr);
+  ca.r[1] = layer_ptr(e, a->exec, EXEC_KV_LEN, layer, c->t_i64);
+  ca.r[2] = LLVMBuildPtrToInt(e->b, layer_ptr(e, a->exec, EXEC_KV_POS, layer, c->t_ptr), c->t_i64, "kpos");
+  return ca;
+}
+
+static LLVMValueRef cache_kpos(Em *e, const KArgs *a) {
+  return LLVMBuildIntToPtr(e->b, a->r[2], e->c->t_ptr, "kpos");
+}
+
 /* The rows of item group g: BQ rows from g*BQ for the first R/BQ groups, then one row each. */
 static void attn_group(Em *e, const Attn *t, const KArgs *a, AttnKeys *k, LLVMValueRef g,
                        LLVMValueRef h, int bq) {
@@ -806,10 +828,7 @@ static void attn_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, c
   AttnKeys k;
   LLVMValueRef H = em_i64(e, t->H), hd = em_i64(e, t->hd), kb, vb;
   if (t->kv) {
-    kb = layer_ptr(e, a->exec, EXEC_KV_K, t->layer, c->t_ptr);
-    vb = layer_ptr(e, a->exec, EXEC_KV_V, t->layer, c->t_ptr);
-    k.kpos = layer_ptr(e, a->exec, EXEC_KV_POS, t->layer, c->t_ptr);
-    k.nk = layer_ptr(e, a->exec, EXEC_KV_LEN, t->layer, c->t_i64);
+    kb = a->p[1], vb = a->p[2], k.kpos = cache_kpos(e, a), k.nk = a->r[1];
   } else {
     kb = a->p[1], vb = a->p[2], k.kpos = a->p[3], k.nk = a->rows;
   }
@@ -1124,10 +1143,7 @@ static void fa_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, con
   FaItem it;
   LLVMValueRef hd = em_i64(e, t->hd), kb, vb;
   if (t->kv) {
-    kb = layer_ptr(e, a->exec, EXEC_KV_K, t->layer, c->t_ptr);
-    vb = layer_ptr(e, a->exec, EXEC_KV_V, t->layer, c->t_ptr);
-    it.kpos = layer_ptr(e, a->exec, EXEC_KV_POS, t->layer, c->t_ptr);
-    it.nk = layer_ptr(e, a->exec, EXEC_KV_LEN, t->layer, c->t_i64);
+    kb = a->p[1], vb = a->p[2], it.kpos = cache_kpos(e, a), it.nk = a->r[1];
   } else {
     kb = a->p[1], vb = a->p[2], it.kpos = a->p[3], it.nk = a->rows;
   }
@@ -1213,13 +1229,19 @@ static LLVMValueRef k_attention(Kern *k) {
   Em e;
   KArgs a;
   kbegin(&e, k, &a);
-  if (t.kv) kv_append(&e, &t, &a);
+  Kern kt = *k; /* the tasks' name: a kv_attention's without its layer (cache_args) */
+  if (t.kv) {
+    kv_append(&e, &t, &a);
+    a = cache_args(&e, &a, t.layer);
+    snprintf(kt.name, sizeof kt.name, "k_kv_attention_h%lld_kv%lld_hd%lld", (long long)t.H, (long long)t.Hk,
+             (long long)t.hd);
+  }
   /* keys: the whole cache after the append (decode spreads its heads over the threads) */
-  LLVMValueRef keys = t.kv ? layer_ptr(&e, a.exec, EXEC_KV_LEN, t.layer, e.c->t_i64) : a.rows;
+  LLVMValueRef keys = t.kv ? a.r[1] : a.rows;
   LLVMValueRef work = em_mul(&e, em_mul(&e, a.rows, keys), em_i64(&e, t.H * t.hd * 2));
   Fa fa = fa_schedule(&t, k->c);
-  Kern kb = *k;
-  snprintf(kb.name, sizeof kb.name, "%.240s.blocks", k->name);
+  Kern kb = kt;
+  snprintf(kb.name, sizeof kb.name, "%.240s.blocks", kt.name);
   EmIf f;
   em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntSGE, a.rows, em_i64(&e, fa.MR), "blocks"));
   LLVMValueRef items = LLVMBuildSDiv(e.b, em_add(&e, a.rows, em_i64(&e, fa.qbmax - 1)), em_i64(&e, fa.qbmax), "");
@@ -1228,7 +1250,7 @@ static LLVMValueRef k_attention(Kern *k) {
   /* fewer rows than a register block (a decode step): each row's dot products directly */
   LLVMValueRef bq = em_i64(&e, t.bq);
   LLVMValueRef groups = em_add(&e, LLVMBuildSDiv(e.b, a.rows, bq, ""), LLVMBuildSRem(e.b, a.rows, bq, ""));
-  par_for(&e, k, &a, em_mul(&e, groups, em_i64(&e, t.H * ITEM_SPAN)), work, attn_body, &t);
+  par_for(&e, &kt, &a, em_mul(&e, groups, em_i64(&e, t.H * ITEM_SPAN)), work, attn_body, &t);
   em_if_end(&e, &f);
   return kend(&e);
 }

@@ -79,6 +79,11 @@ compile mod12_bf16 "$W/mod12.yaml" "$W/mod12_bf16" --weights-dtype bf16
 # bench KVNAME LIB [flags...]
 bench() {
   local kv=$1 lib=$2; shift 2
+  # Settle first: the compiles just wrote GBs of weights that the kernel is still writing
+  # back (measured: dense decode 12.5 ms/step right after them, 7.1 ms settled), and the
+  # previous bench's two threads still weigh on the 1-minute load average (up to 40 s).
+  sync
+  for _ in $(seq 40); do awk '{ exit !($1 < 1.2) }' /proc/loadavg && break; sleep 1; done
   log "modc bench $lib $*"
   "$MODC" bench "$lib" --threads "$THREADS" --repeats "$REPEATS" --prefill "$PREFILL" --decode "$DECODE" \
     --kv "$OUT/kv/$kv.kv" "$@" | tee "$OUT/$kv.txt"

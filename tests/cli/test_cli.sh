@@ -53,6 +53,12 @@ grep -q 'q_proj.weight", offset = [0-9]*, layout = "panel", nr = [0-9]*}' small.
   && ok "matmul weights panel-packed, the embedding table row-major" || bad "weight layouts in the IR"
 "$B/modc" compile small.yaml --print-after-all --emit ir -o /dev/null 2> pa.txt
 expect "--print-after-all" "IR after lower-mod" pa.txt
+expect "--print-after-all shows fusing" "IR after fuse-epilogues" pa.txt
+# fuse-epilogues runs by default (matmul_add, matmul_silu_mul in the IR); --no-fuse skips it
+grep -q "matmul_silu_mul" small.mir && grep -q "matmul_add" small.mir && ok "fused by default" || bad "not fused by default"
+"$B/modc" compile small.yaml --no-fuse --emit ir -o nofuse.mir -q && ! grep -q "matmul_add\|matmul_silu_mul" nofuse.mir \
+  && grep -q "silu_mul" nofuse.mir && ok "--no-fuse" || bad "--no-fuse"
+"$B/modc" compile small.yaml --no-fuse -o nofuse/libsmall.so -q && ok "--no-fuse compiles a library" || bad "--no-fuse library"
 "$B/modc" compile small.yaml --emit llvm -o small.ll -q && grep -q "define void @modc__graph_session" small.ll && ok "--emit llvm" || bad "--emit llvm"
 "$B/modc" compile small.yaml --target aarch64-linux-gnu --cpu neoverse-v1 --emit obj -o arm.o -q && ok "cross --emit obj" || bad "cross obj"
 "$B/modc" compile small.yaml --target aarch64-linux-gnu --cpu neoverse-v1 -o arm/lib.so -q 2> cross.txt && bad "linked a foreign library" || ok "foreign link refused"

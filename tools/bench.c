@@ -31,7 +31,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include "runtime/modc.h"
+#include "runtime/modc_load.h"
 #include "bench.h"
 
 #define MAX_LAYERS 256
@@ -62,19 +62,7 @@ static const char usage_bench[] =
 
 /* ------------------------------------------------------------------ plumbing */
 
-typedef struct Lib {
-  int (*open)(const char *, int, modc_model **);
-  void (*close)(modc_model *);
-  const modc_info *(*info)(const modc_model *);
-  const char *(*last_error)(void);
-  int (*forward)(modc_model *, int, int, const int32_t *, float *);
-  int (*session_open)(modc_model *, modc_session **);
-  int (*prefill)(modc_session *, const int32_t *, int, float *);
-  int (*decode)(modc_session *, int32_t, float *);
-  int (*reset)(modc_session *);
-  void (*session_close)(modc_session *);
-  int (*routing)(const modc_session *, int, uint8_t *, int);
-} Lib;
+typedef ModcLib Lib;
 
 typedef struct Opts {
   const char *lib, *header, *weights, *kv, *dump;
@@ -229,22 +217,8 @@ static int parse_bench(int argc, char **argv, Opts *o) {
 /* ------------------------------------------------------------------ the library */
 
 static int load_lib(const char *lib, Lib *l) {
-  char path[1200];
-  snprintf(path, sizeof path, "%s%s", strchr(lib, '/') ? "" : "./", lib);
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!h) return bfail("cannot load '%s': %s", lib, dlerror());
-  struct { void **slot; const char *name; } syms[] = {
-    {(void **)&l->open, "modc_open"}, {(void **)&l->close, "modc_close"},
-    {(void **)&l->info, "modc_get_info"}, {(void **)&l->last_error, "modc_last_error"},
-    {(void **)&l->forward, "modc_forward"}, {(void **)&l->session_open, "modc_session_open"},
-    {(void **)&l->prefill, "modc_prefill"}, {(void **)&l->decode, "modc_decode"},
-    {(void **)&l->reset, "modc_session_reset"},
-    {(void **)&l->session_close, "modc_session_close"}, {(void **)&l->routing, "modc_routing"},
-  };
-  for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++)
-    if (!(*syms[i].slot = dlsym(h, syms[i].name)))
-      return bfail("'%s' is not a modc library (no %s)", lib, syms[i].name);
-  return 0;
+  char err[4200];
+  return modc_load(lib, l, err, sizeof err) ? bfail("%s", err) : 0;
 }
 
 /* default header path: NAME.h in the library's folder */

@@ -20,7 +20,7 @@
 #include "frontend/safetensors.h"
 #include "frontend/spec.h"
 #include "passes/passes.h"
-#include "runtime/modc.h"
+#include "runtime/modc_load.h"
 #include "tools/bench.h"
 
 #define MAX_DEFS 256
@@ -352,29 +352,11 @@ static int check(int argc, char **argv) {
 
 /* ---------------------------------------------------------------- run */
 
-typedef struct Abi {
-  int (*open)(const char *, int, modc_model **);
-  void (*close)(modc_model *);
-  const modc_info *(*info)(const modc_model *);
-  const char *(*last_error)(void);
-  int (*session_open)(modc_model *, modc_session **);
-  int (*prefill)(modc_session *, const int32_t *, int, float *);
-  int (*decode)(modc_session *, int32_t, float *);
-  void (*session_close)(modc_session *);
-} Abi;
+typedef ModcLib Abi;
 
 static int load_abi(const char *lib, Abi *a) {
-  char path[1200];
-  snprintf(path, sizeof path, "%s%s", strchr(lib, '/') ? "" : "./", lib);
-  void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!h) return fail("cannot load '%s': %s", lib, dlerror());
-  void **slots[] = {(void **)&a->open, (void **)&a->close, (void **)&a->info, (void **)&a->last_error,
-                    (void **)&a->session_open, (void **)&a->prefill, (void **)&a->decode, (void **)&a->session_close};
-  const char *names[] = {"modc_open", "modc_close", "modc_get_info", "modc_last_error",
-                         "modc_session_open", "modc_prefill", "modc_decode", "modc_session_close"};
-  for (int i = 0; i < 8; i++)
-    if (!(*slots[i] = dlsym(h, names[i]))) return fail("'%s' is not a modc library (no %s)", lib, names[i]);
-  return 0;
+  char err[4200];
+  return modc_load(lib, a, err, sizeof err) ? fail("%s", err) : 0;
 }
 
 static int read_tokens(const char *path, int32_t **out, int *n) {

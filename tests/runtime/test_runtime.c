@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "modc.h"
+#include "modc_load.h"
 #include "fake_model.h"
 
 static int failures;
@@ -23,22 +23,12 @@ static int failures;
   fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); } } while (0)
 /* rc must be code and the thread's last error must contain text. */
 #define CHECK_ERR(rc, code, text) do { int rc_ = (rc); CHECK(rc_ == (code)); \
-  if (!strstr(api.last_error(), text)) { failures++; fprintf(stderr, \
-  "%s:%d: error '%s' lacks '%s'\n", __FILE__, __LINE__, api.last_error(), text); } } while (0)
+  if (!strstr(api.abi.last_error(), text)) { failures++; fprintf(stderr, \
+  "%s:%d: error '%s' lacks '%s'\n", __FILE__, __LINE__, api.abi.last_error(), text); } } while (0)
 
 typedef struct {
-  void *lib;
-  int (*open)(const char *, int, modc_model **);
-  void (*close)(modc_model *);
-  const modc_info *(*info)(const modc_model *);
-  const char *(*last_error)(void);
-  int (*forward)(modc_model *, int, int, const int32_t *, float *);
-  int (*session_open)(modc_model *, modc_session **);
-  int (*prefill)(modc_session *, const int32_t *, int, float *);
-  int (*decode)(modc_session *, int32_t, float *);
-  int (*reset)(modc_session *);
-  void (*session_close)(modc_session *);
-  int (*routing)(const modc_session *, int, uint8_t *, int);
+  ModcLib abi;              /* the ABI, as every client resolves it (runtime/modc_load.h) */
+  /* the fake model's test hooks */
   void (*topk)(const float *, int64_t, int64_t, int32_t *);
   int (*missing)(const char *, char *, size_t);
   int (*pfor)(int64_t, int64_t, int *, int64_t *);
@@ -57,24 +47,13 @@ static void *sym(void *lib, const char *name) {
 
 static Api load(const char *path) {
   Api a = {0};
-  a.lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
-  if (!a.lib) { fprintf(stderr, "dlopen: %s\n", dlerror()); exit(1); }
-  *(void **)&a.open = sym(a.lib, "modc_open");
-  *(void **)&a.close = sym(a.lib, "modc_close");
-  *(void **)&a.info = sym(a.lib, "modc_get_info");
-  *(void **)&a.last_error = sym(a.lib, "modc_last_error");
-  *(void **)&a.forward = sym(a.lib, "modc_forward");
-  *(void **)&a.session_open = sym(a.lib, "modc_session_open");
-  *(void **)&a.prefill = sym(a.lib, "modc_prefill");
-  *(void **)&a.decode = sym(a.lib, "modc_decode");
-  *(void **)&a.reset = sym(a.lib, "modc_session_reset");
-  *(void **)&a.session_close = sym(a.lib, "modc_session_close");
-  *(void **)&a.routing = sym(a.lib, "modc_routing");
-  *(void **)&a.topk = sym(a.lib, "fake_topk");
-  *(void **)&a.missing = sym(a.lib, "fake_missing_features");
-  *(void **)&a.pfor = sym(a.lib, "fake_parallel_for");
-  *(void **)&a.pfor_nested = sym(a.lib, "fake_parallel_for_nested");
-  a.errors = sym(a.lib, "fake_errors");
+  char err[4200];
+  if (modc_load(path, &a.abi, err, sizeof err)) { fprintf(stderr, "%s\n", err); exit(1); }
+  *(void **)&a.topk = sym(a.abi.h, "fake_topk");
+  *(void **)&a.missing = sym(a.abi.h, "fake_missing_features");
+  *(void **)&a.pfor = sym(a.abi.h, "fake_parallel_for");
+  *(void **)&a.pfor_nested = sym(a.abi.h, "fake_parallel_for_nested");
+  a.errors = sym(a.abi.h, "fake_errors");
   return a;
 }
 
@@ -111,29 +90,29 @@ static void test_exports(void) {
   const char *hidden[] = {"modc_rt_topk", "modc_rt_parallel_for", "modc_rt_missing_features",
                           "rt_error", "rt_alloc", "rt_weights_open", "modc__desc"};
   for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
-    CHECK(dlsym(api.lib, hidden[i]) == NULL);
-  CHECK(strcmp(api.last_error(), "") == 0);
+    CHECK(dlsym(api.abi.h, hidden[i]) == NULL);
+  CHECK(strcmp(api.abi.last_error(), "") == 0);
 }
 
 static void test_open_errors(void) {
   modc_model *m = (modc_model *)1;
-  CHECK_ERR(api.open(good_weights(), 1, NULL), MODC_ERR_ARG, "NULL");
-  CHECK_ERR(api.open(scratch_path("absent.weights"), 1, &m), MODC_ERR_IO, "absent.weights");
+  CHECK_ERR(api.abi.open(good_weights(), 1, NULL), MODC_ERR_ARG, "NULL");
+  CHECK_ERR(api.abi.open(scratch_path("absent.weights"), 1, &m), MODC_ERR_IO, "absent.weights");
   CHECK(m == NULL);
   char *p = scratch_path("other.weights");
   write_weights(p, "MODCW001", FAKE_HASH ^ 1, FAKE_BLOB_SIZE, 64 + FAKE_BLOB_SIZE);
-  CHECK_ERR(api.open(p, 1, &m), MODC_ERR_MISMATCH, "belongs to another model");
-  CHECK(strstr(api.last_error(), "0123456789abcdee") && strstr(api.last_error(), "other.weights"));
+  CHECK_ERR(api.abi.open(p, 1, &m), MODC_ERR_MISMATCH, "belongs to another model");
+  CHECK(strstr(api.abi.last_error(), "0123456789abcdee") && strstr(api.abi.last_error(), "other.weights"));
   write_weights(p, "MODCW001", FAKE_HASH, FAKE_BLOB_SIZE + 64, 64 + FAKE_BLOB_SIZE + 64);
-  CHECK_ERR(api.open(p, 1, &m), MODC_ERR_MISMATCH, "belongs to another model");
+  CHECK_ERR(api.abi.open(p, 1, &m), MODC_ERR_MISMATCH, "belongs to another model");
   write_weights(p, "GGUFxxxx", FAKE_HASH, FAKE_BLOB_SIZE, 64 + FAKE_BLOB_SIZE);
-  CHECK_ERR(api.open(p, 1, &m), MODC_ERR_MISMATCH, "not a modc weights file");
+  CHECK_ERR(api.abi.open(p, 1, &m), MODC_ERR_MISMATCH, "not a modc weights file");
   p = scratch_path("short.weights");
   write_weights(p, "MODCW001", FAKE_HASH, FAKE_BLOB_SIZE, 64 + FAKE_BLOB_SIZE - 4);
-  CHECK_ERR(api.open(p, 1, &m), MODC_ERR_IO, "short.weights' is truncated");
+  CHECK_ERR(api.abi.open(p, 1, &m), MODC_ERR_IO, "short.weights' is truncated");
   write_weights(p, "MODCW001", FAKE_HASH, FAKE_BLOB_SIZE, 40);
-  CHECK_ERR(api.open(p, 1, &m), MODC_ERR_IO, "truncated");
-  CHECK_ERR(api.open(scratch, 1, &m), MODC_ERR_IO, "not a regular file");
+  CHECK_ERR(api.abi.open(p, 1, &m), MODC_ERR_IO, "truncated");
+  CHECK_ERR(api.abi.open(scratch, 1, &m), MODC_ERR_IO, "not a regular file");
   CHECK(m == NULL);
 }
 
@@ -145,15 +124,15 @@ static void test_open_beside(const char *lib_path) {
            slash ? lib_path : ".", FAKE_WEIGHTS_FILE);
   unlink(beside);
   modc_model *m = NULL;
-  CHECK_ERR(api.open(NULL, 1, &m), MODC_ERR_IO, beside);
+  CHECK_ERR(api.abi.open(NULL, 1, &m), MODC_ERR_IO, beside);
   write_weights(beside, "MODCW001", FAKE_HASH, FAKE_BLOB_SIZE, 64 + FAKE_BLOB_SIZE);
-  CHECK(api.open(NULL, 1, &m) == 0 && m);
-  api.close(m);
+  CHECK(api.abi.open(NULL, 1, &m) == 0 && m);
+  api.abi.close(m);
   unlink(beside);
 }
 
 static void test_info(modc_model *m) {
-  const modc_info *i = api.info(m);
+  const modc_info *i = api.abi.info(m);
   CHECK(i && i->vocab_size == FAKE_VOCAB && i->n_layers == FAKE_LAYERS && i->d_model == 8);
   CHECK(i->max_seq_len == FAKE_MAX_SEQ && i->n_shapes == 2);
   CHECK(i->shapes[0][0] == 1 && i->shapes[0][1] == 4);
@@ -161,7 +140,7 @@ static void test_info(modc_model *m) {
   CHECK(i->capacity[1] == 0.5f && i->capacity[0] == 1.0f);
   CHECK(!strcmp(i->name, "fake_model") && !strcmp(i->target_cpu, "fakecpu"));
   CHECK(!strcmp(i->target_triple, "x86_64-unknown-linux-gnu"));
-  CHECK_ERR(api.info(NULL) == NULL ? MODC_ERR_ARG : 0, MODC_ERR_ARG, "NULL");
+  CHECK_ERR(api.abi.info(NULL) == NULL ? MODC_ERR_ARG : 0, MODC_ERR_ARG, "NULL");
 }
 
 /* logits [T][vocab] of the fake forward for tokens. */
@@ -177,29 +156,29 @@ static int forward_ok(const float *logits, const int32_t *tokens, int T) {
 static void test_forward(modc_model *m) {
   static float logits[2 * 8 * FAKE_VOCAB], again[2 * 8 * FAKE_VOCAB];
   int32_t tok[16] = {0, 5, 255, 7, 1, 2, 3, 4, 10, 20, 30, 40, 50, 60, 70, 255};
-  CHECK(api.forward(m, 1, 4, tok, logits) == 0 && forward_ok(logits, tok, 4));
-  CHECK(api.forward(m, 2, 8, tok, logits) == 0);
+  CHECK(api.abi.forward(m, 1, 4, tok, logits) == 0 && forward_ok(logits, tok, 4));
+  CHECK(api.abi.forward(m, 2, 8, tok, logits) == 0);
   CHECK(forward_ok(logits, tok, 8) && forward_ok(logits + 8 * FAKE_VOCAB, tok + 8, 8));
-  CHECK_ERR(api.forward(m, 1, 8, tok, logits), MODC_ERR_ARG, "(1, 4), (2, 8)");
-  CHECK(strstr(api.last_error(), "batch 1, seq_len 8"));
-  CHECK_ERR(api.forward(m, 0, 4, tok, logits), MODC_ERR_ARG, "not compiled");
-  CHECK_ERR(api.forward(NULL, 1, 4, tok, logits), MODC_ERR_ARG, "model is NULL");
-  CHECK_ERR(api.forward(m, 1, 4, NULL, logits), MODC_ERR_ARG, "tokens is NULL");
-  CHECK_ERR(api.forward(m, 1, 4, tok, NULL), MODC_ERR_ARG, "logits is NULL");
+  CHECK_ERR(api.abi.forward(m, 1, 8, tok, logits), MODC_ERR_ARG, "(1, 4), (2, 8)");
+  CHECK(strstr(api.abi.last_error(), "batch 1, seq_len 8"));
+  CHECK_ERR(api.abi.forward(m, 0, 4, tok, logits), MODC_ERR_ARG, "not compiled");
+  CHECK_ERR(api.abi.forward(NULL, 1, 4, tok, logits), MODC_ERR_ARG, "model is NULL");
+  CHECK_ERR(api.abi.forward(m, 1, 4, NULL, logits), MODC_ERR_ARG, "tokens is NULL");
+  CHECK_ERR(api.abi.forward(m, 1, 4, tok, NULL), MODC_ERR_ARG, "logits is NULL");
   int32_t bad[16];
   memcpy(bad, tok, sizeof bad);
   bad[11] = -1;
   memset(again, 0x7f, sizeof again);
-  CHECK_ERR(api.forward(m, 2, 8, bad, again), MODC_ERR_ARG, "token -1 at index 11");
+  CHECK_ERR(api.abi.forward(m, 2, 8, bad, again), MODC_ERR_ARG, "token -1 at index 11");
   CHECK(again[0] == again[1] && again[5 * FAKE_VOCAB] == again[0]);   /* untouched */
   bad[11] = FAKE_VOCAB;
-  CHECK_ERR(api.forward(m, 2, 8, bad, again), MODC_ERR_ARG, "token 256 at index 11");
+  CHECK_ERR(api.abi.forward(m, 2, 8, bad, again), MODC_ERR_ARG, "token 256 at index 11");
   /* the thread count never changes a result */
   for (int nt = 1; nt <= 5; nt++) {
     modc_model *m2 = NULL;
-    CHECK(api.open(good_weights(), nt, &m2) == 0);
-    CHECK(api.forward(m2, 2, 8, tok, again) == 0 && !memcmp(logits, again, sizeof logits));
-    api.close(m2);
+    CHECK(api.abi.open(good_weights(), nt, &m2) == 0);
+    CHECK(api.abi.forward(m2, 2, 8, tok, again) == 0 && !memcmp(logits, again, sizeof logits));
+    api.abi.close(m2);
   }
 }
 
@@ -214,21 +193,21 @@ static void test_session_parity(modc_model *m) {
   modc_session *a = NULL, *b = NULL;
   float la[FAKE_VOCAB], lb[FAKE_VOCAB];
   int32_t tok[5] = {97, 98, 99, 100, 7};
-  CHECK(api.session_open(m, &a) == 0 && api.session_open(m, &b) == 0);
-  CHECK(api.prefill(a, tok, 5, la) == 0 && session_logits_ok(la, 7, 2));
-  for (int i = 0; i < 5; i++) CHECK(api.decode(b, tok[i], lb) == 0);
+  CHECK(api.abi.session_open(m, &a) == 0 && api.abi.session_open(m, &b) == 0);
+  CHECK(api.abi.prefill(a, tok, 5, la) == 0 && session_logits_ok(la, 7, 2));
+  for (int i = 0; i < 5; i++) CHECK(api.abi.decode(b, tok[i], lb) == 0);
   CHECK(!memcmp(la, lb, sizeof la));
   uint8_t ra[8], rb[8];
-  CHECK(api.routing(a, FAKE_ROUTED_LAYER, ra, 8) == 5 && api.routing(b, 1, rb, 8) == 5);
+  CHECK(api.abi.routing(a, FAKE_ROUTED_LAYER, ra, 8) == 5 && api.abi.routing(b, 1, rb, 8) == 5);
   CHECK(!memcmp(ra, rb, 5) && ra[0] == 0 && ra[1] == 1 && ra[2] == 0 && ra[3] == 1 && ra[4] == 0);
-  CHECK(api.routing(a, 1, ra, 2) == 2 && api.routing(a, 1, ra, 0) == 0);
-  CHECK_ERR(api.routing(a, 0, ra, 8), MODC_ERR_ARG, "layer 0 is dense");
-  CHECK_ERR(api.routing(a, FAKE_LAYERS, ra, 8), MODC_ERR_ARG, "out of range");
-  CHECK_ERR(api.routing(a, -1, ra, 8), MODC_ERR_ARG, "out of range");
-  CHECK_ERR(api.routing(a, 1, NULL, 8), MODC_ERR_ARG, "taken is NULL");
-  CHECK_ERR(api.routing(NULL, 1, ra, 8), MODC_ERR_ARG, "session is NULL");
-  api.session_close(a);
-  api.session_close(b);
+  CHECK(api.abi.routing(a, 1, ra, 2) == 2 && api.abi.routing(a, 1, ra, 0) == 0);
+  CHECK_ERR(api.abi.routing(a, 0, ra, 8), MODC_ERR_ARG, "layer 0 is dense");
+  CHECK_ERR(api.abi.routing(a, FAKE_LAYERS, ra, 8), MODC_ERR_ARG, "out of range");
+  CHECK_ERR(api.abi.routing(a, -1, ra, 8), MODC_ERR_ARG, "out of range");
+  CHECK_ERR(api.abi.routing(a, 1, NULL, 8), MODC_ERR_ARG, "taken is NULL");
+  CHECK_ERR(api.abi.routing(NULL, 1, ra, 8), MODC_ERR_ARG, "session is NULL");
+  api.abi.session_close(a);
+  api.abi.session_close(b);
 }
 
 static void test_session_limits(modc_model *m) {
@@ -237,29 +216,29 @@ static void test_session_limits(modc_model *m) {
   int32_t tok[FAKE_MAX_SEQ + 1];
   uint8_t r[FAKE_MAX_SEQ];
   for (int i = 0; i <= FAKE_MAX_SEQ; i++) tok[i] = 2 * i;   /* all even: all take layer 1 */
-  CHECK_ERR(api.session_open(m, NULL), MODC_ERR_ARG, "out is NULL");
-  CHECK(api.session_open(m, &s) == 0);
-  CHECK(api.prefill(s, tok, 10, NULL) == 0);
+  CHECK_ERR(api.abi.session_open(m, NULL), MODC_ERR_ARG, "out is NULL");
+  CHECK(api.abi.session_open(m, &s) == 0);
+  CHECK(api.abi.prefill(s, tok, 10, NULL) == 0);
   memset(sentinel, 0x55, sizeof sentinel);
   memcpy(l, sentinel, sizeof l);
-  CHECK_ERR(api.prefill(s, tok, 7, l), MODC_ERR_FULL, "max_seq_len 16 (the session holds 10)");
-  CHECK_ERR(api.prefill(s, tok, 0, l), MODC_ERR_ARG, "at least one token");
-  CHECK_ERR(api.prefill(s, NULL, 1, l), MODC_ERR_ARG, "tokens is NULL");
-  CHECK_ERR(api.decode(s, -5, l), MODC_ERR_ARG, "token -5 at index 0");
-  CHECK_ERR(api.decode(s, FAKE_VOCAB, l), MODC_ERR_ARG, "token 256");
+  CHECK_ERR(api.abi.prefill(s, tok, 7, l), MODC_ERR_FULL, "max_seq_len 16 (the session holds 10)");
+  CHECK_ERR(api.abi.prefill(s, tok, 0, l), MODC_ERR_ARG, "at least one token");
+  CHECK_ERR(api.abi.prefill(s, NULL, 1, l), MODC_ERR_ARG, "tokens is NULL");
+  CHECK_ERR(api.abi.decode(s, -5, l), MODC_ERR_ARG, "token -5 at index 0");
+  CHECK_ERR(api.abi.decode(s, FAKE_VOCAB, l), MODC_ERR_ARG, "token 256");
   int32_t bad[3] = {1, 2, 999};
-  CHECK_ERR(api.prefill(s, bad, 3, l), MODC_ERR_ARG, "token 999 at index 2");
-  CHECK(!memcmp(l, sentinel, sizeof l) && api.routing(s, 1, r, FAKE_MAX_SEQ) == 10);
-  CHECK(api.prefill(s, tok + 10, 6, l) == 0 && session_logits_ok(l, tok[15], 16));
-  CHECK_ERR(api.decode(s, 1, l), MODC_ERR_FULL, "holds 16");
-  CHECK(api.routing(s, 1, r, FAKE_MAX_SEQ) == 16 && r[15] == 1);
-  CHECK(api.reset(s) == 0 && api.routing(s, 1, r, FAKE_MAX_SEQ) == 0);
-  CHECK(api.decode(s, 3, l) == 0 && session_logits_ok(l, 3, 0));
-  CHECK(api.routing(s, 1, r, FAKE_MAX_SEQ) == 1 && r[0] == 0);
-  CHECK(api.prefill(s, tok, 15, l) == 0 && session_logits_ok(l, tok[14], 15));
-  CHECK_ERR(api.reset(NULL), MODC_ERR_ARG, "NULL");
-  api.session_close(s);
-  api.session_close(NULL);
+  CHECK_ERR(api.abi.prefill(s, bad, 3, l), MODC_ERR_ARG, "token 999 at index 2");
+  CHECK(!memcmp(l, sentinel, sizeof l) && api.abi.routing(s, 1, r, FAKE_MAX_SEQ) == 10);
+  CHECK(api.abi.prefill(s, tok + 10, 6, l) == 0 && session_logits_ok(l, tok[15], 16));
+  CHECK_ERR(api.abi.decode(s, 1, l), MODC_ERR_FULL, "holds 16");
+  CHECK(api.abi.routing(s, 1, r, FAKE_MAX_SEQ) == 16 && r[15] == 1);
+  CHECK(api.abi.reset(s) == 0 && api.abi.routing(s, 1, r, FAKE_MAX_SEQ) == 0);
+  CHECK(api.abi.decode(s, 3, l) == 0 && session_logits_ok(l, 3, 0));
+  CHECK(api.abi.routing(s, 1, r, FAKE_MAX_SEQ) == 1 && r[0] == 0);
+  CHECK(api.abi.prefill(s, tok, 15, l) == 0 && session_logits_ok(l, tok[14], 15));
+  CHECK_ERR(api.abi.reset(NULL), MODC_ERR_ARG, "NULL");
+  api.abi.session_close(s);
+  api.abi.session_close(NULL);
 }
 
 static void test_variants(const char *embed_lib, const char *badcpu_lib, const char *badabi_lib) {
@@ -268,22 +247,22 @@ static void test_variants(const char *embed_lib, const char *badcpu_lib, const c
   float logits[4 * FAKE_VOCAB];
   int32_t tok[4] = {1, 2, 3, 4};
   api = load(embed_lib);
-  CHECK(api.open(NULL, 2, &m) == 0 && api.forward(m, 1, 4, tok, logits) == 0);
+  CHECK(api.abi.open(NULL, 2, &m) == 0 && api.abi.forward(m, 1, 4, tok, logits) == 0);
   CHECK(forward_ok(logits, tok, 4));
-  api.close(m);
-  CHECK(api.open(good_weights(), 2, &m) == 0);   /* an explicit path wins over the blob */
-  api.close(m);
+  api.abi.close(m);
+  CHECK(api.abi.open(good_weights(), 2, &m) == 0);   /* an explicit path wins over the blob */
+  api.abi.close(m);
   api = load(badcpu_lib);
   char missing[128];
   if (api.missing("+amx-tile", missing, sizeof missing) == 1) {
-    CHECK_ERR(api.open(good_weights(), 1, &m), MODC_ERR_CPU,
+    CHECK_ERR(api.abi.open(good_weights(), 1, &m), MODC_ERR_CPU,
               "modc_open: this CPU lacks amx-tile needed by this library (built for cpu "
               "'fakecpu'); recompile with --cpu native");
   } else {
     fprintf(stderr, "note: this CPU has AMX; skipping the MODC_ERR_CPU open test\n");
   }
   api = load(badabi_lib);
-  CHECK_ERR(api.open(good_weights(), 1, &m), MODC_ERR_MISMATCH, "ABI version 99");
+  CHECK_ERR(api.abi.open(good_weights(), 1, &m), MODC_ERR_MISMATCH, "ABI version 99");
   api = keep;
 }
 
@@ -393,16 +372,16 @@ static pthread_barrier_t barrier;
 static modc_model *shared_model;
 
 static void *error_thread(void *arg) {
-  int id = (int)(intptr_t)arg, ok = strcmp(api.last_error(), "") == 0;
+  int id = (int)(intptr_t)arg, ok = strcmp(api.abi.last_error(), "") == 0;
   int32_t tok[4] = {1, 2, 3, 4};
   float logits[4 * FAKE_VOCAB];
-  if (id == 0) api.forward(shared_model, 3, 3, tok, logits);
+  if (id == 0) api.abi.forward(shared_model, 3, 3, tok, logits);
   pthread_barrier_wait(&barrier);
-  if (id == 1) ok &= strcmp(api.last_error(), "") == 0;   /* thread 0's error is not ours */
-  if (id == 1) api.open(NULL, 1, NULL);
+  if (id == 1) ok &= strcmp(api.abi.last_error(), "") == 0;   /* thread 0's error is not ours */
+  if (id == 1) api.abi.open(NULL, 1, NULL);
   pthread_barrier_wait(&barrier);
   const char *want = id == 0 ? "modc_forward: shape" : "modc_open: out is NULL";
-  ok &= strstr(api.last_error(), want) != NULL;
+  ok &= strstr(api.abi.last_error(), want) != NULL;
   return (void *)(intptr_t)ok;
 }
 
@@ -413,11 +392,11 @@ static void *session_thread(void *arg) {
   float l[8 * FAKE_VOCAB];
   for (int iter = 0; iter < 200; iter++) {
     modc_session *s = NULL;
-    ok &= api.session_open(shared_model, &s) == 0;
-    ok &= api.prefill(s, tok, 3, l) == 0 && session_logits_ok(l, 12, 2);
-    ok &= api.decode(s, 13, l) == 0 && session_logits_ok(l, 13, 2);
-    ok &= api.forward(shared_model, 1, 4, tok, l) == 0 && forward_ok(l, tok, 4);
-    api.session_close(s);
+    ok &= api.abi.session_open(shared_model, &s) == 0;
+    ok &= api.abi.prefill(s, tok, 3, l) == 0 && session_logits_ok(l, 12, 2);
+    ok &= api.abi.decode(s, 13, l) == 0 && session_logits_ok(l, 13, 2);
+    ok &= api.abi.forward(shared_model, 1, 4, tok, l) == 0 && forward_ok(l, tok, 4);
+    api.abi.session_close(s);
   }
   (void)arg;
   return (void *)(intptr_t)ok;
@@ -449,8 +428,8 @@ int main(int argc, char **argv) {
   test_open_errors();
   test_open_beside(argv[1]);
   modc_model *m = NULL;
-  CHECK(api.open(good_weights(), 3, &m) == 0 && m);
-  if (!m) { fprintf(stderr, "open: %s\n", api.last_error()); return 1; }
+  CHECK(api.abi.open(good_weights(), 3, &m) == 0 && m);
+  if (!m) { fprintf(stderr, "open: %s\n", api.abi.last_error()); return 1; }
   test_info(m);
   test_forward(m);
   test_session_parity(m);
@@ -459,7 +438,7 @@ int main(int argc, char **argv) {
   pthread_barrier_init(&barrier, NULL, 2);
   run_threads(error_thread);
   run_threads(session_thread);
-  api.close(m);
+  api.abi.close(m);
   CHECK(*api.errors == 0);
   test_variants(argv[2], argv[3], argv[4]);
   if (failures) fprintf(stderr, "test_runtime: %d failures\n", failures);

@@ -800,8 +800,18 @@ static KArgs cache_args(Em *e, const KArgs *a, int64_t layer) {
   return ca;
 }
 
-static LLVMValueRef cache_kpos(Em *e, const KArgs *a) {
-  return LLVMBuildIntToPtr(e->b, a->r[2], e->c->t_ptr, "kpos");
+/* The keys' positions and count: the cache's (cache_args) or this call's own rows. */
+static void attn_key_range(Em *e, int kv, const KArgs *a, LLVMValueRef *kpos, LLVMValueRef *nk) {
+  *kpos = kv ? LLVMBuildIntToPtr(e->b, a->r[2], e->c->t_ptr, "kpos") : a->p[3];
+  *nk = kv ? a->r[1] : a->rows;
+}
+
+/* Query group of item gi of ngroups: 0, n-1, 1, n-2, ... so that a thread's contiguous items
+ * pair short causal groups with long ones (balanced work). */
+static LLVMValueRef balanced_group(Em *e, LLVMValueRef gi, LLVMValueRef ngroups) {
+  LLVMValueRef half = LLVMBuildLShr(e->b, gi, em_i64(e, 1), "");
+  LLVMValueRef odd = LLVMBuildTrunc(e->b, gi, e->c->t_i1, "");
+  return LLVMBuildSelect(e->b, odd, em_sub(e, em_sub(e, ngroups, em_i64(e, 1)), half), half, "group");
 }
 
 /* The rows of item group g: BQ rows from g*BQ for the first R/BQ groups, then one row each. */
@@ -824,23 +834,16 @@ static void attn_group(Em *e, const Attn *t, const KArgs *a, AttnKeys *k, LLVMVa
 
 static void attn_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
   const Attn *t = vctx;
-  CgCtx *c = e->c;
   AttnKeys k;
-  LLVMValueRef H = em_i64(e, t->H), hd = em_i64(e, t->hd), kb, vb;
-  if (t->kv) {
-    kb = a->p[1], vb = a->p[2], k.kpos = cache_kpos(e, a), k.nk = a->r[1];
-  } else {
-    kb = a->p[1], vb = a->p[2], k.kpos = a->p[3], k.nk = a->rows;
-  }
+  LLVMValueRef H = em_i64(e, t->H), hd = em_i64(e, t->hd), kb = a->p[1], vb = a->p[2];
+  attn_key_range(e, t->kv, a, &k.kpos, &k.nk);
   LLVMValueRef bq = em_i64(e, t->bq), nfull = LLVMBuildSDiv(e->b, a->rows, bq, "full");
   LLVMValueRef ngroups = em_add(e, nfull, LLVMBuildSRem(e->b, a->rows, bq, "")), ilo, ihi;
   span_items(e, lo, hi, &ilo, &ihi);
   EmLoop l;
   em_loop_begin(e, &l, ilo, ihi, 1, 0, NULL);
   LLVMValueRef gi = LLVMBuildUDiv(e->b, l.iv, H, "gi"), h = em_sub(e, l.iv, em_mul(e, gi, H));
-  LLVMValueRef half = LLVMBuildLShr(e->b, gi, em_i64(e, 1), "");
-  LLVMValueRef odd = LLVMBuildTrunc(e->b, gi, c->t_i1, "");
-  LLVMValueRef g = LLVMBuildSelect(e->b, odd, em_sub(e, em_sub(e, ngroups, em_i64(e, 1)), half), half, "group");
+  LLVMValueRef g = balanced_group(e, gi, ngroups);
   LLVMValueRef kvh = LLVMBuildUDiv(e->b, h, em_i64(e, t->H / t->Hk), "kvh");
   k.kb = gep_f32(e, kb, em_mul(e, kvh, hd));
   k.vb = gep_f32(e, vb, em_mul(e, kvh, hd));
@@ -1141,12 +1144,8 @@ static void fa_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, con
   const Fa *t = vctx;
   CgCtx *c = e->c;
   FaItem it;
-  LLVMValueRef hd = em_i64(e, t->hd), kb, vb;
-  if (t->kv) {
-    kb = a->p[1], vb = a->p[2], it.kpos = cache_kpos(e, a), it.nk = a->r[1];
-  } else {
-    kb = a->p[1], vb = a->p[2], it.kpos = a->p[3], it.nk = a->rows;
-  }
+  LLVMValueRef hd = em_i64(e, t->hd), kb = a->p[1], vb = a->p[2];
+  attn_key_range(e, t->kv, a, &it.kpos, &it.nk);
   it.kt = em_alloca(e, LLVMArrayType2(c->t_f32, (uint64_t)(t->hd * t->NB)), "kt");
   it.ob = em_alloca(e, LLVMArrayType2(c->t_f32, (uint64_t)(t->qbmax * t->ohd)), "o");
   it.mb = em_alloca(e, LLVMArrayType2(c->t_f32, (uint64_t)t->qbmax), "m");
@@ -1161,9 +1160,7 @@ static void fa_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, con
   em_loop_begin(e, &l, ilo, ihi, 1, 0, NULL);
   /* head-major: a thread's contiguous items are whole heads, each with all its query blocks */
   LLVMValueRef h = LLVMBuildUDiv(e->b, l.iv, ngroups, "h"), gi = em_sub(e, l.iv, em_mul(e, h, ngroups));
-  LLVMValueRef half = LLVMBuildLShr(e->b, gi, em_i64(e, 1), "");
-  LLVMValueRef odd = LLVMBuildTrunc(e->b, gi, c->t_i1, "");
-  LLVMValueRef g = LLVMBuildSelect(e->b, odd, em_sub(e, em_sub(e, ngroups, em_i64(e, 1)), half), half, "group");
+  LLVMValueRef g = balanced_group(e, gi, ngroups);
   LLVMValueRef kvh = LLVMBuildUDiv(e->b, h, em_i64(e, t->H / t->Hk), "kvh");
   it.kb = gep_f32(e, kb, em_mul(e, kvh, hd));
   it.vb = gep_f32(e, vb, em_mul(e, kvh, hd));

@@ -3,6 +3,11 @@
 #ifndef MODC_CG_H
 #define MODC_CG_H
 
+/* Operand slots of a kernel (codegen.h): the most operands any lowered op takes. */
+#define CG_KOPS 6
+/* Parameters of a kernel: exec, out, rows, then (ptr, rows) per operand slot. */
+#define CG_KPARAMS (3 + 2 * CG_KOPS)
+
 #include <llvm-c/Core.h>
 #include <llvm-c/Target.h>
 #include <llvm-c/TargetMachine.h>
@@ -22,7 +27,7 @@ typedef struct CgCtx {
   int vw;                   /* floats per vector register: 16 (AVX-512), 8 (AVX/AVX2), 4 otherwise */
   int has_avx512bf16;       /* target has AVX-512 BF16 (vdpbf16ps) */
   LLVMTypeRef t_void, t_ptr, t_i1, t_i8, t_i16, t_i32, t_i64, t_f32, t_f64;
-  LLVMTypeRef t_kernel;     /* void(ptr exec, ptr out, i64, ptr, i64, ptr, i64, ptr, i64, ptr, i64) */
+  LLVMTypeRef t_kernel;     /* void(ptr exec, ptr out, i64 rows, then CG_KOPS x (ptr, i64)) */
   LLVMTypeRef t_task;       /* void(ptr args, i64 lo, i64 hi) */
   LLVMTypeRef t_exec;       /* struct modc_exec: { ptr x11, i64 } (runtime/exec.h field order) */
   LLVMValueRef fn_parallel_for; /* void modc_rt_parallel_for(i64 nthreads, ptr fn, ptr args, i64 n) */

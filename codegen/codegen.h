@@ -4,9 +4,8 @@
  * (no mod.block left, every value has storage).  Output: one object defining
  *   - one internal LLVM function per distinct kernel (op + constant shapes + attrs), with the
  *     uniform signature
- *        void k(ptr exec, ptr out, i64 rows_out, ptr a, i64 ra, ptr b, i64 rb,
- *               ptr c, i64 rc, ptr d, i64 rd)
- *     where out/a..d are the storage addresses of the result and the operands (in operand
+ *        void k(ptr exec, ptr out, i64 rows_out, ptr a, i64 ra, ptr b, i64 rb, ..., ptr f, i64 rf)
+ *     (six operand slots, cg.h CG_KOPS) where out/a..f are the storage addresses of the result and the operands (in operand
  *     order; unused ones null/0) and rows_* their leading dimension (a constant for forward
  *     graphs, a dims[] load for dynamic symbols);
  *   - one function per graph, `void modc__graph_<graph name>(modc_exec *x)`, that calls the

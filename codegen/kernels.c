@@ -1,7 +1,7 @@
 /* kernels.c: one LLVM function per kernel, through the LLVM C API (cg.h: cg_kernel).
  *
  * A kernel has codegen.h's uniform signature
- *   void k(ptr exec, ptr out, i64 rows_out, ptr a, i64 ra, ptr b, i64 rb, ptr c, i64 rc, ptr d, i64 rd)
+ *   void k(ptr exec, ptr out, i64 rows_out, ptr a, i64 ra, ptr b, i64 rb, ... (CG_KOPS operands))
  * with every inner dimension (d, N, K, heads, hd, vocab) baked in as a constant and the row
  * counts taken at run time, so one function serves forward graphs (constant rows) and
  * session graphs (rows from dims[]) alike.  Functions are keyed by op + inner shapes + dtypes
@@ -36,7 +36,7 @@
 /* The kernel's parameters: exec, the result, and the operands with their row counts. */
 typedef struct KArgs {
   LLVMValueRef exec, out, rows;
-  LLVMValueRef p[4], r[4];
+  LLVMValueRef p[CG_KOPS], r[CG_KOPS];
 } KArgs;
 
 /* The node a kernel is built for. */
@@ -82,13 +82,14 @@ static LLVMTypeRef elem_type(CgCtx *c, DType dt) {
 /* ---- kernel skeleton and the parallel task ---- */
 
 static void kbegin(Em *e, const Kern *k, KArgs *a) {
-  static const char *const names[11] = {"exec", "out", "rows", "a", "ra", "b", "rb", "c", "rc", "d", "rd"};
+  static const char *const names[CG_KPARAMS] = {"exec", "out", "rows", "a", "ra", "b", "rb", "c", "rc",
+                                                "d", "rd", "e", "re", "f", "rf"};
   em_begin(e, k->c, k->name, k->c->t_kernel);
-  for (unsigned i = 0; i < 11; i++) LLVMSetValueName2(LLVMGetParam(e->fn, i), names[i], strlen(names[i]));
+  for (unsigned i = 0; i < CG_KPARAMS; i++) LLVMSetValueName2(LLVMGetParam(e->fn, i), names[i], strlen(names[i]));
   a->exec = LLVMGetParam(e->fn, 0);
   a->out = LLVMGetParam(e->fn, 1);
   a->rows = LLVMGetParam(e->fn, 2);
-  for (unsigned i = 0; i < 4; i++) {
+  for (unsigned i = 0; i < CG_KOPS; i++) {
     a->p[i] = LLVMGetParam(e->fn, 3 + 2 * i);
     a->r[i] = LLVMGetParam(e->fn, 4 + 2 * i);
   }
@@ -103,19 +104,19 @@ static LLVMValueRef kend(Em *e) {
 
 /* The args struct of a task: the kernel's parameters, in order. */
 static LLVMTypeRef args_type(CgCtx *c) {
-  LLVMTypeRef f[11] = {c->t_ptr, c->t_ptr, c->t_i64, c->t_ptr, c->t_i64, c->t_ptr,
-                       c->t_i64, c->t_ptr, c->t_i64, c->t_ptr, c->t_i64};
-  return LLVMStructTypeInContext(c->ctx, f, 11, 0);
+  LLVMTypeRef f[CG_KPARAMS] = {c->t_ptr, c->t_ptr, c->t_i64};
+  for (int i = 0; i < CG_KOPS; i++) f[3 + 2 * i] = c->t_ptr, f[4 + 2 * i] = c->t_i64;
+  return LLVMStructTypeInContext(c->ctx, f, CG_KPARAMS, 0);
 }
 
 static void args_pack(const KArgs *a, LLVMValueRef *f) {
   f[0] = a->exec, f[1] = a->out, f[2] = a->rows;
-  for (int i = 0; i < 4; i++) f[3 + 2 * i] = a->p[i], f[4 + 2 * i] = a->r[i];
+  for (int i = 0; i < CG_KOPS; i++) f[3 + 2 * i] = a->p[i], f[4 + 2 * i] = a->r[i];
 }
 
 static void args_unpack(KArgs *a, const LLVMValueRef *f) {
   a->exec = f[0], a->out = f[1], a->rows = f[2];
-  for (int i = 0; i < 4; i++) a->p[i] = f[3 + 2 * i], a->r[i] = f[4 + 2 * i];
+  for (int i = 0; i < CG_KOPS; i++) a->p[i] = f[3 + 2 * i], a->r[i] = f[4 + 2 * i];
 }
 
 /* Run body over items [0, n): outline it as `<kernel>.task` and call modc_rt_parallel_for,
@@ -126,12 +127,12 @@ static void par_for(Em *e, const Kern *k, const KArgs *a, LLVMValueRef n, LLVMVa
   LLVMTypeRef at = args_type(c);
   char tname[300];
   snprintf(tname, sizeof tname, "%s.task", k->name);
-  LLVMValueRef task = LLVMGetNamedFunction(c->mod, tname), f[11];
+  LLVMValueRef task = LLVMGetNamedFunction(c->mod, tname), f[CG_KPARAMS];
   if (!task) { /* else another kernel already built this task (shared by name) */
     Em t;
     em_begin(&t, c, tname, c->t_task);
     LLVMValueRef ap = LLVMGetParam(t.fn, 0);
-    for (unsigned i = 0; i < 11; i++)
+    for (unsigned i = 0; i < CG_KPARAMS; i++)
       f[i] = em_load(&t, LLVMStructGetTypeAtIndex(at, i), LLVMBuildStructGEP2(t.b, at, ap, i, ""));
     KArgs ta;
     args_unpack(&ta, f);
@@ -143,7 +144,7 @@ static void par_for(Em *e, const Kern *k, const KArgs *a, LLVMValueRef n, LLVMVa
 
   LLVMValueRef slot = em_alloca(e, at, "args");
   args_pack(a, f);
-  for (unsigned i = 0; i < 11; i++) em_store(e, f[i], LLVMBuildStructGEP2(e->b, at, slot, i, ""));
+  for (unsigned i = 0; i < CG_KPARAMS; i++) em_store(e, f[i], LLVMBuildStructGEP2(e->b, at, slot, i, ""));
   LLVMValueRef nt = em_exec_field(e, a->exec, EXEC_NTHREADS);
   LLVMValueRef small = LLVMBuildICmp(e->b, LLVMIntSLT, work, em_i64(e, PAR_MIN_WORK), "");
   nt = LLVMBuildSelect(e->b, small, em_i64(e, 1), nt, "nthreads");
@@ -1455,7 +1456,7 @@ LLVMValueRef cg_kernel(CgCtx *c, const Graph *g, int node) {
   snprintf(k.name, sizeof k.name, "%s node %d", op_names[n->op], node);
   if (n->ty.rank < 1) die(&k, "result type not inferred");
   for (int i = 0; i < n->nin; i++) k.in[i] = &g->n[n->in[i]].ty;
-  if (n->nin != op_ninputs[n->op] || n->nin > 4) die(&k, "%d operands", n->nin);
+  if (n->nin != op_ninputs[n->op] || n->nin > CG_KOPS) die(&k, "%d operands", n->nin);
   char key[sizeof k.name];
   kernel_key(&k, key, sizeof key);
   for (int i = 0; i < c->nkernels; i++)

@@ -47,8 +47,9 @@ static void ctx_types(CgCtx *c) {
   c->t_f32 = LLVMFloatTypeInContext(x);
   c->t_f64 = LLVMDoubleTypeInContext(x);
   LLVMTypeRef P = c->t_ptr, I = c->t_i64;
-  LLVMTypeRef kp[] = {P, P, I, P, I, P, I, P, I, P, I};
-  c->t_kernel = LLVMFunctionType(c->t_void, kp, 11, 0);
+  LLVMTypeRef kp[CG_KPARAMS] = {P, P, I};
+  for (int i = 0; i < CG_KOPS; i++) kp[3 + 2 * i] = P, kp[4 + 2 * i] = I;
+  c->t_kernel = LLVMFunctionType(c->t_void, kp, CG_KPARAMS, 0);
   LLVMTypeRef tp[] = {P, I, I};
   c->t_task = LLVMFunctionType(c->t_void, tp, 3, 0);
   LLVMTypeRef ep[EXEC_NFIELDS];
@@ -158,9 +159,9 @@ static int check_node(const Graph *g, int i, char *err, size_t errlen) {
     return cg_fail(err, errlen, "internal error: graph %s is not lowered: %%%d (%s) is %s",
                 g->name, i, op_text(n->op), n->parent >= 0 ? "inside a region" : "a region");
   if (op_is_plumbing(n->op)) return 0;
-  if (n->nin > 4)
+  if (n->nin > CG_KOPS)
     return cg_fail(err, errlen, "internal error: graph %s: %%%d (%s) has %d operands; kernels "
-                "take at most 4", g->name, i, op_text(n->op), n->nin);
+                "take at most %d", g->name, i, op_text(n->op), n->nin, CG_KOPS);
   int rc = check_value(g, i, err, errlen);
   for (int k = 0; k < n->nin && !rc; k++) rc = check_value(g, n->in[k], err, errlen);
   return rc;
@@ -208,7 +209,7 @@ static LLVMValueRef value_rows(GraphEmit *e, int i) {
   return LLVMBuildLoad2(e->b, e->c->t_i64, p, name);
 }
 
-/* kernel(exec, out, rows, a, ra, b, rb, c, rc, d, rd) for node i. */
+/* kernel(exec, out, rows, a, ra, b, rb, ...) for node i, unused operand slots null / 0. */
 static int emit_call(GraphEmit *e, int i, char *err, size_t errlen) {
   CgCtx *c = e->c;
   const Node *n = &e->g->n[i];
@@ -219,13 +220,13 @@ static int emit_call(GraphEmit *e, int i, char *err, size_t errlen) {
   if (LLVMGlobalGetValueType(fn) != c->t_kernel)
     return cg_fail(err, errlen, "internal error: kernel for %%%d (%s) has the wrong signature",
                 i, op_text(n->op));
-  LLVMValueRef args[11] = {e->x, value_addr(e, i), value_rows(e, i)};
-  for (int k = 0; k < 4; k++) {
+  LLVMValueRef args[CG_KPARAMS] = {e->x, value_addr(e, i), value_rows(e, i)};
+  for (int k = 0; k < CG_KOPS; k++) {
     int has = k < n->nin;
     args[3 + 2 * k] = has ? value_addr(e, n->in[k]) : LLVMConstPointerNull(c->t_ptr);
     args[4 + 2 * k] = has ? value_rows(e, n->in[k]) : i64c(c, 0);
   }
-  LLVMBuildCall2(e->b, c->t_kernel, fn, args, 11, "");
+  LLVMBuildCall2(e->b, c->t_kernel, fn, args, CG_KPARAMS, "");
   return 0;
 }
 

@@ -169,6 +169,14 @@ static LLVMValueRef clamp_row(Em *e, LLVMValueRef i, LLVMValueRef n) {
   return em_smax(e, em_smin(e, i, em_sub(e, n, em_i64(e, 1))), em_i64(e, 0));
 }
 
+/* out = h, skipped when plan-memory gave out h's own storage (an in-place scatter) */
+static void copy_unless_inplace(Em *e, LLVMValueRef out, LLVMValueRef h, LLVMValueRef bytes) {
+  EmIf f;
+  em_if_begin(e, &f, LLVMBuildICmp(e->b, LLVMIntNE, out, h, ""));
+  em_memmove(e, out, h, bytes);
+  em_if_end(e, &f);
+}
+
 /* x / (1 + exp(-x)), scalar or vector; em_vexp keeps it vectorised (llvm.exp would be a
  * libm call per lane), and its overflow to +inf for x < -89 gives -0 as the limit wants */
 static LLVMValueRef silu(Em *e, LLVMValueRef x) {
@@ -295,25 +303,32 @@ static void norm_step(Em *e, LLVMValueRef off, LLVMValueRef mask, int w, void *v
   em_vstore(e, em_fmul(e, em_fmul(e, x, em_splat(e, n->inv, w)), g), gep_f32(e, n->out, off), mask);
 }
 
-static void norm_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
-  Norm n = *(const Norm *)vctx;
-  EmLoop l;
-  em_loop_begin(e, &l, lo, hi, 1, 0, NULL);
-  LLVMValueRef off = em_mul(e, l.iv, em_i64(e, n.d));
-  n.x = gep_f32(e, a->p[0], off);
-  n.out = gep_f32(e, a->out, off);
-  n.w = a->p[1];
+/* one row: out[0..d) = x[0..d) * inv * w; the arithmetic of every rmsnorm, fused or not */
+static void norm_row(Em *e, Norm n, LLVMValueRef x, LLVMValueRef w, LLVMValueRef out) {
+  n.x = x, n.w = w, n.out = out;
   LLVMValueRef ss = vdot(e, n.x, n.x, n.d, e->c->vw);
   LLVMValueRef ms = em_fadd(e, em_fdiv(e, ss, em_f32(e, (double)n.d)), em_f32(e, n.eps));
   n.inv = em_fdiv(e, em_f32(e, 1.0), em_sqrt(e, ms));
   em_vec_loop(e, em_i64(e, n.d), e->c->vw, norm_step, &n);
+}
+
+static void norm_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
+  const Norm *n = vctx;
+  EmLoop l;
+  em_loop_begin(e, &l, lo, hi, 1, 0, NULL);
+  LLVMValueRef off = em_mul(e, l.iv, em_i64(e, n->d));
+  norm_row(e, *n, gep_f32(e, a->p[0], off), a->p[1], gep_f32(e, a->out, off));
   em_loop_end(e, &l, NULL, NULL);
 }
 
-static LLVMValueRef k_rmsnorm(Kern *k) {
+static double norm_eps(const Kern *k) {
   const Attr *eps = attr_get(k->n, "eps");
   if (!eps) die(k, "no eps attribute");
-  Norm n = {ccols(k, k->out), eps->kind == ATTR_INT ? (double)eps->i : eps->f, NULL, NULL, NULL, NULL};
+  return eps->kind == ATTR_INT ? (double)eps->i : eps->f;
+}
+
+static LLVMValueRef k_rmsnorm(Kern *k) {
+  Norm n = {ccols(k, k->out), norm_eps(k), NULL, NULL, NULL, NULL};
   Em e;
   KArgs a;
   kbegin(&e, k, &a);
@@ -321,15 +336,22 @@ static LLVMValueRef k_rmsnorm(Kern *k) {
   return kend(&e);
 }
 
-/* ---- matmul family: out[R,N] = x[R,K] W^T, matmul_add (+ r), matmul_silu_mul ----
+/* ---- matmul family: out[R,N] = x[R,K] W^T, matmul_add (+ r), matmul_silu_mul, and the
+ * routed forms of fuse-routing: matmul_norm_gather, matmul_add_gather, matmul_scatter_gate ----
  *
  * Outer-product form over weights pre-packed in panels (passes/schedule.h: panel p holds
  * output columns [p*NR, p*NR+NR) as [K][NR]).  A register tile is mr rows x ns panel
  * streams; every k step loads NR/vw vectors of each stream's panel row and broadcasts one x
  * element per row (an embedded-broadcast FMA operand on AVX-512), so the tile's mr*ns*nv
  * accumulators stay in registers over all of K.  The epilogue (store, + residual, or
- * silu(gate) * up) runs on the registers; columns past N (the zero padding of the last
+ * silu(gate) * up, + a residual row read through the index, the scaled scatter into h's row
+ * through the index) runs on the registers; columns past N (the zero padding of the last
  * panel) are masked off.
+ *
+ * A rows: read in place, or (matmul_norm_gather) packed per work item: the item's rows are
+ * read through the index from h and RMS-normalised by norm_row (the rmsnorm kernel's own
+ * arithmetic, so the values are bit-identical to the unfused pair) into a buffer on the
+ * task's stack, repacked only when a task moves on to another row tile.
  *
  * Numerics: on the many-row path each output is one llvm.fma chain over k = 0..K-1 in order,
  * whatever the tile shape, the row count or the thread that computes it; the one-row path
@@ -352,7 +374,18 @@ typedef struct MM {
   int64_t N, K;
   DType dt;
   SchedEpilogue ep;
+  SchedA src;
+  Norm norm;                /* SCHED_A_NORM_GATHER: the rmsnorm applied while packing */
+  int sig;                  /* SCHED_MM_SCATTER: the gate is sigmoid (else raw) */
 } MM;
+
+/* Where a tile's A rows are: row r at base + (r - row0) * K. */
+typedef struct MMA {
+  LLVMValueRef base, row0;
+} MMA;
+
+/* rows of the matmul: x's, which for a scatter differ from the result's (h's) */
+static LLVMValueRef mm_m(const MM *m, const KArgs *a) { return m->ep == SCHED_MM_SCATTER ? a->r[0] : a->rows; }
 
 /* A bf16 panel row at p (columns paired, schedule.h) as nv <vw x float>: the row's nr/2
  * words, << 16 for the first nr/2 columns, & 0xffff0000 for the rest (exact widening). */
@@ -392,10 +425,6 @@ static void mm_kstep(Em *e, const MM *m, LLVMValueRef *acc, const LLVMValueRef *
   }
 }
 
-/* Rows [r0, r0+mr) x output panels [p0, p0+npo): the tile, k loop and epilogue.  ku > 1 (the
- * one-row path): ku accumulator groups take k = ku*j + g, then a tail over the last K % ku
- * into group 0, then the groups are added in a fixed tree; so one panel row after another is
- * read as one sequential stream with ku independent FMA chains per vector. */
 /* Prefetch (into L2) the row at k = kk of the panel after each stream's, so the next panel
  * arrives from memory while this one is being reused from cache (x86 prefetches never fault,
  * so the one past the last panel is harmless). */
@@ -412,13 +441,59 @@ static void mm_prefetch_next(Em *e, const MM *m, const LLVMValueRef *wb, int ns,
   }
 }
 
-static void mm_tile(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, int mr, LLVMValueRef p0, int npo, int ku, int pf) {
+/* the row of h that routed row r stands for: idx[r], clamped into h's rows */
+static LLVMValueRef mm_hrow(Em *e, LLVMValueRef idx, LLVMValueRef r, LLVMValueRef hrows) {
+  return clamp_row(e, em_sext64(e, em_load(e, e->c->t_i32, gep_i32(e, idx, r))), hrows);
+}
+
+/* Where row r's results go and what its epilogue reads (element offsets and pointers). */
+typedef struct MMRow {
+  LLVMValueRef out;         /* row r of the result (a scatter: h's row idx[r]) */
+  LLVMValueRef res;         /* the residual row, or NULL */
+  LLVMValueRef h, g;        /* a scatter: h's row idx[r] and its gate g(s[idx[r]]) */
+} MMRow;
+
+static MMRow mm_row(Em *e, const MM *m, const KArgs *a, LLVMValueRef r) {
+  LLVMValueRef N = em_i64(e, m->N), own = em_mul(e, r, N);
+  MMRow o = {gep_f32(e, a->out, own), NULL, NULL, NULL};
+  if (m->ep == SCHED_MM_ADD) o.res = gep_f32(e, a->p[2], own);
+  if (m->ep == SCHED_MM_ADD_GATHER) o.res = gep_f32(e, a->p[2], em_mul(e, mm_hrow(e, a->p[3], r, a->r[2]), N));
+  if (m->ep == SCHED_MM_SCATTER) {
+    LLVMValueRef hr = mm_hrow(e, a->p[4], r, a->r[3]), hoff = em_mul(e, hr, N);
+    LLVMValueRef sc = em_load(e, e->c->t_f32, gep_f32(e, a->p[5], hr));
+    o.res = gep_f32(e, a->p[2], own);
+    o.out = gep_f32(e, a->out, hoff);
+    o.h = gep_f32(e, a->p[3], hoff);
+    o.g = m->sig ? sigmoid(e, sc) : sc;
+  }
+  return o;
+}
+
+/* the epilogue of one output vector y at column col of row o */
+static void mm_store(Em *e, const MM *m, const MMRow *o, LLVMValueRef y, LLVMValueRef up, LLVMValueRef col,
+                     LLVMValueRef mask) {
+  int vw = m->s.vw;
+  if (o->res) y = em_fadd(e, y, em_vload(e, vw, gep_f32(e, o->res, col), mask));
+  if (m->ep == SCHED_MM_SILU_MUL) y = em_fmul(e, silu(e, y), up);
+  if (m->ep == SCHED_MM_SCATTER) { /* x + g (y - x), x = h[idx[r]]: scatter_gate's arithmetic */
+    LLVMValueRef x = em_vload(e, vw, gep_f32(e, o->h, col), mask);
+    y = em_fadd(e, x, em_fmul(e, em_splat(e, o->g, vw), em_fsub(e, y, x)));
+  }
+  em_vstore(e, y, gep_f32(e, o->out, col), mask);
+}
+
+/* Rows [r0, r0+mr) x output panels [p0, p0+npo): the tile, k loop and epilogue.  ku > 1 (the
+ * one-row path): ku accumulator groups take k = ku*j + g, then a tail over the last K % ku
+ * into group 0, then the groups are added in a fixed tree; so one panel row after another is
+ * read as one sequential stream with ku independent FMA chains per vector. */
+static void mm_tile(Em *e, const MM *m, const KArgs *a, const MMA *A, LLVMValueRef r0, int mr, LLVMValueRef p0,
+                    int npo, int ku, int pf) {
   CgCtx *c = e->c;
   int vw = m->s.vw, nv = m->s.nv, nr = m->s.nr, per = m->ep == SCHED_MM_SILU_MUL ? 2 : 1;
   int ns = npo * per, ng = mr * ns * nv, nacc = ng * ku;
   int64_t K = m->K, pstride = K * nr, kmain = K / ku * ku;
   LLVMTypeRef wt = elem_type(c, m->dt);
-  LLVMValueRef xb = gep_f32(e, a->p[0], em_mul(e, r0, em_i64(e, K)));
+  LLVMValueRef xb = gep_f32(e, A->base, em_mul(e, em_sub(e, r0, A->row0), em_i64(e, K)));
   LLVMValueRef wb[16];
   for (int s = 0; s < ns; s++) { /* stream s: output panel p0 + s/per, weight operand 1 + s%per */
     LLVMValueRef p = em_add(e, p0, em_i64(e, s / per));
@@ -442,21 +517,19 @@ static void mm_tile(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, int mr,
   /* epilogue: per row, output panel, vector */
   LLVMValueRef N = em_i64(e, m->N);
   for (int i = 0; i < mr; i++) {
-    LLVMValueRef row = em_mul(e, em_add(e, r0, em_i64(e, i)), N);
-    for (int o = 0; o < npo; o++)
+    MMRow o = mm_row(e, m, a, em_add(e, r0, em_i64(e, i)));
+    for (int q = 0; q < npo; q++)
       for (int v = 0; v < nv; v++) {
-        LLVMValueRef col = em_add(e, em_mul(e, em_add(e, p0, em_i64(e, o)), em_i64(e, nr)), em_i64(e, v * vw));
+        LLVMValueRef col = em_add(e, em_mul(e, em_add(e, p0, em_i64(e, q)), em_i64(e, nr)), em_i64(e, v * vw));
         LLVMValueRef mask = m->N % nr ? em_mask_lt(e, vw, em_sub(e, N, col)) : NULL;
-        LLVMValueRef y = acc[(i * ns + o * per) * nv + v];
-        if (m->ep == SCHED_MM_ADD) y = em_fadd(e, y, em_vload(e, vw, gep_f32(e, a->p[2], em_add(e, row, col)), mask));
-        if (m->ep == SCHED_MM_SILU_MUL) y = em_fmul(e, silu(e, y), acc[(i * ns + o * per + 1) * nv + v]);
-        em_vstore(e, y, gep_f32(e, a->out, em_add(e, row, col)), mask);
+        LLVMValueRef up = per == 2 ? acc[(i * ns + q * per + 1) * nv + v] : NULL;
+        mm_store(e, m, &o, acc[(i * ns + q * per) * nv + v], up, col, mask);
       }
   }
 }
 
 /* rows [r0, r1) of one output panel: tiles of mr rows, then mr_tail, then single rows */
-static void mm_rows(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, LLVMValueRef r1, LLVMValueRef p) {
+static void mm_rows(Em *e, const MM *m, const KArgs *a, const MMA *A, LLVMValueRef r0, LLVMValueRef r1, LLVMValueRef p) {
   int steps[3] = {m->s.mr, m->s.mr_tail, 1};
   LLVMValueRef lo = r0;
   for (int t = 0; t < 3; t++) {
@@ -465,7 +538,7 @@ static void mm_rows(Em *e, const MM *m, const KArgs *a, LLVMValueRef r0, LLVMVal
     LLVMValueRef hi = t == 2 ? r1 : em_add(e, lo, em_mul(e, LLVMBuildSDiv(e->b, em_sub(e, r1, lo), st, ""), st));
     EmLoop l;
     em_loop_begin(e, &l, lo, hi, steps[t], 0, NULL);
-    mm_tile(e, m, a, l.iv, steps[t], p, 1, 1, t == 0);
+    mm_tile(e, m, a, A, l.iv, steps[t], p, 1, 1, t == 0);
     em_loop_end(e, &l, NULL, NULL);
     lo = hi;
   }
@@ -480,20 +553,48 @@ static LLVMValueRef mm_row_tiles(Em *e, const MM *m, LLVMValueRef rows, LLVMValu
   return LLVMBuildSDiv(e->b, em_add(e, *blocks, em_sub(e, bpt, em_i64(e, 1))), bpt, "rtiles");
 }
 
-/* many rows: items [lo, hi) / MM_UNIT of (row tile, output panel), row-tile-major */
+/* The A rows of a task: in place, or a stack buffer of `rows` packed rows (matmul_norm_gather). */
+static MMA mm_a(Em *e, const MM *m, const KArgs *a, int64_t rows) {
+  MMA A = {a->p[0], em_i64(e, 0)};
+  if (m->src == SCHED_A_NORM_GATHER)
+    A.base = em_alloca(e, LLVMArrayType2(e->c->t_f32, (uint64_t)(rows * m->K)), "apack");
+  return A;
+}
+
+/* Pack rows [r0, r1) into A: row r = rmsnorm(h[idx[r]], w), h = operand 0, idx 2, w 3. */
+static void mm_pack(Em *e, const MM *m, const KArgs *a, MMA *A, LLVMValueRef r0, LLVMValueRef r1) {
+  EmLoop l;
+  em_loop_begin(e, &l, r0, r1, 1, 0, NULL);
+  LLVMValueRef src = gep_f32(e, a->p[0], em_mul(e, mm_hrow(e, a->p[2], l.iv, a->r[0]), em_i64(e, m->K)));
+  norm_row(e, m->norm, src, a->p[3], gep_f32(e, A->base, em_mul(e, em_sub(e, l.iv, r0), em_i64(e, m->K))));
+  em_loop_end(e, &l, NULL, NULL);
+  A->row0 = r0;
+}
+
+/* many rows: items [lo, hi) / MM_UNIT of (row tile, output panel), row-tile-major; a packed
+ * A is refilled whenever the item's row tile differs from the last one's */
 static void mm_gemm_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
   const MM *m = vctx;
   LLVMValueRef u = em_i64(e, MM_UNIT), P = em_i64(e, m->s.panels), mr = em_i64(e, m->s.mr), blocks;
-  LLVMValueRef T = mm_row_tiles(e, m, a->rows, &blocks);
+  LLVMValueRef T = mm_row_tiles(e, m, mm_m(m, a), &blocks);
   LLVMValueRef t0 = LLVMBuildSDiv(e->b, lo, u, ""), t1 = LLVMBuildSDiv(e->b, em_add(e, hi, em_i64(e, MM_UNIT - 1)), u, "");
+  MMA A = mm_a(e, m, a, m->s.mc);
+  LLVMValueRef none = em_i64(e, -1);
   EmLoop l;
-  em_loop_begin(e, &l, t0, t1, 1, 0, NULL);
+  em_loop_begin(e, &l, t0, t1, 1, 1, &none);
   LLVMValueRef rt = LLVMBuildSDiv(e->b, l.iv, P, "rtile"), p = em_sub(e, l.iv, em_mul(e, rt, P));
   LLVMValueRef b0 = LLVMBuildSDiv(e->b, em_mul(e, rt, blocks), T, "");
   LLVMValueRef b1 = LLVMBuildSDiv(e->b, em_mul(e, em_add(e, rt, em_i64(e, 1)), blocks), T, "");
-  LLVMValueRef r0 = em_mul(e, b0, mr), r1 = em_smin(e, a->rows, em_mul(e, b1, mr));
-  mm_rows(e, m, a, r0, r1, p);
-  em_loop_end(e, &l, NULL, NULL);
+  LLVMValueRef r0 = em_mul(e, b0, mr), r1 = em_smin(e, mm_m(m, a), em_mul(e, b1, mr));
+  if (m->src == SCHED_A_NORM_GATHER) {
+    EmIf f;
+    em_if_begin(e, &f, LLVMBuildICmp(e->b, LLVMIntNE, rt, l.carry[0], ""));
+    mm_pack(e, m, a, &A, r0, r1);
+    em_if_end(e, &f);
+    A.row0 = r0;
+  }
+  mm_rows(e, m, a, &A, r0, r1, p);
+  em_loop_end(e, &l, &rt, NULL);
 }
 
 /* one row: output panels [lo, hi) / MM_UNIT, one after another (a task's panels are one
@@ -502,10 +603,22 @@ static void mm_gemv_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi
   const MM *m = vctx;
   LLVMValueRef u = em_i64(e, MM_UNIT);
   LLVMValueRef p0 = LLVMBuildSDiv(e->b, lo, u, ""), p1 = LLVMBuildSDiv(e->b, em_add(e, hi, em_i64(e, MM_UNIT - 1)), u, "");
+  MMA A = mm_a(e, m, a, 1);
+  if (m->src == SCHED_A_NORM_GATHER) mm_pack(e, m, a, &A, em_i64(e, 0), em_i64(e, 1));
   EmLoop l;
   em_loop_begin(e, &l, p0, p1, 1, 0, NULL);
-  mm_tile(e, m, a, em_i64(e, 0), 1, l.iv, 1, m->s.gemv_ku, 0);
+  mm_tile(e, m, a, &A, em_i64(e, 0), 1, l.iv, 1, m->s.gemv_ku, 0);
   em_loop_end(e, &l, NULL, NULL);
+}
+
+static SchedEpilogue mm_epilogue(Op op) {
+  switch (op) {
+  case OP_MATMUL_ADD: return SCHED_MM_ADD;
+  case OP_MATMUL_SILU_MUL: return SCHED_MM_SILU_MUL;
+  case OP_MATMUL_ADD_GATHER: return SCHED_MM_ADD_GATHER;
+  case OP_MATMUL_SCATTER_GATE: return SCHED_MM_SCATTER;
+  default: return SCHED_MM;
+  }
 }
 
 /* The schedule for this node: the panel width from its weight node, the rest from
@@ -513,8 +626,10 @@ static void mm_gemv_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi
  * share the kernel. */
 static MM mm_schedule(const Kern *k) {
   MM m;
+  memset(&m, 0, sizeof m);
   const Node *w = &k->g->n[k->n->in[1]];
-  m.ep = k->n->op == OP_MATMUL_ADD ? SCHED_MM_ADD : k->n->op == OP_MATMUL_SILU_MUL ? SCHED_MM_SILU_MUL : SCHED_MM;
+  m.ep = mm_epilogue(k->n->op);
+  m.src = k->n->op == OP_MATMUL_NORM_GATHER ? SCHED_A_NORM_GATHER : SCHED_A_ROWS;
   m.K = cdim(k, k->in[1], 1);
   m.N = cdim(k, k->in[1], 0);
   m.dt = k->in[1]->dt;
@@ -524,9 +639,15 @@ static MM mm_schedule(const Kern *k) {
       die(k, "operand %d is not a panel-packed weight", i);
     if (k->in[i]->dt != m.dt) die(k, "gate and up weights differ in dtype");
   }
+  if (m.src == SCHED_A_NORM_GATHER) m.norm = (Norm){m.K, norm_eps(k), NULL, NULL, NULL, NULL};
+  if (m.ep == SCHED_MM_SCATTER) {
+    const char *gate = attr_s(k->n, "gate", "raw");
+    m.sig = !strcmp(gate, "sigmoid");
+    if (!m.sig && strcmp(gate, "raw")) die(k, "gate \"%s\"", gate);
+  }
   int nr = (int)attr_i(w, "nr", 0);
   if (nr <= 0 || nr % k->c->vw || nr / k->c->vw > 16) die(k, "panel width %d for vector width %d", nr, k->c->vw);
-  m.s = sched_matmul(-1, m.N, m.K, m.dt, k->c->vw, nr, m.ep);
+  m.s = sched_matmul(-1, m.N, m.K, m.dt, k->c->vw, nr, m.ep, m.src);
   return m;
 }
 
@@ -540,16 +661,18 @@ static LLVMValueRef k_matmul(Kern *k) {
   Em e;
   KArgs a;
   kbegin(&e, k, &a);
-  LLVMValueRef work = em_mul(&e, a.rows, em_i64(&e, m.N * m.K * per));
+  if (m.ep == SCHED_MM_SCATTER) /* the rows that skip the block: h as it was */
+    copy_unless_inplace(&e, a.out, a.p[3], em_mul(&e, a.rows, em_i64(&e, m.N * 4)));
+  LLVMValueRef M = mm_m(&m, &a), work = em_mul(&e, M, em_i64(&e, m.N * m.K * per));
   LLVMValueRef P = em_i64(&e, m.s.panels), U = em_i64(&e, MM_UNIT);
   Kern kv = *k, km = *k;
   snprintf(kv.name, sizeof kv.name, "%.240s.gemv", k->name);
   snprintf(km.name, sizeof km.name, "%.240s.gemm", k->name);
   EmIf f;
-  em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntEQ, a.rows, em_i64(&e, 1), ""));
+  em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntEQ, M, em_i64(&e, 1), ""));
   par_for(&e, &kv, &a, em_mul(&e, P, U), work, mm_gemv_body, &m);
   em_if_else(&e, &f);
-  LLVMValueRef blocks, tiles = mm_row_tiles(&e, &m, a.rows, &blocks);
+  LLVMValueRef blocks, tiles = mm_row_tiles(&e, &m, M, &blocks);
   par_for(&e, &km, &a, em_mul(&e, em_mul(&e, tiles, P), U), work, mm_gemm_body, &m);
   em_if_end(&e, &f);
   return kend(&e);
@@ -1372,7 +1495,7 @@ static LLVMValueRef k_scatter_gate(Kern *k) {
   KArgs a;
   kbegin(&e, k, &a);
   LLVMValueRef D = em_i64(&e, d);
-  em_memmove(&e, a.out, a.p[0], em_mul(&e, em_mul(&e, a.rows, D), em_i64(&e, 4)));
+  copy_unless_inplace(&e, a.out, a.p[0], em_mul(&e, em_mul(&e, a.rows, D), em_i64(&e, 4)));
   EmIf f;
   em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntSGT, a.rows, em_i64(&e, 0), ""));
   EmLoop l;
@@ -1403,10 +1526,15 @@ static void kernel_key(const Kern *k, char *buf, size_t n) {
     snprintf(buf, n, "k_rmsnorm_d%lld_eps%.9g", (long long)ccols(k, o), eps ? (eps->kind == ATTR_INT ? (double)eps->i : eps->f) : 0.0);
     break;
   }
-  case OP_MATMUL: case OP_MATMUL_ADD: case OP_MATMUL_SILU_MUL:
-    snprintf(buf, n, "k_%s_n%lld_k%lld_%s_nr%lld", op, (long long)cdim(k, k->in[1], 0), (long long)cdim(k, k->in[1], 1),
-             dtype_name(k->in[1]->dt), (long long)attr_i(&k->g->n[nd->in[1]], "nr", 0));
+  case OP_MATMUL: case OP_MATMUL_ADD: case OP_MATMUL_SILU_MUL: case OP_MATMUL_NORM_GATHER:
+  case OP_MATMUL_ADD_GATHER: case OP_MATMUL_SCATTER_GATE: {
+    char extra[48] = "";
+    if (nd->op == OP_MATMUL_NORM_GATHER) snprintf(extra, sizeof extra, "_eps%.9g", norm_eps(k));
+    if (nd->op == OP_MATMUL_SCATTER_GATE) snprintf(extra, sizeof extra, "_%s", attr_s(nd, "gate", "raw"));
+    snprintf(buf, n, "k_%s_n%lld_k%lld_%s_nr%lld%s", op, (long long)cdim(k, k->in[1], 0), (long long)cdim(k, k->in[1], 1),
+             dtype_name(k->in[1]->dt), (long long)attr_i(&k->g->n[nd->in[1]], "nr", 0), extra);
     break;
+  }
   case OP_ROPE:
     snprintf(buf, n, "k_rope_c%lld_h%lld_theta%.17g", (long long)ccols(k, o), (long long)attr_i(nd, "heads", 0), attr_f(nd, "theta", 0));
     break;
@@ -1434,7 +1562,8 @@ static LLVMValueRef emit_kernel(Kern *k) {
   switch (k->n->op) {
   case OP_EMBED: case OP_ADD: case OP_BIAS_ADD: case OP_SILU: case OP_SILU_MUL: return k_elementwise(k);
   case OP_RMSNORM: return k_rmsnorm(k);
-  case OP_MATMUL: case OP_MATMUL_ADD: case OP_MATMUL_SILU_MUL: return k_matmul(k);
+  case OP_MATMUL: case OP_MATMUL_ADD: case OP_MATMUL_SILU_MUL: case OP_MATMUL_NORM_GATHER:
+  case OP_MATMUL_ADD_GATHER: case OP_MATMUL_SCATTER_GATE: return k_matmul(k);
   case OP_ROPE: return k_rope(k);
   case OP_ATTENTION: case OP_KV_ATTENTION: return k_attention(k);
   case OP_TAKE_LAST: return k_take_last(k);

@@ -423,36 +423,50 @@ static int op_embed(Run *R, int i) {
   return 0;
 }
 
-static int op_rmsnorm(Run *R, int i) {
-  Val *x = arg(R, i, 0), *w = arg(R, i, 1), *o = &R->val[i];
-  const Attr *eps = attr_get(&R->g->n[i], "eps");
-  int64_t d = ncols(x);
-  if (!eps) return fail(R, i, "no eps attribute");
-  if (w->n != d || o->n != x->n) return fail(R, i, "weight or result width disagrees with x");
-  double e = eps->kind == ATTR_INT ? (double)eps->i : eps->f;
-  for (int64_t t = 0; t < nrows(x); t++) {
-    const double *v = x->v + t * d;
+/* o[t] = x[t] / sqrt(mean(x[t]^2) + e) * w, rows of d */
+static void rmsnorm_rows(const double *x, int64_t rows, int64_t d, const double *w, double e, double *o) {
+  for (int64_t t = 0; t < rows; t++) {
+    const double *v = x + t * d;
     double ss = 0;
     for (int64_t c = 0; c < d; c++) ss += v[c] * v[c];
     double inv = 1.0 / sqrt(ss / d + e);
-    for (int64_t c = 0; c < d; c++) o->v[t * d + c] = v[c] * inv * w->v[c];
+    for (int64_t c = 0; c < d; c++) o[t * d + c] = v[c] * inv * w[c];
   }
+}
+
+static int norm_eps(Run *R, int i, double *e) {
+  const Attr *eps = attr_get(&R->g->n[i], "eps");
+  if (!eps) return fail(R, i, "no eps attribute");
+  *e = eps->kind == ATTR_INT ? (double)eps->i : eps->f;
   return 0;
 }
 
-/* o = x W^T */
+static int op_rmsnorm(Run *R, int i) {
+  Val *x = arg(R, i, 0), *w = arg(R, i, 1), *o = &R->val[i];
+  double e = 0;
+  if (norm_eps(R, i, &e)) return -1;
+  if (w->n != ncols(x) || o->n != x->n) return fail(R, i, "weight or result width disagrees with x");
+  rmsnorm_rows(x->v, nrows(x), ncols(x), w->v, e, o->v);
+  return 0;
+}
+
+/* o = x W^T, x [n,K], W [N,K] */
+static void matmul_rows(const double *x, int64_t n, int64_t K, const double *W, int64_t N, double *o) {
+  for (int64_t t = 0; t < n; t++)
+    for (int64_t j = 0; j < N; j++) {
+      double acc = 0;
+      for (int64_t c = 0; c < K; c++) acc += x[t * K + c] * W[j * K + c];
+      o[t * N + j] = acc;
+    }
+}
+
 static int op_matmul(Run *R, int i) {
   Val *x = arg(R, i, 0), *W = arg(R, i, 1), *o = &R->val[i];
   int64_t n = nrows(x), K = ncols(x), N = nrows(W);
   if (ncols(W) != K || W->rank != 2)
     return fail(R, i, "x has %lld columns, W is not [N,%lld]", (long long)K, (long long)K);
   if (o->n != n * N) return fail(R, i, "result is not [%lld,%lld]", (long long)n, (long long)N);
-  for (int64_t t = 0; t < n; t++)
-    for (int64_t j = 0; j < N; j++) {
-      double acc = 0;
-      for (int64_t c = 0; c < K; c++) acc += x->v[t * K + c] * W->v[j * K + c];
-      o->v[t * N + j] = acc;
-    }
+  matmul_rows(x->v, n, K, W->v, N, o->v);
   return 0;
 }
 
@@ -573,7 +587,7 @@ static int op_gather(Run *R, int i) {
 static int op_scatter_gate(Run *R, int i) {
   Val *h = arg(R, i, 0), *iv = arg(R, i, 1), *y = arg(R, i, 2), *r = arg(R, i, 3);
   int64_t n = nrows(h), d = ncols(h), k = iv->n;
-  int sg;
+  int sg = 0;
   if (gate_kind(R, i, &sg)) return -1;
   if (y->n != k * d || r->n != n || R->val[i].n != h->n)
     return fail(R, i, "operand shapes disagree");
@@ -581,6 +595,52 @@ static int op_scatter_gate(Run *R, int i) {
   int rc = read_idx(R, i, iv, n, idx);
   if (!rc) scatter_gate(h->v, n, d, idx, k, y->v, r->v, sg, R->val[i].v);
   free(idx);
+  return rc;
+}
+
+/* ---- the fuse-routing ops: each computed as the unfused ops it replaces, in the same
+ * order, so a fused graph interprets exactly as its lowered form ---- */
+
+/* rmsnorm(gather(h, idx), w) W^T */
+static int op_matmul_norm_gather(Run *R, int i) {
+  Val *h = arg(R, i, 0), *W = arg(R, i, 1), *iv = arg(R, i, 2), *w = arg(R, i, 3), *o = &R->val[i];
+  int64_t K = ncols(h), N = nrows(W), k = iv->n;
+  double e = 0;
+  if (norm_eps(R, i, &e)) return -1;
+  if (ncols(W) != K || W->rank != 2 || w->n != K || o->n != k * N)
+    return fail(R, i, "operands disagree: h [.,%lld], W [%lld,.]", (long long)K, (long long)N);
+  int64_t *idx = malloc((k ? k : 1) * sizeof *idx);
+  double *x = malloc((k ? k * K : 1) * sizeof *x);
+  int rc = read_idx(R, i, iv, nrows(h), idx);
+  for (int64_t j = 0; !rc && j < k; j++) memcpy(x + j * K, h->v + idx[j] * K, K * sizeof *x);
+  if (!rc) {
+    rmsnorm_rows(x, k, K, w->v, e, x);
+    matmul_rows(x, k, K, W->v, N, o->v);
+  }
+  free(idx), free(x);
+  return rc;
+}
+
+/* add_gather: x W^T + h[idx]; scatter_gate: scatter_gate(h, idx, x W^T + r, s) */
+static int op_matmul_routed(Run *R, int i) {
+  int sc = R->g->n[i].op == OP_MATMUL_SCATTER_GATE, sg = 0;
+  Val *x = arg(R, i, 0), *W = arg(R, i, 1), *r = sc ? arg(R, i, 2) : NULL, *h = arg(R, i, 2 + sc),
+      *iv = arg(R, i, 3 + sc), *s = sc ? arg(R, i, 5) : NULL, *o = &R->val[i];
+  int64_t n = nrows(x), K = ncols(x), N = nrows(W), H = nrows(h);
+  if (sc && gate_kind(R, i, &sg)) return -1;
+  if (ncols(W) != K || W->rank != 2 || ncols(h) != N || iv->n != n || (sc && (r->n != n * N || s->n != H)) ||
+      o->n != (sc ? h->n : n * N))
+    return fail(R, i, "operand shapes disagree");
+  int64_t *idx = malloc((n ? n : 1) * sizeof *idx);
+  double *y = malloc((n ? n * N : 1) * sizeof *y);
+  int rc = read_idx(R, i, iv, H, idx);
+  if (!rc) {
+    matmul_rows(x->v, n, K, W->v, N, y);
+    for (int64_t t = 0; t < n * N; t++) y[t] += sc ? r->v[t] : h->v[idx[t / N] * N + t % N];
+    if (sc) scatter_gate(h->v, H, N, idx, n, y, s->v, sg, o->v);
+    else memcpy(o->v, y, n * N * sizeof *y);
+  }
+  free(idx), free(y);
   return rc;
 }
 
@@ -697,7 +757,7 @@ static int op_mod_block(Run *R, int b) {
   const Node *n = &R->g->n[b];
   Val *h = arg(R, b, 0), *pos = arg(R, b, 1), *o = &R->val[b], x = {0}, xp = {0};
   int64_t T = nrows(h), d = ncols(h), m = 0;
-  int sg, rc = gate_kind(R, b, &sg);
+  int sg = 0, rc = gate_kind(R, b, &sg);
   if (rc) return rc;
   if (pos->n != T || o->n != h->n) return fail(R, b, "h, pos and result disagree in rows");
   double *r = malloc((T ? T : 1) * sizeof *r);
@@ -763,6 +823,8 @@ static int exec_node(Run *R, int i) {
   case OP_RMSNORM: return op_rmsnorm(R, i);
   case OP_MATMUL: return op_matmul(R, i);
   case OP_MATMUL_ADD: case OP_MATMUL_SILU_MUL: return op_matmul_fused(R, i);
+  case OP_MATMUL_NORM_GATHER: return op_matmul_norm_gather(R, i);
+  case OP_MATMUL_ADD_GATHER: case OP_MATMUL_SCATTER_GATE: return op_matmul_routed(R, i);
   case OP_ADD: case OP_BIAS_ADD: case OP_SILU: case OP_SILU_MUL: return op_elementwise(R, i);
   case OP_ROPE: return op_rope(R, i);
   case OP_ATTENTION: return op_attention(R, i);

@@ -23,6 +23,9 @@
   X(OP_MATMUL,      "matmul",       2, "(x f32[R,K], W dt[N,K]) -> f32[R,N] = x W^T") \
   X(OP_MATMUL_ADD,  "matmul_add",   3, "(x f32[R,K], W dt[N,K], r f32[R,N]) -> f32[R,N] = x W^T + r: a residual add in the matmul's epilogue (fuse pass)") \
   X(OP_MATMUL_SILU_MUL, "matmul_silu_mul", 3, "(x f32[R,K], Wg dt[N,K], Wu dt[N,K]) -> f32[R,N] = silu(x Wg^T) * (x Wu^T): gate and up in one pass over x (fuse pass)") \
+  X(OP_MATMUL_NORM_GATHER, "matmul_norm_gather", 4, "(h f32[R,K], W dt[N,K], idx i32[k], w f32[K]) {eps} -> f32[k,N] = rmsnorm(gather(h, idx), w) W^T: a routed block's first matmuls, rows read through idx and normalised while the A panel is packed (fuse-routing pass)") \
+  X(OP_MATMUL_ADD_GATHER, "matmul_add_gather", 4, "(x f32[k,K], W dt[N,K], h f32[R,N], idx i32[k]) -> f32[k,N] = x W^T + gather(h, idx): the residual read through idx in the epilogue (fuse-routing)") \
+  X(OP_MATMUL_SCATTER_GATE, "matmul_scatter_gate", 6, "(x f32[k,K], W dt[N,K], r f32[k,N], h f32[R,N], idx i32[k], s f32[R,1]) {gate} -> f32[R,N] = scatter_gate(h, idx, x W^T + r, s): the scaled scatter in the down projection's epilogue; the result may take h's storage (plan-memory) (fuse-routing)") \
   X(OP_ADD,         "add",          2, "(a f32[R,C], b f32[R,C]) -> f32[R,C]") \
   X(OP_BIAS_ADD,    "bias_add",     2, "(x f32[R,N], b f32[N]) -> f32[R,N]") \
   X(OP_SILU,        "silu",         1, "(x f32[R,C]) -> f32[R,C] = x*sigmoid(x)") \

@@ -103,6 +103,41 @@ static int matmul_fused(const Graph *g, int i, Type *out, char *err, size_t n) {
   return 0;
 }
 
+/* matmul_norm_gather (h, W, idx, w): [rows of idx, N]; w is h's row width, which is K */
+static int matmul_norm_gather(const Graph *g, int i, Type *out, char *err, size_t n) {
+  if (want(g, i, 0, 2, 0, err, n) || want(g, i, 1, 2, 1, err, n) || want_i32(g, i, 2, err, n) ||
+      want(g, i, 3, 1, 0, err, n) || matmul(g, i, out, err, n))
+    return -1;
+  if (opty(g, i, 3)->dim[0] != opty(g, i, 0)->dim[1]) return fail(g, i, err, n, "norm weight length differs from row width");
+  out->dim[0] = opty(g, i, 2)->dim[0];
+  return 0;
+}
+
+/* the routed rows' residual h[idx] (operands hk, hk+1 = h, idx) must fit y = x W^T [k, N] */
+static int routed_rows(const Graph *g, int i, int hk, const Type *y, char *err, size_t n) {
+  if (want(g, i, hk, 2, 0, err, n) || want_i32(g, i, hk + 1, err, n)) return -1;
+  if (opty(g, i, hk)->dim[1] != y->dim[1]) return fail(g, i, err, n, "h is not [rows, %lld]", (long long)y->dim[1]);
+  if (!same_dim(opty(g, i, hk + 1)->dim[0], y->dim[0])) return fail(g, i, err, n, "idx and x differ in rows");
+  return 0;
+}
+
+/* matmul_add_gather (x, W, h, idx): [k, N]; matmul_scatter_gate (x, W, r, h, idx, s): h's type */
+static int matmul_routed(const Graph *g, int i, Type *out, char *err, size_t n) {
+  Type y;
+  if (matmul(g, i, &y, err, n)) return -1;
+  if (g->n[i].op == OP_MATMUL_ADD_GATHER) {
+    if (routed_rows(g, i, 2, &y, err, n)) return -1;
+    *out = y;
+    return 0;
+  }
+  if (want(g, i, 2, 2, 0, err, n) || routed_rows(g, i, 3, &y, err, n) || want(g, i, 5, 2, 0, err, n)) return -1;
+  if (!type_equal(opty(g, i, 2), &y)) return fail(g, i, err, n, "the residual must have x W^T's type");
+  const Type *h = opty(g, i, 3), *s = opty(g, i, 5);
+  if (s->dim[1] != 1 || !same_dim(s->dim[0], h->dim[0])) return fail(g, i, err, n, "s must be [rows of h, 1]");
+  *out = *h;
+  return 0;
+}
+
 static int elementwise(const Graph *g, int i, Type *out, char *err, size_t n) {
   int nin = g->n[i].nin;
   for (int k = 0; k < nin; k++)
@@ -181,6 +216,9 @@ int shape_infer_node(const Graph *g, int i, Type *out, char *err, size_t n) {
   case OP_MATMUL: return matmul(g, i, out, err, n);
   case OP_MATMUL_ADD:
   case OP_MATMUL_SILU_MUL: return matmul_fused(g, i, out, err, n);
+  case OP_MATMUL_NORM_GATHER: return matmul_norm_gather(g, i, out, err, n);
+  case OP_MATMUL_ADD_GATHER:
+  case OP_MATMUL_SCATTER_GATE: return matmul_routed(g, i, out, err, n);
   case OP_ADD:
   case OP_SILU:
   case OP_SILU_MUL: return elementwise(g, i, out, err, n);

@@ -66,6 +66,8 @@ static const char *const required[OP_COUNT] = {
   [OP_TOPK] = "k:i",
   [OP_SELECT] = "layer:i",
   [OP_SCATTER_GATE] = "gate:a",
+  [OP_MATMUL_NORM_GATHER] = "eps:n",
+  [OP_MATMUL_SCATTER_GATE] = "gate:a",
   [OP_MOD_BLOCK] = "layer:i capacity:n gate:a predictor:a",
   [OP_BLOCK_ARG] = "index:i",
 };

@@ -14,49 +14,36 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include "passes.h"
-
-typedef struct Fuse {
-  const Graph *src;
-  int *users;               /* src node -> number of operand slots that read it */
-  int *fused_into;          /* src matmul -> the consumer that absorbs it, or -1 */
-} Fuse;
+#include "rewrite.h"
 
 /* operand k of node i, when it is a matmul read only by i: its index, else -1 */
-static int sole_matmul(const Fuse *f, int i, int k) {
-  int m = f->src->n[i].in[k];
-  return f->src->n[m].op == OP_MATMUL && f->users[m] == 1 ? m : -1;
+static int sole_matmul(const Graph *g, const int *users, int i, int k) {
+  int m = g->n[i].in[k];
+  return g->n[m].op == OP_MATMUL && users[m] == 1 ? m : -1;
 }
 
-/* The fused op node i becomes (and its operands, in src numbering), or OP_COUNT. */
-static Op plan_node(Fuse *f, int i, int in[3]) {
-  const Node *n = &f->src->n[i];
+/* Node i's fused form, if any, into rw (the matmuls it absorbs dropped). */
+static void plan_node(const Graph *g, const int *users, Rewrite *rw, int i) {
+  const Node *n = &g->n[i];
   if (n->op == OP_ADD) {
     for (int k = 0; k < 2; k++) {
-      int m = sole_matmul(f, i, k);
-      if (m < 0) continue;
-      const Node *mm = &f->src->n[m];
-      in[0] = mm->in[0], in[1] = mm->in[1], in[2] = n->in[1 - k];
-      f->fused_into[m] = i;
-      return OP_MATMUL_ADD;
+      int m = sole_matmul(g, users, i, k);
+      if (m < 0 || rw[m].drop) continue;
+      int in[3] = {g->n[m].in[0], g->n[m].in[1], n->in[1 - k]};
+      rewrite_set(rw, i, OP_MATMUL_ADD, 3, in, -1);
+      rw[m].drop = 1;
+      return;
     }
   }
   if (n->op == OP_SILU_MUL) {
-    int g = sole_matmul(f, i, 0), u = sole_matmul(f, i, 1);
-    if (g < 0 || u < 0 || g == u) return OP_COUNT;
-    const Node *mg = &f->src->n[g], *mu = &f->src->n[u];
-    if (mg->in[0] != mu->in[0] || !type_equal(&f->src->n[mg->in[1]].ty, &f->src->n[mu->in[1]].ty))
-      return OP_COUNT;
-    in[0] = mg->in[0], in[1] = mg->in[1], in[2] = mu->in[1];
-    f->fused_into[g] = f->fused_into[u] = i;
-    return OP_MATMUL_SILU_MUL;
+    int gi = sole_matmul(g, users, i, 0), u = sole_matmul(g, users, i, 1);
+    if (gi < 0 || u < 0 || gi == u) return;
+    const Node *mg = &g->n[gi], *mu = &g->n[u];
+    if (mg->in[0] != mu->in[0] || !type_equal(&g->n[mg->in[1]].ty, &g->n[mu->in[1]].ty)) return;
+    int in[3] = {mg->in[0], mg->in[1], mu->in[1]};
+    rewrite_set(rw, i, OP_MATMUL_SILU_MUL, 3, in, -1);
+    rw[gi].drop = rw[u].drop = 1;
   }
-  return OP_COUNT;
-}
-
-static void count_users(Fuse *f) {
-  for (int i = 0; i < f->src->len; i++)
-    for (int k = 0; k < f->src->n[i].nin; k++) f->users[f->src->n[i].in[k]]++;
 }
 
 int pass_fuse_epilogues(Graph **gp, char *err, size_t errlen) {
@@ -66,35 +53,9 @@ int pass_fuse_epilogues(Graph **gp, char *err, size_t errlen) {
       snprintf(err, errlen, "fuse-epilogues: %%%d is a mod.block; run lower-mod first", i);
       return -1;
     }
-  size_t len = g->len > 0 ? (size_t)g->len : 1;
-  Fuse f = {g, calloc(len, sizeof(int)), malloc(len * sizeof(int))};
-  int *map = malloc(len * sizeof(int)), *plan = malloc(len * sizeof(int)), (*ops)[3] = malloc(len * sizeof *ops);
-  for (int i = 0; i < g->len; i++) f.fused_into[i] = -1;
-  count_users(&f);
-  for (int i = 0; i < g->len; i++) plan[i] = plan_node(&f, i, ops[i]);
-  Graph *d = graph_new(g->name, g->mode);
-  d->nsym = g->nsym;
-  memcpy(d->symbound, g->symbound, sizeof g->symbound);
-  for (int i = 0; i < g->len; i++) {
-    const Node *s = &g->n[i];
-    if (f.fused_into[i] >= 0) continue;     /* emitted as part of its consumer */
-    int in[IR_MAXIN], fused = plan[i] != OP_COUNT;
-    int nin = fused ? 3 : s->nin;
-    for (int k = 0; k < nin; k++) in[k] = map[fused ? ops[i][k] : s->in[k]];
-    int j = graph_add(d, fused ? (Op)plan[i] : s->op, nin, in);
-    if (!fused) {
-      d->n[j].nattr = s->nattr;
-      memcpy(d->n[j].attr, s->attr, sizeof s->attr);
-    }
-    d->n[j].ty = s->ty;
-    map[i] = j;
-  }
-  free(f.users), free(f.fused_into), free(map), free(plan), free(ops);
-  if (pass_infer_shapes(d, err, errlen)) {
-    graph_free(d);
-    return -1;
-  }
-  graph_free(*gp);
-  *gp = d;
-  return 0;
+  Rewrite *rw = rewrite_new(g);
+  int *users = rewrite_users(g, rw);
+  for (int i = 0; i < g->len; i++) plan_node(g, users, rw, i);
+  free(users);
+  return graph_rewrite(gp, rw, err, errlen);
 }

@@ -17,6 +17,7 @@ static const Pass pipeline[] = {
   {"infer-shapes", run_infer, 0},
   {"lower-mod", pass_lower_mod, 0},
   {"fuse-epilogues", pass_fuse_epilogues, 1},
+  {"fuse-routing", pass_fuse_routing, 1},
   {"plan-memory", run_plan, 0},
 };
 #define NPASSES ((int)(sizeof pipeline / sizeof pipeline[0]))
@@ -24,7 +25,7 @@ static const Pass pipeline[] = {
 int pass_run_named(Graph **g, const char *name, char *err, size_t errlen) {
   for (int i = 0; i < NPASSES; i++)
     if (!strcmp(pipeline[i].name, name)) return pipeline[i].run(g, err, errlen);
-  snprintf(err, errlen, "unknown pass '%s' (passes: infer-shapes, lower-mod, fuse-epilogues, plan-memory)", name);
+  snprintf(err, errlen, "unknown pass '%s' (passes: infer-shapes, lower-mod, fuse-epilogues, fuse-routing, plan-memory)", name);
   return -1;
 }
 

@@ -11,8 +11,13 @@
  *   fuse-epilogues require: typed, lowered                      provide: typed; add(a, matmul) ->
  *                 matmul_add, silu_mul(matmul, matmul) of one x -> matmul_silu_mul, each
  *                 matmul folded only into its sole user (passes/fuse.c)
+ *   fuse-routing  require: typed, lowered, fuse-epilogues run     provide: typed; a routed block's
+ *                 gather + rmsnorm read inside its first matmuls (matmul_norm_gather), its
+ *                 input residual read through the index (matmul_add_gather), its scaled
+ *                 scatter in the down projection's epilogue (matmul_scatter_gate) (passes/route.c)
  *   plan-memory   require: typed, lowered                       provide: storage and offset on
- *                 every value, arena_size (one arena, offsets from liveness)
+ *                 every value, arena_size (one arena, offsets from liveness; a scatter's
+ *                 result takes the storage of the h it updates when h dies there)
  */
 #ifndef MODC_PASSES_H
 #define MODC_PASSES_H
@@ -28,6 +33,7 @@ int pass_infer_shapes(Graph *g, char *err, size_t errlen);
 /* lowering rebuilds the graph; *g is replaced (the old one freed) */
 int pass_lower_mod(Graph **g, char *err, size_t errlen);
 int pass_fuse_epilogues(Graph **g, char *err, size_t errlen); /* replaces *g */
+int pass_fuse_routing(Graph **g, char *err, size_t errlen);   /* replaces *g */
 int pass_plan_memory(Graph *g, char *err, size_t errlen);
 
 typedef struct PassOptions {
@@ -35,10 +41,10 @@ typedef struct PassOptions {
   FILE *print;
   int verify;               /* run the verifier after every pass */
   const char *stop_after;   /* NULL, or a pass name: stop the pipeline after it */
-  int no_fuse;              /* skip fuse-epilogues (modc compile --no-fuse) */
+  int no_fuse;              /* skip the fusion passes (modc compile --no-fuse) */
 } PassOptions;
 
-/* Names: "infer-shapes", "lower-mod", "fuse-epilogues", "plan-memory". */
+/* Names: "infer-shapes", "lower-mod", "fuse-epilogues", "fuse-routing", "plan-memory". */
 int passes_run(Graph **g, const PassOptions *opt, char *err, size_t errlen);
 /* Run one named pass (modc-opt --pass NAME). */
 int pass_run_named(Graph **g, const char *name, char *err, size_t errlen);

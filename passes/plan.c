@@ -5,7 +5,11 @@
  * their layout offset, the graph's result in the caller's logits buffer.  Every other
  * value is placed in the arena first-fit, at 64-byte alignment, sized at its symbols'
  * bounds; its space is reused once the last node reading it has run.  A node's result is
- * placed before its operands' space is released, so no kernel's output aliases its inputs.
+ * placed before its operands' space is released, so no kernel's output aliases its inputs,
+ * with one exception: a scatter (scatter_gate, matmul_scatter_gate) whose h is an arena
+ * value read last by that scatter takes h's storage, and its kernel updates only the chosen
+ * rows in place (every element of such a result is read from h and written by the same
+ * thread, read first); the rows that skip the block are then never copied.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +53,27 @@ static void arena_free(Arena *a, int node) {
     }
 }
 
+/* the operand a node may update in place, or -1 */
+static int inplace_operand(Op op) {
+  return op == OP_SCATTER_GATE ? 0 : op == OP_MATMUL_SCATTER_GATE ? 3 : -1;
+}
+
+/* Node i takes the storage of its in-place operand when that operand dies at i. */
+static int take_inplace(Graph *g, Arena *a, const int *last, int i) {
+  Node *n = &g->n[i];
+  int k = inplace_operand(n->op);
+  if (k < 0) return 0;
+  const Node *h = &g->n[n->in[k]];
+  if (h->st != ST_ARENA || last[n->in[k]] != i || !type_equal(&h->ty, &n->ty)) return 0;
+  for (int j = 0; j < a->n; j++)
+    if (a->live[j].node == n->in[k]) {
+      a->live[j].node = i;
+      n->offset = h->offset;
+      return 1;
+    }
+  return 0;
+}
+
 static Storage fixed_storage(const Graph *g, int i, const int *is_result) {
   const Node *n = &g->n[i];
   if (n->op == OP_INPUT) return strcmp(attr_s(n, "name", ""), "pos") ? ST_TOKENS : ST_POS;
@@ -76,7 +101,7 @@ int pass_plan_memory(Graph *g, char *err, size_t errlen) {
     Node *n = &g->n[i];
     n->st = fixed_storage(g, i, is_result);
     n->offset = n->op == OP_WEIGHT ? attr_i(n, "offset", 0) : 0;
-    if (n->st == ST_ARENA) {
+    if (n->st == ST_ARENA && !take_inplace(g, &a, last, i)) {
       int64_t bytes = type_bytes_bound(g, &n->ty);
       if (bytes < 0 || bytes > MAX_ARENA - a.high) {
         snprintf(err, errlen, "plan-memory: %%%d (%s): the arena would exceed %lld bytes", i,

@@ -15,7 +15,10 @@ int sched_panel_nr(int64_t N, int64_t K, DType dt) {
 /* accumulators the target's registers hold beside the weight vectors */
 static int acc_budget(int vw) { return vw >= 16 ? 24 : vw == 8 ? 12 : 8; }
 
-MMSched sched_matmul(int64_t M, int64_t N, int64_t K, DType dt, int vw, int nr, SchedEpilogue ep) {
+/* the largest register tile on any target is 12 rows */
+int sched_pack_fits(int64_t K) { return K > 0 && K <= SCHED_PACK_BYTES / (12 * 4); }
+
+MMSched sched_matmul(int64_t M, int64_t N, int64_t K, DType dt, int vw, int nr, SchedEpilogue ep, SchedA a) {
   (void)dt;
   MMSched s;
   s.vw = vw;
@@ -37,6 +40,9 @@ MMSched sched_matmul(int64_t M, int64_t N, int64_t K, DType dt, int vw, int nr, 
   mc = mc / s.mr * s.mr;
   if (mc < s.mr) mc = s.mr;
   if (mc > 24 * s.mr) mc = 24 * s.mr;
+  if (a == SCHED_A_NORM_GATHER && mc * K * 4 > SCHED_PACK_BYTES) /* the packed rows: on the stack */
+    mc = SCHED_PACK_BYTES / (K * 4) / s.mr * s.mr;
+  if (mc < s.mr) mc = s.mr;
   if (M > 0 && mc > (M + s.mr - 1) / s.mr * s.mr) mc = (M + s.mr - 1) / s.mr * s.mr;
   s.mc = mc;
   s.kc = K;

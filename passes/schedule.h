@@ -37,7 +37,19 @@ static inline int64_t sched_panel_elems(int64_t N, int64_t K, int nr) {
   return (N + nr - 1) / nr * nr * K;
 }
 
-typedef enum { SCHED_MM, SCHED_MM_ADD, SCHED_MM_SILU_MUL } SchedEpilogue;
+/* What the epilogue does with the tile: store; + residual; silu(gate) * up; + residual
+ * rows read through an index (matmul_add_gather); + residual then the scaled scatter into
+ * h's rows through the index (matmul_scatter_gate). */
+typedef enum { SCHED_MM, SCHED_MM_ADD, SCHED_MM_SILU_MUL, SCHED_MM_ADD_GATHER, SCHED_MM_SCATTER } SchedEpilogue;
+
+/* Where the A rows come from: read in place, or gathered through an index and RMS-normalised
+ * into a packed buffer on the task's stack (matmul_norm_gather), mc rows at a time. */
+typedef enum { SCHED_A_ROWS, SCHED_A_NORM_GATHER } SchedA;
+
+/* Stack bytes a packed A buffer may take; fuse-routing packs only rows that fit a whole
+ * register tile in it (sched_pack_fits). */
+#define SCHED_PACK_BYTES (256 * 1024)
+int sched_pack_fits(int64_t K);
 
 /* One matmul kernel's schedule. */
 typedef struct MMSched {
@@ -48,12 +60,13 @@ typedef struct MMSched {
   int mr_tail;              /* rows of the tile for the last rows < mr (then 1 at a time) */
   int np;                   /* panels per register tile, many-row path (2 for silu_mul: gate, up) */
   int gemv_ku;              /* one-row path (decode): accumulator groups over k of a panel */
-  int64_t mc;               /* rows per work item (a multiple of mr): its x rows stay in L2 */
+  int64_t mc;               /* rows per work item (a multiple of mr): its x rows stay in L2
+                               (packed A: mc x K floats fit SCHED_PACK_BYTES) */
   int64_t kc;               /* K chunk (K: one pass; the k order of every output is fixed anyway) */
   int64_t panels;           /* ceil(N / nr) */
 } MMSched;
 
 /* M: the row count when known at compile time, else -1 (session graphs). */
-MMSched sched_matmul(int64_t M, int64_t N, int64_t K, DType dt, int vw, int nr, SchedEpilogue ep);
+MMSched sched_matmul(int64_t M, int64_t N, int64_t K, DType dt, int vw, int nr, SchedEpilogue ep, SchedA a);
 
 #endif

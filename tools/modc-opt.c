@@ -33,7 +33,7 @@ static void usage(FILE *f) {
   fputs("usage: modc-opt [FILE|-] [--pass NAME ...] [--verify] [--no-verify] [--print-after-all] [--help]\n"
         "  reads IR text (graphs separated by '// -----' lines), runs the passes in order on\n"
         "  each graph and prints the results; with no --pass, parses, verifies and prints.\n"
-        "  passes: infer-shapes, lower-mod, fuse-epilogues, plan-memory\n"
+        "  passes: infer-shapes, lower-mod, fuse-epilogues, fuse-routing, plan-memory\n"
         "  --verify           run the verifier after every pass too\n"
         "  --no-verify        do not verify the input after parsing\n"
         "  --print-after-all  print the IR to stderr after every pass\n",

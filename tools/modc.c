@@ -51,7 +51,8 @@ static const char usage_compile[] =
   "  -D key.path=value       override any spec key, e.g. -D routing.capacity=0.25\n"
   "  --emit ir|llvm|asm|obj  stop after that stage and write it\n"
   "  --print-after-all       print the IR after every pass (to stderr)\n"
-  "  --no-fuse               skip the fuse-epilogues pass (unfused matmul, add, silu_mul kernels)\n"
+  "  --no-fuse               skip the fusion passes, fuse-epilogues and fuse-routing (unfused\n"
+  "                          matmul, add, silu_mul, gather, rmsnorm and scatter_gate kernels)\n"
   "  -O0 .. -O3              LLVM optimisation level (default -O2)\n"
   "  -q                      no progress lines\n";
 

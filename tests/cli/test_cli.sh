@@ -54,10 +54,14 @@ grep -q 'q_proj.weight", offset = [0-9]*, layout = "panel", nr = [0-9]*}' small.
 "$B/modc" compile small.yaml --print-after-all --emit ir -o /dev/null 2> pa.txt
 expect "--print-after-all" "IR after lower-mod" pa.txt
 expect "--print-after-all shows fusing" "IR after fuse-epilogues" pa.txt
-# fuse-epilogues runs by default (matmul_add, matmul_silu_mul in the IR); --no-fuse skips it
-grep -q "matmul_silu_mul" small.mir && grep -q "matmul_add" small.mir && ok "fused by default" || bad "not fused by default"
-"$B/modc" compile small.yaml --no-fuse --emit ir -o nofuse.mir -q && ! grep -q "matmul_add\|matmul_silu_mul" nofuse.mir \
-  && grep -q "silu_mul" nofuse.mir && ok "--no-fuse" || bad "--no-fuse"
+expect "--print-after-all shows routing fusion" "IR after fuse-routing" pa.txt
+# the fusion passes run by default (matmul_add, matmul_silu_mul, and in the routed layers
+# the gather / scatter forms in the IR); --no-fuse skips them
+grep -q "matmul_silu_mul" small.mir && grep -q "matmul_add " small.mir && ok "fused by default" || bad "not fused by default"
+grep -q "matmul_norm_gather" small.mir && grep -q "matmul_add_gather" small.mir && grep -q "matmul_scatter_gate" small.mir \
+  && ! grep -q "= scatter_gate" small.mir && ok "routing fused by default" || bad "routing not fused by default"
+"$B/modc" compile small.yaml --no-fuse --emit ir -o nofuse.mir -q && ! grep -q "matmul_add\|matmul_silu_mul\|matmul_norm\|matmul_scatter" nofuse.mir \
+  && grep -q "silu_mul" nofuse.mir && grep -q "= scatter_gate" nofuse.mir && ok "--no-fuse" || bad "--no-fuse"
 "$B/modc" compile small.yaml --no-fuse -o nofuse/libsmall.so -q && ok "--no-fuse compiles a library" || bad "--no-fuse library"
 "$B/modc" compile small.yaml --emit llvm -o small.ll -q && grep -q "define void @modc__graph_session" small.ll && ok "--emit llvm" || bad "--emit llvm"
 "$B/modc" compile small.yaml --target aarch64-linux-gnu --cpu neoverse-v1 --emit obj -o arm.o -q && ok "cross --emit obj" || bad "cross obj"

@@ -106,6 +106,8 @@ typedef struct Case {
   int sel, sym;
   int64_t sel_m, npos;
   uint8_t *route_ref;       /* [npos] 0/1, 2 = untouched */
+  float *out0;              /* [nout] the result buffer's contents before the call (an
+                               in-place scatter's h), or NULL */
   void (*fn)(modc_exec *);
 } Case;
 
@@ -141,7 +143,7 @@ static Case *case_new(const char *name, GraphMode mode) {
 static void case_free(Case *c) {
   graph_free(c->g);
   free(c->blob), free(c->pos), free(c->ref), free(c->route_ref);
-  free(c->kv_k0), free(c->kv_v0), free(c->kv_pos0);
+  free(c->kv_k0), free(c->kv_v0), free(c->kv_pos0), free(c->out0);
   free(c);
 }
 
@@ -358,6 +360,76 @@ static void t_matmul_fused(const char *name, GraphMode mode, Op op, int64_t R, i
   for (int64_t i = 0; i < R * N; i++)
     c->ref[i] = op == OP_MATMUL_ADD ? c->ref[i] + r[i] : c->ref[i] * dsig(c->ref[i]) * u[i];
   free(x), free(w[0]), free(w[1]), free(r), free(wb[0]), free(wb[1]), free(u);
+}
+
+/* fuse-routing's matmuls, k routed rows idx (distinct, unsorted) of h's R rows:
+ *   matmul_norm_gather  (h[R,K], W, idx, w)       rmsnorm(h[idx], w) W^T
+ *   matmul_add_gather   (x[k,K], W, h[R,N], idx)  x W^T + h[idx]
+ *   matmul_scatter_gate (x, W, r[k,N], h, idx, s) h, rows idx: h + g(s) (x W^T + r - h)
+ * Session graphs take k as the run-time symbol; inplace (scatter only): h lives in the
+ * result buffer itself, as plan-memory places it when h dies at the scatter. */
+static void t_matmul_routed(const char *name, GraphMode mode, Op op, int64_t R, int64_t k, int64_t N, int64_t K,
+                            DType dt, int sig, int inplace) {
+  Case *c = case_new(name, mode);
+  int64_t kd = rowdim(c, k), hc = op == OP_MATMUL_NORM_GATHER ? K : N;
+  float *h = frands(R * hc, 1.5f), *x = frands(k * K, 1), *w = frands(N * K, 1), *r = frands(k * N, 2);
+  float *gain = frands(K, 0.3f), *sc = frands(R, 2);
+  uint16_t *wb = malloc((size_t)(N * K) * 2 + 2);
+  int32_t *idx = malloc((size_t)(k ? k : 1) * 4);
+  for (int64_t j = 0; j < k; j++) idx[j] = (int32_t)((j * 7 % k) * R / k + (R > k));
+  for (int64_t i = 0; i < N * K; i++) {
+    wb[i] = to_bf16(w[i]);
+    if (dt == DT_BF16) w[i] = from_bf16(wb[i]);
+  }
+  for (int64_t i = 0; i < K; i++) gain[i] += 1.0f;
+  int wi = panel(c, dt, N, K, panel_nr(N), dt == DT_BF16 ? (void *)wb : (void *)w), ii = idata(c, kd, idx, k);
+  double *y = calloc((size_t)(k * N + 1), sizeof *y);
+  if (op == OP_MATMUL_NORM_GATHER) {
+    int hi = fdata(c, 2, R, K, h, R * K), gi = data(c, DT_F32, 1, K, 0, gain);
+    int t = result(c, op, 4, (int[]){hi, wi, ii, gi}, DT_F32, 2, kd, N, k * N);
+    attr_set_f(&c->g->n[t], "eps", 1e-5);
+    for (int64_t j = 0; j < k; j++) { /* x = rmsnorm(h[idx]) in double */
+      double ss = 0;
+      for (int64_t q = 0; q < K; q++) ss += (double)h[idx[j] * K + q] * h[idx[j] * K + q];
+      double inv = 1.0 / sqrt(ss / K + 1e-5);
+      for (int64_t n = 0; n < N; n++) {
+        double acc = 0;
+        for (int64_t q = 0; q < K; q++) acc += h[idx[j] * K + q] * inv * gain[q] * w[n * K + q];
+        c->ref[j * N + n] = acc;
+      }
+    }
+  } else {
+    int xi = fdata(c, 2, kd, K, x, k * K);
+    ref_matmul(x, w, k, N, K, y);
+    if (op == OP_MATMUL_ADD_GATHER) {
+      int hi = fdata(c, 2, R, N, h, R * N);
+      result(c, op, 4, (int[]){xi, wi, hi, ii}, DT_F32, 2, kd, N, k * N);
+      for (int64_t i = 0; i < k * N; i++) c->ref[i] = y[i] + h[idx[i / N] * N + i % N];
+    } else {
+      int ri = fdata(c, 2, kd, N, r, k * N), si = fdata(c, 2, R, 1, sc, R), hi;
+      if (inplace) { /* h is the result buffer: a node at the output's own address */
+        hi = node(c, OP_WEIGHT, 0, NULL, DT_F32, 2, R, N);
+        attr_set_s(&c->g->n[hi], "name", "h");
+        attr_set_i(&c->g->n[hi], "offset", 0);
+        c->g->n[hi].st = ST_OUT;
+        c->out0 = malloc((size_t)(R * N) * 4);
+        memcpy(c->out0, h, (size_t)(R * N) * 4);
+      } else {
+        hi = fdata(c, 2, R, N, h, R * N);
+      }
+      int t = result(c, op, 6, (int[]){xi, wi, ri, hi, ii, si}, DT_F32, 2, R, N, R * N);
+      attr_set_s(&c->g->n[t], "gate", sig ? "sigmoid" : "raw");
+      for (int64_t i = 0; i < R * N; i++) c->ref[i] = h[i];
+      for (int64_t j = 0; j < k; j++) {
+        double g = sig ? dsig(sc[idx[j]]) : sc[idx[j]];
+        for (int64_t q = 0; q < N; q++) {
+          double hx = h[idx[j] * N + q];
+          c->ref[idx[j] * N + q] = hx + g * (y[j * N + q] + r[j * N + q] - hx);
+        }
+      }
+    }
+  }
+  free(h), free(x), free(w), free(r), free(gain), free(sc), free(wb), free(idx), free(y);
 }
 
 static void t_elementwise(const char *name, GraphMode mode, Op op, int64_t R, int64_t C) {
@@ -600,6 +672,7 @@ static void run_case(Case *c, int threads, Run *r) {
   memset(r, 0, sizeof *r);
   r->out = malloc((size_t)outcap * 4);
   memset(r->out, 0xA5, (size_t)outcap * 4);
+  if (c->out0) memcpy(r->out, c->out0, (size_t)c->nout * 4);
   memcpy(r->dims, c->dims, sizeof r->dims);
   for (int l = 0; l < NLAYERS; l++) {
     int64_t cap = c->kv ? c->kvcap : 1, w = c->kv ? c->kvw : 1;
@@ -952,6 +1025,17 @@ static void build_cases(void) {
   t_topk("topk_all", 6, 6);
   t_select("select", 10, 1, 4);
   t_select("select_r1", 1, 0, 0);
+  t_matmul_routed("mmng_40of100x70x48", GRAPH_FORWARD, OP_MATMUL_NORM_GATHER, 100, 40, 70, 48, DT_F32, 0, 0);
+  t_matmul_routed("mmng_150of300x40x1000", GRAPH_FORWARD, OP_MATMUL_NORM_GATHER, 300, 150, 40, 1000, DT_F32, 0, 0);
+  t_matmul_routed("mmng_bf16_13of20x33x37", GRAPH_FORWARD, OP_MATMUL_NORM_GATHER, 20, 13, 33, 37, DT_BF16, 0, 0);
+  t_matmul_routed("mmng_sess_r1", GRAPH_SESSION, OP_MATMUL_NORM_GATHER, 9, 1, 200, 64, DT_F32, 0, 0);
+  t_matmul_routed("mmng_sess_r0", GRAPH_SESSION, OP_MATMUL_NORM_GATHER, 9, 0, 16, 32, DT_F32, 0, 0);
+  t_matmul_routed("mmag_29of64x48x80", GRAPH_FORWARD, OP_MATMUL_ADD_GATHER, 64, 29, 48, 80, DT_F32, 0, 0);
+  t_matmul_routed("mmag_sess_r1_bf16", GRAPH_SESSION, OP_MATMUL_ADD_GATHER, 5, 1, 70, 40, DT_BF16, 0, 0);
+  t_matmul_routed("mmsg_raw_17of50x40x72", GRAPH_FORWARD, OP_MATMUL_SCATTER_GATE, 50, 17, 40, 72, DT_F32, 0, 0);
+  t_matmul_routed("mmsg_sig_inplace_64of512x96x64", GRAPH_FORWARD, OP_MATMUL_SCATTER_GATE, 512, 64, 96, 64, DT_F32, 1, 1);
+  t_matmul_routed("mmsg_sess_r1_inplace_bf16", GRAPH_SESSION, OP_MATMUL_SCATTER_GATE, 7, 1, 300, 48, DT_BF16, 0, 1);
+  t_matmul_routed("mmsg_sess_r0", GRAPH_SESSION, OP_MATMUL_SCATTER_GATE, 7, 0, 40, 48, DT_F32, 1, 0);
   t_gather("gather_f32", GRAPH_FORWARD, 10, 37, 4, DT_F32);
   t_gather("gather_pos", GRAPH_FORWARD, 10, 0, 6, DT_I32);
   t_gather("gather_sess", GRAPH_SESSION, 12, 16, 3, DT_F32);

@@ -5,7 +5,7 @@
  * that parses, the invariants checked are:
  *   - the printer's text parses back and prints the same bytes (ir.c: round trip exact);
  *   - a graph that verifies survives every pass: the pipeline infer-shapes -> lower-mod ->
- *     plan-memory, and each pass alone, may refuse it with a message but never crash, and
+ *     fuse-epilogues -> fuse-routing -> plan-memory, and each pass alone, may refuse it with a message but never crash, and
  *     whatever a pass returns successfully verifies again and round-trips.  A crash or an
  *     invalid result on verified input is a bug in the verifier or in the pass.
  */
@@ -14,7 +14,8 @@
 #include "ir/ir.h"
 #include "passes/passes.h"
 
-static const char *const pass_names[] = {"infer-shapes", "lower-mod", "plan-memory"};
+static const char *const pass_names[] = {"infer-shapes", "lower-mod", "fuse-epilogues", "fuse-routing", "plan-memory"};
+#define NPASS ((int)(sizeof pass_names / sizeof pass_names[0]))
 
 /* graph_print into a malloc'd string */
 static char *print_str(const Graph *g) {
@@ -61,10 +62,10 @@ static void check_graph(const Graph *g) {
   round_trip(g, "parsed");
   if (graph_verify(g, err, sizeof err)) return;
   Graph *p = graph_clone(g);
-  for (int k = 0; k < 3 && !run_checked(&p, pass_names[k]); k++) {
+  for (int k = 0; k < NPASS && !run_checked(&p, pass_names[k]); k++) {
   }
   graph_free(p);
-  for (int k = 0; k < 3; k++) {
+  for (int k = 0; k < NPASS; k++) {
     Graph *c = graph_clone(g);
     run_checked(&c, pass_names[k]);
     graph_free(c);

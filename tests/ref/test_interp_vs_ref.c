@@ -4,10 +4,11 @@
  * raw/sigmoid gates, router/mlp predictors, router bias, per-layer capacities incl. 1.0 and
  * k = 1, T = 1) with random weights written as safetensors (F32/BF16/F16) it runs the whole
  * front half of the compiler: wlayout_build/wlayout_write -> packed blob; build_forward /
- * build_session -> infer-shapes (-> lower-mod (-> fuse-epilogues)) -> interp_run, and
- * compares with ref_forward / ref_causal: relative error < 1e-9 (both compute in double) and equal routing decisions.
- * Sessions are also checked for prefill(n) == prefill(n1) + decodes; the fused forward
- * graph must give the lowered one's logits bit for bit.
+ * build_session -> infer-shapes (-> lower-mod (-> fuse-epilogues (-> fuse-routing))) ->
+ * interp_run, and compares with ref_forward / ref_causal: relative error < 1e-9 (both
+ * compute in double) and equal routing decisions, in all four graph forms.  Sessions are
+ * also checked for prefill(n) == prefill(n1) + decodes; the two fused forward graphs must
+ * give the lowered one's logits bit for bit.
  *
  * Routing is discrete: a case whose reference routing margin is below 1e-6 of its score
  * scale is a near-tie that may legitimately route differently; it is skipped for the next
@@ -211,16 +212,25 @@ static int any_untyped(const Graph *g) {
   return 0;
 }
 
-/* does g hold a fused matmul (so the fused form tested something)? */
-static int any_fused(const Graph *g) {
-  for (int i = 0; i < g->len; i++)
-    if (g->n[i].op == OP_MATMUL_ADD || g->n[i].op == OP_MATMUL_SILU_MUL) return 1;
+/* does g hold a fused matmul (so the fused form tested something)?  routed: one of
+ * fuse-routing's, wherever the spec routes a layer */
+static int any_fused(const Graph *g, int routed) {
+  int seen[OP_COUNT] = {0};
+  for (int i = 0; i < g->len; i++) seen[g->n[i].op] = 1;
+  if (routed) return seen[OP_MATMUL_NORM_GATHER] && seen[OP_MATMUL_ADD_GATHER] && seen[OP_MATMUL_SCATTER_GATE];
+  return seen[OP_MATMUL_ADD] || seen[OP_MATMUL_SILU_MUL];
+}
+
+static int any_routed(const Spec *s) {
+  for (int l = 0; l < s->n_layers; l++)
+    if (s->routed[l]) return 1;
   return 0;
 }
 
 /* infer shapes, verify; lowered: also lower-mod (and infer again if it left types out);
- * lowered == 2: then fuse-epilogues too, which must fuse something */
-static Graph *prepare(Graph *g, int lowered, const char *what) {
+ * lowered >= 2: then fuse-epilogues too, which must fuse something; lowered == 3: then
+ * fuse-routing, which must fuse all three routed forms when the spec routes a layer */
+static Graph *prepare(const Spec *s, Graph *g, int lowered, const char *what) {
   char err[1024];
   int rc = g ? 0 : (printf("  %s: builder returned NULL\n", what), -1);
   if (!rc && (rc = pass_infer_shapes(g, err, sizeof err)))
@@ -232,11 +242,14 @@ static Graph *prepare(Graph *g, int lowered, const char *what) {
     printf("  %s: infer-shapes after lowering: %s\n", what, err);
   if (!rc && lowered && (rc = graph_verify(g, err, sizeof err)))
     printf("  %s: verify after lowering: %s\n", what, err);
-  if (!rc && lowered == 2 && (rc = pass_fuse_epilogues(&g, err, sizeof err)))
+  if (!rc && lowered >= 2 && (rc = pass_fuse_epilogues(&g, err, sizeof err)))
     printf("  %s: fuse-epilogues: %s\n", what, err);
-  if (!rc && lowered == 2 && (rc = graph_verify(g, err, sizeof err)))
+  if (!rc && lowered == 3 && (rc = pass_fuse_routing(&g, err, sizeof err)))
+    printf("  %s: fuse-routing: %s\n", what, err);
+  if (!rc && lowered >= 2 && (rc = graph_verify(g, err, sizeof err)))
     printf("  %s: verify after fusing: %s\n", what, err);
-  if (!rc && lowered == 2 && !any_fused(g)) rc = -1, printf("  %s: nothing fused\n", what);
+  if (!rc && lowered >= 2 && !any_fused(g, lowered == 3 && any_routed(s)))
+    rc = -1, printf("  %s: nothing fused\n", what);
   if (rc && g) graph_free(g), g = NULL;
   return g;
 }
@@ -260,14 +273,14 @@ static int near_tie(const RefStats *st) {
 
 /* ---- forward ---- */
 
-static const char *const forms[3] = {"mod.block", "lowered", "fused"};
+static const char *const forms[4] = {"mod.block", "lowered", "fused", "routing-fused"};
 
 /* keep: where the lowered form leaves its logits, which the fused form must equal bit for
  * bit (fusing changes no arithmetic of the reference) */
 static int forward_one(Case *c, int T, int lowered, const double *want, const RefStats *rs,
                        double *keep) {
   const char *form = forms[lowered];
-  Graph *g = prepare(build_forward(&c->s, &c->wl, T), lowered, form);
+  Graph *g = prepare(&c->s, build_forward(&c->s, &c->wl, T), lowered, form);
   double *out = malloc((size_t)T * c->s.vocab_size * sizeof *out);
   int32_t pos[MAXT];
   for (int t = 0; t < T; t++) pos[t] = t;
@@ -286,8 +299,8 @@ static int forward_one(Case *c, int T, int lowered, const double *want, const Re
     }
     size_t nb = (size_t)T * c->s.vocab_size * sizeof *out;
     if (lowered == 1) memcpy(keep, out, nb);
-    if (lowered == 2 && memcmp(keep, out, nb))
-      printf("  forward T=%d: fused logits differ from the lowered graph's\n", T), rc = -1;
+    if (lowered >= 2 && memcmp(keep, out, nb))
+      printf("  forward T=%d: %s logits differ from the lowered graph's\n", T, form), rc = -1;
     for (int l = 0; !lowered && l < c->s.n_layers; l++)
       if (c->s.routed[l] && is.routed_rows[l] != rs->routed_rows[l]) {
         printf("  forward T=%d layer %d: interp routed %d rows, ref %d\n", T, l, is.routed_rows[l],
@@ -312,7 +325,7 @@ static int check_forward(Case *c) {
     else if (near_tie(&rs))
       rc = 0, printf("  forward T=%d: near-tie margin %.3g (scale %.3g)\n", T, rs.min_margin,
                      rs.score_scale);
-    for (int lo = 0; lo < 3 && rc == 1; lo++)
+    for (int lo = 0; lo < 4 && rc == 1; lo++)
       if (forward_one(c, T, lo, want, &rs, keep)) rc = -1;
     free(want), free(keep);
   }
@@ -361,17 +374,17 @@ static int compare_session(Case *c, const char *what, const int *split, int nspl
   return rc;
 }
 
-/* one prefill of all n, then prefill(n1) + decodes; both graph forms */
+/* one prefill of all n, then prefill(n1) + decodes; every graph form */
 static int session_forms(Case *c, const double *want, const uint8_t *taken) {
   int n = c->n_tok, n1 = 1 + (int)(c->tok[0] % (n - 1)), all[1] = {n}, split[MAXT] = {n1}, ns = 1,
       rc = 0;
   while (ns < 1 + n - n1) split[ns++] = 1;
   double *got = calloc((size_t)n * c->s.vocab_size, sizeof *got);
   uint8_t *trace = calloc((size_t)n * c->s.n_layers, 1);
-  for (int lo = 0; lo < 3 && !rc; lo++) {
+  for (int lo = 0; lo < 4 && !rc; lo++) {
     char what[64];
     snprintf(what, sizeof what, "session %s", forms[lo]);
-    Graph *g = prepare(build_session(&c->s, &c->wl), lo, what);
+    Graph *g = prepare(&c->s, build_session(&c->s, &c->wl), lo, what);
     if (!g) rc = -1;
     snprintf(what, sizeof what, "%s prefill %d", forms[lo], n);
     if (!rc && !(rc = session_run(c, g, all, 1, got, trace)))

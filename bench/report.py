@@ -59,6 +59,15 @@ def f(v, fmt):
     return None if v is None else (v, fmt)
 
 
+def take_for(R, ratio):
+    """the take rate at which the random-router fit gives MoD / dense decode = ratio"""
+    b, k, d = R.get("mod", "decode.fit_base_ms"), R.get("mod", "decode.fit_block_ms"), R.get("dense", "decode.ms")
+    n = R.get("mod", "routed_layers")
+    if not (b and k and d and n):
+        return "?"
+    return "%.2f" % max(0.0, (ratio * d - b) / (k * n))
+
+
 def goals(R):
     g = R.get
     R.goal("dense forward vs oneDNN sgemm (the same GEMMs alone)",
@@ -73,9 +82,13 @@ def goals(R):
     R.goal("MoD decode vs dense decode, calibrated router (measured)", f(g("modcal", "decode.ms"), "%.2f ms/step"),
            f(g("dense", "decode.ms"), "%.2f ms/step"), "MoD / dense", "<=", 0.75,
            "router_bias calibrated so ~capacity take a block: take rate %s" % ("%.3f" % cal_take if cal_take is not None else "?"))
-    R.goal("MoD decode vs dense decode, random router (measured)", f(g("mod", "decode.ms"), "%.2f ms/step"),
-           f(g("dense", "decode.ms"), "%.2f ms/step"), "MoD / dense", "<=", 0.75,
-           "random weights: take rate %.3f, not capacity" % (g("mod", "decode.take_rate") or 0))
+    tm, td, bm, bd = g("mod", "decode.ms"), g("dense", "decode.ms"), g("mod", "decode.weight_mb"), g("dense", "decode.weight_mb")
+    R.goal("MoD decode vs dense decode, random router (measured): skipped blocks cost nothing",
+           f(tm / td if tm and td else None,
+             "time ratio %.3f" + (" (%.2f / %.2f ms/step)" % (tm, td) if tm and td else "")),
+           f(bm / bd if bm and bd else None, "weight bytes ratio %.3f"), "time ratio / bytes ratio", "<=", 1,
+           "random weights: take rate %.3f, not capacity; 0.75 needs take rate <= %s" % (
+               g("mod", "decode.take_rate") or 0, take_for(R, 0.75)))
     R.goal("MoD decode vs dense decode, at take rate = capacity (fit, estimate)",
            f(g("mod", "decode.at_capacity_ms"), "%.2f ms/step"), f(g("dense", "decode.ms"), "%.2f ms/step"),
            "MoD / dense", "<=", 0.75,
@@ -180,11 +193,13 @@ def main():
                                                           env.get("date", "?"), load_note(R)),
             "", "## Targets", "", R.table(), "",
             "Random weights make the router fire for about half the tokens when decoding (r = h.w_router > 0), "
-            "while a router trained with the BCE aux loss fires for about the capacity fraction. The decode goal is "
-            "therefore shown three ways: measured with the random router, measured with a calibrated router "
-            "(`torch_model.py calibrate`: router_bias set per routed layer so that ~capacity of 512 calibration "
-            "tokens take the block; every other weight unchanged), and estimated from the random-router steps by "
-            "fitting step time against blocks taken.",
+            "while a router trained with the BCE aux loss fires for about the capacity fraction. The decode goal "
+            "(MoD / dense <= 0.75) is therefore measured with a calibrated router (`torch_model.py calibrate`: "
+            "router_bias set per routed layer so that ~capacity of 512 calibration tokens take the block; every "
+            "other weight unchanged) and estimated from the random-router steps by fitting step time against "
+            "blocks taken. With the random router a decode step must read the blocks of about half the routed "
+            "layers, so no kernel can reach 0.75 there; what the compiler owes is that a skipped block costs "
+            "nothing, i.e. that the time ratio stays at or below the ratio of weight bytes read.",
             "", "## modc figures", "", details(R), "",
             "Forward and prefill GFLOP/s count matmul and attention FLOPs of what the model computes (routed "
             "blocks at their k rows); the peak is %s GFLOP/s and DRAM read %s GB/s. Decode weight bytes count every "

@@ -48,7 +48,7 @@ typedef enum { SCHED_A_ROWS, SCHED_A_NORM_GATHER } SchedA;
 
 /* Stack bytes a packed A buffer may take; fuse-routing packs only rows that fit a whole
  * register tile in it (sched_pack_fits). */
-#define SCHED_PACK_BYTES (256 * 1024)
+#define SCHED_PACK_BYTES (128 * 1024)
 int sched_pack_fits(int64_t K);
 
 /* One matmul kernel's schedule. */

@@ -4,6 +4,9 @@
  * generated <name>.h includes this declaration set plus the model's constants.  All int
  * functions return 0 (or a count, where stated) on success and a negative code on error;
  * modc_last_error() gives a thread-local message describing the last error.
+ * A call runs on the calling thread and the model's worker threads; each needs about 256 KiB
+ * of stack (kernels keep packed rows and attention tiles there; glibc's default thread stack
+ * is 8 MiB).
  */
 #ifndef MODC_H
 #define MODC_H

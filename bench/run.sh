@@ -10,8 +10,11 @@
 #   BUILD_DIR  where modc was built (default build/)
 #   OUT_DIR    report.md, capacity.png, capacity.dat and the logs (default bench/out/)
 #   WORK_DIR   weights, compiled libraries, raw results (default OUT_DIR/work; ~12 GB)
-#   --quick    fewer repeats and steps, no sweep calibration, no PyTorch eager-2t variant
-# environment: THREADS (2), REPEATS (5), PREFILL (128), DECODE (64), TORCH_REPEATS (1),
+#   --quick    fewer repeats and steps, one round, no sweep calibration, no PyTorch eager-2t
+# The modc benches of the models the targets compare run ROUNDS times, interleaved (dense,
+# mod, dense bf16, mod bf16, then again); report.py keeps each model's best round per
+# section (forward, prefill, decode) and prints the spread between rounds.
+# environment: THREADS (2), REPEATS (5), PREFILL (128), DECODE (64), ROUNDS (2), TORCH_REPEATS (1),
 #   CAPACITIES ("0.125 0.25 0.5 1.0"), PYTHON (/usr/bin/python3: Debian's, with torch),
 #   TORCH_VARIANTS ("eager,eager-2t,mkldnn-2t"), CALIBRATE_SWEEP (1)
 set -euo pipefail
@@ -28,12 +31,12 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 1 ;;
   esac
 done
-THREADS=${THREADS:-2} REPEATS=${REPEATS:-5} PREFILL=${PREFILL:-128} DECODE=${DECODE:-64}
+THREADS=${THREADS:-2} REPEATS=${REPEATS:-5} PREFILL=${PREFILL:-128} DECODE=${DECODE:-64} ROUNDS=${ROUNDS:-2}
 TORCH_REPEATS=${TORCH_REPEATS:-1} CAPACITIES=${CAPACITIES:-0.125 0.25 0.5 1.0}
 PYTHON=${PYTHON:-/usr/bin/python3} TORCH_VARIANTS=${TORCH_VARIANTS:-eager,eager-2t,mkldnn-2t}
 CALIBRATE_SWEEP=${CALIBRATE_SWEEP:-1}
 if [ "$QUICK" = 1 ]; then
-  REPEATS=2 DECODE=32 CALIBRATE_SWEEP=0 TORCH_VARIANTS=eager,mkldnn-2t
+  REPEATS=2 DECODE=32 ROUNDS=1 CALIBRATE_SWEEP=0 TORCH_VARIANTS=eager,mkldnn-2t
 fi
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -88,10 +91,15 @@ bench() {
   "$MODC" bench "$lib" --threads "$THREADS" --repeats "$REPEATS" --prefill "$PREFILL" --decode "$DECODE" \
     --kv "$OUT/kv/$kv.kv" "$@" | tee "$OUT/$kv.txt"
 }
-bench dense "$W/dense12/libdense12.so" --dump "$W/dense12/dump"
-bench mod "$W/mod12/libmod12.so" --dump "$W/mod12/dump"
-bench dense_bf16 "$W/dense12_bf16/libdense12.so"
-bench mod_bf16 "$W/mod12_bf16/libmod12.so"
+for r in $(seq "$ROUNDS"); do   # KVNAME.rN: round N, merged by report.py
+  dump=()
+  [ "$r" = 1 ] && dump=(--dump "$W/dense12/dump")
+  bench "dense.r$r" "$W/dense12/libdense12.so" "${dump[@]}"
+  [ "$r" = 1 ] && dump=(--dump "$W/mod12/dump")
+  bench "mod.r$r" "$W/mod12/libmod12.so" "${dump[@]}"
+  bench "dense_bf16.r$r" "$W/dense12_bf16/libdense12.so"
+  bench "mod_bf16.r$r" "$W/mod12_bf16/libmod12.so"
+done
 
 # ---- calibrated router: router_bias so that ~capacity of the tokens take a routed block
 # calibrated CAP DIRNAME: writes $W/DIRNAME/mod12cal.{yaml,safetensors}
@@ -107,9 +115,12 @@ calibrated() {
 if [ "$have_torch" = 1 ]; then
   calibrated 0.125 mod12cal
   compile mod12cal "$W/mod12cal/mod12cal.yaml" "$W/mod12cal"
-  bench modcal "$W/mod12cal/libmod12cal.so" --no-forward
   compile mod12cal_bf16 "$W/mod12cal/mod12cal.yaml" "$W/mod12cal_bf16" --weights-dtype bf16
-  bench modcal_bf16 "$W/mod12cal_bf16/libmod12cal.so" --no-forward
+  for r in $(seq "$ROUNDS"); do   # with dense once more each round: the goal is their ratio
+    bench "modcal.r$r" "$W/mod12cal/libmod12cal.so" --no-forward
+    bench "dense.r$((ROUNDS + r))" "$W/dense12/libdense12.so" --no-forward
+    bench "modcal_bf16.r$r" "$W/mod12cal_bf16/libmod12cal.so" --no-forward
+  done
 fi
 
 # ---- peers
@@ -130,7 +141,7 @@ fi
 # ---- capacity sweep (C = 0.125 is mod12 itself)
 for c in $CAPACITIES; do
   if [ "$c" = 0.125 ]; then   # mod12's own capacity: the library benched above
-    cp "$OUT/kv/mod.kv" "$OUT/kv/sweep_$c.kv"
+    for f in "$OUT"/kv/mod.r*.kv; do cp "$f" "$OUT/kv/sweep_$c.${f##*/mod.}"; done
   else
     compile "mod12_c$c" "$W/mod12.yaml" "$W/sweep_$c" -D routing.capacity="$c"
     # capacity changes no weight: run on mod12's own file (already in the page cache; the
@@ -140,7 +151,7 @@ for c in $CAPACITIES; do
   fi
   if [ "$have_torch" = 1 ] && [ "$CALIBRATE_SWEEP" = 1 ]; then
     if [ "$c" = 0.125 ]; then
-      cp "$OUT/kv/modcal.kv" "$OUT/kv/sweepcal_$c.kv"
+      for f in "$OUT"/kv/modcal.r*.kv; do cp "$f" "$OUT/kv/sweepcal_$c.${f##*/modcal.}"; done
     else
       calibrated "$c" "sweepcal_$c"
       compile "mod12cal_c$c" "$W/sweepcal_$c/mod12cal.yaml" "$W/sweepcal_$c"

@@ -48,11 +48,7 @@ static void plan_node(const Graph *g, const int *users, Rewrite *rw, int i) {
 
 int pass_fuse_epilogues(Graph **gp, char *err, size_t errlen) {
   const Graph *g = *gp;
-  for (int i = 0; i < g->len; i++)
-    if (g->n[i].op == OP_MOD_BLOCK) {
-      snprintf(err, errlen, "fuse-epilogues: %%%d is a mod.block; run lower-mod first", i);
-      return -1;
-    }
+  if (rewrite_require_lowered(g, "fuse-epilogues", err, errlen)) return -1;
   Rewrite *rw = rewrite_new(g);
   int *users = rewrite_users(g, rw);
   for (int i = 0; i < g->len; i++) plan_node(g, users, rw, i);

@@ -3,6 +3,15 @@
 #include <string.h>
 #include "rewrite.h"
 
+int rewrite_require_lowered(const Graph *g, const char *pass, char *err, size_t errlen) {
+  for (int i = 0; i < g->len; i++)
+    if (g->n[i].op == OP_MOD_BLOCK) {
+      snprintf(err, errlen, "%s: %%%d is a mod.block; run lower-mod first", pass, i);
+      return -1;
+    }
+  return 0;
+}
+
 Rewrite *rewrite_new(const Graph *g) {
   Rewrite *rw = calloc(g->len > 0 ? (size_t)g->len : 1, sizeof *rw);
   for (int i = 0; i < g->len; i++) rw[i].op = OP_COUNT, rw[i].attrs_from = -1;

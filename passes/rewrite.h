@@ -19,6 +19,8 @@ typedef struct Rewrite {
   int drop;                 /* absorbed by another node: not emitted */
 } Rewrite;
 
+/* 0, or -1 with "PASS: %N is a mod.block; run lower-mod first" in err */
+int rewrite_require_lowered(const Graph *g, const char *pass, char *err, size_t errlen);
 /* all nodes kept */
 Rewrite *rewrite_new(const Graph *g);
 /* node i becomes op(in[0..nin)) with the attributes of node attrs_from */

@@ -70,11 +70,7 @@ static void drop_unread(const Graph *g, Rewrite *rw) {
 
 int pass_fuse_routing(Graph **gp, char *err, size_t errlen) {
   const Graph *g = *gp;
-  for (int i = 0; i < g->len; i++)
-    if (g->n[i].op == OP_MOD_BLOCK) {
-      snprintf(err, errlen, "fuse-routing: %%%d is a mod.block; run lower-mod first", i);
-      return -1;
-    }
+  if (rewrite_require_lowered(g, "fuse-routing", err, errlen)) return -1;
   Rewrite *rw = rewrite_new(g);
   int *users = rewrite_users(g, rw);
   for (int i = 0; i < g->len; i++)

@@ -255,6 +255,19 @@ static void ref_matmul(const float *x, const float *w, int64_t R, int64_t N, int
     }
 }
 
+/* out = h; rows idx[j] = x + g(s[idx[j]]) (y[j] - x), x = h[idx[j]] (scatter_gate) */
+static void ref_scatter(const float *h, int64_t R, int64_t d, const int32_t *idx, int64_t k, const double *y,
+                        const float *s, int sig, double *out) {
+  for (int64_t i = 0; i < R * d; i++) out[i] = h[i];
+  for (int64_t j = 0; j < k; j++) {
+    double g = sig ? dsig(s[idx[j]]) : s[idx[j]];
+    for (int64_t q = 0; q < d; q++) {
+      double x = h[idx[j] * d + q];
+      out[idx[j] * d + q] = x + g * (y[j * d + q] - x);
+    }
+  }
+}
+
 /* softmax attention of each (row, head) over keys j with kpos[j] <= qpos[i] */
 static void ref_attention(const float *q, const float *k, const float *v, const int32_t *qpos,
                           const int32_t *kpos, int64_t R, int64_t nk, int H, int Hk, int hd, double *o) {
@@ -419,14 +432,8 @@ static void t_matmul_routed(const char *name, GraphMode mode, Op op, int64_t R, 
       }
       int t = result(c, op, 6, (int[]){xi, wi, ri, hi, ii, si}, DT_F32, 2, R, N, R * N);
       attr_set_s(&c->g->n[t], "gate", sig ? "sigmoid" : "raw");
-      for (int64_t i = 0; i < R * N; i++) c->ref[i] = h[i];
-      for (int64_t j = 0; j < k; j++) {
-        double g = sig ? dsig(sc[idx[j]]) : sc[idx[j]];
-        for (int64_t q = 0; q < N; q++) {
-          double hx = h[idx[j] * N + q];
-          c->ref[idx[j] * N + q] = hx + g * (y[j * N + q] + r[j * N + q] - hx);
-        }
-      }
+      for (int64_t i = 0; i < k * N; i++) y[i] += r[i];
+      ref_scatter(h, R, N, idx, k, y, sc, sig, c->ref);
     }
   }
   free(h), free(x), free(w), free(r), free(gain), free(sc), free(wb), free(idx), free(y);
@@ -591,15 +598,10 @@ static void t_scatter_gate(const char *name, GraphMode mode, int64_t R, int64_t 
   int yi = fdata(c, 2, k, d, y, k * d), ri = fdata(c, 2, rd, 1, r, R);
   int t = result(c, OP_SCATTER_GATE, 4, (int[]){hi, ii, yi, ri}, DT_F32, 2, rd, d, R * d);
   attr_set_s(&c->g->n[t], "gate", sig ? "sigmoid" : "raw");
-  for (int64_t i = 0; i < R * d; i++) c->ref[i] = h[i];
-  for (int64_t j = 0; j < k; j++) {
-    double g = sig ? dsig(r[idx[j]]) : r[idx[j]];
-    for (int64_t q = 0; q < d; q++) {
-      double x = h[idx[j] * d + q];
-      c->ref[idx[j] * d + q] = x + g * (y[j * d + q] - x);
-    }
-  }
-  free(h), free(y), free(r), free(idx);
+  double *yd = malloc((size_t)(k * d) * sizeof *yd);
+  for (int64_t i = 0; i < k * d; i++) yd[i] = y[i];
+  ref_scatter(h, R, d, idx, k, yd, r, sig, c->ref);
+  free(h), free(y), free(yd), free(r), free(idx);
 }
 
 /* ---- compile, load, run, compare ---- */

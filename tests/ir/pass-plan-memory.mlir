@@ -1,7 +1,8 @@
 // pass-plan-memory.mlir: inputs live in the caller's arrays, weights in the blob at their
 // layout offset, the graph's result in the caller's logits buffer, everything else in one
 // arena at 64-byte aligned offsets, reused once the last reader has run, never aliasing
-// the operands of the node that writes it.  Symbols are sized at their bounds.
+// the operands of the node that writes it, except a scatter's h that dies at the scatter
+// (updated in place).  Symbols are sized at their bounds.
 // RUN: modc-opt %s --pass infer-shapes --pass lower-mod --pass plan-memory | FileCheck %s
 // RUN: not modc-opt %s --pass infer-shapes --pass plan-memory 2>&1 | FileCheck %s --check-prefix=UNLOWERED
 
@@ -51,4 +52,27 @@ graph @sess mode = session syms = [s0 <= 32] arena = 0 {
   %3 = embed %0, %2 : ?
   %4 = take_last %3 : ?
   %5 = output %4 {name = "logits"} : ?
+}
+
+// -----
+// A scatter takes the storage of the h it updates when h dies there (%6 at %3's offset),
+// and only then: %9's h, %6, is read again by the add after it, so %9 gets a slot of its own.
+// CHECK-LABEL: graph @inplace mode = forward syms = [] arena = 256 {
+// CHECK: %3 = embed %0, %2 : f32[8,4] @arena+0
+// CHECK: %6 = scatter_gate %3, %4, %5, %1 {gate = "raw"} : f32[8,4] @arena+0{{$}}
+// CHECK: %9 = scatter_gate %6, %7, %8, %1 {gate = "raw"} : f32[8,4] @arena+128{{$}}
+// CHECK: %10 = add %9, %6 : f32[8,4] @out
+graph @inplace mode = forward syms = [] arena = 0 {
+  %0 = input {name = "tokens"} : i32[8]
+  %1 = weight {name = "r", offset = 0} : f32[8,1]
+  %2 = weight {name = "model.embed_tokens.weight", offset = 64} : f32[16,4]
+  %3 = embed %0, %2 : ?
+  %4 = weight {name = "idx", offset = 320} : i32[2]
+  %5 = weight {name = "y", offset = 384} : f32[2,4]
+  %6 = scatter_gate %3, %4, %5, %1 {gate = "raw"} : ?
+  %7 = weight {name = "idx2", offset = 448} : i32[2]
+  %8 = weight {name = "y2", offset = 512} : f32[2,4]
+  %9 = scatter_gate %6, %7, %8, %1 {gate = "raw"} : ?
+  %10 = add %9, %6 : ?
+  %11 = output %10 {name = "logits"} : ?
 }

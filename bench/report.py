@@ -4,7 +4,7 @@
 usage: report.py KVDIR OUT.md DATA.dat
 
 KVDIR holds the files run.sh writes: dense.kv, mod.kv (modc bench, f32), dense_bf16.kv,
-mod_bf16.kv, modcal.kv (calibrated router), compile.kv, dnnl_dense.kv, dnnl_mod.kv,
+mod_bf16.kv, modcal.kv (calibrated router), densecal.kv (dense decode beside it), compile.kv, dnnl_dense.kv, dnnl_mod.kv,
 torch_dense.kv, torch_mod.kv, sweep_<C>.kv and sweepcal_<C>.kv, env.kv.  A missing file
 (a peer not installed) leaves its rows out with a note.  A modc bench run several times
 writes NAME.r1.kv, NAME.r2.kv, ...: they merge into NAME, each section (forward, prefill,
@@ -37,9 +37,10 @@ def load(path):
 
 
 def merge_rounds(kv):
-    """NAME.rN entries -> NAME: per section, the keys of the fastest round"""
+    """NAME.rN entries -> NAME: per section, the keys of the fastest round; returns the
+    rounds too, {NAME: [round 1, round 2, ...]}"""
     rounds = {}
-    for name in list(kv):
+    for name in sorted(kv, key=lambda n: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", n)]):
         m = re.match(r"^(.*)\.r(\d+)$", name)
         if m:
             rounds.setdefault(m.group(1), []).append(kv.pop(name))
@@ -58,17 +59,40 @@ def merge_rounds(kv):
         out["load_average"] = max((r.get("load_average", 0) for r in rs if isinstance(r.get("load_average"), float)),
                                   default=out.get("load_average"))
         kv[name] = out
-    return kv
+    return kv, rounds
 
 
 class Report:
     def __init__(self, kvdir):
         self.d = kvdir
-        self.kv = merge_rounds({os.path.basename(p)[:-3]: load(p) for p in glob.glob(os.path.join(kvdir, "*.kv"))})
+        self.kv, self.rounds = merge_rounds({os.path.basename(p)[:-3]: load(p)
+                                             for p in glob.glob(os.path.join(kvdir, "*.kv"))})
         self.rows, self.notes = [], []
 
     def get(self, f, key):
         return self.kv.get(f, {}).get(key)
+
+    def per_round(self, name, key):
+        """key's value in each round of name, in order (one value when it ran once)"""
+        rs = self.rounds.get(name, [self.kv[name]] if name in self.kv else [])
+        return [r.get(key) for r in rs]
+
+    def goal_rounds(self, what, num, den, fmt_num, fmt_den, ratio_desc, op, target, note=""):
+        """goal() on the ratio of num = (name, key) to den = (name, key) or a number, taken
+        round by round (run.sh interleaves the rounds, so round N of each was measured side by
+        side); the row shows the round at the upper median ratio and lists every round's"""
+        a = self.per_round(*num)
+        b = self.per_round(*den) if isinstance(den, tuple) else [den]
+        n = max(len(a), len(b))
+        a, b = (a * n if len(a) == 1 else a), (b * n if len(b) == 1 else b)
+        pairs = [(x, y) for x, y in zip(a, b) if isinstance(x, (int, float)) and isinstance(y, (int, float)) and y]
+        if not pairs:
+            return self.goal(what, None, None, ratio_desc, op, target, note)
+        pairs.sort(key=lambda p: p[0] / p[1])  # the median; of an even count, the middle one on the goal's bad side
+        x, y = pairs[len(pairs) // 2 if op == "<=" else (len(pairs) - 1) // 2]
+        if len(pairs) > 1:
+            note = (note + "; " if note else "") + "rounds: " + ", ".join("%.3f" % (p[0] / p[1]) for p in pairs)
+        self.goal(what, (x, fmt_num), (y, fmt_den), ratio_desc, op, target, note)
 
     def goal(self, what, fig, ref, ratio_desc, op, target, note=""):
         """a target row: figure, reference, ratio fig/ref against target (op '<=' or '>=')"""
@@ -110,36 +134,38 @@ def take_for(R, ratio):
 
 def goals(R):
     g = R.get
-    R.goal("dense forward vs oneDNN sgemm (the same GEMMs alone)",
-           f(g("dense", "forward.ms"), "modc %.1f ms"), f(g("dnnl_dense", "dnnl.forward.ms"), "oneDNN %.1f ms"),
-           "modc / oneDNN", "<=", round(1 / 0.75, 3), "oneDNN does only the GEMMs; modc also attention, norms")
-    R.goal("MoD forward vs dense forward", f(g("mod", "forward.ms"), "%.1f ms"),
-           f(g("dense", "forward.ms"), "%.1f ms"), "MoD / dense", "<=", 0.72, "top-k at capacity 0.125")
-    R.goal("dense decode weight bandwidth", f(g("dense", "decode.gbs"), "%.2f GB/s"),
-           f(g("dense", "dram_gbs"), "DRAM %.0f GB/s"), "share", ">=", 0.70,
-           "%.0f MB of weights per step" % (g("dense", "decode.weight_mb") or 0))
+    R.goal_rounds("dense forward vs oneDNN sgemm (the same GEMMs alone)", ("dense", "forward.ms"),
+                  ("dnnl_dense", "dnnl.forward.ms"), "modc %.1f ms", "oneDNN %.1f ms", "modc / oneDNN", "<=",
+                  round(1 / 0.75, 3), "oneDNN does only the GEMMs; modc also attention, norms")
+    R.goal_rounds("MoD forward vs dense forward", ("mod", "forward.ms"), ("dense", "forward.ms"), "%.1f ms", "%.1f ms",
+                  "MoD / dense", "<=", 0.72, "top-k at capacity 0.125")
+    R.goal_rounds("dense decode weight bandwidth", ("dense", "decode.gbs"), g("dense", "dram_gbs"), "%.2f GB/s",
+                  "DRAM %.0f GB/s", "share", ">=", 0.70,
+                  "%.0f MB of weights per step" % (g("dense", "decode.weight_mb") or 0))
     cal_take = g("modcal", "decode.take_rate")
-    R.goal("MoD decode vs dense decode, calibrated router (measured)", f(g("modcal", "decode.ms"), "%.2f ms/step"),
-           f(g("dense", "decode.ms"), "%.2f ms/step"), "MoD / dense", "<=", 0.75,
-           "router_bias calibrated so ~capacity take a block: take rate %s" % ("%.3f" % cal_take if cal_take is not None else "?"))
+    R.goal_rounds("MoD decode vs dense decode, calibrated router (measured)", ("modcal", "decode.ms"),
+                  ("densecal", "decode.ms") if "densecal" in R.kv else ("dense", "decode.ms"), "%.2f ms/step",
+                  "%.2f ms/step", "MoD / dense", "<=", 0.75,
+                  "router_bias calibrated so ~capacity take a block: take rate %s" % (
+                      "%.3f" % cal_take if cal_take is not None else "?"))
     bm, bd = g("mod", "decode.weight_mb"), g("dense", "decode.weight_mb")
     R.info("MoD decode vs dense decode, random router (measured)", f(g("mod", "decode.ms"), "%.2f ms/step"),
            f(g("dense", "decode.ms"), "%.2f ms/step"), "MoD / dense",
            "random weights: take rate %.3f, not capacity (0.75 needs <= %s by the fit); weight bytes ratio %s" % (
                g("mod", "decode.take_rate") or 0, take_for(R, 0.75), "%.3f" % (bm / bd) if bm and bd else "?"))
-    R.goal("MoD decode vs dense decode, at take rate = capacity (fit, estimate)",
-           f(g("mod", "decode.at_capacity_ms"), "%.2f ms/step"), f(g("dense", "decode.ms"), "%.2f ms/step"),
-           "MoD / dense", "<=", 0.75,
-           "random-router steps fitted: %.2f ms + %.2f ms per block taken" % (g("mod", "decode.fit_base_ms") or 0,
-                                                                                g("mod", "decode.fit_block_ms") or 0))
-    R.goal("bf16 decode vs f32 decode (dense)", f(g("dense_bf16", "decode.ms"), "%.2f ms/step"),
-           f(g("dense", "decode.ms"), "%.2f ms/step"), "bf16 / f32", "<=", 0.6, "")
+    R.goal_rounds("MoD decode vs dense decode, at take rate = capacity (fit, estimate)",
+                  ("mod", "decode.at_capacity_ms"), ("dense", "decode.ms"), "%.2f ms/step", "%.2f ms/step",
+                  "MoD / dense", "<=", 0.75,
+                  "random-router steps fitted: %.2f ms + %.2f ms per block taken" % (
+                      g("mod", "decode.fit_base_ms") or 0, g("mod", "decode.fit_block_ms") or 0))
+    R.goal_rounds("bf16 decode vs f32 decode (dense)", ("dense_bf16", "decode.ms"), ("dense", "decode.ms"),
+                  "%.2f ms/step", "%.2f ms/step", "bf16 / f32", "<=", 0.6, "")
     for model, name in (("dense", "dense"), ("mod", "MoD")):
         for v, label in (("eager", "eager default"), ("mkldnn-2t", "eager, Linear via oneDNN, 2 threads")):
             th = g("torch_" + model, "torch.%s.threads" % v)
-            R.goal("PyTorch %s forward vs modc (%s)" % (label, name), f(g("torch_" + model, "torch.%s.ms" % v), "%.0f ms"),
-                   f(g(model, "forward.ms"), "modc %.1f ms"), "PyTorch / modc", ">=", 3,
-                   "%s thread%s" % ("%d" % th if th else "?", "" if th == 1 else "s"))
+            R.goal_rounds("PyTorch %s forward vs modc (%s)" % (label, name), ("torch_" + model, "torch.%s.ms" % v),
+                          (model, "forward.ms"), "%.0f ms", "modc %.1f ms", "PyTorch / modc", ">=", 3,
+                          "%s thread%s" % ("%d" % th if th else "?", "" if th == 1 else "s"))
     for m in ("dense12", "mod12"):
         R.goal("`modc compile` %s (f32, weight packing included)" % m, f(g("compile", "compile.%s.s" % m), "%.2f s"),
                (10.0, "%g s"), "time / 10 s", "<=", 1, "")

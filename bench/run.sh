@@ -12,9 +12,10 @@
 #   WORK_DIR   weights, compiled libraries, raw results (default OUT_DIR/work; ~12 GB)
 #   --quick    fewer repeats and steps, one round, no sweep calibration, no PyTorch eager-2t
 # The modc benches of the models the targets compare run ROUNDS times, interleaved (dense,
-# mod, dense bf16, mod bf16, then again); report.py keeps each model's best round per
-# section (forward, prefill, decode) and prints the spread between rounds.
-# environment: THREADS (2), REPEATS (5), PREFILL (128), DECODE (64), ROUNDS (2), TORCH_REPEATS (1),
+# mod, dense bf16, mod bf16, then again; the calibrated router beside dense decode again);
+# report.py takes each target's ratio round by round (the upper median of the rounds), and
+# its table of figures each model's fastest round, with the spread between rounds.
+# environment: THREADS (2), REPEATS (5), PREFILL (128), DECODE (64), ROUNDS (3), TORCH_REPEATS (1),
 #   CAPACITIES ("0.125 0.25 0.5 1.0"), PYTHON (/usr/bin/python3: Debian's, with torch),
 #   TORCH_VARIANTS ("eager,eager-2t,mkldnn-2t"), CALIBRATE_SWEEP (1)
 set -euo pipefail
@@ -31,7 +32,7 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 1 ;;
   esac
 done
-THREADS=${THREADS:-2} REPEATS=${REPEATS:-5} PREFILL=${PREFILL:-128} DECODE=${DECODE:-64} ROUNDS=${ROUNDS:-2}
+THREADS=${THREADS:-2} REPEATS=${REPEATS:-5} PREFILL=${PREFILL:-128} DECODE=${DECODE:-64} ROUNDS=${ROUNDS:-3}
 TORCH_REPEATS=${TORCH_REPEATS:-1} CAPACITIES=${CAPACITIES:-0.125 0.25 0.5 1.0}
 PYTHON=${PYTHON:-/usr/bin/python3} TORCH_VARIANTS=${TORCH_VARIANTS:-eager,eager-2t,mkldnn-2t}
 CALIBRATE_SWEEP=${CALIBRATE_SWEEP:-1}
@@ -118,7 +119,7 @@ if [ "$have_torch" = 1 ]; then
   compile mod12cal_bf16 "$W/mod12cal/mod12cal.yaml" "$W/mod12cal_bf16" --weights-dtype bf16
   for r in $(seq "$ROUNDS"); do   # with dense once more each round: the goal is their ratio
     bench "modcal.r$r" "$W/mod12cal/libmod12cal.so" --no-forward
-    bench "dense.r$((ROUNDS + r))" "$W/dense12/libdense12.so" --no-forward
+    bench "densecal.r$r" "$W/dense12/libdense12.so" --no-forward
     bench "modcal_bf16.r$r" "$W/mod12cal_bf16/libmod12cal.so" --no-forward
   done
 fi

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "../tools/timing.h"
 
 #define MAX_GEMMS 4096
 
@@ -30,17 +31,6 @@ typedef struct Opts {
   double cap;   /* 0: no routed layer */
   const char *kv;
 } Opts;
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 static int usage(const char *msg) {
   fprintf(stderr, "bench_dnnl: %s\nusage: bench_dnnl [--seq T] [--d-model D] [--d-ff F] [--vocab V] "
@@ -109,7 +99,7 @@ static int build(const Opts *o, int decode, Gemm *g, int *n) {
 
 /* one pass over every GEMM; seconds */
 static double run_all(const Gemm *g, int n, const float *x, float *y) {
-  double t0 = now();
+  double t0 = timing_now();
   for (int i = 0; i < n; i++) {
     dnnl_status_t st = dnnl_sgemm('N', 'T', g[i].M, g[i].N, g[i].K, 1.0f, x, g[i].K, g[i].w, g[i].K,
                                   0.0f, y, g[i].N);
@@ -118,7 +108,7 @@ static double run_all(const Gemm *g, int n, const float *x, float *y) {
       exit(1);
     }
   }
-  return now() - t0;
+  return timing_now() - t0;
 }
 
 static void totals(const Gemm *g, int n, double *flops, double *bytes) {
@@ -134,8 +124,7 @@ static double time_set(const Opts *o, const Gemm *g, int n, const float *x, floa
   double *t = malloc(o->repeats * sizeof *t);
   run_all(g, n, x, y);
   for (int r = 0; r < o->repeats; r++) t[r] = run_all(g, n, x, y);
-  qsort(t, o->repeats, sizeof *t, cmp_double);
-  double m = o->repeats % 2 ? t[o->repeats / 2] : 0.5 * (t[o->repeats / 2 - 1] + t[o->repeats / 2]);
+  double m = timing_median(t, o->repeats);
   free(t);
   return m;
 }

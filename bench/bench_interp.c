@@ -14,22 +14,12 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "../tools/timing.h"
 #include <unistd.h>
 #include "frontend/graph.h"
 #include "ir/interp.h"
 #include "runtime/exec.h"
 #include "runtime/modc.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 static void *sym(void *h, const char *n) {
   void *p = dlsym(h, n);
@@ -81,19 +71,19 @@ int main(int argc, char **argv) {
   float *got = malloc(T * V * sizeof(float));
   double *want = malloc(T * V * sizeof(double)), *times = malloc(reps * sizeof(double));
   for (int r = 0; r < reps; r++) {
-    double t0 = now();
+    double t0 = timing_now();
     if (fwd(m, 1, T, tok, got)) return fprintf(stderr, "%s\n", lasterr()), 1;
-    times[r] = now() - t0;
+    times[r] = timing_now() - t0;
   }
-  qsort(times, reps, sizeof(double), cmp);
+  qsort(times, reps, sizeof(double), timing_cmp);
   WLayout w;
   wlayout_build(&s, &w);
   Graph *g = build_forward(&s, &w, T);
   PassOptions po = {0, NULL, 0, NULL};
   if (passes_run(&g, &po, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
-  double t0 = now();
+  double t0 = timing_now();
   if (interp_run(g, blob, tok, pos, T, NULL, want, NULL, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
-  double ti = now() - t0, num = 0, den = 1e-30;
+  double ti = timing_now() - t0, num = 0, den = 1e-30;
   for (int64_t i = 0; i < T * V; i++) num = fmax(num, fabs(got[i] - want[i])), den = fmax(den, fabs(want[i]));
   double fl = graph_flops(g);
   printf("model %s, T = %d: forward median %.4f s over %d runs (%.1f GFLOP/s, %.2f GFLOP), "

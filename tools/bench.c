@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include "runtime/modc_load.h"
 #include "bench.h"
+#include "timing.h"
 
 #define MAX_LAYERS 256
 
@@ -91,24 +92,13 @@ static int bfail(const char *fmt, ...) {
   return 1;
 }
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* median of v[0..n) (sorts a copy) */
 static double median(const double *v, int n) {
   if (n <= 0) return NAN;
   double *c = malloc(n * sizeof *c);
   memcpy(c, v, n * sizeof *c);
-  qsort(c, n, sizeof *c, cmp_double);
-  double m = n % 2 ? c[n / 2] : 0.5 * (c[n / 2 - 1] + c[n / 2]);
+  double m = timing_median(c, n);
   free(c);
   return m;
 }
@@ -394,9 +384,9 @@ static int bench_shape(const Lib *l, modc_model *m, const Opts *o, const Dims *d
   snprintf(what, sizeof what, "forward %dx%d", B, T);
   for (int r = -o->warmup; r < o->repeats && !rc; r++) {
     progress(what, r + o->warmup, o->warmup + o->repeats);
-    double t0 = now();
+    double t0 = timing_now();
     rc = l->forward(m, B, T, tok, logits);
-    if (r >= 0) t[r] = now() - t0;
+    if (r >= 0) t[r] = timing_now() - t0;
   }
   progress(what, 1, 1);
   if (rc) rc = bfail("modc_forward(%d, %d): %s", B, T, l->last_error());
@@ -444,14 +434,14 @@ typedef struct SessRuns {
 /* reset, prefill n, decode M; times into pre/step when they are not NULL */
 static int session_once(const Lib *l, modc_session *s, SessRuns *x, double *pre, double *step) {
   if (l->reset(s)) return bfail("modc_session_reset: %s", l->last_error());
-  double t0 = now();
+  double t0 = timing_now();
   if (l->prefill(s, x->tok, x->n, x->pre_logits)) return bfail("modc_prefill(%d): %s", x->n, l->last_error());
-  if (pre) *pre = now() - t0;
+  if (pre) *pre = timing_now() - t0;
   for (int i = 0; i < x->M; i++) {
-    t0 = now();
+    t0 = timing_now();
     if (l->decode(s, x->tok[x->n + i], x->dec_logits))
       return bfail("modc_decode (step %d): %s", i, l->last_error());
-    if (step) step[i] = now() - t0;
+    if (step) step[i] = timing_now() - t0;
   }
   return 0;
 }

@@ -77,7 +77,7 @@ int main(int argc, char **argv) {
   }
   qsort(times, reps, sizeof(double), timing_cmp);
   WLayout w;
-  wlayout_build(&s, &w);
+  wlayout_build(&s, NULL, &w);
   Graph *g = build_forward(&s, &w, T);
   PassOptions po = {0, NULL, 0, NULL};
   if (passes_run(&g, &po, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;

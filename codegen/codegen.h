@@ -20,12 +20,14 @@
 #include <stdint.h>
 #include "../ir/ir.h"
 #include "../frontend/spec.h"
+#include "../passes/target.h"
 
 typedef struct CgTarget {
   char triple[128];
   char cpu[64];
   char features[4096];      /* LLVM feature string, "+avx2,+fma,..." */
   int opt_level;            /* 0..3 */
+  int native;               /* --cpu native: the host itself (its caches and cores) */
 } CgTarget;
 
 /* target "host" or a triple; cpu "native" or an LLVM CPU name.  Validates both against
@@ -33,6 +35,9 @@ typedef struct CgTarget {
 int cg_target_resolve(const char *target, const char *cpu, int opt_level, CgTarget *out,
                       char *err, size_t errlen);
 int cg_target_is_host(const CgTarget *t);
+/* The target model (passes/target.h) of a resolved target; cores > 0 overrides the core
+ * count (the spec's compile.threads), else native targets count the host's. */
+void cg_target_describe(const CgTarget *t, int cores, TargetDesc *out);
 
 typedef enum { EMIT_OBJ, EMIT_ASM, EMIT_LLVM } EmitKind;
 

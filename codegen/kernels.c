@@ -17,6 +17,11 @@
  * Parallel kernels outline their loop body into a task `void task(ptr args, i64 lo, i64 hi)`
  * over independent items (rows, column blocks, (row, head) pairs) and call
  * modc_rt_parallel_for with the kernel's own parameters as the args struct.
+ *
+ * Schedules: every choice of vector width, register tile, block and work split comes from
+ * the node's schedule record (ir/sched.h, set by passes/schedule.c); a kernel node without
+ * its record is an internal error.  The record's text is part of the kernel's key, so nodes
+ * with different records never share a function.
  */
 #include <math.h>
 #include <stdarg.h>
@@ -26,8 +31,6 @@
 #include "emit.h"
 #include "../passes/schedule.h"
 
-/* Work (multiply-adds or elements) below which a kernel runs on the calling thread. */
-#define PAR_MIN_WORK (1 << 17)
 /* Items few and large (attention's (query block, head) pairs) are spread as ITEM_SPAN
  * indices each, item i taken by the task whose range holds i * ITEM_SPAN: the runtime hands
  * out whole grains of 16 indices, so every item can go to a thread of its own. */
@@ -59,6 +62,32 @@ static void die(const Kern *k, const char *fmt, ...) {
   va_end(ap);
   fputc('\n', stderr);
   abort();
+}
+
+/* "_r" and the record's fields joined by '.' (nothing without a record): part of a kernel's
+ * key and name, so kernels of different records are different functions. */
+static void record_suffix(const Sched *r, char *buf, size_t n) {
+  char text[512];
+  if (!n) return;
+  buf[0] = 0;
+  if (r->kind == SK_NONE) return;
+  sched_format(r, text, sizeof text);
+  size_t len = (size_t)snprintf(buf, n, "_r");
+  for (const char *p = strchr(text, '{'); p && *p && len + 1 < n; p++) {
+    if (*p >= '0' && *p <= '9') buf[len++] = *p;
+    else if (*p == ',' && len && buf[len - 1] != '.') buf[len++] = '.';
+  }
+  buf[len] = 0;
+}
+
+_Static_assert(SCHED_MAX_CARRY == EM_MAXCARRY, "ir/sched.h's carry bound is emit.h's");
+
+/* The node's schedule record, which must be of the kind its op takes. */
+static const Sched *ksched(const Kern *k) {
+  SchedKind want = sched_kind_for(k->n->op);
+  if (want == SK_NONE || k->n->sched.kind != want)
+    die(k, "no #%s schedule record (run the schedule pass)", sched_kind_names[want]);
+  return &k->n->sched;
 }
 
 /* dim i of t, which must be a constant (inner dims always are); 1 past the rank */
@@ -120,7 +149,7 @@ static void args_unpack(KArgs *a, const LLVMValueRef *f) {
 }
 
 /* Run body over items [0, n): outline it as `<kernel>.task` and call modc_rt_parallel_for,
- * on one thread when the whole call does less than PAR_MIN_WORK. */
+ * on one thread when the whole call does less work than the record's par_min. */
 static void par_for(Em *e, const Kern *k, const KArgs *a, LLVMValueRef n, LLVMValueRef work,
                     Body body, const void *ctx) {
   CgCtx *c = e->c;
@@ -146,7 +175,7 @@ static void par_for(Em *e, const Kern *k, const KArgs *a, LLVMValueRef n, LLVMVa
   args_pack(a, f);
   for (unsigned i = 0; i < CG_KPARAMS; i++) em_store(e, f[i], LLVMBuildStructGEP2(e->b, at, slot, i, ""));
   LLVMValueRef nt = em_exec_field(e, a->exec, EXEC_NTHREADS);
-  LLVMValueRef small = LLVMBuildICmp(e->b, LLVMIntSLT, work, em_i64(e, PAR_MIN_WORK), "");
+  LLVMValueRef small = LLVMBuildICmp(e->b, LLVMIntSLT, work, em_i64(e, ksched(k)->par_min), "");
   nt = LLVMBuildSelect(e->b, small, em_i64(e, 1), nt, "nthreads");
   LLVMValueRef args[4] = {nt, task, slot, n};
   LLVMBuildCall2(e->b, LLVMGlobalGetValueType(c->fn_parallel_for), c->fn_parallel_for, args, 4, "");
@@ -219,6 +248,7 @@ static LLVMValueRef vdot(Em *e, LLVMValueRef pa, LLVMValueRef pb, int64_t n, int
 typedef struct Ew {
   Op op;
   int64_t C;                /* columns */
+  int vw;                   /* the record's vector width */
   DType dt;                 /* embed: the table's dtype */
   LLVMValueRef out, a, b;   /* set per row or per range while emitting */
 } Ew;
@@ -247,7 +277,7 @@ static void ew_flat_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi
   x.out = gep_f32(e, a->out, base);
   x.a = gep_f32(e, a->p[0], base);
   x.b = x.op == OP_SILU ? NULL : gep_f32(e, a->p[1], base);
-  em_vec_loop(e, em_mul(e, em_sub(e, hi, lo), em_i64(e, x.C)), e->c->vw, ew_step, &x);
+  em_vec_loop(e, em_mul(e, em_sub(e, hi, lo), em_i64(e, x.C)), x.vw, ew_step, &x);
 }
 
 /* bias_add and embed: row by row (the bias row, the token's table row) */
@@ -265,14 +295,14 @@ static void ew_row_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi,
     x.a = gep_f32(e, a->p[0], em_mul(e, l.iv, C));
     x.b = a->p[1];
   }
-  em_vec_loop(e, C, e->c->vw, ew_step, &x);
+  em_vec_loop(e, C, x.vw, ew_step, &x);
   em_loop_end(e, &l, NULL, NULL);
 }
 
 static LLVMValueRef k_elementwise(Kern *k) {
   Em e;
   KArgs a;
-  Ew x = {k->n->op, ccols(k, k->out), DT_F32, NULL, NULL, NULL};
+  Ew x = {k->n->op, ccols(k, k->out), (int)ksched(k)->vw, DT_F32, NULL, NULL, NULL};
   if (x.op == OP_EMBED) {
     x.dt = k->in[1]->dt;
     if (x.dt != DT_F32 && x.dt != DT_BF16) die(k, "table dtype %s", dtype_name(x.dt));
@@ -293,6 +323,7 @@ static LLVMValueRef k_elementwise(Kern *k) {
 typedef struct Norm {
   int64_t d;
   double eps;
+  int vw;                   /* the record's vector width: the sum's order follows it */
   LLVMValueRef out, x, w, inv;
 } Norm;
 
@@ -306,10 +337,10 @@ static void norm_step(Em *e, LLVMValueRef off, LLVMValueRef mask, int w, void *v
 /* one row: out[0..d) = x[0..d) * inv * w; the arithmetic of every rmsnorm, fused or not */
 static void norm_row(Em *e, Norm n, LLVMValueRef x, LLVMValueRef w, LLVMValueRef out) {
   n.x = x, n.w = w, n.out = out;
-  LLVMValueRef ss = vdot(e, n.x, n.x, n.d, e->c->vw);
+  LLVMValueRef ss = vdot(e, n.x, n.x, n.d, n.vw);
   LLVMValueRef ms = em_fadd(e, em_fdiv(e, ss, em_f32(e, (double)n.d)), em_f32(e, n.eps));
   n.inv = em_fdiv(e, em_f32(e, 1.0), em_sqrt(e, ms));
-  em_vec_loop(e, em_i64(e, n.d), e->c->vw, norm_step, &n);
+  em_vec_loop(e, em_i64(e, n.d), n.vw, norm_step, &n);
 }
 
 static void norm_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
@@ -328,7 +359,7 @@ static double norm_eps(const Kern *k) {
 }
 
 static LLVMValueRef k_rmsnorm(Kern *k) {
-  Norm n = {ccols(k, k->out), norm_eps(k), NULL, NULL, NULL, NULL};
+  Norm n = {ccols(k, k->out), norm_eps(k), (int)ksched(k)->vw, NULL, NULL, NULL, NULL};
   Em e;
   KArgs a;
   kbegin(&e, k, &a);
@@ -538,19 +569,23 @@ static void mm_rows(Em *e, const MM *m, const KArgs *a, const MMA *A, LLVMValueR
     LLVMValueRef hi = t == 2 ? r1 : em_add(e, lo, em_mul(e, LLVMBuildSDiv(e->b, em_sub(e, r1, lo), st, ""), st));
     EmLoop l;
     em_loop_begin(e, &l, lo, hi, steps[t], 0, NULL);
-    mm_tile(e, m, a, A, l.iv, steps[t], p, 1, 1, t == 0);
+    mm_tile(e, m, a, A, l.iv, steps[t], p, 1, 1, t == 0 && m->s.pf);
     em_loop_end(e, &l, NULL, NULL);
     lo = hi;
   }
 }
 
 /* The row tiles of a call: ceil(blocks / (mc / mr)) of them over its ceil(rows / mr) register
- * blocks, tile t taking blocks [t*blocks/T, (t+1)*blocks/T), so tiles differ by at most one
+ * blocks (more where the record asks for items and the blocks allow), tile t taking blocks [t*blocks/T, (t+1)*blocks/T), so tiles differ by at most one
  * block and an even split of the items over threads is an even split of the work. */
 static LLVMValueRef mm_row_tiles(Em *e, const MM *m, LLVMValueRef rows, LLVMValueRef *blocks) {
   LLVMValueRef mr = em_i64(e, m->s.mr), bpt = em_i64(e, m->s.mc / m->s.mr);
   *blocks = LLVMBuildSDiv(e->b, em_add(e, rows, em_i64(e, m->s.mr - 1)), mr, "blocks");
-  return LLVMBuildSDiv(e->b, em_add(e, *blocks, em_sub(e, bpt, em_i64(e, 1))), bpt, "rtiles");
+  LLVMValueRef T = LLVMBuildSDiv(e->b, em_add(e, *blocks, em_sub(e, bpt, em_i64(e, 1))), bpt, "rtiles");
+  if (m->s.items <= m->s.panels) return T;
+  /* the record's least item count: ceil(items / panels) tiles, at most one per register block */
+  LLVMValueRef want = em_smin(e, em_i64(e, (m->s.items + m->s.panels - 1) / m->s.panels), *blocks);
+  return em_smax(e, T, want);
 }
 
 /* The A rows of a task: in place, or a stack buffer of `rows` packed rows (matmul_norm_gather). */
@@ -611,24 +646,13 @@ static void mm_gemv_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi
   em_loop_end(e, &l, NULL, NULL);
 }
 
-static SchedEpilogue mm_epilogue(Op op) {
-  switch (op) {
-  case OP_MATMUL_ADD: return SCHED_MM_ADD;
-  case OP_MATMUL_SILU_MUL: return SCHED_MM_SILU_MUL;
-  case OP_MATMUL_ADD_GATHER: return SCHED_MM_ADD_GATHER;
-  case OP_MATMUL_SCATTER_GATE: return SCHED_MM_SCATTER;
-  default: return SCHED_MM;
-  }
-}
-
-/* The schedule for this node: the panel width from its weight node, the rest from
- * passes/schedule.c.  The row count is left unknown (-1) so forward and session graphs
- * share the kernel. */
+/* The schedule for this node: its record (the scheduling pass chose it for the target, and
+ * its panel width is the weight node's). */
 static MM mm_schedule(const Kern *k) {
   MM m;
   memset(&m, 0, sizeof m);
   const Node *w = &k->g->n[k->n->in[1]];
-  m.ep = mm_epilogue(k->n->op);
+  m.ep = sched_epilogue(k->n->op);
   m.src = k->n->op == OP_MATMUL_NORM_GATHER ? SCHED_A_NORM_GATHER : SCHED_A_ROWS;
   m.K = cdim(k, k->in[1], 1);
   m.N = cdim(k, k->in[1], 0);
@@ -639,15 +663,17 @@ static MM mm_schedule(const Kern *k) {
       die(k, "operand %d is not a panel-packed weight", i);
     if (k->in[i]->dt != m.dt) die(k, "gate and up weights differ in dtype");
   }
-  if (m.src == SCHED_A_NORM_GATHER) m.norm = (Norm){m.K, norm_eps(k), NULL, NULL, NULL, NULL};
+  if (m.src == SCHED_A_NORM_GATHER) m.norm = (Norm){m.K, norm_eps(k), (int)ksched(k)->vw, NULL, NULL, NULL, NULL};
   if (m.ep == SCHED_MM_SCATTER) {
     const char *gate = attr_s(k->n, "gate", "raw");
     m.sig = !strcmp(gate, "sigmoid");
     if (!m.sig && strcmp(gate, "raw")) die(k, "gate \"%s\"", gate);
   }
-  int nr = (int)attr_i(w, "nr", 0);
-  if (nr <= 0 || nr % k->c->vw || nr / k->c->vw > 16) die(k, "panel width %d for vector width %d", nr, k->c->vw);
-  m.s = sched_matmul(-1, m.N, m.K, m.dt, k->c->vw, nr, m.ep, m.src);
+  const Sched *r = ksched(k);
+  if (r->nr != attr_i(w, "nr", 0) || r->vw <= 0 || r->nr % r->vw || r->nr / r->vw > 16)
+    die(k, "record nr = %lld, vw = %lld for a weight packed with nr = %lld", (long long)r->nr, (long long)r->vw,
+        (long long)attr_i(w, "nr", 0));
+  m.s = sched_mm_expand(r, m.N, m.ep);
   return m;
 }
 
@@ -656,7 +682,8 @@ static LLVMValueRef k_matmul(Kern *k) {
   if (m.dt != DT_F32 && m.dt != DT_BF16) die(k, "weight dtype %s", dtype_name(m.dt));
   if (cdim(k, k->in[0], 1) != m.K) die(k, "x has %lld columns, W %lld", (long long)cdim(k, k->in[0], 1), (long long)m.K);
   int per = m.ep == SCHED_MM_SILU_MUL ? 2 : 1;
-  if (m.s.mr * m.s.np * m.s.nv > EM_MAXCARRY || m.s.gemv_ku * per * m.s.nv > EM_MAXCARRY || m.s.gemv_ku < 1)
+  if (m.s.mr < 1 || m.s.mr_tail < 1 || m.s.mc < m.s.mr || m.s.mr * m.s.np * m.s.nv > EM_MAXCARRY ||
+      m.s.gemv_ku * per * m.s.nv > EM_MAXCARRY || m.s.gemv_ku < 1)
     die(k, "register tile too large");
   Em e;
   KArgs a;
@@ -682,6 +709,7 @@ static LLVMValueRef k_matmul(Kern *k) {
 
 typedef struct Rope {
   int64_t C, heads, hd;
+  int vw;                   /* the record's vector width */
   double theta;
   LLVMValueRef invf;        /* global [hd/2 x double] */
   LLVMValueRef cs, sn;      /* [hd/2 x float] stack tables of the row */
@@ -728,14 +756,14 @@ static void rope_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, c
   LLVMValueRef off = em_add(e, row, em_mul(e, lh.iv, em_i64(e, r.hd)));
   r.x = gep_f32(e, a->p[0], off);
   r.out = gep_f32(e, a->out, off);
-  em_vec_loop(e, em_i64(e, r.hd / 2), e->c->vw, rope_step, &r);
+  em_vec_loop(e, em_i64(e, r.hd / 2), r.vw, rope_step, &r);
   em_loop_end(e, &lh, NULL, NULL);
   em_loop_end(e, &l, NULL, NULL);
 }
 
 static LLVMValueRef k_rope(Kern *k) {
   CgCtx *c = k->c;
-  Rope r = {ccols(k, k->out), attr_i(k->n, "heads", 0), 0, attr_f(k->n, "theta", 0), NULL, NULL, NULL, NULL, NULL};
+  Rope r = {ccols(k, k->out), attr_i(k->n, "heads", 0), 0, (int)ksched(k)->vw, attr_f(k->n, "theta", 0), NULL, NULL, NULL, NULL, NULL};
   if (r.heads <= 0 || r.C % r.heads || (r.C / r.heads) % 2 || r.theta <= 0) die(k, "bad heads or theta");
   r.hd = r.C / r.heads;
   int64_t half = r.hd / 2;
@@ -1005,7 +1033,6 @@ static void attn_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, c
  * reduced by the fixed tree at the end.  So results do not depend on QB or the threads. */
 
 #define FA_NH 2             /* key vectors per block */
-#define FA_QB_ELEMS 8192    /* bound on QB * hd: the output accumulators of an item (32 KiB) */
 
 typedef struct Fa {
   int kv;                   /* kv_attention: keys from the layer's cache */
@@ -1298,18 +1325,20 @@ static void fa_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, con
 /* The schedule (DESIGN section 8): MR x FA_NH score accumulators plus FA_NH key vectors and
  * a broadcast in the registers (32 with AVX-512, 16 below), MR x CV output accumulators in
  * P.V; QB bounded so an item's accumulators stay in L1. */
-static Fa fa_schedule(const Attn *a, const CgCtx *c) {
+static Fa fa_schedule(const Attn *a, const Kern *k) {
+  const Sched *r = ksched(k);
   Fa t;
   t.kv = a->kv, t.layer = a->layer, t.H = a->H, t.Hk = a->Hk, t.hd = a->hd;
-  t.vw = c->vw;
+  t.vw = (int)r->vw;
   t.nv = (int)((t.hd + t.vw - 1) / t.vw);
-  t.NB = FA_NH * t.vw;
-  t.MR = t.vw >= 16 ? 8 : 4;
-  t.CV = (t.vw >= 16 ? 24 : 12) / t.MR;
+  t.NB = (int)r->kb;
+  t.MR = (int)r->mr;
+  t.CV = (int)r->cv;
   t.ohd = (int64_t)t.nv * t.vw;
-  t.qbmax = FA_QB_ELEMS / t.ohd / t.MR * t.MR;
-  if (t.qbmax < t.MR) t.qbmax = t.MR;
-  if (t.qbmax > 64) t.qbmax = 64;
+  t.qbmax = r->qb;
+  if (t.NB != FA_NH * t.vw || t.MR < 1 || t.MR > 16 || t.CV < 1 || t.qbmax < t.MR || t.qbmax % t.MR ||
+      (t.qbmax > t.MR && t.qbmax * t.ohd > SCHED_ATTN_ACC_ELEMS))
+    die(k, "attention record does not fit (kb %d, mr %d, cv %d, qb %lld)", t.NB, t.MR, t.CV, (long long)t.qbmax);
   return t;
 }
 
@@ -1342,11 +1371,12 @@ static LLVMValueRef k_attention(Kern *k) {
   if (t.kv && t.layer < 0) die(k, "no layer attribute");
   /* a head in at most 16 vectors (wider than the registers on small targets: LLVM splits) */
   if (t.hd > 1024) die(k, "head dim %lld above 1024", (long long)t.hd);
-  for (t.vw = k->c->vw; (t.hd + t.vw - 1) / t.vw > 16; t.vw *= 2) {}
+  const Sched *r = ksched(k);
+  t.vw = sched_attn_decode_vw(t.hd, (int)r->vw);
   t.nv = (int)((t.hd + t.vw - 1) / t.vw);
-  t.B = t.nv <= 4 ? t.vw : t.vw / 2;
-  if (t.B > 16) t.B = 16;
-  t.bq = t.nv <= 4 ? 4 : t.nv <= 8 ? 2 : 1;
+  t.B = (int)r->dkb;
+  t.bq = (int)r->dq;
+  if (t.B < 1 || t.B > 16 || t.bq < 1 || t.bq > ATTN_MAXQ) die(k, "attention record's dkb %d / dq %d", t.B, t.bq);
   Em e;
   KArgs a;
   kbegin(&e, k, &a);
@@ -1356,11 +1386,13 @@ static LLVMValueRef k_attention(Kern *k) {
     a = cache_args(&e, &a, t.layer);
     snprintf(kt.name, sizeof kt.name, "k_kv_attention_h%lld_kv%lld_hd%lld", (long long)t.H, (long long)t.Hk,
              (long long)t.hd);
+    size_t len = strlen(kt.name);
+    record_suffix(r, kt.name + len, sizeof kt.name - len);
   }
   /* keys: the whole cache after the append (decode spreads its heads over the threads) */
   LLVMValueRef keys = t.kv ? a.r[1] : a.rows;
   LLVMValueRef work = em_mul(&e, em_mul(&e, a.rows, keys), em_i64(&e, t.H * t.hd * 2));
-  Fa fa = fa_schedule(&t, k->c);
+  Fa fa = fa_schedule(&t, k);
   Kern kb = kt;
   snprintf(kb.name, sizeof kb.name, "%.240s.blocks", kt.name);
   EmIf f;
@@ -1554,6 +1586,8 @@ static void kernel_key(const Kern *k, char *buf, size_t n) {
   case OP_SCATTER_GATE: snprintf(buf, n, "k_scatter_gate_d%lld_%s", (long long)ccols(k, o), attr_s(nd, "gate", "raw")); break;
   default: snprintf(buf, n, "k_%s_c%lld", op, (long long)ccols(k, o)); break;
   }
+  size_t len = strlen(buf);
+  record_suffix(&nd->sched, buf + len, len < n ? n - len : 0);
   for (char *p = buf; *p; p++) /* "bias_add" etc. keep '_'; a '+' or '-' in %g becomes legible */
     if (*p == '+') *p = 'p';
 }

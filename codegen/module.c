@@ -72,11 +72,11 @@ static void ctx_runtime(CgCtx *c) {
   c->fn_topk = declare_rt(c, "modc_rt_topk", tk, 4);
 }
 
-/* vw and the BF16 flag follow the feature string, which for native is the host's own. */
+/* The target model (passes/target.h) answers vw and the BF16 question. */
 static void ctx_isa(CgCtx *c, const CgTarget *t) {
-  const char *f = t->features;
-  c->vw = cg_feature_on(f, "avx512f") ? 16 : cg_feature_on(f, "avx2") || cg_feature_on(f, "avx") ? 8 : 4;
-  c->has_avx512bf16 = cg_feature_on(f, "avx512bf16");
+  cg_target_describe(t, 0, &c->desc);
+  c->vw = c->desc.vw;
+  c->has_avx512bf16 = (c->desc.features & TF_AVX512BF16) != 0;
 }
 
 static int ctx_open(CgCtx *c, const CgTarget *t, const char *name, char *err, size_t errlen) {

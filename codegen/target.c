@@ -204,6 +204,7 @@ static int resolve_native(CgTarget *out, char *err, size_t errlen) {
                 "a CPU for it with --cpu", out->triple);
   char *name = LLVMGetHostCPUName(), *feat = LLVMGetHostCPUFeatures();
   int rc = 0;
+  out->native = 1;
   snprintf(out->cpu, sizeof out->cpu, "%s", name);
   if (strlen(feat) >= sizeof out->features)
     rc = cg_fail(err, errlen, "internal error: the host's feature string is %zu bytes, more "
@@ -271,4 +272,8 @@ int cg_target_is_host(const CgTarget *t) {
   LLVMDisposeMessage(host);
   LLVMDisposeMessage(def);
   return !strcmp(ha, ma) && !strcmp(hr, mr);
+}
+
+void cg_target_describe(const CgTarget *t, int cores, TargetDesc *out) {
+  target_describe(t->triple, t->cpu, t->features, t->native, cores, out);
 }

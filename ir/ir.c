@@ -331,6 +331,7 @@ static void print_node(const Graph *g, int i, int depth, FILE *out) {
   fputs(" : ", out);
   type_print(&n->ty, out);
   print_storage(n, out);
+  sched_print(&n->sched, out);
 }
 
 /* Nodes [lo, hi) at the given depth; mod.block regions recurse one level deeper. */

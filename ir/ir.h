@@ -26,7 +26,8 @@
  *
  * Types print as dt[d0,d1]; a symbol prints as s<N>; an un-inferred type prints as "?".
  * Storage assigned by planning prints as "@arena+OFF", "@weights+OFF", "@tokens", "@pos",
- * "@out"; unplanned values print no storage.
+ * "@out"; unplanned values print no storage.  A schedule record (sched.h) follows as
+ * "#kind{field = value, ...}".
  */
 #ifndef MODC_IR_H
 #define MODC_IR_H
@@ -35,6 +36,7 @@
 #include <stdio.h>
 #include "dtype.h"
 #include "ops.h"
+#include "sched.h"
 
 #define IR_MAXRANK 4
 #define IR_MAXIN 8
@@ -88,6 +90,7 @@ typedef struct Node {
   int body_end;              /* mod.block only: its region is (self, body_end) */
   Storage st;                /* set by planning; ST_NONE before */
   int64_t offset;            /* byte offset within the storage (arena, weights) */
+  Sched sched;              /* the kernel's schedule record (sched.h); set by the schedule pass */
 } Node;
 
 typedef enum { GRAPH_FORWARD, GRAPH_SESSION } GraphMode;

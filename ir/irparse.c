@@ -392,6 +392,37 @@ static int parse_storage(Parser *p, Node *nd) {
   return read_uint(p, &nd->offset, "offset");
 }
 
+/* sched := '#' kind '{' field '=' int (',' field '=' int)* '}', every field of the kind once */
+static int parse_sched(Parser *p, Node *nd) {
+  char w[16], f[24];
+  size_t at = p->pos++;
+  if (read_run(p, is_word, w, sizeof w, "schedule kind")) return -1;
+  int k = sched_kind_parse(w);
+  if (k < 0) return perr(p, at, "unknown schedule kind '#%s' (kinds: matmul, attn, ew)", w);
+  nd->sched.kind = (SchedKind)k;
+  if (expect(p, '{', "to open the schedule record")) return -1;
+  uint32_t set = 0;
+  while (peek(p) != '}') {
+    if (set && expect(p, ',', "or '}' after a schedule field")) return -1;
+    size_t fat = (skip_ws(p), p->pos);
+    if (read_word(p, f, sizeof f, "a schedule field")) return -1;
+    int i = sched_field_index((SchedKind)k, f);
+    if (i < 0) return perr(p, fat, "'#%s' has no field '%s'", w, f);
+    if (set >> i & 1) return perr(p, fat, "duplicate schedule field '%s'", f);
+    if (expect(p, '=', "after the schedule field")) return -1;
+    Attr v;
+    size_t vat = (skip_ws(p), p->pos);
+    if (read_number(p, &v)) return -1;
+    if (v.kind != ATTR_INT) return perr(p, vat, "schedule field '%s' takes an integer", f);
+    *sched_field(&nd->sched, (SchedKind)k, f) = v.i;
+    set |= 1u << i;
+  }
+  const char *miss = sched_missing((SchedKind)k, set);
+  if (miss) return perr(p, p->pos, "'#%s' record without its field '%s'", w, miss);
+  p->pos++;
+  return 0;
+}
+
 /* ---- nodes ---- */
 
 /* value := '%' name; the name goes to buf (MAXNAME + 1 bytes) */
@@ -442,6 +473,7 @@ static int add_node(Parser *p, const Node *nd, const char *name) {
   memcpy(n->attr, nd->attr, sizeof n->attr);
   n->st = nd->st;
   n->offset = nd->offset;
+  n->sched = nd->sched;
   n->parent = p->depth ? p->open[p->depth - 1] : -1;
   if (name_add(&p->names, name, idx)) return perr(p, p->pos, "out of memory");
   return idx;
@@ -456,7 +488,7 @@ static int open_region(Parser *p, int idx) {
   return 0;
 }
 
-/* node := value '=' op operands attrs? ':' type storage? region? */
+/* node := value '=' op operands attrs? ':' type storage? sched? region? */
 static int parse_node(Parser *p) {
   char name[MAXNAME + 1];
   Node nd;
@@ -468,6 +500,7 @@ static int parse_node(Parser *p) {
   if (peek(p) == '{' && parse_attrs(p, &nd)) return -1;
   if (expect(p, ':', "before the type") || parse_type(p, &nd.ty)) return -1;
   if (peek(p) == '@' && parse_storage(p, &nd)) return -1;
+  if (peek(p) == '#' && parse_sched(p, &nd)) return -1;
   int idx = add_node(p, &nd, name);
   if (idx < 0) return -1;
   if (nd.op == OP_MOD_BLOCK) return open_region(p, idx);

@@ -12,7 +12,10 @@
  *      only there, input and output only at top level; a body node uses only nodes of its
  *      own region and top-level weights, a top-level node no region node;
  *   4. types: each inferred node (rank >= 0) whose operands are inferred must have the type
- *      shape_infer_node gives it (the rules live once, in shape.c).
+ *      shape_infer_node gives it (the rules live once, in shape.c);
+ *   5. schedule records (sched.h), where a node has one: the kind its op takes, and a record
+ *      that fits its kernel (panel width = the weight's, a register tile within the
+ *      registers, work items of whole register tiles, packed rows within the stack bound).
  * Errors read "verify: %IDX (op): what", or "verify: graph @NAME: what".
  */
 #ifndef _GNU_SOURCE
@@ -174,8 +177,8 @@ static int check_node(const Graph *g, int i, char *err, size_t errlen) {
   if (n->op == OP_WEIGHT && attr_get(n, "layout")) { /* panel-packed: a matrix, NR a multiple of 16 */
     const Attr *nr = attr_get(n, "nr");
     if (strcmp(attr_s(n, "layout", ""), "panel")) return verr(g, i, err, errlen, "layout must be \"panel\"");
-    if (!nr || nr->kind != ATTR_INT || nr->i <= 0 || nr->i % 16 || nr->i > 256)
-      return verr(g, i, err, errlen, "a panel layout needs nr, a positive multiple of 16 up to 256");
+    if (!nr || nr->kind != ATTR_INT || nr->i <= 0 || nr->i % 4 || nr->i > 256)
+      return verr(g, i, err, errlen, "a panel layout needs nr, a positive multiple of 4 up to 256");
     if (n->ty.rank != 2) return verr(g, i, err, errlen, "only a matrix is panel-packed");
   }
   if (n->op == OP_INPUT && strcmp(attr_s(n, "name", ""), "tokens") && strcmp(attr_s(n, "name", ""), "pos"))
@@ -278,6 +281,76 @@ static int check_type(const Graph *g, int i, char *err, size_t errlen) {
   return verr(g, i, err, errlen, "type is %s but its operands give %s", have, want);
 }
 
+/* ---- 5. schedule records ---- */
+
+static int pow2_in(int64_t v, int64_t lo, int64_t hi) { return v >= lo && v <= hi && !(v & (v - 1)); }
+
+/* A matmul record against its weight operand: why it does not fit, or NULL. */
+static const char *matmul_misfit(const Graph *g, const Node *n, char *why, size_t wl) {
+  const Sched *s = &n->sched;
+  const Node *w = &g->n[n->in[1]];
+  int64_t np = n->op == OP_MATMUL_SILU_MUL ? 2 : 1, K = w->ty.rank == 2 ? w->ty.dim[1] : -1;
+  if (!pow2_in(s->vw, 4, 16)) return "vw must be 4, 8 or 16";
+  if (s->regs < 8 || s->regs > 64) return "regs must be in 8..64";
+  if (w->op != OP_WEIGHT || attr_i(w, "nr", 0) != s->nr)
+    return snprintf(why, wl, "nr = %lld but the weight operand is packed with nr = %lld", (long long)s->nr,
+                    (long long)attr_i(w, "nr", 0)), why;
+  if (s->nr % s->vw || s->nr / s->vw > 16) return "nr must be a multiple of vw, at most 16 vectors";
+  int64_t nv = s->nr / s->vw, bcast = s->vw < 16; /* AVX-512 broadcasts from memory */
+  if (s->mr < 1 || s->mr > 16) return "mr must be in 1..16";
+  if (s->mr * np * nv > SCHED_MAX_CARRY) return "the register tile exceeds 40 accumulators";
+  if (s->mr > 1 && s->mr * np * nv + np * nv + bcast > s->regs) /* one row: the least tile, whatever spills */
+    return snprintf(why, wl, "register tile %lldx%lld needs %lld vector registers, regs = %lld", (long long)s->mr,
+                    (long long)(np * s->nr), (long long)(s->mr * np * nv + np * nv + bcast), (long long)s->regs), why;
+  if (s->mr_tail < 1 || s->mr_tail > s->mr) return "mr_tail must be in 1..mr";
+  if (!pow2_in(s->ku, 1, 8)) return "ku must be 1, 2, 4 or 8";
+  if (s->ku * np * nv > 32) return "ku x np x nr / vw exceeds 32 accumulators on the one-row path";
+  if (s->mc < s->mr || s->mc % s->mr) return "mc must be a positive multiple of mr";
+  if (n->op == OP_MATMUL_NORM_GATHER && K > 0 && s->mc * K * 4 > SCHED_PACK_BYTES)
+    return snprintf(why, wl, "mc = %lld packed rows of K = %lld exceed the %d-byte stack buffer", (long long)s->mc,
+                    (long long)K, SCHED_PACK_BYTES), why;
+  if (s->items < 0 || s->items > 1 << 20) return "items must be in 0..2^20";
+  if (s->pf != 0 && s->pf != 1) return "pf must be 0 or 1";
+  return s->par_min < 0 ? "par_min must be >= 0" : NULL;
+}
+
+static const char *attn_misfit(const Node *n) {
+  const Sched *s = &n->sched;
+  int64_t H = attr_i(n, "heads", 0), C = n->ty.rank == 2 ? n->ty.dim[1] : 0, hd = H > 0 ? C / H : 0;
+  int64_t ohd = s->vw > 0 ? (hd + s->vw - 1) / s->vw * s->vw : 0;
+  if (!pow2_in(s->vw, 4, 1024)) return "vw must be a power of two >= 4";
+  if (s->regs < 8 || s->regs > 64) return "regs must be in 8..64";
+  if (s->kb != 2 * s->vw) return "kb must be 2 vectors (2 x vw)";
+  if (!pow2_in(s->mr, 2, s->vw < 16 ? s->vw : 16) || 2 * s->mr + 3 > s->regs)
+    return "mr must be a power of two in 2..16, <= vw, its 2 x mr scores within regs";
+  if (s->cv < 1 || s->mr * s->cv > s->regs || s->mr * s->cv > SCHED_MAX_CARRY)
+    return "cv must be >= 1 with mr x cv accumulators within regs";
+  if (s->qb < s->mr || s->qb % s->mr || s->qb > 64) return "qb must be a multiple of mr, at most 64";
+  if (s->qb > s->mr && s->qb * ohd > SCHED_ATTN_ACC_ELEMS) return "qb rows of a head exceed the item's accumulator bound";
+  if (s->dq < 1 || s->dq > 4) return "dq must be in 1..4";
+  int64_t dvw = sched_attn_decode_vw(hd, (int)s->vw);
+  if (!pow2_in(s->dkb, 2, dvw < 16 ? dvw : 16)) return "dkb must be a power of two in 2..16, <= the one-row form's vw";
+  if (s->dq * (2 + (hd + dvw - 1) / dvw) > SCHED_MAX_CARRY) return "dq rows of state exceed 40 carried values";
+  return s->par_min < 0 ? "par_min must be >= 0" : NULL;
+}
+
+static int check_sched(const Graph *g, int i, char *err, size_t errlen) {
+  const Node *n = &g->n[i];
+  const Sched *s = &n->sched;
+  if (s->kind == SK_NONE) return 0;
+  if ((unsigned)s->kind >= SK_COUNT) return verr(g, i, err, errlen, "bad schedule kind %d", (int)s->kind);
+  SchedKind want = sched_kind_for(n->op);
+  if (s->kind != want)
+    return want == SK_NONE ? verr(g, i, err, errlen, "takes no schedule record, has #%s", sched_kind_names[s->kind])
+                           : verr(g, i, err, errlen, "takes a #%s record, not #%s", sched_kind_names[want],
+                                  sched_kind_names[s->kind]);
+  char why[200];
+  const char *bad = s->kind == SK_MATMUL ? matmul_misfit(g, n, why, sizeof why)
+                  : s->kind == SK_ATTN ? attn_misfit(n)
+                  : !pow2_in(s->vw, 4, 16) ? "vw must be 4, 8 or 16" : s->par_min < 0 ? "par_min must be >= 0" : NULL;
+  return bad ? verr(g, i, err, errlen, "#%s record does not fit: %s", sched_kind_names[s->kind], bad) : 0;
+}
+
 int graph_verify(const Graph *g, char *err, size_t errlen) {
   if (check_graph(g, err, errlen)) return -1;
   for (int i = 0; i < g->len; i++)
@@ -285,5 +358,7 @@ int graph_verify(const Graph *g, char *err, size_t errlen) {
   if (check_regions(g, err, errlen)) return -1;
   for (int i = 0; i < g->len; i++)
     if (check_type(g, i, err, errlen)) return -1;
+  for (int i = 0; i < g->len; i++)
+    if (check_sched(g, i, err, errlen)) return -1;
   return 0;
 }

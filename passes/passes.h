@@ -18,6 +18,10 @@
  *   plan-memory   require: typed, lowered                       provide: storage and offset on
  *                 every value, arena_size (one arena, offsets from liveness; a scatter's
  *                 result takes the storage of the h it updates when h dies there)
+ *   schedule      require: typed, lowered, matmul weights panel-packed   provide: a schedule
+ *                 record (ir/sched.h) on every kernel node, from PassOptions.target's
+ *                 description by the heuristics of passes/schedule.c; records already in
+ *                 the IR are kept
  */
 #ifndef MODC_PASSES_H
 #define MODC_PASSES_H
@@ -28,6 +32,7 @@
 #include "../ir/ir.h"
 #include "../frontend/spec.h"
 #include "../frontend/safetensors.h"
+#include "target.h"
 
 int pass_infer_shapes(Graph *g, char *err, size_t errlen);
 /* lowering rebuilds the graph; *g is replaced (the old one freed) */
@@ -42,12 +47,14 @@ typedef struct PassOptions {
   int verify;               /* run the verifier after every pass */
   const char *stop_after;   /* NULL, or a pass name: stop the pipeline after it */
   int no_fuse;              /* skip the fusion passes (modc compile --no-fuse) */
+  const TargetDesc *target; /* what the schedule pass schedules for; NULL: target_default */
 } PassOptions;
 
-/* Names: "infer-shapes", "lower-mod", "fuse-epilogues", "fuse-routing", "plan-memory". */
+/* Names: "infer-shapes", "lower-mod", "fuse-epilogues", "fuse-routing", "plan-memory",
+ * "schedule". */
 int passes_run(Graph **g, const PassOptions *opt, char *err, size_t errlen);
-/* Run one named pass (modc-opt --pass NAME). */
-int pass_run_named(Graph **g, const char *name, char *err, size_t errlen);
+/* Run one named pass (modc-opt --pass NAME); opt may be NULL (default target). */
+int pass_run_named(Graph **g, const char *name, const PassOptions *opt, char *err, size_t errlen);
 
 /* Weight layout: the packed blob (runtime/exec.h).  One entry per spec tensor, in
  * st_expected_tensors order, each 64-byte aligned.  Matrices are stored in the spec's
@@ -67,7 +74,7 @@ typedef struct WLayout {
   WEntry *e;
   int64_t size;             /* blob bytes */
 } WLayout;
-int wlayout_build(const Spec *s, WLayout *out);
+int wlayout_build(const Spec *s, const TargetDesc *t, WLayout *out); /* t NULL: target_default */
 void wlayout_free(WLayout *l);
 const WEntry *wlayout_find(const WLayout *l, const char *name);       /* first entry of the name */
 const WEntry *wlayout_find_panel(const WLayout *l, const char *name); /* its panel-packed entry */

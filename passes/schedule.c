@@ -1,51 +1,175 @@
-/* schedule.c: the matmul schedule heuristic (schedule.h).
+/* schedule.c: the schedule heuristics and the schedule pass (schedule.h).
  *
- * Register budget: AVX-512 has 32 vector registers, AVX2 and SSE 16.  The micro-kernel keeps
- * mr x np x nv accumulators, broadcasts one x element per row (an embedded-broadcast operand
- * of the FMA on AVX-512, so no register) and loads np x nv weight vectors per k step.
- * Measured on Zen 5 (PERFORMANCE.md): 12 x 32 (24 accumulators) runs at peak.
+ * Register budget.  A matmul's many-row micro-kernel keeps mr x np x nv accumulators (nv =
+ * nr / vw vectors per panel row, np weight streams), loads np x nv weight vectors per k step
+ * and broadcasts one x element per row: from memory as an FMA operand on AVX-512 (no
+ * register), into a register elsewhere.  Everything must fit the target's vector registers
+ * (32 zmm, 16 ymm/xmm, 32 NEON q), with at most 24 accumulators (measured on Zen 5,
+ * PERFORMANCE.md: 12 x 32 and 14 x 32 both run at peak; more buys nothing).  So AVX-512 gets
+ * 12 x 32 (24 + 2 registers), AVX2 6 x 16 (12 + 2 + 1: the BLIS/OpenBLAS Haswell shape),
+ * SSE 6 x 8, NEON 12 x 8.  Panels are two vectors wide for that reason (sched_panel_nr).
+ *
+ * Cache blocking.  A work item's x rows (mc x K floats) stay in half of the core's L2 while
+ * the panels stream past, each panel reused by every register tile of the item; mc is at
+ * most 24 register tiles, and matmul_norm_gather's packed rows fit SCHED_PACK_BYTES.  On
+ * more than two cores a call is cut into at least 8 items per core where its rows allow
+ * (row tiles then hold fewer rows than mc): a routed block's 64 rows x 24 panels would
+ * otherwise leave 16 threads with 1 or 2 items each.  Each output's arithmetic does not
+ * depend on its tile, so this changes no result.
+ *
+ * Decode (one row): each panel is read as one sequential stream with ku accumulator groups
+ * over k, enough independent FMA chains (ku x np x nv >= 2 x 4: two pipes of latency 4) to
+ * keep loads in flight, within the accumulator budget.
+ *
+ * Attention: MR query rows x 2 key vectors of scores (32 registers: 8 rows, 16: 4), MR x CV
+ * output accumulators in P.V, and an item's output rows (qb x head) within 32 KiB.
  */
+#include <string.h>
 #include "schedule.h"
 
-int sched_panel_nr(int64_t N, int64_t K, DType dt) {
+#define PAR_MIN_WORK (1 << 17)  /* work (multiply-adds, bytes) below which one thread runs */
+#define MAX_ACC 24
+
+int sched_panel_nr(int64_t N, int64_t K, DType dt, const TargetDesc *t) {
   (void)K, (void)dt;
-  return N <= 16 ? 16 : 32;
+  TargetDesc def;
+  if (!t) target_default(&def), t = &def;
+  return N <= t->vw ? t->vw : 2 * t->vw;
 }
 
-/* accumulators the target's registers hold beside the weight vectors */
-static int acc_budget(int vw) { return vw >= 16 ? 24 : vw == 8 ? 12 : 8; }
-
-/* the largest register tile on any target is 12 rows */
 int sched_pack_fits(int64_t K) { return K > 0 && K <= SCHED_PACK_BYTES / (12 * 4); }
 
-MMSched sched_matmul(int64_t M, int64_t N, int64_t K, DType dt, int vw, int nr, SchedEpilogue ep, SchedA a) {
-  (void)dt;
-  MMSched s;
-  s.vw = vw;
-  s.nr = nr;
-  s.nv = nr / vw > 0 ? nr / vw : 1;
-  s.np = ep == SCHED_MM_SILU_MUL ? 2 : 1;
-  int per_row = s.np * s.nv, budget = acc_budget(vw);
-  s.mr = budget / per_row > 0 ? budget / per_row : 1;
+SchedEpilogue sched_epilogue(Op op) {
+  switch (op) {
+  case OP_MATMUL_ADD: return SCHED_MM_ADD;
+  case OP_MATMUL_SILU_MUL: return SCHED_MM_SILU_MUL;
+  case OP_MATMUL_ADD_GATHER: return SCHED_MM_ADD_GATHER;
+  case OP_MATMUL_SCATTER_GATE: return SCHED_MM_SCATTER;
+  default: return SCHED_MM;
+  }
+}
+
+static int64_t pow2_floor(int64_t v, int64_t cap) {
+  int64_t p = 1;
+  while (p * 2 <= v && p * 2 <= cap) p *= 2;
+  return p;
+}
+
+/* x rows of one work item: half the L2, whole register tiles, at most 16 of them */
+static int64_t mm_rows_per_item(int64_t K, int64_t mr, SchedA a, const TargetDesc *t) {
+  int64_t l2 = t->l2 > 0 ? t->l2 : 1024 * 1024, kb = K * 4 > 0 ? K * 4 : 1;
+  int64_t mc = l2 / 2 / kb / mr * mr;
+  if (mc > 24 * mr) mc = 24 * mr;
+  if (a == SCHED_A_NORM_GATHER && mc * kb > SCHED_PACK_BYTES) mc = SCHED_PACK_BYTES / kb / mr * mr;
+  return mc < mr ? mr : mc;
+}
+
+Sched sched_matmul(int64_t N, int64_t K, SchedEpilogue ep, SchedA a, int nr, const TargetDesc *t) {
+  (void)N;
+  Sched s;
+  memset(&s, 0, sizeof s);
+  s.kind = SK_MATMUL;
+  s.vw = t->vw, s.regs = t->vregs, s.nr = nr;
+  while (s.vw > 4 && nr % s.vw) s.vw /= 2; /* weights packed narrower than the target's vectors */
+  int64_t nv = nr / s.vw > 0 ? nr / s.vw : 1, np = ep == SCHED_MM_SILU_MUL ? 2 : 1;
+  int64_t budget = t->vregs - np * nv - (s.vw < 16);
+  if (budget > MAX_ACC) budget = MAX_ACC;
+  s.mr = budget / (np * nv);
   if (s.mr > 12) s.mr = 12;
+  if (s.mr < 1) s.mr = 1;
   s.mr_tail = s.mr >= 8 ? 4 : s.mr >= 4 ? 2 : 1;
-  /* decode: one panel at a time as one sequential stream (several panels side by side would
-   * be several streams a multiple of 4 KiB apart, which alias in L1), with enough independent
-   * FMA chains (ku groups over k) to keep loads in flight */
-  int g = budget / per_row;
-  s.gemv_ku = g >= 8 ? 8 : g >= 4 ? 4 : g >= 2 ? 2 : 1;
-  /* x rows of one work item: mc x K floats in about 512 KiB of L2 (half of it, beside the
-   * panel being reused), whole register tiles; each panel is fetched once per row tile */
-  int64_t mc = (512 * 1024) / (K * 4 > 0 ? K * 4 : 1);
-  mc = mc / s.mr * s.mr;
-  if (mc < s.mr) mc = s.mr;
-  if (mc > 24 * s.mr) mc = 24 * s.mr;
-  if (a == SCHED_A_NORM_GATHER && mc * K * 4 > SCHED_PACK_BYTES) /* the packed rows: on the stack */
-    mc = SCHED_PACK_BYTES / (K * 4) / s.mr * s.mr;
-  if (mc < s.mr) mc = s.mr;
-  if (M > 0 && mc > (M + s.mr - 1) / s.mr * s.mr) mc = (M + s.mr - 1) / s.mr * s.mr;
-  s.mc = mc;
-  s.kc = K;
-  s.panels = (N + nr - 1) / nr;
+  s.ku = pow2_floor(budget / (np * nv) > 0 ? budget / (np * nv) : 1, 8);
+  s.mc = mm_rows_per_item(K, s.mr, a, t);
+  s.items = t->cores > 2 ? 8 * t->cores : 0;
+  s.pf = 1;
+  s.par_min = PAR_MIN_WORK;
   return s;
+}
+
+Sched sched_attention(int64_t hd, const TargetDesc *t) {
+  Sched s;
+  memset(&s, 0, sizeof s);
+  s.kind = SK_ATTN;
+  s.vw = t->vw, s.regs = t->vregs;
+  s.kb = 2 * s.vw;
+  s.mr = t->vregs >= 32 && s.vw >= 8 ? 8 : 4; /* the rows' maxima reduce as one vw-lane tree */
+  s.cv = (t->vregs >= 32 ? 24 : 12) / s.mr;
+  int64_t ohd = (hd + s.vw - 1) / s.vw * s.vw;
+  s.qb = SCHED_ATTN_ACC_ELEMS / (ohd > 0 ? ohd : 1) / s.mr * s.mr;
+  if (s.qb < s.mr) s.qb = s.mr;
+  if (s.qb > 64) s.qb = 64;
+  int dvw = sched_attn_decode_vw(hd, t->vw);
+  int64_t dnv = (hd + dvw - 1) / dvw;
+  s.dq = dnv <= 4 ? 4 : dnv <= 8 ? 2 : 1;
+  s.dkb = dnv <= 4 ? dvw : dvw / 2;
+  if (s.dkb > 16) s.dkb = 16;
+  s.par_min = PAR_MIN_WORK;
+  return s;
+}
+
+Sched sched_elementwise(const TargetDesc *t) {
+  Sched s;
+  memset(&s, 0, sizeof s);
+  s.kind = SK_EW;
+  s.vw = t->vw;
+  s.par_min = PAR_MIN_WORK;
+  return s;
+}
+
+MMSched sched_mm_expand(const Sched *r, int64_t N, SchedEpilogue ep) {
+  MMSched m;
+  m.vw = (int)r->vw, m.nr = (int)r->nr;
+  m.nv = m.nr / m.vw;
+  m.mr = (int)r->mr, m.mr_tail = (int)r->mr_tail;
+  m.np = ep == SCHED_MM_SILU_MUL ? 2 : 1;
+  m.gemv_ku = (int)r->ku, m.pf = (int)r->pf;
+  m.mc = r->mc;
+  m.items = r->items;
+  m.panels = (N + m.nr - 1) / m.nr;
+  m.par_min = r->par_min;
+  return m;
+}
+
+/* ---- the pass ---- */
+
+static int matmul_record(Graph *g, int i, const TargetDesc *t, char *err, size_t errlen) {
+  Node *n = &g->n[i];
+  const Node *w = &g->n[n->in[1]];
+  int64_t nr = attr_i(w, "nr", 0);
+  if (w->op != OP_WEIGHT || strcmp(attr_s(w, "layout", ""), "panel") || nr <= 0 || w->ty.rank != 2) {
+    snprintf(err, errlen, "schedule: %%%d (%s): its weight operand %%%d is not panel-packed (layout = \"panel\", nr)",
+             i, op_names[n->op], n->in[1]);
+    return -1;
+  }
+  SchedA a = n->op == OP_MATMUL_NORM_GATHER ? SCHED_A_NORM_GATHER : SCHED_A_ROWS;
+  n->sched = sched_matmul(w->ty.dim[0], w->ty.dim[1], sched_epilogue(n->op), a, (int)nr, t);
+  return 0;
+}
+
+int pass_schedule(Graph *g, const TargetDesc *t, char *err, size_t errlen) {
+  TargetDesc def;
+  if (!t) target_default(&def), t = &def;
+  for (int i = 0; i < g->len; i++) {
+    Node *n = &g->n[i];
+    SchedKind k = sched_kind_for(n->op);
+    if (k == SK_NONE || n->sched.kind != SK_NONE) continue;
+    if (n->ty.rank < 1) {
+      snprintf(err, errlen, "schedule: %%%d (%s): type not inferred", i, op_names[n->op]);
+      return -1;
+    }
+    if (k == SK_MATMUL && matmul_record(g, i, t, err, errlen)) return -1;
+    if (k == SK_ATTN) {
+      int64_t H = attr_i(n, "heads", 0), C = n->ty.dim[n->ty.rank - 1];
+      n->sched = sched_attention(H > 0 ? C / H : C, t);
+    }
+    if (k == SK_EW) n->sched = sched_elementwise(t);
+  }
+  /* a shape no heuristic record fits (hand-written IR: a packed matmul wider than the stack
+   * buffer, say) is refused here rather than handed to codegen */
+  char why[512];
+  if (graph_verify(g, why, sizeof why)) {
+    snprintf(err, errlen, "schedule: no record fits: %s", why);
+    return -1;
+  }
+  return 0;
 }

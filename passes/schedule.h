@@ -1,10 +1,10 @@
-/* schedule.h: the schedule record of a matmul kernel (DESIGN section 8), in one place.
+/* schedule.h: the schedule heuristics and the `schedule` pass (DESIGN section 8).
  *
- * The weight packer (passes/weights.c) and codegen (codegen/kernels.c) both ask here, so the
- * panel width a weight is packed with and the width the kernel reads always agree: the
- * packer records it on the weight node (attrs layout = "panel", nr = NR) and codegen reads
- * it back from there.  Everything is a deterministic function of the shape, the weights
- * dtype and the target's vector width; nothing else in the compiler picks these numbers.
+ * The pass gives every kernel node its schedule record (ir/sched.h), chosen from the target
+ * description (passes/target.h) by the deterministic heuristics of schedule.c; codegen reads
+ * the records and nothing else.  The weight packer asks sched_panel_nr for the same target,
+ * so a weight's panel width (its node's attr nr) and its matmuls' records always agree; the
+ * verifier checks that they do.
  *
  * Panel layout of a weight W[N,K] (PyTorch Linear, y = x W^T) with panel width NR:
  *   panel p = columns [p*NR, p*NR + NR) of the output, stored [K][NR] contiguous;
@@ -20,11 +20,12 @@
 
 #include <stdint.h>
 #include "../ir/ir.h"
+#include "target.h"
 
-/* Panel width for W[N,K].  The packer does not know the target (the weights file depends on
- * the spec alone), so NR is a multiple of every vector width we emit (4, 8, 16): 32 columns,
- * or 16 for matrices at most 16 wide (routers, predictor heads), to pad less. */
-int sched_panel_nr(int64_t N, int64_t K, DType dt);
+/* Panel width for W[N,K] on target t (NULL: target_default): two vectors of columns (AVX-512
+ * 32, AVX2 16, SSE and NEON 8), one vector for matrices at most that wide (routers,
+ * predictor heads), to pad less. */
+int sched_panel_nr(int64_t N, int64_t K, DType dt, const TargetDesc *t);
 
 /* Index of W[n][k] in the panel layout (elements). */
 static inline int64_t sched_panel_index(int64_t n, int64_t k, int64_t K, int nr, DType dt) {
@@ -46,27 +47,34 @@ typedef enum { SCHED_MM, SCHED_MM_ADD, SCHED_MM_SILU_MUL, SCHED_MM_ADD_GATHER, S
  * into a packed buffer on the task's stack (matmul_norm_gather), mc rows at a time. */
 typedef enum { SCHED_A_ROWS, SCHED_A_NORM_GATHER } SchedA;
 
-/* Stack bytes a packed A buffer may take; fuse-routing packs only rows that fit a whole
- * register tile in it (sched_pack_fits). */
-#define SCHED_PACK_BYTES (128 * 1024)
+SchedEpilogue sched_epilogue(Op op);
+
+/* fuse-routing packs only rows whose register tiles fit the stack buffer (SCHED_PACK_BYTES,
+ * ir/sched.h) on any target: at most 12 rows of K floats. */
 int sched_pack_fits(int64_t K);
 
-/* One matmul kernel's schedule. */
+/* A matmul record, expanded with what follows from it and the shape (codegen's view). */
 typedef struct MMSched {
-  int vw;                   /* vector width, floats */
-  int nr;                   /* panel width (from the weight node) */
-  int nv;                   /* vectors per panel row: nr / vw */
-  int mr;                   /* rows of the register tile, many-row path */
-  int mr_tail;              /* rows of the tile for the last rows < mr (then 1 at a time) */
-  int np;                   /* panels per register tile, many-row path (2 for silu_mul: gate, up) */
-  int gemv_ku;              /* one-row path (decode): accumulator groups over k of a panel */
-  int64_t mc;               /* rows per work item (a multiple of mr): its x rows stay in L2
-                               (packed A: mc x K floats fit SCHED_PACK_BYTES) */
-  int64_t kc;               /* K chunk (K: one pass; the k order of every output is fixed anyway) */
+  int vw, nr, nv;           /* vector width; panel width; vectors per panel row nr / vw */
+  int mr, mr_tail;          /* register tile rows; rows of the tail tile */
+  int np;                   /* weight streams per tile: 2 for silu_mul (gate, up), else 1 */
+  int gemv_ku;              /* one-row path: accumulator groups over k */
+  int pf;                   /* prefetch the next panel */
+  int64_t mc;               /* rows per work item of the many-row path (at most) */
+  int64_t items;            /* at least this many items where the rows allow; 0: none */
   int64_t panels;           /* ceil(N / nr) */
+  int64_t par_min;          /* work below which the call runs on one thread */
 } MMSched;
+MMSched sched_mm_expand(const Sched *r, int64_t N, SchedEpilogue ep);
 
-/* M: the row count when known at compile time, else -1 (session graphs). */
-MMSched sched_matmul(int64_t M, int64_t N, int64_t K, DType dt, int vw, int nr, SchedEpilogue ep, SchedA a);
+/* The heuristics: one record per kernel kind. */
+Sched sched_matmul(int64_t N, int64_t K, SchedEpilogue ep, SchedA a, int nr, const TargetDesc *t);
+Sched sched_attention(int64_t hd, const TargetDesc *t);
+Sched sched_elementwise(const TargetDesc *t);
+
+/* The pass.  require: typed, lowered, weights of matmuls panel-packed (layout, nr).
+ * provide: a record on every kernel node (ir/sched.h: sched_kind_for); records already
+ * present (from IR text) are kept, so a schedule can be given by hand. */
+int pass_schedule(Graph *g, const TargetDesc *t, char *err, size_t errlen);
 
 #endif

@@ -1,7 +1,8 @@
 /* weights.c: the packed weights blob (runtime/exec.h) and the file that holds it.
  *
- * The layout follows st_expected_tensors, so it depends on the spec alone and every graph
- * of a model agrees on it.  Matrices are stored in the spec's weights_dtype, vectors in
+ * The layout follows st_expected_tensors, so it depends on the spec and the target alone
+ * (panel widths are the target's, schedule.h: a weights file belongs to one library) and
+ * every graph of a model agrees on it.  Matrices are stored in the spec's weights_dtype, vectors in
  * f32; each tensor starts 64-byte aligned, padding is zero, so the blob and its hash are
  * deterministic.  Every matrix a matmul reads is packed into the kernel's panel layout
  * (schedule.h: [N/NR][K][NR], zero columns past N); the embedding table stays row-major for
@@ -32,6 +33,7 @@ uint64_t modc_fnv1a64(const void *data, size_t n) { return fnv_update(FNV_OFFSET
 typedef struct Adder {
   WLayout *l;
   const Spec *s;
+  const TargetDesc *t;      /* panel widths follow the target (schedule.h) */
 } Adder;
 
 /* One entry; every matrix but the embedding table panel-packed, and with tie_embeddings the
@@ -45,7 +47,7 @@ static void add_entry(const char *name, int rank, const int64_t *shape, void *ct
     snprintf(e->name, sizeof e->name, "%s", name);
     e->rank = rank;
     for (int i = 0; i < rank && i < 2; i++) e->shape[i] = shape[i];
-    if (rank == 2 && (!embed || copy == 1)) e->nr = sched_panel_nr(shape[0], shape[1], a->s->weights_dtype);
+    if (rank == 2 && (!embed || copy == 1)) e->nr = sched_panel_nr(shape[0], shape[1], a->s->weights_dtype, a->t);
   }
 }
 
@@ -55,9 +57,9 @@ static void count_entry(const char *name, int rank, const int64_t *shape, void *
   a->l->n += 1 + (!strcmp(name, EMBED_NAME) && a->s->tie_embeddings);
 }
 
-int wlayout_build(const Spec *s, WLayout *out) {
+int wlayout_build(const Spec *s, const TargetDesc *t, WLayout *out) {
   WLayout count = {0, NULL, 0};
-  Adder a = {&count, s};
+  Adder a = {&count, s, t};
   st_expected_tensors(s, count_entry, &a);
   memset(out, 0, sizeof *out);
   out->e = calloc(count.n ? count.n : 1, sizeof(WEntry));

@@ -1,7 +1,10 @@
 # codegen.cmake: kernel parity tests (codegen/kernels.c through cg_emit, linked with the
 # runtime's helpers, run on 1 and 2 threads, compared with double references), for the host
-# CPU and, on x86-64, also for haswell (8-lane vectors) and baseline x86-64 (4 lanes, no FMA),
-# which any x86-64 host with AVX2 runs.
+# CPU and, on x86-64, also for haswell (8-lane vectors, 16 registers: the AVX2 description)
+# and baseline x86-64 (4 lanes, no FMA), which any x86-64 host with AVX2 runs; for the host
+# described as a 16-core target (records that split work for 16 cores); and with every
+# schedule record redrawn at random among those the verifier accepts (KERNELS_SCHED_SEED),
+# for the host and for haswell: codegen must be right for any valid record.
 # `test_kernels DIR --bench [R,N,K ...]` prints GFLOP/s instead (not part of ctest).
 add_executable(test_kernels codegen/test_kernels.c)
 target_include_directories(test_kernels PRIVATE ${CMAKE_SOURCE_DIR})
@@ -16,7 +19,19 @@ if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|AMD64")
     set_tests_properties(codegen_kernels_${cpu} PROPERTIES TIMEOUT 300
                          ENVIRONMENT KERNELS_CPU=${cpu})
   endforeach()
+  add_test(NAME codegen_kernels_random_sched_haswell
+           COMMAND test_kernels ${CMAKE_CURRENT_BINARY_DIR}/kernels_work_rs_haswell)
+  set_tests_properties(codegen_kernels_random_sched_haswell PROPERTIES TIMEOUT 300
+                       ENVIRONMENT "KERNELS_CPU=haswell;KERNELS_SCHED_SEED=3")
 endif()
+add_test(NAME codegen_kernels_manycore COMMAND test_kernels ${CMAKE_CURRENT_BINARY_DIR}/kernels_work_16)
+set_tests_properties(codegen_kernels_manycore PROPERTIES TIMEOUT 300 ENVIRONMENT KERNELS_CORES=16)
+foreach(seed 1 2)
+  add_test(NAME codegen_kernels_random_sched_${seed}
+           COMMAND test_kernels ${CMAKE_CURRENT_BINARY_DIR}/kernels_work_rs${seed})
+  set_tests_properties(codegen_kernels_random_sched_${seed} PROPERTIES TIMEOUT 300
+                       ENVIRONMENT KERNELS_SCHED_SEED=${seed})
+endforeach()
 
 # em_vexp (the softmax's inline exp) against double exp, at 4, 8 and 16 lanes, for the host
 # CPU and the same two smaller x86-64 targets.

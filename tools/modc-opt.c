@@ -1,6 +1,7 @@
 /* modc-opt: the IR driver for tests, like mlir-opt: text in, passes, text out.
  *
- *   modc-opt [FILE|-] [--pass NAME ...] [--verify] [--no-verify] [--print-after-all] [--help]
+ *   modc-opt [FILE|-] [--pass NAME ...] [--cpu NAME] [--target TRIPLE] [--cores N] [--verify]
+ *            [--no-verify] [--print-after-all] [--help]
  *
  * Reads IR text (stdin when FILE is "-" or absent) that may hold several graphs separated by
  * lines "// -----".  Each piece is handled on its own: parsed, verified (unless --no-verify),
@@ -10,11 +11,15 @@
  * "// *** IR Dump After NAME (@GRAPH) ***" line.  A piece that fails is reported on stderr
  * and skipped, the others still run (so one file can hold many error cases); the exit
  * status is then 1.  Line numbers in messages are those of the whole file.
+ * The schedule pass schedules for --cpu (resolved through LLVM as modc compile does, with
+ * --target's triple, default host) and --cores; without --cpu for the portable default
+ * description (passes/target.h: target_default), so test output never depends on the host.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "codegen/codegen.h"
 #include "ir/ir.h"
 #include "passes/passes.h"
 
@@ -27,13 +32,21 @@ typedef struct Opts {
   int verify;                /* after every pass */
   int verify_input;          /* after parsing */
   int print_after_all;
+  const char *cpu, *target; /* the schedule pass's target; NULL cpu: target_default */
+  int cores;
+  TargetDesc desc;
 } Opts;
 
 static void usage(FILE *f) {
-  fputs("usage: modc-opt [FILE|-] [--pass NAME ...] [--verify] [--no-verify] [--print-after-all] [--help]\n"
+  fputs("usage: modc-opt [FILE|-] [--pass NAME ...] [--cpu NAME] [--target TRIPLE] [--cores N]\n"
+        "                [--verify] [--no-verify] [--print-after-all] [--help]\n"
         "  reads IR text (graphs separated by '// -----' lines), runs the passes in order on\n"
         "  each graph and prints the results; with no --pass, parses, verifies and prints.\n"
-        "  passes: infer-shapes, lower-mod, fuse-epilogues, fuse-routing, plan-memory\n"
+        "  passes: infer-shapes, lower-mod, fuse-epilogues, fuse-routing, plan-memory, schedule\n"
+        "  --cpu NAME         the CPU the schedule pass schedules for (LLVM name or native;\n"
+        "                     default: a portable AVX-512-sized description)\n"
+        "  --target TRIPLE    its triple (default host)\n"
+        "  --cores N          cores to schedule for (default: the host's for native, else unknown)\n"
         "  --verify           run the verifier after every pass too\n"
         "  --no-verify        do not verify the input after parsing\n"
         "  --print-after-all  print the IR to stderr after every pass\n",
@@ -57,7 +70,16 @@ static int parse_args(int argc, char **argv, Opts *o) {
     else if (!strcmp(a, "--verify")) o->verify = 1;
     else if (!strcmp(a, "--no-verify")) o->verify_input = 0;
     else if (!strcmp(a, "--print-after-all")) o->print_after_all = 1;
-    else if (!strncmp(a, "--pass=", 7)) {
+    else if ((!strcmp(a, "--cpu") || !strcmp(a, "--target") || !strcmp(a, "--cores")) && k + 1 == argc)
+      return fprintf(stderr, "modc-opt: error: %s needs a value\n", a), -1;
+    else if (!strcmp(a, "--cpu")) o->cpu = argv[++k];
+    else if (!strcmp(a, "--target")) o->target = argv[++k];
+    else if (!strcmp(a, "--cores")) {
+      char *end;
+      long v = strtol(argv[++k], &end, 10);
+      if (*end || v < 1 || v > 4096) return fprintf(stderr, "modc-opt: error: --cores expects 1..4096, got '%s'\n", argv[k]), -1;
+      o->cores = (int)v;
+    } else if (!strncmp(a, "--pass=", 7)) {
       if (add_pass(o, a + 7)) return -1;
     } else if (!strcmp(a, "--pass")) {
       if (k + 1 == argc) return fputs("modc-opt: error: --pass needs a pass name\n", stderr), -1;
@@ -71,6 +93,21 @@ static int parse_args(int argc, char **argv, Opts *o) {
       o->file = a;
     }
   }
+  return 0;
+}
+
+/* o->desc from --cpu/--target/--cores; -1 after reporting an unknown CPU or triple. */
+static int describe_target(Opts *o) {
+  if (!o->cpu && !o->target) {
+    target_default(&o->desc);
+    if (o->cores) o->desc.cores = o->cores;
+    return 0;
+  }
+  CgTarget t;
+  char err[2048];
+  if (cg_target_resolve(o->target, o->cpu ? o->cpu : "native", 2, &t, err, sizeof err))
+    return fprintf(stderr, "modc-opt: error: %s\n", err), -1;
+  cg_target_describe(&t, o->cores, &o->desc);
   return 0;
 }
 
@@ -142,7 +179,9 @@ static int blank_piece(const char *s, const char *end) {
 
 static int run_passes(Graph **g, const Opts *o, const char *file, char *err, size_t errlen) {
   for (int k = 0; k < o->npass; k++) {
-    if (pass_run_named(g, o->pass[k], err, errlen)) {
+    PassOptions po = {0};
+    po.target = &o->desc;
+    if (pass_run_named(g, o->pass[k], &po, err, errlen)) {
       fprintf(stderr, "%s: error: in graph @%s: pass '%s': %s\n", file, (*g)->name, o->pass[k], err);
       return -1;
     }
@@ -185,6 +224,7 @@ int main(int argc, char **argv) {
   Opts o = {.verify_input = 1};
   int rc = parse_args(argc, argv, &o);
   if (rc) return rc > 0 ? 0 : 1;
+  if (describe_target(&o)) return 1;
   char *text = read_input(o.file);
   if (!text) return 1;
   int failed = 0, printed = 0;

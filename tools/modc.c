@@ -219,9 +219,9 @@ static void build_graphs(Model *m) {
   m->graphs[m->ngraphs++] = build_session(s, &m->layout);
 }
 
-static int run_passes(Model *m, const CompileOpts *o) {
+static int run_passes(Model *m, const CompileOpts *o, const TargetDesc *desc) {
   char err[ERRLEN];
-  PassOptions po = {o->print_after_all, stderr, 1, NULL, o->no_fuse};
+  PassOptions po = {o->print_after_all, stderr, 1, NULL, o->no_fuse, desc};
   for (int i = 0; i < m->ngraphs; i++) {
     Graph *before = m->graphs[i];
     if (passes_run(&m->graphs[i], &po, err, sizeof err)) return fail("%s", err);
@@ -293,10 +293,15 @@ static int compile_model(int argc, char **argv, Model *m) {
   else default_out(s, o.emit, out, sizeof out);
   dirname_of(out, dir, sizeof dir);
   if (make_dirs(dir)) return 1;
-  wlayout_build(s, &m->layout);
+  TargetDesc desc;
+  char dline[512];
+  cg_target_describe(&t, s->threads, &desc);
+  target_format(&desc, dline, sizeof dline);
+  progress("target: %s", dline);
+  wlayout_build(s, &desc, &m->layout);
   build_graphs(m);
   progress("running passes on %d graphs", m->ngraphs);
-  if (run_passes(m, &o)) return 1;
+  if (run_passes(m, &o, &desc)) return 1;
   if (o.emit && !strcmp(o.emit, "ir")) return emit_ir(m, o.out);
   snprintf(wfile, sizeof wfile, "%s.weights", s->name);
   snprintf(wpath, sizeof wpath, "%s/%s%s", dir, wfile, o.embed ? ".tmp" : "");

@@ -21,7 +21,14 @@
  * session graphs whose rows are a dynamic symbol.
  *
  * The library is built for the host CPU, or for $KERNELS_CPU (an LLVM CPU name: haswell
- * gives 8-lane vectors, x86-64 4-lane ones without FMA).
+ * gives 8-lane vectors, x86-64 4-lane ones without FMA), scheduled by the schedule pass for
+ * that target's description (passes/target.h) with $KERNELS_CORES cores (a many-core
+ * target: row tiles split for 8 items per core).  Weights are packed in that target's
+ * panel widths.  With $KERNELS_SCHED_SEED, every kernel's record is then redrawn at random
+ * among the records the verifier accepts (tile rows, tail, decode groups, rows and least
+ * items per work item, prefetch, attention blocks, vector widths up to the target's, and
+ * par_min 0 so that even tiny cases run split over threads): codegen must honour any valid
+ * record, which is what a tuner will hand it.
  *
  * usage: test_kernels WORKDIR [--bench [[sm:|add:]R,N,K ...]]   (--bench: GFLOP/s of matmul
  *        (sm: matmul_silu_mul, add: matmul_add) at those shapes, by default the benchmark
@@ -39,6 +46,7 @@
 #include "codegen/codegen.h"
 #include "ir/interp.h"
 #include "ir/ir.h"
+#include "passes/schedule.h"
 #include "runtime/exec.h"
 
 #ifndef MODC_CC
@@ -198,7 +206,26 @@ static int panel(Case *c, DType dt, int64_t N, int64_t K, int nr, const void *va
   return i;
 }
 
-static int panel_nr(int64_t N) { return N <= 16 ? 16 : 32; } /* as sched_panel_nr */
+static char err[8192];
+
+/* The target cases are built for ($KERNELS_CPU, $KERNELS_CORES): packing and schedules. */
+static CgTarget ktarget;
+static TargetDesc kdesc;
+
+static int ktarget_init(void) {
+  const char *cpu = getenv("KERNELS_CPU"), *cores = getenv("KERNELS_CORES");
+  if (cg_target_resolve("host", cpu && *cpu ? cpu : "native", 3, &ktarget, err, sizeof err)) {
+    fprintf(stderr, "target: %s\n", err);
+    return -1;
+  }
+  cg_target_describe(&ktarget, cores ? atoi(cores) : 0, &kdesc);
+  char line[512];
+  target_format(&kdesc, line, sizeof line);
+  printf("target: %s\n", line);
+  return 0;
+}
+
+static int panel_nr(int64_t N) { return sched_panel_nr(N, 0, DT_F32, &kdesc); }
 
 /* A weight node holding f32 data; dims may be symbols (rows at run time), n the elements. */
 static int fdata(Case *c, int rank, int64_t d0, int64_t d1, const float *vals, int64_t n) {
@@ -606,7 +633,7 @@ static void t_scatter_gate(const char *name, GraphMode mode, int64_t R, int64_t 
 
 /* ---- compile, load, run, compare ---- */
 
-static char work[1024], err[8192];
+static char work[1024];
 
 static const char *wpath(const char *name) {
   static char buf[4][1200];
@@ -616,16 +643,75 @@ static const char *wpath(const char *name) {
   return buf[k];
 }
 
+/* ---- random schedule records ($KERNELS_SCHED_SEED) ---- */
+
+static uint64_t srng;
+static int64_t sdraw(int64_t n) { /* [0, n) */
+  srng ^= srng << 13, srng ^= srng >> 7, srng ^= srng << 17;
+  return (int64_t)(srng >> 11) % n;
+}
+
+/* a vector width up to the target's (at least 4) */
+static int64_t draw_vw(void) {
+  int64_t vw = 4 << sdraw(3);
+  return vw > kdesc.vw ? kdesc.vw : vw;
+}
+
+static void draw_record(Sched *s) {
+  s->par_min = sdraw(4) ? 0 : 1 << 17;
+  if (s->kind == SK_EW) s->vw = draw_vw();
+  if (s->kind == SK_MATMUL) {
+    s->vw = draw_vw();
+    s->mr = 1 + sdraw(12), s->mr_tail = 1 + sdraw(s->mr), s->ku = 1 << sdraw(4);
+    s->mc = s->mr * (1 + sdraw(6)), s->items = sdraw(2) ? 0 : sdraw(96), s->pf = sdraw(2);
+  }
+  if (s->kind == SK_ATTN) {
+    s->vw = draw_vw(), s->kb = 2 * s->vw;
+    s->mr = 1 << sdraw(4), s->cv = 1 + sdraw(4), s->qb = s->mr * (1 + sdraw(8));
+    s->dq = 1 + sdraw(4), s->dkb = 1 << sdraw(5);
+  }
+}
+
+/* Each kernel's record redrawn until the verifier takes it (the heuristic's kept otherwise);
+ * counts records and redrawn ones. */
+static int nrecords, nredrawn;
+static void randomise_records(Graph *g) {
+  char verr[512];
+  for (int i = 0; i < g->len; i++) {
+    Node *n = &g->n[i];
+    if (n->sched.kind == SK_NONE) continue;
+    Sched base = n->sched;
+    nrecords++;
+    for (int t = 0; t < 200; t++) {
+      draw_record(&n->sched);
+      if (!graph_verify(g, verr, sizeof verr)) {
+        nredrawn++;
+        break;
+      }
+      n->sched = base;
+    }
+  }
+}
+
 /* All case graphs in one object, linked with the runtime's helpers into one library. */
 static void *build_library(Case **cs, int n, const char *stem) {
-  CgTarget t;
+  CgTarget t = ktarget;
   Graph *gs[MAXCASES];
-  for (int i = 0; i < n; i++) gs[i] = cs[i]->g;
-  const char *cpu = getenv("KERNELS_CPU"); /* e.g. haswell (vw 8), x86-64 (vw 4, no FMA) */
-  if (cg_target_resolve("host", cpu && *cpu ? cpu : "native", 3, &t, err, sizeof err)) {
-    fprintf(stderr, "target: %s\n", err);
-    return NULL;
+  const char *seed = getenv("KERNELS_SCHED_SEED");
+  if (seed) srng = 0x9E3779B97F4A7C15ull * (uint64_t)(atoll(seed) + 1);
+  for (int i = 0; i < n; i++) {
+    gs[i] = cs[i]->g;
+    if (pass_schedule(gs[i], &kdesc, err, sizeof err)) {
+      fprintf(stderr, "%s: %s\n", cs[i]->name, err);
+      return NULL;
+    }
+    if (seed) randomise_records(gs[i]);
+    if (graph_verify(gs[i], err, sizeof err)) {
+      fprintf(stderr, "%s: %s\n", cs[i]->name, err);
+      return NULL;
+    }
   }
+  if (seed) printf("schedule seed %s: %d of %d records redrawn at random\n", seed, nredrawn, nrecords);
   char obj[1300], so[1300], cmd[4096];
   snprintf(obj, sizeof obj, "%s", wpath(stem));
   strcat(obj, ".o");
@@ -1182,6 +1268,7 @@ int main(int argc, char **argv) {
   }
   snprintf(work, sizeof work, "%s", argv[1]);
   mkdir(work, 0777);
+  if (ktarget_init()) return 1;
   if (argc > 2 && !strcmp(argv[2], "--bench")) return bench(argc - 3, argv + 3);
   build_cases();
   if (!build_library(cases, ncases, "kernels")) {

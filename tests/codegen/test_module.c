@@ -198,14 +198,14 @@ static const char forward_ir[] =
   "  %0 = input {name = \"tokens\"} : i32[2] @tokens\n"
   "  %1 = weight {name = \"a\", offset = 0} : f32[2,8] @weights+0\n"
   "  %2 = weight {name = \"b\", offset = 64} : f32[2,8] @weights+64\n"
-  "  %3 = add %1, %2 : f32[2,8] @out\n"
+  "  %3 = add %1, %2 : f32[2,8] @out #ew{vw = 4, par_min = 131072}\n"
   "  %4 = output %3 {name = \"logits\"} : f32[2,8] @out\n"
   "}\n";
 static const char session_ir[] =
   "graph @session mode = session syms = [s0 <= 4] arena = 128 {\n"
   "  %0 = weight {name = \"a\", offset = 0} : f32[s0,8] @weights+0\n"
   "  %1 = weight {name = \"b\", offset = 64} : f32[s0,8] @weights+64\n"
-  "  %2 = add %0, %1 : f32[s0,8] @out\n"
+  "  %2 = add %0, %1 : f32[s0,8] @out #ew{vw = 4, par_min = 131072}\n"
   "  %3 = output %2 {name = \"logits\"} : f32[s0,8] @out\n"
   "}\n";
 

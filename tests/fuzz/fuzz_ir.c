@@ -5,7 +5,7 @@
  * that parses, the invariants checked are:
  *   - the printer's text parses back and prints the same bytes (ir.c: round trip exact);
  *   - a graph that verifies survives every pass: the pipeline infer-shapes -> lower-mod ->
- *     fuse-epilogues -> fuse-routing -> plan-memory, and each pass alone, may refuse it with a message but never crash, and
+ *     fuse-epilogues -> fuse-routing -> plan-memory -> schedule, and each pass alone, may refuse it with a message but never crash, and
  *     whatever a pass returns successfully verifies again and round-trips.  A crash or an
  *     invalid result on verified input is a bug in the verifier or in the pass.
  */
@@ -14,7 +14,8 @@
 #include "ir/ir.h"
 #include "passes/passes.h"
 
-static const char *const pass_names[] = {"infer-shapes", "lower-mod", "fuse-epilogues", "fuse-routing", "plan-memory"};
+static const char *const pass_names[] = {"infer-shapes", "lower-mod", "fuse-epilogues", "fuse-routing", "plan-memory",
+                                           "schedule"};
 #define NPASS ((int)(sizeof pass_names / sizeof pass_names[0]))
 
 /* graph_print into a malloc'd string */
@@ -48,7 +49,7 @@ static void round_trip(const Graph *g, const char *when) {
 static int run_checked(Graph **g, const char *pass) {
   char err[1024], verr[1024];
   err[0] = 0;
-  if (pass_run_named(g, pass, err, sizeof err)) {
+  if (pass_run_named(g, pass, NULL, err, sizeof err)) {
     FUZZ_CHECK(err[0], "pass %s failed without a message", pass);
     return -1;
   }

@@ -75,7 +75,7 @@ static void check_against(const StFile *f, const Spec *s) {
   }
   WLayout w;
   uint64_t hash;
-  FUZZ_CHECK(!wlayout_build(s, &w), "wlayout_build");
+  FUZZ_CHECK(!wlayout_build(s, NULL, &w), "wlayout_build");
   const char *out = fuzz_file_write(&out_file, "packed.weights", "", 0);
   FUZZ_CHECK(!wlayout_write(&w, f, out, &hash, err, sizeof err), "wlayout_write: %s", err);
   wlayout_free(&w);

@@ -75,7 +75,7 @@ static void check_ranges(const Spec *s) {
 static void compile_graphs(const Spec *s) {
   char err[2048];
   WLayout w;
-  FUZZ_CHECK(wlayout_build(s, &w) == 0, "wlayout_build failed");
+  FUZZ_CHECK(wlayout_build(s, NULL, &w) == 0, "wlayout_build failed");
   PassOptions po = {0, NULL, 1, NULL};
   /* the first shape's forward graph and the session graph (two shapes would double the
    * time per input for little new code) */

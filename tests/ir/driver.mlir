@@ -12,7 +12,7 @@
 // RUN: FileCheck %s --check-prefix=MIXED < %t.out
 // RUN: FileCheck %s --check-prefix=MIXED-ERR < %t.err
 
-// HELP: usage: modc-opt [FILE|-] [--pass NAME ...] [--verify] [--no-verify] [--print-after-all] [--help]
+// HELP: usage: modc-opt [FILE|-] [--pass NAME ...] [--cpu NAME] [--target TRIPLE] [--cores N]
 // BADOPT: modc-opt: error: unknown option '--bogus'
 // BADOPT-NEXT: usage: modc-opt
 // TWOFILES: modc-opt: error: more than one input file

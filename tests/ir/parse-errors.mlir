@@ -168,3 +168,44 @@ graph @sym_order mode = session syms = [s1 <= 4] arena = 0 {
 // CHECK: parse-errors.mlir:[[@LINE+1]]:1: error: expected 'graph'
 grpah @typo mode = forward syms = [] arena = 0 {
 }
+
+// -----
+
+// Schedule records (ir/sched.h): a known kind, every field of it once, integers only.
+// CHECK: parse-errors.mlir:[[@LINE+3]]:36: error: unknown schedule kind '#matmull' (kinds: matmul, attn, ew)
+graph @sched_kind mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,8]
+  %1 = silu %0 : f32[4,8] @arena+0 #matmull{vw = 8}
+}
+
+// -----
+
+// CHECK: parse-errors.mlir:[[@LINE+3]]:39: error: '#ew' has no field 'mr'
+graph @sched_field mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,8]
+  %1 = silu %0 : f32[4,8] #ew{vw = 8, mr = 4, par_min = 0}
+}
+
+// -----
+
+// CHECK: parse-errors.mlir:[[@LINE+3]]:39: error: duplicate schedule field 'vw'
+graph @sched_dup mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,8]
+  %1 = silu %0 : f32[4,8] #ew{vw = 8, vw = 4, par_min = 0}
+}
+
+// -----
+
+// CHECK: parse-errors.mlir:[[@LINE+3]]:37: error: '#ew' record without its field 'par_min'
+graph @sched_missing mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,8]
+  %1 = silu %0 : f32[4,8] #ew{vw = 8}
+}
+
+// -----
+
+// CHECK: parse-errors.mlir:[[@LINE+3]]:36: error: schedule field 'vw' takes an integer
+graph @sched_float mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,8]
+  %1 = silu %0 : f32[4,8] #ew{vw = 8.5, par_min = 0}
+}

@@ -3,8 +3,8 @@
 // RUN: not modc-opt %s 2>&1 >/dev/null | FileCheck %s --implicit-check-not=error:
 // --no-verify skips the verifier: every piece then prints.
 // RUN: modc-opt %s --no-verify | FileCheck %s --check-prefix=NOVERIFY
-// NOVERIFY-COUNT-22: // -----
-// NOVERIFY-NEXT: graph @panel_vector
+// NOVERIFY-COUNT-30: // -----
+// NOVERIFY-NEXT: graph @sched_attn
 
 // CHECK: error: in graph @missing_eps: verify: %2 (rmsnorm): missing attribute 'eps'
 graph @missing_eps mode = forward syms = [] arena = 0 {
@@ -233,10 +233,10 @@ graph @bad_layout mode = forward syms = [] arena = 0 {
 
 // -----
 
-// CHECK: error: in graph @bad_nr: verify: %1 (weight): a panel layout needs nr, a positive multiple of 16 up to 256
+// CHECK: error: in graph @bad_nr: verify: %1 (weight): a panel layout needs nr, a positive multiple of 4 up to 256
 graph @bad_nr mode = forward syms = [] arena = 0 {
   %0 = input {name = "tokens"} : i32[16]
-  %1 = weight {name = "w", offset = 0, layout = "panel", nr = 24} : f32[64,32]
+  %1 = weight {name = "w", offset = 0, layout = "panel", nr = 6} : f32[64,32]
 }
 
 // -----
@@ -245,4 +245,83 @@ graph @bad_nr mode = forward syms = [] arena = 0 {
 graph @panel_vector mode = forward syms = [] arena = 0 {
   %0 = input {name = "tokens"} : i32[16]
   %1 = weight {name = "w", offset = 0, layout = "panel", nr = 16} : f32[64]
+}
+
+// -----
+
+// A node that is no kernel takes no record.
+// CHECK: error: in graph @sched_on_weight: verify: %0 (weight): takes no schedule record, has #ew
+graph @sched_on_weight mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,8] #ew{vw = 8, par_min = 0}
+}
+
+// -----
+
+// CHECK: error: in graph @sched_kind: verify: %2 (matmul): takes a #matmul record, not #ew
+graph @sched_kind mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,64]
+  %1 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : f32[64,64]
+  %2 = matmul %0, %1 : f32[4,64] #ew{vw = 8, par_min = 0}
+}
+
+// -----
+
+// The record's panel width is the weight's: packing follows the record.
+// CHECK: error: in graph @sched_nr: verify: %2 (matmul): #matmul record does not fit: nr = 16 but the weight operand is packed with nr = 32
+graph @sched_nr mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,64]
+  %1 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : f32[64,64]
+  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 8, regs = 16, nr = 16, mr = 6, mr_tail = 2, ku = 4, mc = 42, items = 0, pf = 1, par_min = 0}
+}
+
+// -----
+
+// A 3x32 tile of ymm vectors needs 12 accumulators, 4 weight vectors and a broadcast.
+// CHECK: error: in graph @sched_regs: verify: %2 (matmul): #matmul record does not fit: register tile 3x32 needs 17 vector registers, regs = 16
+graph @sched_regs mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,64]
+  %1 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : f32[64,64]
+  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 8, regs = 16, nr = 32, mr = 3, mr_tail = 1, ku = 2, mc = 42, items = 0, pf = 1, par_min = 0}
+}
+
+// -----
+
+// A tile wider than the panel: the panel is not a whole number of vectors.
+// CHECK: error: in graph @sched_wide: verify: %2 (matmul): #matmul record does not fit: nr must be a multiple of vw, at most 16 vectors
+graph @sched_wide mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,64]
+  %1 = weight {name = "w", offset = 0, layout = "panel", nr = 8} : f32[64,64]
+  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 16, regs = 32, nr = 8, mr = 12, mr_tail = 4, ku = 8, mc = 168, items = 0, pf = 1, par_min = 0}
+}
+
+// -----
+
+// CHECK: error: in graph @sched_mc: verify: %2 (matmul): #matmul record does not fit: mc must be a positive multiple of mr
+graph @sched_mc mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,64]
+  %1 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : f32[64,64]
+  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 100, items = 0, pf = 1, par_min = 0}
+}
+
+// -----
+
+// matmul_norm_gather packs mc rows of K floats on the task's stack (128 KiB).
+// CHECK: error: in graph @sched_pack: verify: %5 (matmul_norm_gather): #matmul record does not fit: mc = 288 packed rows of K = 768 exceed the 131072-byte stack buffer
+graph @sched_pack mode = forward syms = [] arena = 0 {
+  %0 = input {name = "pos"} : i32[2]
+  %1 = weight {name = "h", offset = 0} : f32[8,768]
+  %2 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : f32[64,768]
+  %3 = weight {name = "n", offset = 0} : f32[768]
+  %4 = weight {name = "idx", offset = 0} : i32[2]
+  %5 = matmul_norm_gather %1, %2, %4, %3 {eps = 1e-05} : f32[2,64] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 288, items = 0, pf = 1, par_min = 0}
+}
+
+// -----
+
+// Attention's key block is two vectors.
+// CHECK: error: in graph @sched_attn: verify: %2 (attention): #attn record does not fit: kb must be 2 vectors (2 x vw)
+graph @sched_attn mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "q", offset = 0} : f32[8,64]
+  %1 = input {name = "pos"} : i32[8]
+  %2 = attention %0, %0, %0, %1 {heads = 1, kv_heads = 1} : f32[8,64] #attn{vw = 16, regs = 32, mr = 8, kb = 16, cv = 3, qb = 64, dq = 4, dkb = 16, par_min = 0}
 }

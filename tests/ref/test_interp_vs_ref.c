@@ -150,7 +150,7 @@ static uint8_t *pack(Case *c) {
   char path[300], err[512];
   uint64_t hash;
   snprintf(path, sizeof path, "%s/rand.weights", c->dir);
-  if (wlayout_build(&c->s, &c->wl)) return printf("wlayout_build failed\n"), NULL;
+  if (wlayout_build(&c->s, NULL, &c->wl)) return printf("wlayout_build failed\n"), NULL;
   c->have_wl = 1;
   if (wlayout_write(&c->wl, &c->st, path, &hash, err, sizeof err))
     return printf("wlayout_write: %s\n", err), NULL;

@@ -83,6 +83,16 @@ extern const char *const sched_kind_names[SK_COUNT];
 void sched_print(const Sched *s, FILE *out);
 /* The same text into buf (for kernel keys); returns its length (truncated to n - 1). */
 int sched_format(const Sched *s, char *buf, size_t n);
+/* Vector registers a matmul register tile of mr rows x np streams x nv vectors needs: its
+ * accumulators, plus either every weight vector of a k step and one broadcast, or every
+ * row's broadcast and one weight vector at a time (whichever is fewer: the FMAs can be
+ * ordered either way).  AVX-512 (vw 16) broadcasts from memory as an FMA operand, so it
+ * needs no broadcast register. */
+static inline int64_t sched_mm_regs(int64_t mr, int64_t np, int64_t nv, int64_t vw) {
+  int64_t b = vw < 16, w = np * nv + b, r = mr * b + 1;
+  return mr * np * nv + (w < r ? w : r);
+}
+
 /* The record kind op's kernel takes (SK_NONE: no parallel kernel, no record). */
 SchedKind sched_kind_for(Op op);
 /* Attention's one-row form (decode) widens the record's vectors until a head is at most 16. */

@@ -296,12 +296,12 @@ static const char *matmul_misfit(const Graph *g, const Node *n, char *why, size_
     return snprintf(why, wl, "nr = %lld but the weight operand is packed with nr = %lld", (long long)s->nr,
                     (long long)attr_i(w, "nr", 0)), why;
   if (s->nr % s->vw || s->nr / s->vw > 16) return "nr must be a multiple of vw, at most 16 vectors";
-  int64_t nv = s->nr / s->vw, bcast = s->vw < 16; /* AVX-512 broadcasts from memory */
+  int64_t nv = s->nr / s->vw;
   if (s->mr < 1 || s->mr > 16) return "mr must be in 1..16";
   if (s->mr * np * nv > SCHED_MAX_CARRY) return "the register tile exceeds 40 accumulators";
-  if (s->mr > 1 && s->mr * np * nv + np * nv + bcast > s->regs) /* one row: the least tile, whatever spills */
+  if (s->mr > 1 && sched_mm_regs(s->mr, np, nv, s->vw) > s->regs) /* one row: the least tile, whatever spills */
     return snprintf(why, wl, "register tile %lldx%lld needs %lld vector registers, regs = %lld", (long long)s->mr,
-                    (long long)(np * s->nr), (long long)(s->mr * np * nv + np * nv + bcast), (long long)s->regs), why;
+                    (long long)(np * s->nr), (long long)sched_mm_regs(s->mr, np, nv, s->vw), (long long)s->regs), why;
   if (s->mr_tail < 1 || s->mr_tail > s->mr) return "mr_tail must be in 1..mr";
   if (!pow2_in(s->ku, 1, 8)) return "ku must be 1, 2, 4 or 8";
   if (s->ku * np * nv > 32) return "ku x np x nr / vw exceeds 32 accumulators on the one-row path";

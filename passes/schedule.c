@@ -8,6 +8,9 @@
  * PERFORMANCE.md: 12 x 32 and 14 x 32 both run at peak; more buys nothing).  So AVX-512 gets
  * 12 x 32 (24 + 2 registers), AVX2 6 x 16 (12 + 2 + 1: the BLIS/OpenBLAS Haswell shape),
  * SSE 6 x 8, NEON 12 x 8.  Panels are two vectors wide for that reason (sched_panel_nr).
+ * A tile needs its accumulators plus either one k step's weight vectors and a broadcast or
+ * every row's broadcast and one weight vector (ir/sched.h: sched_mm_regs), so AVX2's
+ * silu_mul gets 3 x 16 x 2 (12 accumulators, 3 broadcasts, 1 weight vector).
  *
  * Cache blocking.  A work item's x rows (mc x K floats) stay in half of the core's L2 while
  * the panels stream past, each panel reused by every register tile of the item; mc is at
@@ -72,11 +75,10 @@ Sched sched_matmul(int64_t N, int64_t K, SchedEpilogue ep, SchedA a, int nr, con
   s.vw = t->vw, s.regs = t->vregs, s.nr = nr;
   while (s.vw > 4 && nr % s.vw) s.vw /= 2; /* weights packed narrower than the target's vectors */
   int64_t nv = nr / s.vw > 0 ? nr / s.vw : 1, np = ep == SCHED_MM_SILU_MUL ? 2 : 1;
-  int64_t budget = t->vregs - np * nv - (s.vw < 16);
+  s.mr = 1; /* the most rows whose tile fits the registers, at most MAX_ACC accumulators */
+  while (s.mr < 12 && (s.mr + 1) * np * nv <= MAX_ACC && sched_mm_regs(s.mr + 1, np, nv, s.vw) <= t->vregs) s.mr++;
+  int64_t budget = t->vregs - np * nv - (s.vw < 16); /* one-row path: accumulators beside a row's weights */
   if (budget > MAX_ACC) budget = MAX_ACC;
-  s.mr = budget / (np * nv);
-  if (s.mr > 12) s.mr = 12;
-  if (s.mr < 1) s.mr = 1;
   s.mr_tail = s.mr >= 8 ? 4 : s.mr >= 4 ? 2 : 1;
   s.ku = pow2_floor(budget / (np * nv) > 0 ? budget / (np * nv) : 1, 8);
   s.mc = mm_rows_per_item(K, s.mr, a, t);

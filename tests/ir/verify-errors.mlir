@@ -276,12 +276,13 @@ graph @sched_nr mode = forward syms = [] arena = 0 {
 
 // -----
 
-// A 3x32 tile of ymm vectors needs 12 accumulators, 4 weight vectors and a broadcast.
-// CHECK: error: in graph @sched_regs: verify: %2 (matmul): #matmul record does not fit: register tile 3x32 needs 17 vector registers, regs = 16
+// A 4x32 tile of ymm vectors needs 16 accumulators and 4 weight vectors and a broadcast
+// (or 4 broadcasts and a weight vector).
+// CHECK: error: in graph @sched_regs: verify: %2 (matmul): #matmul record does not fit: register tile 4x32 needs 21 vector registers, regs = 16
 graph @sched_regs mode = forward syms = [] arena = 0 {
   %0 = weight {name = "x", offset = 0} : f32[4,64]
   %1 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : f32[64,64]
-  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 8, regs = 16, nr = 32, mr = 3, mr_tail = 1, ku = 2, mc = 42, items = 0, pf = 1, par_min = 0}
+  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 8, regs = 16, nr = 32, mr = 4, mr_tail = 1, ku = 2, mc = 40, items = 0, pf = 1, par_min = 0}
 }
 
 // -----

@@ -9,7 +9,8 @@
  * A pool runs one job at a time: rt_pool_run takes a try-lock and returns RT_POOL_BUSY at once
  * when another call holds it (another user thread's, or a nested call from inside a job);
  * the caller then runs the work some other way (parallel.c).  Nothing here allocates after
- * rt_pool_create.
+ * rt_pool_create.  The workers do not survive fork(): a child must not run calls on a pool
+ * (a model) its parent created, as with libgomp.
  */
 #ifndef MODC_RT_POOL_H
 #define MODC_RT_POOL_H

@@ -30,8 +30,8 @@ typedef struct CgCtx {
   LLVMTypeRef t_void, t_ptr, t_i1, t_i8, t_i16, t_i32, t_i64, t_f32, t_f64;
   LLVMTypeRef t_kernel;     /* void(ptr exec, ptr out, i64 rows, then CG_KOPS x (ptr, i64)) */
   LLVMTypeRef t_task;       /* void(ptr args, i64 lo, i64 hi) */
-  LLVMTypeRef t_exec;       /* struct modc_exec: { ptr x11, i64 } (runtime/exec.h field order) */
-  LLVMValueRef fn_parallel_for; /* void modc_rt_parallel_for(i64 nthreads, ptr fn, ptr args, i64 n) */
+  LLVMTypeRef t_exec;       /* struct modc_exec: { ptr x11, i64, ptr } (runtime/exec.h field order) */
+  LLVMValueRef fn_parallel_for; /* void modc_rt_parallel_for(ptr exec, ptr fn, ptr args, i64 n) */
   LLVMValueRef fn_topk;     /* void modc_rt_topk(ptr r, i64 n, i64 k, ptr idx) */
   CgKernel *kernels;
   int nkernels, capkernels;
@@ -40,7 +40,7 @@ typedef struct CgCtx {
 /* Field indices of modc_exec (runtime/exec.h). */
 enum {
   EXEC_WEIGHTS, EXEC_ARENA, EXEC_TOKENS, EXEC_POS, EXEC_OUT, EXEC_DIMS, EXEC_KV_K, EXEC_KV_V,
-  EXEC_KV_POS, EXEC_KV_LEN, EXEC_ROUTE, EXEC_NTHREADS, EXEC_NFIELDS
+  EXEC_KV_POS, EXEC_KV_LEN, EXEC_ROUTE, EXEC_NTHREADS, EXEC_POOL, EXEC_NFIELDS
 };
 
 /* target.c: shared helpers */

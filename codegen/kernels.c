@@ -118,8 +118,9 @@ static void args_unpack(KArgs *a, const LLVMValueRef *f) {
   for (int i = 0; i < CG_KOPS; i++) a->p[i] = f[3 + 2 * i], a->r[i] = f[4 + 2 * i];
 }
 
-/* Run body over items [0, n): outline it as `<kernel>.task` and call modc_rt_parallel_for,
- * on one thread when the whole call does less work than the record's par_min. */
+/* Run body over items [0, n): outline it as `<kernel>.task` and call modc_rt_parallel_for
+ * with the exec, or with NULL (the calling thread alone) when the whole call does less work
+ * than the record's par_min. */
 void par_for(Em *e, const Kern *k, const KArgs *a, LLVMValueRef n, LLVMValueRef work,
                     Body body, const void *ctx) {
   CgCtx *c = e->c;
@@ -144,10 +145,9 @@ void par_for(Em *e, const Kern *k, const KArgs *a, LLVMValueRef n, LLVMValueRef 
   LLVMValueRef slot = em_alloca(e, at, "args");
   args_pack(a, f);
   for (unsigned i = 0; i < CG_KPARAMS; i++) em_store(e, f[i], LLVMBuildStructGEP2(e->b, at, slot, i, ""));
-  LLVMValueRef nt = em_exec_field(e, a->exec, EXEC_NTHREADS);
   LLVMValueRef small = LLVMBuildICmp(e->b, LLVMIntSLT, work, em_i64(e, ksched(k)->par_min), "");
-  nt = LLVMBuildSelect(e->b, small, em_i64(e, 1), nt, "nthreads");
-  LLVMValueRef args[4] = {nt, task, slot, n};
+  LLVMValueRef x = LLVMBuildSelect(e->b, small, LLVMConstNull(c->t_ptr), a->exec, "exec");
+  LLVMValueRef args[4] = {x, task, slot, n};
   LLVMBuildCall2(e->b, LLVMGlobalGetValueType(c->fn_parallel_for), c->fn_parallel_for, args, 4, "");
 }
 

@@ -66,7 +66,7 @@ static LLVMValueRef declare_rt(CgCtx *c, const char *name, LLVMTypeRef *params, 
 }
 
 static void ctx_runtime(CgCtx *c) {
-  LLVMTypeRef pf[] = {c->t_i64, c->t_ptr, c->t_ptr, c->t_i64};
+  LLVMTypeRef pf[] = {c->t_ptr, c->t_ptr, c->t_ptr, c->t_i64};
   LLVMTypeRef tk[] = {c->t_ptr, c->t_i64, c->t_i64, c->t_ptr};
   c->fn_parallel_for = declare_rt(c, "modc_rt_parallel_for", pf, 4);
   c->fn_topk = declare_rt(c, "modc_rt_topk", tk, 4);

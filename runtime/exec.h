@@ -38,6 +38,7 @@ typedef struct modc_exec {
   int64_t *kv_len;          /*  9: [n_layers] cached rows per layer */
   uint8_t **route;          /* 10: [n_layers] routing trace by position, [max_seq] (routed layers) */
   int64_t nthreads;         /* 11: threads for modc_rt_parallel_for */
+  void *pool;               /* 12: the model's rt_pool (runtime/pool.h), NULL: OpenMP only */
 } modc_exec;
 
 typedef void (*modc_graph_fn)(modc_exec *x);
@@ -74,9 +75,11 @@ typedef struct modc_desc {
 
 /* Runtime helpers that generated kernels call (defined in runtime/, linked into every library). */
 typedef void (*modc_task_fn)(void *args, int64_t lo, int64_t hi);
-/* Splits [0,n) into contiguous chunks, one per thread (at most nthreads), calls fn on each.
- * Chunk boundaries never change a result: each output element is computed by one call. */
-void modc_rt_parallel_for(int64_t nthreads, modc_task_fn fn, void *args, int64_t n);
+/* Splits [0,n) into contiguous chunks, one per thread (at most x->nthreads), calls fn on
+ * each, on x->pool's threads when it is free.  x NULL runs fn(args, 0, n) on the calling
+ * thread (codegen passes NULL for small work).  Chunk boundaries never change a result: each
+ * output element is computed by one call. */
+void modc_rt_parallel_for(const modc_exec *x, modc_task_fn fn, void *args, int64_t n);
 /* idx[0..k) = the k rows of r[0..n) with the largest values, ties to the smaller row, ascending. */
 void modc_rt_topk(const float *r, int64_t n, int64_t k, int32_t *idx);
 

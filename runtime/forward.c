@@ -40,6 +40,7 @@ static void run_rows(modc_model *m, int shape, int batch, int seq_len,
   x.pos = m->pos;
   x.dims = m->dims;
   x.nthreads = m->nthreads;
+  x.pool = m->pool;
   m->dims[0] = seq_len;
   for (int b = 0; b < batch; b++) {
     x.tokens = tokens + (int64_t)b * seq_len;

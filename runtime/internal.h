@@ -29,6 +29,7 @@ struct modc_model {
   void *map;                 /* mmap of the weights file, NULL when embedded */
   size_t map_size;
   int nthreads;
+  struct rt_pool *pool;      /* nthreads-1 workers (pool.h); NULL for one thread */
   uint8_t *arena;            /* [max forward_arena] bytes, 64-aligned, shared by forward calls */
   int64_t *dims;             /* [max(1, max forward_nsym)] */
   int32_t *pos;              /* [max seq_len over shapes] = 0..T-1 */
@@ -67,8 +68,8 @@ int modc_rt_missing_features(const char *features, char *missing, size_t n) RT_H
 /* cpu.c: ask the OS for AMX tile state when the features need it (Linux); 0 or error. */
 int rt_cpu_prepare(const char *features) RT_HIDDEN;
 
-/* parallel.c / topk.c (declared in exec.h, hidden here). */
-void modc_rt_parallel_for(int64_t nthreads, modc_task_fn fn, void *args, int64_t n) RT_HIDDEN;
+/* parallel.c (on pool.c's threads) / topk.c (declared in exec.h, hidden here). */
+void modc_rt_parallel_for(const modc_exec *x, modc_task_fn fn, void *args, int64_t n) RT_HIDDEN;
 void modc_rt_topk(const float *r, int64_t n, int64_t k, int32_t *idx) RT_HIDDEN;
 
 /* forward.c: check a token array against the vocabulary; the error names index and value. */

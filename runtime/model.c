@@ -3,12 +3,13 @@
  * modc_open checks, in order, that the library's descriptor speaks this ABI, that the CPU
  * has every ISA extension the kernels were compiled for, and that the weights belong to this
  * library (weights.c); then it allocates everything modc_forward will ever need (the planned
- * arena, the dims buffer, the 0..T-1 positions), so a forward call never allocates.
+ * arena, the dims buffer, the 0..T-1 positions), so a forward call never allocates, and starts
+ * the model's worker threads (pool.c), which every call's kernels share; modc_close joins them.
  */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "internal.h"
+#include "pool.h"
 
 void *rt_alloc(size_t size) {
   void *p = NULL;
@@ -76,6 +77,16 @@ static int pick_threads(const modc_desc *d, int n_threads) {
   return omp_get_num_procs();
 }
 
+/* The workers for m->nthreads threads (none for one). */
+static int start_pool(modc_model *m) {
+  if (m->nthreads < 2) return 0;
+  m->pool = rt_pool_create(m->nthreads, RT_POOL_SPIN_NS);
+  if (!m->pool)
+    return rt_error(MODC_ERR_NOMEM, "modc_open: cannot start %d worker threads; pass a "
+                    "smaller n_threads", m->nthreads - 1);
+  return 0;
+}
+
 RT_API int modc_open(const char *weights_path, int n_threads, modc_model **out) {
   if (!out) return rt_error(MODC_ERR_ARG, "modc_open: out is NULL");
   *out = NULL;
@@ -90,13 +101,14 @@ RT_API int modc_open(const char *weights_path, int n_threads, modc_model **out) 
     free(m);
     return rt_error(MODC_ERR_NOMEM, "modc_open: cannot create the model lock");
   }
+  m->nthreads = pick_threads(d, n_threads);
   rc = rt_weights_open(m, weights_path);
   if (!rc) rc = alloc_forward(m);
+  if (!rc) rc = start_pool(m);
   if (rc) {
     modc_close(m);
     return rc;
   }
-  m->nthreads = pick_threads(d, n_threads);
   fill_info(m);
   *out = m;
   return 0;
@@ -105,6 +117,7 @@ RT_API int modc_open(const char *weights_path, int n_threads, modc_model **out) 
 /* Sessions of m must be closed first: they keep pointers into it. */
 RT_API void modc_close(modc_model *m) {
   if (!m) return;
+  rt_pool_destroy(m->pool);
   rt_weights_close(m);
   free(m->arena);
   free(m->dims);

@@ -1,15 +1,34 @@
-/* parallel.c: modc_rt_parallel_for, the one OpenMP region generated kernels run under.
+/* parallel.c: modc_rt_parallel_for, how generated kernels spread a loop over threads.
  *
  * [0,n) is cut into contiguous chunks, one per thread, with boundaries on multiples of
  * RT_GRAIN where possible (so vector loops over a chunk stay whole).  Each output belongs to
  * exactly one chunk and kernels compute an output the same way whatever chunk it falls in, so
- * results are bit-identical for every thread count.  Small ranges, one thread, or a call from
- * inside a parallel region (a user's OpenMP code, or a nested helper) run serially.
+ * results are bit-identical for every thread count and for every path below.
+ *
+ * Paths, in order:
+ *   serial   x NULL (codegen's "small work"), one thread, a small range, or a call from
+ *            inside a parallel region (a user's OpenMP code): fn(args, 0, n) on this thread;
+ *   pool     the model's persistent threads (pool.c), when x->pool is free;
+ *   busy     the pool serves another call: a nested call from a pool worker runs serially,
+ *            any other (another user thread's session) opens an OpenMP region as before the
+ *            pool existed.  Under ThreadSanitizer that region is serial too: libgomp is not
+ *            instrumented, so TSan would report its threads' every access as a race.
  */
 #include <omp.h>
-#include "internal.h"
+#include "pool.h"
 
 #define RT_GRAIN 16
+
+#if defined(__SANITIZE_THREAD__)
+#define RT_OMP_FALLBACK 0
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define RT_OMP_FALLBACK 0
+#endif
+#endif
+#ifndef RT_OMP_FALLBACK
+#define RT_OMP_FALLBACK 1
+#endif
 
 /* Chunk t of nt over n items in units of RT_GRAIN: [*lo, *hi), possibly empty. */
 static void chunk_bounds(int64_t n, int t, int nt, int64_t *lo, int64_t *hi) {
@@ -19,18 +38,39 @@ static void chunk_bounds(int64_t n, int t, int nt, int64_t *lo, int64_t *hi) {
   *hi = b1 * RT_GRAIN < n ? b1 * RT_GRAIN : n;
 }
 
-void modc_rt_parallel_for(int64_t nthreads, modc_task_fn fn, void *args, int64_t n) {
+typedef struct Split {
+  modc_task_fn fn;
+  void *args;
+  int64_t n;
+} Split;
+
+/* rt_job_fn: thread t's chunk of the split. */
+static void run_chunk(void *ctx, int t, int nt) {
+  const Split *s = ctx;
+  int64_t lo, hi;
+  chunk_bounds(s->n, t, nt, &lo, &hi);
+  if (lo < hi) s->fn(s->args, lo, hi);
+}
+
+static void run_openmp(const Split *s, int nt) {
+#pragma omp parallel num_threads(nt)
+  run_chunk((void *)s, omp_get_thread_num(), omp_get_num_threads());
+}
+
+/* Threads for n items at most nthreads: 1 means run serially. */
+static int pick_threads(const modc_exec *x, int64_t n) {
+  int64_t nt = x ? x->nthreads : 1, blocks = (n + RT_GRAIN - 1) / RT_GRAIN;
+  if (nt > blocks) nt = blocks;
+  if (nt <= 1 || n < 2 * RT_GRAIN || omp_in_parallel()) return 1;
+  return (int)nt;
+}
+
+void modc_rt_parallel_for(const modc_exec *x, modc_task_fn fn, void *args, int64_t n) {
   if (n <= 0) return;
-  int64_t blocks = (n + RT_GRAIN - 1) / RT_GRAIN;
-  if (nthreads > blocks) nthreads = blocks;
-  if (nthreads <= 1 || n < 2 * RT_GRAIN || omp_in_parallel()) {
-    fn(args, 0, n);
-    return;
-  }
-#pragma omp parallel num_threads((int)nthreads)
-  {
-    int64_t lo, hi;
-    chunk_bounds(n, omp_get_thread_num(), omp_get_num_threads(), &lo, &hi);
-    if (lo < hi) fn(args, lo, hi);
-  }
+  int nt = pick_threads(x, n);
+  Split s = {fn, args, n};
+  rt_pool *p = nt > 1 ? x->pool : NULL;
+  if (p && nt <= rt_pool_threads(p) && rt_pool_run(p, run_chunk, &s, nt) == 0) return;
+  if (nt > 1 && RT_OMP_FALLBACK && !(p && rt_pool_is_worker(p))) run_openmp(&s, nt);
+  else fn(args, 0, n);
 }

@@ -116,7 +116,7 @@ static int run_session(const char *fn, modc_session *s, const int32_t *tokens, i
     .weights = m->weights, .arena = s->arena, .tokens = tokens, .pos = s->pos,
     .out = last_logits ? last_logits : s->scratch, .dims = s->dims, .kv_k = s->kv_k,
     .kv_v = s->kv_v, .kv_pos = s->kv_pos, .kv_len = s->kv_len, .route = s->route,
-    .nthreads = m->nthreads,
+    .nthreads = m->nthreads, .pool = m->pool,
   };
   m->desc->session(&x);
   s->len += n;

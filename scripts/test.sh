@@ -3,7 +3,8 @@
 #   build/       the normal build and the whole test suite;
 #   build-asan/  the same suite again under AddressSanitizer + UBSan (-DMODC_SANITIZE=ON);
 #   build-tsan/  ThreadSanitizer (-DMODC_TSAN=ON): only what tests/reliability/test_threads
-#                needs, and that test (many threads, each its own session, on one model);
+#                and tests/runtime/test_pool need, and those tests (many threads, each its
+#                own session, on one model; the runtime's thread pool);
 #   build-fuzz/  a 20-second libFuzzer smoke per parser (scripts/fuzz-smoke.sh).
 # A sanitizer report fails the test it happens in: ASan and UBSan (-fno-sanitize-recover)
 # stop the process, LeakSanitizer and TSan make it exit non-zero.
@@ -25,5 +26,5 @@ cmake --build build-asan -j"$jobs"
 ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
 cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMODC_TSAN=ON >/dev/null
-cmake --build build-tsan -j"$jobs" --target modc modc-randweights test_threads
-ctest --test-dir build-tsan --output-on-failure -R '^reliability_threads$'
+cmake --build build-tsan -j"$jobs" --target modc modc-randweights test_threads test_pool
+ctest --test-dir build-tsan --output-on-failure -R '^(reliability_threads|runtime_pool)$'

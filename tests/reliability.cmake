@@ -15,8 +15,10 @@
 #                          bf16 packing (test_memory.c); not in sanitizer builds, whose
 #                          shadow memory and quarantine make RSS meaningless
 #
-# With -DMODC_TSAN=ON only test_threads is meant to be built and run (scripts/test.sh):
-#   cmake --build B --target modc modc-randweights test_threads && ctest --test-dir B -R threads
+# With -DMODC_TSAN=ON only test_threads (and runtime.cmake's test_pool) is meant to be built
+# and run (scripts/test.sh):
+#   cmake --build B --target modc modc-randweights test_threads test_pool
+#   ctest --test-dir B -R '^(reliability_threads|runtime_pool)$'
 set(REL_SRC ${CMAKE_CURRENT_SOURCE_DIR}/reliability)
 set(REL_BIN ${CMAKE_CURRENT_BINARY_DIR}/reliability)
 
@@ -41,17 +43,12 @@ endfunction()
 rel_model(reliability_model rel.yaml rel)
 set(REL_LIB ${REL_BIN}/rel/librel.so)
 
-# Each session's kernels may use 2 OpenMP threads, except under ThreadSanitizer: libgomp is
-# not instrumented, so TSan cannot see its barriers and reports races between the threads of
-# every parallel region.  With n_threads 1 no parallel region is entered
-# (runtime/parallel.c runs the task on the calling thread) and TSan watches only the eight
-# application threads, which is what this test is about.
-if(MODC_TSAN)
-  set(REL_MODEL_THREADS 1)
-else()
-  set(REL_MODEL_THREADS 2)
-endif()
-add_test(NAME reliability_threads COMMAND test_threads ${REL_LIB} ${REL_MODEL_THREADS} 8 2)
+# Each call's kernels may use 2 threads: the model's pool (runtime/pool.c) for whichever call
+# has it, an OpenMP region for the others.  Under ThreadSanitizer too: there the busy-pool
+# fallback runs serially (runtime/parallel.c), because libgomp is not instrumented and TSan
+# would report races between the threads of every parallel region; so TSan sees the eight
+# application threads and the pool's worker, which are what this test is about.
+add_test(NAME reliability_threads COMMAND test_threads ${REL_LIB} 2 8 2)
 set_tests_properties(reliability_threads PROPERTIES FIXTURES_REQUIRED reliability_model
                      TIMEOUT 600)
 

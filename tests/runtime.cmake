@@ -31,6 +31,17 @@ add_test(NAME runtime COMMAND test_runtime $<TARGET_FILE:modc_fake>
          $<TARGET_FILE:modc_fake_embed> $<TARGET_FILE:modc_fake_badcpu>
          $<TARGET_FILE:modc_fake_badabi> ${RT_TEST_BIN}/scratch)
 
+# The thread pool and modc_rt_parallel_for on it, linked straight from the runtime archive.
+# Also built and run (shorter) by the ThreadSanitizer build of scripts/test.sh.
+add_executable(test_pool ${RT_TEST_SRC}/test_pool.c)
+target_link_libraries(test_pool PRIVATE modc_rt pthread)
+if(MODC_TSAN)
+  add_test(NAME runtime_pool COMMAND test_pool --quick)
+else()
+  add_test(NAME runtime_pool COMMAND test_pool)
+endif()
+set_tests_properties(runtime_pool PROPERTIES TIMEOUT 300)
+
 # The CPU check must accept every feature LLVM reports for this host (no false refusals).
 add_executable(test_runtime_hostcpu ${RT_TEST_SRC}/test_hostcpu.c)
 target_include_directories(test_runtime_hostcpu PRIVATE ${LLVM_INCLUDE_DIRS})

@@ -12,8 +12,9 @@
  * with modc_session_reset in between.
  *
  * usage: test_threads LIB.so MODEL_THREADS [WORKERS [ROUNDS]]
- *   MODEL_THREADS is modc_open's n_threads: how many OpenMP threads each call's kernels may
- *   use.  The ThreadSanitizer run uses 1 (libgomp is not instrumented: reliability.cmake).
+ *   MODEL_THREADS is modc_open's n_threads: how many threads each call's kernels may use
+ *   (the model's pool for one call at a time, OpenMP for the others; serial instead of
+ *   OpenMP under ThreadSanitizer, whose run also uses 2: reliability.cmake).
  */
 #include <pthread.h>
 #include <stdlib.h>

@@ -53,7 +53,7 @@ static void forward_graph(modc_exec *x, int64_t T, int64_t arena) {
   check(arena_ok(x->arena, arena) && x->dims && x->nthreads >= 1 && !x->kv_k);
   for (int64_t t = 0; t < T; t++) check(x->pos[t] == t);
   FwdArgs a = {x, T};
-  modc_rt_parallel_for(x->nthreads, forward_task, &a, T * FAKE_VOCAB);
+  modc_rt_parallel_for(x, forward_task, &a, T * FAKE_VOCAB);
 }
 
 static void forward_4(modc_exec *x) { forward_graph(x, 4, 1000); }
@@ -133,11 +133,13 @@ static void cover_task(void *p, int64_t lo, int64_t hi) {
   a->chunks[2 * c + 1] = hi;
 }
 
-/* counts[i] += 1 for every i a chunk covers; chunks[2c], chunks[2c+1] = each chunk's range. */
+/* counts[i] += 1 for every i a chunk covers; chunks[2c], chunks[2c+1] = each chunk's range.
+ * No pool: the OpenMP path (tests/runtime/test_pool.c tests the pool's). */
 int fake_parallel_for(int64_t nthreads, int64_t n, int *counts, int64_t *chunks) {
   int n_chunks = 0;
   CoverArgs a = {counts, chunks, &n_chunks};
-  modc_rt_parallel_for(nthreads, cover_task, &a, n);
+  modc_exec x = {.nthreads = nthreads};
+  modc_rt_parallel_for(&x, cover_task, &a, n);
   return n_chunks;
 }
 

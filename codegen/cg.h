@@ -26,7 +26,6 @@ typedef struct CgCtx {
   const CgTarget *target;
   TargetDesc desc;          /* the target model of target (passes/target.h) */
   int vw;                   /* floats per vector register: 16 (AVX-512), 8 (AVX/AVX2), 4 otherwise */
-  int has_avx512bf16;       /* target has AVX-512 BF16 (vdpbf16ps) */
   LLVMTypeRef t_void, t_ptr, t_i1, t_i8, t_i16, t_i32, t_i64, t_f32, t_f64;
   LLVMTypeRef t_kernel;     /* void(ptr exec, ptr out, i64 rows, then CG_KOPS x (ptr, i64)) */
   LLVMTypeRef t_task;       /* void(ptr args, i64 lo, i64 hi) */

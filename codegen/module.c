@@ -72,11 +72,10 @@ static void ctx_runtime(CgCtx *c) {
   c->fn_topk = declare_rt(c, "modc_rt_topk", tk, 4);
 }
 
-/* The target model (passes/target.h) answers vw and the BF16 question. */
+/* The target model (passes/target.h) answers what the vector width is. */
 static void ctx_isa(CgCtx *c, const CgTarget *t) {
   cg_target_describe(t, 0, &c->desc);
   c->vw = c->desc.vw;
-  c->has_avx512bf16 = (c->desc.features & TF_AVX512BF16) != 0;
 }
 
 static int ctx_open(CgCtx *c, const CgTarget *t, const char *name, char *err, size_t errlen) {

@@ -15,7 +15,7 @@
 # environment: NODE_LLAMA_CPP_VERSION (default: the registry's latest), JOBS (nproc)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-[ $# = 1 ] || { sed -n '7,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1; }
+[ $# = 1 ] || { sed -n '7,15p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 1; }
 mkdir -p "$1"
 W=$(cd "$1" && pwd)
 JOBS=${JOBS:-$(nproc)}

@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
     -o) OUT=$2; shift 2 ;;
     -w) W=$2; shift 2 ;;
     --quick) QUICK=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 1 ;;
   esac
 done

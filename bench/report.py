@@ -5,7 +5,10 @@ usage: report.py KVDIR OUT.md DATA.dat
 
 KVDIR holds the files run.sh writes: dense.kv, mod.kv (modc bench, f32), dense_bf16.kv,
 mod_bf16.kv, modcal.kv (calibrated router), densecal.kv (dense decode beside it), compile.kv, dnnl_dense.kv, dnnl_mod.kv,
-torch_dense.kv, torch_mod.kv, sweep_<C>.kv and sweepcal_<C>.kv, env.kv.  A missing file
+torch_dense.kv, torch_mod.kv, llama_<dt>.kv (llama-bench, dt f32 or bf16) with llamaside_<dt>.kv (modc
+bench beside it, 512-token prefill), llama_check_<dt>.kv, llama_env.kv (whether the peer was built),
+sweep_<C>.kv and sweepcal_<C>.kv, env.kv.  The machine's peak and bandwidth are the ones each
+modc bench measured (or read from its cache) and wrote to its kv.  A missing file
 (a peer not installed) leaves its rows out with a note.  A modc bench run several times
 writes NAME.r1.kv, NAME.r2.kv, ...: they merge into NAME, each section (forward, prefill,
 decode) taken whole from the round where it was fastest (other work on the cores only ever
@@ -62,11 +65,22 @@ def merge_rounds(kv):
     return kv, rounds
 
 
+def llama_best(kv):
+    """llama-bench's figure for each test: the better of flash attention off and on"""
+    for test in ("pp512", "tg128"):
+        fa = [(kv[k], k) for k in ("llama.%s.fa0.tps" % test, "llama.%s.fa1.tps" % test)
+              if isinstance(kv.get(k), (int, float))]
+        if fa:
+            kv["llama.%s.tps" % test] = max(fa)[0]
+    return kv
+
+
 class Report:
     def __init__(self, kvdir):
         self.d = kvdir
-        self.kv, self.rounds = merge_rounds({os.path.basename(p)[:-3]: load(p)
-                                             for p in glob.glob(os.path.join(kvdir, "*.kv"))})
+        raw = {os.path.basename(p)[:-3]: load(p) for p in glob.glob(os.path.join(kvdir, "*.kv"))}
+        raw = {k: llama_best(v) if k.startswith("llama_") else v for k, v in raw.items()}
+        self.kv, self.rounds = merge_rounds(raw)
         self.rows, self.notes = [], []
 
     def get(self, f, key):
@@ -166,9 +180,39 @@ def goals(R):
             R.goal_rounds("PyTorch %s forward vs modc (%s)" % (label, name), ("torch_" + model, "torch.%s.ms" % v),
                           (model, "forward.ms"), "%.0f ms", "modc %.1f ms", "PyTorch / modc", ">=", 3,
                           "%s thread%s" % ("%d" % th if th else "?", "" if th == 1 else "s"))
+    llama_goals(R)
     for m in ("dense12", "mod12"):
         R.goal("`modc compile` %s (f32, weight packing included)" % m, f(g("compile", "compile.%s.s" % m), "%.2f s"),
                (10.0, "%g s"), "time / 10 s", "<=", 1, "")
+
+
+def llama_note(R, dt, test):
+    """why a llama.cpp row is missing, or its flash-attention settings and the logits check"""
+    status = R.get("llama_env", "status")
+    if "llama_" + dt not in R.kv:
+        return "llama.cpp peer %s" % (status if status and status != "built" else "not measured")
+    off, on = R.get("llama_" + dt, "llama.%s.fa0.tps" % test), R.get("llama_" + dt, "llama.%s.fa1.tps" % test)
+    note = "llama.cpp better of -fa 0 / 1 (round 1: %s / %s tokens/s)" % (
+        "%.1f" % off if off is not None else "-", "%.1f" % on if on is not None else "-")
+    if test == "tg128":
+        note += "; modc decodes after its 512-token prefill, llama.cpp from an empty context"
+    err = R.get("llama_check_" + dt, "llama.check.rel_err")
+    if err is not None:
+        note += "; llama.cpp's logits vs modc's: rel err %.1e, argmax agrees %.1f%%" % (
+            err, 100 * (R.get("llama_check_" + dt, "llama.check.argmax_agree") or 0))
+    return note
+
+
+def llama_goals(R):
+    """modc against llama.cpp on the same dense weights, f32 and bf16, round by round"""
+    for dt, decode_goal in (("f32", 1.1), ("bf16", 1.0)):
+        side, peer = "llamaside_" + dt, "llama_" + dt
+        R.goal_rounds("dense prefill of 512 tokens vs llama.cpp pp512 (%s)" % dt, (side, "prefill.tokens_per_s"),
+                      (peer, "llama.pp512.tps"), "modc %.0f tokens/s", "llama.cpp %.0f tokens/s", "modc / llama.cpp",
+                      ">=", 1.25, llama_note(R, dt, "pp512"))
+        R.goal_rounds("dense decode vs llama.cpp tg128 (%s)" % dt, (side, "decode.tokens_per_s"),
+                      (peer, "llama.tg128.tps"), "modc %.1f tokens/s", "llama.cpp %.1f tokens/s", "modc / llama.cpp",
+                      ">=", decode_goal, llama_note(R, dt, "tg128"))
 
 
 def details(R):
@@ -189,6 +233,23 @@ def details(R):
             v("decode.take_rate", "%.3f"), v("decode.rounds", "%d"), v("forward.spread", "%.2f"),
             v("decode.spread", "%.2f")))
     return "\n".join(out)
+
+
+def llama_peer(R):
+    """llama-bench's figures, each test's fastest round, flash attention off and on"""
+    out = []
+    for dt in ("f32", "bf16"):
+        rs = R.rounds.get("llama_" + dt, [R.kv["llama_" + dt]] if "llama_" + dt in R.kv else [])
+        if not rs:
+            continue
+        best = lambda k: max((r[k] for r in rs if isinstance(r.get(k), (int, float))), default=None)
+        fm = lambda v: "-" if v is None else "%.1f" % v
+        figs = ", ".join("%s %s / %s" % (t, fm(best("llama.%s.fa0.tps" % t)), fm(best("llama.%s.fa1.tps" % t)))
+                         for t in ("pp512", "tg128"))
+        out.append("- llama.cpp %s (llama-bench, build %s; fastest of %d round%s), tokens/s with flash attention "
+                   "off / on: %s" % (dt, rs[0].get("llama.build_commit", "?"), len(rs), "" if len(rs) == 1 else "s",
+                                     figs))
+    return out
 
 
 def peers(R):
@@ -214,6 +275,9 @@ def peers(R):
                        100 * t.get("torch.check.forward_argmax_agree", float("nan")), routing,
                        t.get("torch.check.prefill_rel_err", float("nan")),
                        t.get("torch.check.decode_rel_err", float("nan"))))
+    out += llama_peer(R)
+    if R.get("llama_env", "status") not in (None, "built"):
+        out.append("- llama.cpp: %s" % R.get("llama_env", "status"))
     return "\n".join(out) if out else "- no peer installed (see bench/README.md)"
 
 
@@ -238,6 +302,19 @@ def sweep(R, datpath):
     return "\n".join(rows)
 
 
+def machine(R):
+    """the ceilings the modc benches compared with: measured by modc bench on this machine"""
+    d = R.kv.get("dense", {})
+    if "peak_gflops" not in d:
+        return "Machine figures: not recorded."
+    src = {"measured": "measured by modc bench in this run", "cached": "from modc bench's calibration cache",
+           "given": "given on the command line"}
+    return ("Machine figures (modc bench, %s threads): f32 FMA peak %.0f GFLOP/s (%s kernel, %s), DRAM read %.1f "
+            "GB/s (%s)." % (d.get("threads", "?"), d["peak_gflops"], d.get("calibration_isa", "?"),
+                            src.get(d.get("peak_source"), "source not recorded"), d.get("dram_gbs", 0),
+                            src.get(d.get("dram_source"), "source not recorded")))
+
+
 def load_note(R):
     """which modc bench runs started while other work was on the cores"""
     busy = ["%s %.2f" % (k, v["load_average"]) for k, v in sorted(R.kv.items())
@@ -257,7 +334,7 @@ def main():
             "Measured in one run of `bench/run.sh` on %s, %s threads, %s. Ratios are between figures of this run "
             "only; absolute times vary between runs. %s" % (env.get("cpu", "?"), env.get("threads", "?"),
                                                           env.get("date", "?"), load_note(R)),
-            "", "## Targets", "", R.table(), "",
+            "", machine(R), "", "## Targets", "", R.table(), "",
             "Random weights make the router fire for about half the tokens when decoding (r = h.w_router > 0), "
             "while a router trained with the BCE aux loss fires for about the capacity fraction. The decode goal "
             "(MoD / dense <= 0.75) is therefore measured with a calibrated router (`torch_model.py calibrate`: "

@@ -2,7 +2,8 @@
 # run.sh: the benchmarks of issue 3, in one run, on the benchmark model (bench/models/):
 #   random weights -> `modc compile` (timed) of dense12 and mod12, f32 and bf16
 #   -> modc bench on each -> the peers (oneDNN sgemm on the same GEMMs, PyTorch eager on the
-#   same model, checked against modc's logits) -> a capacity sweep of mod12
+#   same model, checked against modc's logits; llama.cpp's llama-bench on dense12 as GGUF,
+#   f32 and bf16, beside a modc bench of the same 512-token prefill) -> a capacity sweep of mod12
 #   -> report.md (targets as ratios with pass/fail) and capacity.png (gnuplot).
 # Not part of ctest: it takes many minutes (PyTorch eager alone ~1 min per forward here).
 #
@@ -17,7 +18,9 @@
 # its table of figures each model's fastest round, with the spread between rounds.
 # environment: THREADS (2), REPEATS (5), PREFILL (128), DECODE (64), ROUNDS (3), TORCH_REPEATS (1),
 #   CAPACITIES ("0.125 0.25 0.5 1.0"), PYTHON (/usr/bin/python3: Debian's, with torch),
-#   TORCH_VARIANTS ("eager,eager-2t,mkldnn-2t"), CALIBRATE_SWEEP (1)
+#   TORCH_VARIANTS ("eager,eager-2t,mkldnn-2t"), CALIBRATE_SWEEP (1),
+#   LLAMA (1; 0 skips the llama.cpp peer), LLAMA_DIR (WORK_DIR/llama: bench/llama_peer.sh's
+#   build, kept between runs)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -28,20 +31,21 @@ while [ $# -gt 0 ]; do
     -o) OUT=$2; shift 2 ;;
     -w) W=$2; shift 2 ;;
     --quick) QUICK=1; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown argument '$1' (see --help)" >&2; exit 1 ;;
   esac
 done
 THREADS=${THREADS:-2} REPEATS=${REPEATS:-5} PREFILL=${PREFILL:-128} DECODE=${DECODE:-64} ROUNDS=${ROUNDS:-3}
 TORCH_REPEATS=${TORCH_REPEATS:-1} CAPACITIES=${CAPACITIES:-0.125 0.25 0.5 1.0}
 PYTHON=${PYTHON:-/usr/bin/python3} TORCH_VARIANTS=${TORCH_VARIANTS:-eager,eager-2t,mkldnn-2t}
-CALIBRATE_SWEEP=${CALIBRATE_SWEEP:-1}
+CALIBRATE_SWEEP=${CALIBRATE_SWEEP:-1} LLAMA=${LLAMA:-1}
 if [ "$QUICK" = 1 ]; then
   REPEATS=2 DECODE=32 ROUNDS=1 CALIBRATE_SWEEP=0 TORCH_VARIANTS=eager,mkldnn-2t
 fi
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 W=${W:-$OUT/work}
+LLAMA_DIR=${LLAMA_DIR:-$W/llama}
 mkdir -p "$W" "$OUT/kv"
 rm -f "$OUT"/kv/*.kv
 MODC=$B/modc
@@ -98,7 +102,8 @@ for r in $(seq "$ROUNDS"); do   # KVNAME.rN: round N, merged by report.py
   bench "dense.r$r" "$W/dense12/libdense12.so" "${dump[@]}"
   [ "$r" = 1 ] && dump=(--dump "$W/mod12/dump")
   bench "mod.r$r" "$W/mod12/libmod12.so" "${dump[@]}"
-  bench "dense_bf16.r$r" "$W/dense12_bf16/libdense12.so"
+  [ "$r" = 1 ] && dump=(--dump "$W/dense12_bf16/dump")
+  bench "dense_bf16.r$r" "$W/dense12_bf16/libdense12.so" "${dump[@]}"
   bench "mod_bf16.r$r" "$W/mod12_bf16/libmod12.so"
 done
 
@@ -131,6 +136,62 @@ if [ -x "$B/bench_dnnl" ]; then
   "$B/bench_dnnl" --threads "$THREADS" --repeats "$REPEATS" --routed-capacity 0.125 --kv "$OUT/kv/dnnl_mod.kv" \
     | tee "$OUT/dnnl_mod.txt"
 fi
+# llama.cpp: llama-bench pp512 (prefill of 512 tokens) and tg128 (128 decode steps from an
+# empty context), flash attention off and on, on dense12 converted to GGUF (f32, bf16), each
+# round beside a modc bench of the same library with a 512-token prefill.  Its logits on the
+# forward's tokens are compared with modc's first (the conversion must compute modc's function).
+llama_kv() {   # llama_kv JSONL KVFILE: llama-bench's tokens/s as llama.{pp512,tg128}.fa{0,1}.tps
+  "$PYTHON" - "$1" >> "$2" << 'EOF'
+import json, sys
+for line in open(sys.argv[1]):
+    d = json.loads(line)
+    test = "pp%d" % d["n_prompt"] if d["n_prompt"] else "tg%d" % d["n_gen"]
+    print("llama.%s.fa%d.tps=%.6g" % (test, int(d["flash_attn"]), d["avg_ts"]))
+    print("llama.build_commit=%s" % d["build_commit"])
+EOF
+}
+llama_check() {   # llama_check DT MODC_DUMP_DIR: llama.cpp's logits on modc's forward tokens, compared
+  local dt=$1 dump=$2/dump
+  [ -f "$dump.tokens" ] || return 0
+  "$llama_bin/llama-logits" "$W/dense12-$dt.gguf" "$dump.tokens" "$W/llama-$dt.logits" "$THREADS" 2> /dev/null || return 0
+  log "llama.cpp $dt logits against modc's:"
+  local vocab
+  vocab=$(sed -n 's/^  vocab_size: *//p' "$W/dense12.yaml")
+  "$PYTHON" "$here/gguf_convert.py" check "$dump.logits" "$W/llama-$dt.logits" --vocab "$vocab" | tee -a "$OUT/llama_check.txt" \
+    | sed -n 's/^kv: //p' | tr ' ' '\n' >> "$OUT/kv/llama_check_$dt.kv"
+  rm -f "$W/llama-$dt.logits"
+}
+llama_peer() {
+  local why r dt lib
+  [ "$LLAMA" = 1 ] || { why="LLAMA=$LLAMA"; log "llama.cpp peer: not built ($why)"; kvset llama_env status "not built ($why)"; return; }
+  log "llama.cpp peer: bench/llama_peer.sh $LLAMA_DIR (npm pack node-llama-cpp, build; cached after the first run)"
+  if ! llama_bin=$("$here/llama_peer.sh" "$LLAMA_DIR" 2> "$OUT/llama_build.txt"); then
+    why=$(tail -1 "$OUT/llama_build.txt" | sed 's/^llama_peer.sh: //')
+    log "llama.cpp peer: not built ($why)"; kvset llama_env status "not built ($why)"; return
+  fi
+  kvset llama_env status built
+  for dt in f32 bf16; do
+    "$PYTHON" "$here/gguf_convert.py" "$W/dense12.yaml" "$W/dense12-$dt.gguf" --dtype "$dt" >&2
+  done
+  llama_check f32 "$W/dense12"
+  llama_check bf16 "$W/dense12_bf16"
+  for r in $(seq "$ROUNDS"); do
+    for dt in f32 bf16; do
+      lib=$W/dense12/libdense12.so
+      [ "$dt" = bf16 ] && lib=$W/dense12_bf16/libdense12.so
+      bench "llamaside_$dt.r$r" "$lib" --no-forward --prefill 512 --decode "$DECODE"
+      log "llama-bench $dt (pp512, tg128, -fa 0 and 1, $REPEATS repetitions)"
+      if "$llama_bin/llama-bench" -m "$W/dense12-$dt.gguf" -p 512 -n 128 -t "$THREADS" -fa 0,1 -r "$REPEATS" \
+           -o jsonl 2> "$OUT/llama_$dt.r$r.err" > "$OUT/llama_$dt.r$r.jsonl"; then
+        llama_kv "$OUT/llama_$dt.r$r.jsonl" "$OUT/kv/llama_$dt.r$r.kv"
+      else
+        log "llama-bench $dt failed (see $OUT/llama_$dt.r$r.err)"
+      fi
+    done
+  done
+}
+llama_peer
+
 if [ "$have_torch" = 1 ]; then
   for m in dense12 mod12; do
     log "PyTorch eager on $m ($TORCH_VARIANTS; the eager default takes about a minute per forward here)"

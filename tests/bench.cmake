@@ -1,2 +1,12 @@
 # bench/report.py on synthetic results (tests/bench/test_report.sh): no benchmark runs here.
 add_test(NAME bench_report COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bench/test_report.sh ${CMAKE_CURRENT_BINARY_DIR}/bench_report_work)
+# modc bench's machine calibration (tools/calibrate.c): positive, finite figures, the cache
+# file written, read back, re-measured when corrupted (tests/bench/test_calibrate.c).
+add_executable(test_calibrate ${CMAKE_CURRENT_LIST_DIR}/bench/test_calibrate.c ${CMAKE_SOURCE_DIR}/tools/calibrate.c)
+target_include_directories(test_calibrate PRIVATE ${CMAKE_SOURCE_DIR} ${CMAKE_SOURCE_DIR}/tools)
+target_link_libraries(test_calibrate PRIVATE pthread m)
+add_test(NAME bench_calibrate COMMAND test_calibrate ${CMAKE_CURRENT_BINARY_DIR}/bench_calibrate_work)
+# bench/gguf_convert.py (the llama.cpp peer's GGUF) read back by an independent reader
+# (tests/bench/test_gguf.sh); skipped without numpy.
+add_test(NAME bench_gguf COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bench/test_gguf.sh ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/bench_gguf_work)
+set_tests_properties(bench_gguf PROPERTIES SKIP_RETURN_CODE 77)

@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include "runtime/modc_load.h"
 #include "bench.h"
+#include "calibrate.h"
 #include "timing.h"
 
 #define MAX_LAYERS 256
@@ -50,9 +51,12 @@ static const char usage_bench[] =
   "  --decode M         decode steps per run (default min(32, max_seq_len - N))\n"
   "  --seed S           token seed (default 1)\n"
   "  --no-forward       skip modc_forward      --no-session   skip prefill and decode\n"
-  "  --peak-gflops G    f32 peak to compare with (default: this machine's measured FMA peak,\n"
-  "                     211 GFLOP/s per core, 428 for 2; PERFORMANCE.md)\n"
-  "  --dram-gbs B       DRAM read bandwidth (default 31 GB/s for 1 thread, 55 for more)\n"
+  "  --peak-gflops G    f32 peak to compare with (default: this machine's f32 FMA peak at\n"
+  "                     --threads, measured in well under a second, or read from the cache)\n"
+  "  --dram-gbs B       DRAM read bandwidth to compare with (default: measured the same way,\n"
+  "                     a vectorised sum over a buffer several times the last-level cache)\n"
+  "  --recalibrate      measure the machine again instead of reading the cache, which is\n"
+  "                     $XDG_CACHE_HOME/modc (else ~/.cache/modc), one file per CPU and --threads\n"
   "  --header PATH      the model's generated header (default: NAME.h beside the library)\n"
   "  --weights PATH     weights file (default: the one beside the library)\n"
   "  --kv FILE          also write every figure as key=value lines\n"
@@ -67,8 +71,10 @@ typedef ModcLib Lib;
 
 typedef struct Opts {
   const char *lib, *header, *weights, *kv, *dump;
-  int threads, repeats, warmup, prefill, decode, forward, session, quiet;
-  double peak, dram;
+  int threads, repeats, warmup, prefill, decode, forward, session, quiet, recalibrate;
+  double peak, dram;   /* the ceilings compared with: given, else from machine_figures() */
+  const char *peak_src, *dram_src;   /* "given", "measured" or "cached" */
+  Calib cal;           /* the calibration, when one of them was not given */
   uint64_t seed;
 } Opts;
 
@@ -182,6 +188,7 @@ static int parse_bench(int argc, char **argv, Opts *o) {
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_bench, stdout); exit(0); }
     if (!strcmp(a, "--no-forward")) { o->forward = 0; continue; }
     if (!strcmp(a, "--no-session")) { o->session = 0; continue; }
+    if (!strcmp(a, "--recalibrate")) { o->recalibrate = 1; continue; }
     if (!strcmp(a, "-q")) { o->quiet = 1; continue; }
     if (a[0] == '-' && a[1]) {
       if (!v) return bfail("%s needs a value (see modc bench --help)", a);
@@ -199,9 +206,40 @@ static int parse_bench(int argc, char **argv, Opts *o) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = n > 0 ? (int)n : 1;
   }
-  if (!o->peak) o->peak = o->threads == 1 ? 211 : o->threads == 2 ? 428 : 211.0 * o->threads;
-  if (!o->dram) o->dram = o->threads == 1 ? 31 : 55;
   return 0;
+}
+
+/* ------------------------------------------------------------------ the machine */
+
+/* The peak and bandwidth not given on the command line: measured on this machine at
+ * --threads, or read from the calibration cache (tools/calibrate.c). */
+static void machine_figures(Opts *o) {
+  o->peak_src = o->peak ? "given" : "", o->dram_src = o->dram ? "given" : "";
+  if (o->peak && o->dram) return;
+  calibrate(o->threads, o->recalibrate, &o->cal);
+  const char *src = o->cal.cached ? "cached" : "measured";
+  if (!o->peak) o->peak = o->cal.peak_gflops, o->peak_src = src;
+  if (!o->dram) o->dram = o->cal.dram_gbs, o->dram_src = src;
+}
+
+/* "machine: ..." lines: the two ceilings and where they come from */
+static void print_machine(const Opts *o) {
+  const Calib *c = &o->cal;
+  printf("machine: f32 FMA peak %.0f GFLOP/s (%s), DRAM read %.1f GB/s (%s), %d threads\n", o->peak,
+         strcmp(o->peak_src, "given") ? o->peak_src : "--peak-gflops", o->dram,
+         strcmp(o->dram_src, "given") ? o->dram_src : "--dram-gbs", o->threads);
+  if (!c->cpu[0]) return;   /* both given: nothing calibrated */
+  printf("  %s; %s FMA kernel", c->cpu, c->isa);
+  if (c->buffer_mib)
+    printf("; bandwidth over a %.0f MiB buffer (last-level cache %.0f MiB%s)", c->buffer_mib, c->llc_mib,
+           c->buffer_mib < 4 * c->llc_mib ? ": capped below 4x it" : "");
+  putchar('\n');
+  if (c->cached) printf("  cached from %s (--recalibrate to measure again)\n", c->file);
+  else printf("  measured now in %.2f s (%s); %s%s\n", c->seconds, c->why, c->note[0] ? "" : "cached in ",
+              c->note[0] ? c->note : c->file);
+  if (calib_busy(c->load))
+    printf("  measured under load average %.2f: other work on the cores lowers these figures "
+           "(--recalibrate on an idle machine)\n", c->load);
 }
 
 /* ------------------------------------------------------------------ the library */
@@ -488,6 +526,7 @@ static void report_prefill(const Opts *o, const Dims *dm, const SessRuns *x) {
   kv("prefill.n", "%d", x->n);
   kv("prefill.ms", "%.6g", med * 1e3);
   kv("prefill.ms_per_token", "%.6g", med * 1e3 / x->n);
+  kv("prefill.tokens_per_s", "%.6g", x->n / med);
   kv("prefill.gflops", "%.6g", gf);
   kv("prefill.peak_pct", "%.6g", 100 * gf / o->peak);
   if (dm->n_routed) kv("prefill.take_rate", "%.6g", tk / ((double)x->n * dm->n_routed));
@@ -659,8 +698,8 @@ static void print_model(const Lib *l, modc_model *m, const Opts *o, const Dims *
   for (int i = 0; i < dm->L; i++)
     if (dm->routed[i]) printf(" %d (%g)", i, dm->cap[i]);
   printf("%s\n", dm->n_routed ? "" : " none");
-  printf("against: %.0f GFLOP/s f32 peak, %.0f GB/s DRAM read (--peak-gflops, --dram-gbs); load average %.2f\n",
-         o->peak, o->dram, load_average());
+  print_machine(o);
+  printf("load average %.2f\n", load_average());
   kv("model", "%s", in->name);
   kv("threads", "%d", o->threads);
   kv("weight_bytes", "%d", dm->wb);
@@ -668,6 +707,10 @@ static void print_model(const Lib *l, modc_model *m, const Opts *o, const Dims *
   kv("weights_mb", "%.6g", wbytes / 1e6);
   kv("peak_gflops", "%.6g", o->peak);
   kv("dram_gbs", "%.6g", o->dram);
+  kv("peak_source", "%s", o->peak_src);
+  kv("dram_source", "%s", o->dram_src);
+  if (o->cal.isa[0]) kv("calibration_isa", "%s", o->cal.isa);
+  if (o->cal.cached) kv("calibration_file", "%s", o->cal.file);
   kv("load_average", "%.2f", load_average());
 }
 
@@ -697,6 +740,7 @@ int bench_main(int argc, char **argv) {
   Opts o;
   Lib l;
   if (parse_bench(argc, argv, &o) || load_lib(o.lib, &l)) return 1;
+  machine_figures(&o);
   setvbuf(stdout, NULL, _IOLBF, 0);   /* each result line as it comes, also through a pipe */
   show_progress = !o.quiet;
   if (o.kv && !(kvf = fopen(o.kv, "w"))) return bfail("cannot write '%s': %s", o.kv, strerror(errno));

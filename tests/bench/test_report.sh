@@ -2,7 +2,8 @@
 # test_report.sh: bench/report.py on key=value files written here (no benchmark is run):
 # rounds merge into a model's fastest round per section, each target's ratio is taken round
 # by round and the median round decides pass or fail, a missing peer leaves "not measured",
-# and the random-router row is information only.
+# the random-router row is information only, and the llama.cpp rows take llama-bench's better
+# flash-attention setting, paired with the modc bench beside it, or say why the peer is missing.
 #   test_report.sh WORKDIR
 set -u
 W=$1 here=$(cd "$(dirname "$0")" && pwd)
@@ -16,7 +17,8 @@ kv() { local f=$1; shift; printf '%s\n' "$@" > "kv/$f.kv"; }   # kv FILE key=val
 # three rounds of dense and mod: MoD / dense forward 0.60, 0.80 (a noisy round), 0.65
 for r in 1 2 3; do
   df=(400 410 400) mf=(240 328 260) dd=(8.0 8.0 8.4) md=(6.0 6.2 6.1) bd=(4.6 4.9 4.7)
-  kv "dense.r$r" model=dense12 routed_layers=0 dram_gbs=55 load_average=0.5 "forward.ms=${df[r-1]}" \
+  kv "dense.r$r" model=dense12 routed_layers=0 threads=2 peak_gflops=250 dram_gbs=20 peak_source=measured \
+     dram_source=cached calibration_isa=avx512f load_average=0.5 "forward.ms=${df[r-1]}" \
      "decode.ms=${dd[r-1]}" "decode.gbs=$(awk -v t="${dd[r-1]}" 'BEGIN { print 438 / t }')" decode.weight_mb=438
   kv "mod.r$r" model=mod12 routed_layers=6 load_average=0.5 "forward.ms=${mf[r-1]}" "decode.ms=${md[r-1]}" \
      decode.weight_mb=357 decode.take_rate=0.52 decode.fit_base_ms=4.6 decode.fit_block_ms=0.5 \
@@ -27,8 +29,45 @@ for r in 1 2 3; do
 done
 kv compile compile.dense12.s=4.5 compile.mod12.s=4.7
 kv env date=test threads=2 cpu=test
-python3 "$report" kv report.md capacity.dat > out.txt 2>&1 || { bad "report.py failed: $(cat out.txt)"; exit 1; }
 row() { grep -F "| $1 |" report.md; }
+
+# the llama.cpp peer missing: its rows say why
+kv llama_env "status=not built (npm pack node-llama-cpp@1.0 failed)"
+python3 "$report" kv report.md capacity.dat > out.txt 2>&1 || { bad "report.py failed: $(cat out.txt)"; exit 1; }
+row "dense prefill of 512 tokens vs llama.cpp pp512 (f32)" | grep -q "not measured.*not built (npm pack" \
+  && ok "a missing llama.cpp says why" || bad "missing llama.cpp: $(row 'dense prefill of 512 tokens vs llama.cpp pp512 (f32)')"
+row "dense decode vs llama.cpp tg128 (bf16)" | grep -q "| n/a |" && ok "missing llama.cpp decode row is n/a" \
+  || bad "missing llama.cpp decode: $(row 'dense decode vs llama.cpp tg128 (bf16)')"
+grep -q "^- llama.cpp: not built" report.md && ok "peers list says llama.cpp was not built" || bad "peers: llama.cpp missing note"
+
+# three rounds of the llama.cpp peer beside modc: pp512 ratios (better fa) 1.300, 1.152, 1.400 -> 1.300;
+# decode 40/36, 40/38, 40/39 -> 1.053 (median), under the f32 goal of 1.1
+kv llama_env status=built
+kv llama_check_f32 llama.check.rel_err=0.000126 llama.check.argmax_agree=1
+for r in 1 2 3; do
+  pp0=(400 500 300) pp1=(500 480 350) tg0=(36 38 39) tg1=(30 31 32) mp=(650 576 490)
+  kv "llamaside_f32.r$r" load_average=0.5 prefill.n=512 "prefill.ms=$(awk -v t="${mp[r-1]}" 'BEGIN { print 512000 / t }')" \
+     "prefill.tokens_per_s=${mp[r-1]}" decode.ms=25 decode.tokens_per_s=40
+  kv "llama_f32.r$r" "llama.pp512.fa0.tps=${pp0[r-1]}" "llama.pp512.fa1.tps=${pp1[r-1]}" \
+     "llama.tg128.fa0.tps=${tg0[r-1]}" "llama.tg128.fa1.tps=${tg1[r-1]}" llama.build_commit=abc1234
+done
+kv llamaside_bf16 load_average=0.5 prefill.n=512 prefill.ms=800 prefill.tokens_per_s=640 decode.ms=10 decode.tokens_per_s=100
+kv llama_bf16 llama.pp512.fa0.tps=600 llama.pp512.fa1.tps=610 llama.tg128.fa0.tps=90 llama.tg128.fa1.tps=95 \
+   llama.build_commit=abc1234
+python3 "$report" kv report.md capacity.dat > out.txt 2>&1 || { bad "report.py failed: $(cat out.txt)"; exit 1; }
+row "dense prefill of 512 tokens vs llama.cpp pp512 (f32)" | grep -q "| modc 650 tokens/s | llama.cpp 500 tokens/s | 1.300 | modc / llama.cpp >= 1.25 | pass |" \
+  && ok "pp512: the better fa setting, the median round" || bad "pp512 row: $(row 'dense prefill of 512 tokens vs llama.cpp pp512 (f32)')"
+row "dense prefill of 512 tokens vs llama.cpp pp512 (f32)" | grep -q "rounds: 1.152, 1.300, 1.400" \
+  && ok "pp512: every round's ratio" || bad "pp512 rounds"
+row "dense prefill of 512 tokens vs llama.cpp pp512 (f32)" | grep -q "rel err 1.3e-04, argmax agrees 100.0%" \
+  && ok "pp512: the logits check in the note" || bad "pp512 logits check note"
+row "dense decode vs llama.cpp tg128 (f32)" | grep -q "| 1.053 | modc / llama.cpp >= 1.1 | \*\*fail\*\* |" \
+  && ok "tg128 f32: a median under 1.1 fails" || bad "tg128 f32 row: $(row 'dense decode vs llama.cpp tg128 (f32)')"
+row "dense decode vs llama.cpp tg128 (bf16)" | grep -q "| modc 100.0 tokens/s | llama.cpp 95.0 tokens/s | 1.053 | modc / llama.cpp >= 1 | pass |" \
+  && ok "tg128 bf16: one round, goal 1.0" || bad "tg128 bf16 row: $(row 'dense decode vs llama.cpp tg128 (bf16)')"
+grep -q "^- llama.cpp f32 (llama-bench, build abc1234; fastest of 3 rounds), tokens/s with flash attention off / on: pp512 500.0 / 500.0, tg128 39.0 / 32.0" report.md \
+  && ok "peers list llama-bench's figures" || bad "peers llama line: $(grep '^- llama' report.md)"
+grep -q "^Machine figures (modc bench, " report.md && ok "the machine's figures come from the kv" || bad "machine line"
 row "MoD forward vs dense forward" | grep -q "| 0.650 | MoD / dense <= 0.72 | pass |" \
   && ok "the median round's ratio decides (0.600, 0.650, 0.800)" || bad "median round: $(row 'MoD forward vs dense forward')"
 row "MoD forward vs dense forward" | grep -q "rounds: 0.600, 0.650, 0.800" && ok "every round's ratio listed" || bad "rounds listed"

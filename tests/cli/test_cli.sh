@@ -5,6 +5,7 @@
 set -u
 B=$1 W=$2 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$W" && mkdir -p "$W" && cp "$here/small.yaml" "$W/" && cd "$W" || exit 1
+export XDG_CACHE_HOME=$W/cache   # modc bench's calibration cache: here, not in the user's home
 fails=0 passes=0
 ok() { passes=$((passes + 1)); echo "ok   $*"; }
 bad() { fails=$((fails + 1)); echo "FAIL $*"; }
@@ -82,7 +83,7 @@ expect "out-of-range message names the token" "300" tok2.txt
   --dump dump -q > bench.txt 2>&1 && ok "bench" || bad "bench: $(cat bench.txt)"
 for f in "GFLOP/s" "% of peak" "GB/s" "% of DRAM read" "routed take rate"; do expect "bench prints $f" "$f" bench.txt; done
 for k in forward.1x16.gflops forward.2x8.ms forward.peak_pct prefill.ms prefill.gflops decode.ms \
-         decode.gbs decode.dram_pct decode.weight_mb decode.take_rate; do
+         decode.gbs decode.dram_pct decode.weight_mb decode.take_rate peak_gflops dram_gbs; do
   v=$(sed -n "s/^$k=//p" bench.kv)
   awk -v v="$v" 'BEGIN { exit !(v ~ /^[0-9.e+-]+$/ && v + 0 > 0 && v + 0 < 1e12) }' \
     && ok "bench $k = $v" || bad "bench $k: '$v' is not a positive number"
@@ -95,6 +96,33 @@ grep -q "^1 [01]\{14\}$" dump.session.routing && ok "bench --dump writes the rou
 expect "bench names the limit" "max_seq_len" bench2.txt
 "$B/modc" bench a/libsmall.so --header /nonexistent.h -q > bench3.txt 2>&1 && bad "bench without a header accepted" || ok "bench without a header refused"
 "$B/modc" bench --help | grep -q -- "--repeats" && ok "bench --help" || bad "bench --help"
+
+# modc bench's machine figures: measured on the first run and cached per CPU and thread
+# count; the second run reads the cache; a corrupted cache is re-measured, never trusted;
+# --peak-gflops / --dram-gbs override both (tools/calibrate.c)
+qb() { "$B/modc" bench a/libsmall.so --threads 2 --repeats 1 --warmup 0 --prefill 8 --decode 2 -q "$@"; }
+rm -rf cache
+qb --kv cal1.kv > cal1.txt 2>&1 && ok "bench with an empty cache" || bad "bench with an empty cache: $(cat cal1.txt)"
+expect "first bench measures the machine" "measured now" cal1.txt
+cfile=$(ls "$W"/cache/modc/calibration-*-t2.txt 2> /dev/null | head -1)
+[ -n "$cfile" ] && grep -q "^peak_gflops=" "$cfile" && ok "calibration cached in $cfile" || bad "no calibration file in cache/modc"
+grep -q "^peak_source=measured$" cal1.kv && ok "kv: peak_source=measured" || bad "kv peak_source: $(grep source cal1.kv)"
+qb --kv cal2.kv > cal2.txt 2>&1
+expect "second bench reads the cache" "cached from $cfile" cal2.txt
+[ "$(grep '^peak_gflops=' cal1.kv)" = "$(grep '^peak_gflops=' cal2.kv)" ] && grep -q "^dram_source=cached$" cal2.kv \
+  && ok "the cached figures are the measured ones" || bad "cached figures differ: $(grep -h 'peak\|dram' cal1.kv cal2.kv)"
+[ -n "$cfile" ] && echo "peak_gflops=garbage" > "$cfile"
+qb > cal3.txt 2>&1 && ok "bench with a corrupted cache" || bad "bench with a corrupted cache: $(cat cal3.txt)"
+expect "a corrupted cache is ignored with a warning" "warning: bench: ignoring the calibration cache" cal3.txt
+expect "and measured again" "measured now" cal3.txt
+qb --recalibrate > cal4.txt 2>&1
+expect "--recalibrate measures again" "measured now" cal4.txt
+qb --peak-gflops 123.5 --dram-gbs 45 --kv cal5.kv > cal5.txt 2>&1
+grep -q "^peak_gflops=123.5$" cal5.kv && grep -q "^dram_gbs=45$" cal5.kv && grep -q "^peak_source=given$" cal5.kv \
+  && ok "--peak-gflops / --dram-gbs show in --kv" || bad "overrides in kv: $(grep 'peak\|dram' cal5.kv)"
+expect "overrides named in the report" "(--peak-gflops)" cal5.txt
+XDG_CACHE_HOME=$W/small.yaml qb > cal6.txt 2>&1 && ok "bench with an unwritable cache folder" || bad "unwritable cache: $(cat cal6.txt)"
+expect "an unwritable cache folder says so" "not cached" cal6.txt
 
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]

@@ -150,26 +150,26 @@ def goals(R):
     g = R.get
     R.goal_rounds("dense forward vs oneDNN sgemm (the same GEMMs alone)", ("dense", "forward.ms"),
                   ("dnnl_dense", "dnnl.forward.ms"), "modc %.1f ms", "oneDNN %.1f ms", "modc / oneDNN", "<=",
-                  round(1 / 0.75, 3), "oneDNN does only the GEMMs; modc also attention, norms")
+                  round(1 / 0.85, 3), "speed >= 0.85 of oneDNN's; oneDNN does only the GEMMs, modc also attention, norms")
     R.goal_rounds("MoD forward vs dense forward", ("mod", "forward.ms"), ("dense", "forward.ms"), "%.1f ms", "%.1f ms",
-                  "MoD / dense", "<=", 0.72, "top-k at capacity 0.125")
+                  "MoD / dense", "<=", 0.70, "top-k at capacity 0.125")
     R.goal_rounds("dense decode weight bandwidth", ("dense", "decode.gbs"), g("dense", "dram_gbs"), "%.2f GB/s",
                   "DRAM %.0f GB/s", "share", ">=", 0.70,
                   "%.0f MB of weights per step" % (g("dense", "decode.weight_mb") or 0))
     cal_take = g("modcal", "decode.take_rate")
     R.goal_rounds("MoD decode vs dense decode, calibrated router (measured)", ("modcal", "decode.ms"),
                   ("densecal", "decode.ms") if "densecal" in R.kv else ("dense", "decode.ms"), "%.2f ms/step",
-                  "%.2f ms/step", "MoD / dense", "<=", 0.75,
+                  "%.2f ms/step", "MoD / dense", "<=", 0.72,
                   "router_bias calibrated so ~capacity take a block: take rate %s" % (
                       "%.3f" % cal_take if cal_take is not None else "?"))
     bm, bd = g("mod", "decode.weight_mb"), g("dense", "decode.weight_mb")
     R.info("MoD decode vs dense decode, random router (measured)", f(g("mod", "decode.ms"), "%.2f ms/step"),
            f(g("dense", "decode.ms"), "%.2f ms/step"), "MoD / dense",
-           "random weights: take rate %.3f, not capacity (0.75 needs <= %s by the fit); weight bytes ratio %s" % (
-               g("mod", "decode.take_rate") or 0, take_for(R, 0.75), "%.3f" % (bm / bd) if bm and bd else "?"))
+           "random weights: take rate %.3f, not capacity (0.72 needs <= %s by the fit); weight bytes ratio %s" % (
+               g("mod", "decode.take_rate") or 0, take_for(R, 0.72), "%.3f" % (bm / bd) if bm and bd else "?"))
     R.goal_rounds("MoD decode vs dense decode, at take rate = capacity (fit, estimate)",
                   ("mod", "decode.at_capacity_ms"), ("dense", "decode.ms"), "%.2f ms/step", "%.2f ms/step",
-                  "MoD / dense", "<=", 0.75,
+                  "MoD / dense", "<=", 0.72,
                   "random-router steps fitted: %.2f ms + %.2f ms per block taken" % (
                       g("mod", "decode.fit_base_ms") or 0, g("mod", "decode.fit_block_ms") or 0))
     R.goal_rounds("bf16 decode vs f32 decode (dense)", ("dense_bf16", "decode.ms"), ("dense", "decode.ms"),
@@ -183,7 +183,7 @@ def goals(R):
     llama_goals(R)
     for m in ("dense12", "mod12"):
         R.goal("`modc compile` %s (f32, weight packing included)" % m, f(g("compile", "compile.%s.s" % m), "%.2f s"),
-               (10.0, "%g s"), "time / 10 s", "<=", 1, "")
+               (5.0, "%g s"), "time / 5 s", "<=", 1, "")
 
 
 def llama_note(R, dt, test):
@@ -330,18 +330,18 @@ def main():
     R = Report(kvdir)
     goals(R)
     env = R.kv.get("env", {})
-    text = ["# modc benchmarks (issue 3)", "",
+    text = ["# modc benchmarks (the targets of issue 9)", "",
             "Measured in one run of `bench/run.sh` on %s, %s threads, %s. Ratios are between figures of this run "
             "only; absolute times vary between runs. %s" % (env.get("cpu", "?"), env.get("threads", "?"),
                                                           env.get("date", "?"), load_note(R)),
             "", machine(R), "", "## Targets", "", R.table(), "",
             "Random weights make the router fire for about half the tokens when decoding (r = h.w_router > 0), "
             "while a router trained with the BCE aux loss fires for about the capacity fraction. The decode goal "
-            "(MoD / dense <= 0.75) is therefore measured with a calibrated router (`torch_model.py calibrate`: "
+            "(MoD / dense <= 0.72) is therefore measured with a calibrated router (`torch_model.py calibrate`: "
             "router_bias set per routed layer so that ~capacity of 512 calibration tokens take the block; every "
             "other weight unchanged) and estimated from the random-router steps by fitting step time against "
             "blocks taken. With the random router a decode step must read the blocks of about half the routed "
-            "layers, so no kernel can reach 0.75 there (its row is for information: a step costs about the bytes "
+            "layers, so no kernel can reach 0.72 there (its row is for information: a step costs about the bytes "
             "it reads, a skipped block nothing). Each modc figure is the best of the rounds run (run.sh ROUNDS, "
             "interleaved; the spread column is slowest / fastest); other work on the cores only inflates times.",
             "", "## modc figures", "", details(R), "",

@@ -68,7 +68,7 @@ row "dense decode vs llama.cpp tg128 (bf16)" | grep -q "| modc 100.0 tokens/s | 
 grep -q "^- llama.cpp f32 (llama-bench, build abc1234; fastest of 3 rounds), tokens/s with flash attention off / on: pp512 500.0 / 500.0, tg128 39.0 / 32.0" report.md \
   && ok "peers list llama-bench's figures" || bad "peers llama line: $(grep '^- llama' report.md)"
 grep -q "^Machine figures (modc bench, " report.md && ok "the machine's figures come from the kv" || bad "machine line"
-row "MoD forward vs dense forward" | grep -q "| 0.650 | MoD / dense <= 0.72 | pass |" \
+row "MoD forward vs dense forward" | grep -q "| 0.650 | MoD / dense <= 0.7 | pass |" \
   && ok "the median round's ratio decides (0.600, 0.650, 0.800)" || bad "median round: $(row 'MoD forward vs dense forward')"
 row "MoD forward vs dense forward" | grep -q "rounds: 0.600, 0.650, 0.800" && ok "every round's ratio listed" || bad "rounds listed"
 row "bf16 decode vs f32 decode (dense)" | grep -q "| 0.575 | bf16 / f32 <= 0.6 | pass |" \
@@ -78,7 +78,7 @@ row "dense forward vs oneDNN sgemm (the same GEMMs alone)" | grep -q "not measur
 row "MoD decode vs dense decode, random router (measured)" | grep -q "| info |" && ok "random router row is information" \
   || bad "random router row"
 grep -F "| dense12 f32 |" report.md | grep -q "| 400.0 (" && ok "figures table: the fastest round" || bad "figures table"
-# a failing median: make round 3 bad too, so two of three rounds exceed 0.72
+# a failing median: make round 3 bad too, so two of three rounds exceed 0.70
 kv mod.r3 model=mod12 routed_layers=6 load_average=0.5 forward.ms=300 decode.ms=6.1 decode.weight_mb=357
 python3 "$report" kv report.md capacity.dat > out.txt 2>&1
 row "MoD forward vs dense forward" | grep -q "**fail**" && ok "a median over the goal fails" || bad "median fail"

@@ -45,7 +45,6 @@ enum {
 /* target.c: shared helpers */
 int cg_fail(char *err, size_t errlen, const char *fmt, ...);   /* formats err, returns -1 */
 void cg_llvm_init(void);                                      /* all targets, once */
-int cg_feature_on(const char *features, const char *name);    /* "+name" is in the list */
 
 /* kernels.c: the function for node `node` of g (created on first use, shared by equal keys).
  * Nodes of op input/weight/output/block.arg/yield have no kernel and return NULL. */

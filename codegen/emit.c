@@ -118,7 +118,7 @@ static int target_has_fma(const CgCtx *c) {
   if (!c->target) return 1;
   const char *t = c->target->triple;
   int x86 = !strncmp(t, "x86_64", 6) || (t[0] == 'i' && t[2] == '8' && t[3] == '6');
-  return !x86 || cg_feature_on(c->target->features, "fma") || cg_feature_on(c->target->features, "avx512f");
+  return !x86 || target_feature_on(c->target->features, "fma") || target_feature_on(c->target->features, "avx512f");
 }
 
 LLVMValueRef em_fma(Em *e, LLVMValueRef a, LLVMValueRef b, LLVMValueRef c) {

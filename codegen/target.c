@@ -79,17 +79,6 @@ static int is_x86(LLVMTargetRef t) {
   return !strcmp(LLVMGetTargetName(t), "x86-64") || !strcmp(LLVMGetTargetName(t), "x86");
 }
 
-/* Is "+name" one of the comma separated entries of features? */
-int cg_feature_on(const char *features, const char *name) {
-  size_t n = strlen(name);
-  for (const char *p = features; *p;) {
-    size_t len = strcspn(p, ",");
-    if (len == n + 1 && p[0] == '+' && !memcmp(p + 1, name, n)) return 1;
-    p += len + (p[len] == ',');
-  }
-  return 0;
-}
-
 /* LLVM reports unknown CPUs only as a warning on stderr; these catch what it prints. */
 typedef struct ErrCapture {
   int saved;                /* the real stderr, -1 when not capturing */

@@ -128,7 +128,6 @@ MMSched sched_mm_expand(const Sched *r, int64_t N, SchedEpilogue ep) {
   m.mc = r->mc;
   m.items = r->items;
   m.panels = (N + m.nr - 1) / m.nr;
-  m.par_min = r->par_min;
   return m;
 }
 

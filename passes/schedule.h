@@ -63,7 +63,6 @@ typedef struct MMSched {
   int64_t mc;               /* rows per work item of the many-row path (at most) */
   int64_t items;            /* at least this many items where the rows allow; 0: none */
   int64_t panels;           /* ceil(N / nr) */
-  int64_t par_min;          /* work below which the call runs on one thread */
 } MMSched;
 MMSched sched_mm_expand(const Sched *r, int64_t N, SchedEpilogue ep);
 

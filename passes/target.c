@@ -51,8 +51,7 @@ static const CpuRow *cpu_row(const char *cpu, TargetArch arch) {
   return cpu_row(arch == ARCH_AARCH64 ? "neoverse-n1" : "generic", arch);
 }
 
-/* Is "+name" an entry of the comma-separated LLVM feature list? */
-static int feature_on(const char *features, const char *name) {
+int target_feature_on(const char *features, const char *name) {
   size_t n = strlen(name);
   for (const char *p = features; p && *p;) {
     size_t len = strcspn(p, ",");
@@ -76,7 +75,7 @@ static unsigned feature_bits(const char *features, TargetArch arch) {
   };
   unsigned f = 0;
   for (int i = 0; i < TF_COUNT; i++)
-    if (feature_on(features, names[i])) f |= 1u << i;
+    if (target_feature_on(features, names[i])) f |= 1u << i;
   if (arch == ARCH_AARCH64) f |= TF_NEON; /* NEON is baseline on AArch64; LLVM lists it or not */
   return f;
 }

@@ -54,6 +54,9 @@ void target_describe(const char *triple, const char *cpu, const char *features, 
  * width), a 48 KiB / 1 MiB / 32 MiB cache hierarchy, unknown cores. */
 void target_default(TargetDesc *out);
 
+/* Is "+name" an entry of the comma-separated LLVM feature list ("+avx2,-amx-tile,...")? */
+int target_feature_on(const char *features, const char *name);
+
 /* One line: "cpu=haswell vw=8 vregs=16 fma=2 l1d=32K l2=256K l3=8M cores=0 +avx,+avx2,+fma". */
 void target_format(const TargetDesc *t, char *buf, size_t n);
 

@@ -81,7 +81,7 @@ static void *build(const char *dir) {
   c.mod = LLVMModuleCreateWithNameInContext("vexp", c.ctx);
   LLVMSetTarget(c.mod, t.triple);
   ctx_types(&c);
-  c.vw = cg_feature_on(t.features, "avx512f") ? 16 : 8;
+  c.vw = target_feature_on(t.features, "avx512f") ? 16 : 8;
   for (int i = 0; i < 3; i++) emit_fn(&c, widths[i]);
   LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
   LLVMErrorRef pe = LLVMRunPasses(c.mod, "default<O3>", c.tm, opts);

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "emit.h"
+#include "../passes/kkey.h"
 #include "../passes/schedule.h"
 
 /* Items few and large (attention's (query block, head) pairs) are spread as ITEM_SPAN

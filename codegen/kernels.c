@@ -213,98 +213,41 @@ LLVMValueRef vdot(Em *e, LLVMValueRef pa, LLVMValueRef pb, int64_t n, int w) {
 
 /* ---- keys, cache, dispatch ---- */
 
-/* Keys (and function names): op, inner shapes, dtypes, attributes; the record follows. */
-
-static void key_cols(const Kern *k, char *buf, size_t n) {
-  snprintf(buf, n, "k_%s_c%lld", op_names[k->n->op], (long long)ccols(k, k->out));
-}
-
-static void key_embed(const Kern *k, char *buf, size_t n) {
-  snprintf(buf, n, "k_embed_v%lld_d%lld_%s", (long long)cdim(k, k->in[1], 0), (long long)ccols(k, k->out),
-           dtype_name(k->in[1]->dt));
-}
-
-static void key_rmsnorm(const Kern *k, char *buf, size_t n) {
-  snprintf(buf, n, "k_rmsnorm_d%lld_eps%.9g", (long long)ccols(k, k->out), norm_eps(k));
-}
-
-static void key_matmul(const Kern *k, char *buf, size_t n) {
-  const Node *nd = k->n;
-  char extra[48] = "";
-  if (nd->op == OP_MATMUL_NORM_GATHER) snprintf(extra, sizeof extra, "_eps%.9g", norm_eps(k));
-  if (nd->op == OP_MATMUL_SCATTER_GATE) snprintf(extra, sizeof extra, "_%s", attr_s(nd, "gate", "raw"));
-  snprintf(buf, n, "k_%s_n%lld_k%lld_%s_nr%lld%s", op_names[nd->op], (long long)cdim(k, k->in[1], 0),
-           (long long)cdim(k, k->in[1], 1), dtype_name(k->in[1]->dt), (long long)attr_i(&k->g->n[nd->in[1]], "nr", 0), extra);
-}
-
-static void key_rope(const Kern *k, char *buf, size_t n) {
-  snprintf(buf, n, "k_rope_c%lld_h%lld_theta%.17g", (long long)ccols(k, k->out), (long long)attr_i(k->n, "heads", 0),
-           attr_f(k->n, "theta", 0));
-}
-
-static void key_attention(const Kern *k, char *buf, size_t n) {
-  const Node *nd = k->n;
-  int64_t H = attr_i(nd, "heads", 0), hd = H > 0 ? ccols(k, k->in[0]) / H : 0;
-  char layer[32] = "";
-  if (nd->op == OP_KV_ATTENTION) snprintf(layer, sizeof layer, "_l%lld", (long long)attr_i(nd, "layer", -1));
-  snprintf(buf, n, "k_%s%s_h%lld_kv%lld_hd%lld", op_names[nd->op], layer, (long long)H,
-           (long long)attr_i(nd, "kv_heads", H), (long long)hd);
-}
-
-static void key_topk(const Kern *k, char *buf, size_t n) {
-  snprintf(buf, n, "k_topk_k%lld", (long long)attr_i(k->n, "k", cdim(k, k->out, 0)));
-}
-
-static void key_select(const Kern *k, char *buf, size_t n) {
-  int64_t d = k->out->dim[0];
-  snprintf(buf, n, "k_select_l%lld_s%d", (long long)attr_i(k->n, "layer", -1), DIM_IS_SYM(d) ? DIM_SYMNO(d) : -1);
-}
-
-static void key_gather(const Kern *k, char *buf, size_t n) {
-  snprintf(buf, n, "k_gather_c%lld_%s", (long long)ccols(k, k->out), dtype_name(k->out->dt));
-}
-
-static void key_scatter(const Kern *k, char *buf, size_t n) {
-  snprintf(buf, n, "k_scatter_gate_d%lld_%s", (long long)ccols(k, k->out), attr_s(k->n, "gate", "raw"));
-}
-
-/* The op table of codegen: each op's emitter and key.  Graph plumbing (input, weight, output,
- * block.arg, yield, mod.block) has no kernel; any other op without an entry is an internal
- * error. */
+/* The op table of codegen: each op's emitter (its key is passes/kkey.c's).  Graph plumbing
+ * (input, weight, output, block.arg, yield, mod.block) has no kernel; any other op without an
+ * entry is an internal error. */
 typedef struct KernelDef {
   LLVMValueRef (*emit)(Kern *k);
-  void (*key)(const Kern *k, char *buf, size_t n);
 } KernelDef;
 
 static const KernelDef kernel_defs[OP_COUNT] = {
-  [OP_EMBED] = {k_elementwise, key_embed},
-  [OP_ADD] = {k_elementwise, key_cols},
-  [OP_BIAS_ADD] = {k_elementwise, key_cols},
-  [OP_SILU] = {k_elementwise, key_cols},
-  [OP_SILU_MUL] = {k_elementwise, key_cols},
-  [OP_RMSNORM] = {k_rmsnorm, key_rmsnorm},
-  [OP_MATMUL] = {k_matmul, key_matmul},
-  [OP_MATMUL_ADD] = {k_matmul, key_matmul},
-  [OP_MATMUL_SILU_MUL] = {k_matmul, key_matmul},
-  [OP_MATMUL_NORM_GATHER] = {k_matmul, key_matmul},
-  [OP_MATMUL_ADD_GATHER] = {k_matmul, key_matmul},
-  [OP_MATMUL_SCATTER_GATE] = {k_matmul, key_matmul},
-  [OP_ROPE] = {k_rope, key_rope},
-  [OP_ATTENTION] = {k_attention, key_attention},
-  [OP_KV_ATTENTION] = {k_attention, key_attention},
-  [OP_TAKE_LAST] = {k_take_last, key_cols},
-  [OP_TOPK] = {k_topk, key_topk},
-  [OP_SELECT] = {k_select, key_select},
-  [OP_GATHER] = {k_gather, key_gather},
-  [OP_SCATTER_GATE] = {k_scatter_gate, key_scatter},
+  [OP_EMBED] = {k_elementwise},
+  [OP_ADD] = {k_elementwise},
+  [OP_BIAS_ADD] = {k_elementwise},
+  [OP_SILU] = {k_elementwise},
+  [OP_SILU_MUL] = {k_elementwise},
+  [OP_RMSNORM] = {k_rmsnorm},
+  [OP_MATMUL] = {k_matmul},
+  [OP_MATMUL_ADD] = {k_matmul},
+  [OP_MATMUL_SILU_MUL] = {k_matmul},
+  [OP_MATMUL_NORM_GATHER] = {k_matmul},
+  [OP_MATMUL_ADD_GATHER] = {k_matmul},
+  [OP_MATMUL_SCATTER_GATE] = {k_matmul},
+  [OP_ROPE] = {k_rope},
+  [OP_ATTENTION] = {k_attention},
+  [OP_KV_ATTENTION] = {k_attention},
+  [OP_TAKE_LAST] = {k_take_last},
+  [OP_TOPK] = {k_topk},
+  [OP_SELECT] = {k_select},
+  [OP_GATHER] = {k_gather},
+  [OP_SCATTER_GATE] = {k_scatter_gate},
 };
 
-static void kernel_key(const Kern *k, char *buf, size_t n) {
-  kernel_defs[k->n->op].key(k, buf, n);
+/* passes/kkey.c's key and the record: the function's name */
+static void kernel_key_rec(const Kern *k, int node, char *buf, size_t n) {
+  if (kernel_key(k->g, node, buf, n)) kdie(k, "no kernel key: %s", buf);
   size_t len = strlen(buf);
   record_suffix(&k->n->sched, buf + len, len < n ? n - len : 0);
-  for (char *p = buf; *p; p++) /* "bias_add" etc. keep '_'; a '+' or '-' in %g becomes legible */
-    if (*p == '+') *p = 'p';
 }
 
 LLVMValueRef cg_kernel(CgCtx *c, const Graph *g, int node) {
@@ -320,7 +263,7 @@ LLVMValueRef cg_kernel(CgCtx *c, const Graph *g, int node) {
   for (int i = 0; i < n->nin; i++) k.in[i] = &g->n[n->in[i]].ty;
   if (n->nin != op_ninputs[n->op] || n->nin > CG_KOPS) kdie(&k, "%d operands", n->nin);
   char key[sizeof k.name];
-  kernel_key(&k, key, sizeof key);
+  kernel_key_rec(&k, node, key, sizeof key);
   for (int i = 0; i < c->nkernels; i++)
     if (!strcmp(c->kernels[i].key, key)) return c->kernels[i].fn;
   memcpy(k.name, key, sizeof key);

@@ -16,7 +16,7 @@ static int run_lower(Graph **g, const PassOptions *o, char *err, size_t n) { (vo
 static int run_fuse(Graph **g, const PassOptions *o, char *err, size_t n) { (void)o; return pass_fuse_epilogues(g, err, n); }
 static int run_route(Graph **g, const PassOptions *o, char *err, size_t n) { (void)o; return pass_fuse_routing(g, err, n); }
 static int run_plan(Graph **g, const PassOptions *o, char *err, size_t n) { (void)o; return pass_plan_memory(*g, err, n); }
-static int run_sched(Graph **g, const PassOptions *o, char *err, size_t n) { return pass_schedule(*g, o->target, err, n); }
+static int run_sched(Graph **g, const PassOptions *o, char *err, size_t n) { return pass_schedule(*g, o->target, o->tuning, err, n); }
 
 static const Pass pipeline[] = {
   {"infer-shapes", run_infer, 0},

@@ -21,7 +21,8 @@
  *   schedule      require: typed, lowered, matmul weights panel-packed   provide: a schedule
  *                 record (ir/sched.h) on every kernel node, from PassOptions.target's
  *                 description by the heuristics of passes/schedule.c; records already in
- *                 the IR are kept
+ *                 the IR are kept; then PassOptions.tuning's records replace the heuristic's
+                 on every node of their kernel key (passes/kkey.h), each verified
  */
 #ifndef MODC_PASSES_H
 #define MODC_PASSES_H
@@ -48,6 +49,7 @@ typedef struct PassOptions {
   const char *stop_after;   /* NULL, or a pass name: stop the pipeline after it */
   int no_fuse;              /* skip the fusion passes (modc compile --no-fuse) */
   const TargetDesc *target; /* what the schedule pass schedules for; NULL: target_default */
+  const struct Tuning *tuning; /* tuning records the schedule pass applies (tuning.h); NULL: none */
 } PassOptions;
 
 /* Names: "infer-shapes", "lower-mod", "fuse-epilogues", "fuse-routing", "plan-memory",

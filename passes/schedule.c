@@ -27,8 +27,10 @@
  * Attention: MR query rows x 2 key vectors of scores (32 registers: 8 rows, 16: 4), MR x CV
  * output accumulators in P.V, and an item's output rows (qb x head) within 32 KiB.
  */
+#include <stdlib.h>
 #include <string.h>
 #include "schedule.h"
+#include "tuning.h"
 
 #define PAR_MIN_WORK (1 << 17)  /* work (multiply-adds, bytes) below which one thread runs */
 #define MAX_ACC 24
@@ -147,13 +149,35 @@ static int matmul_record(Graph *g, int i, const TargetDesc *t, char *err, size_t
   return 0;
 }
 
-int pass_schedule(Graph *g, const TargetDesc *t, char *err, size_t errlen) {
-  TargetDesc def;
-  if (!t) target_default(&def), t = &def;
+/* The tuning record of node i's key onto the node (1), or nothing to apply (0), or -1: the
+ * record does not fit the kernel (the error names the key). */
+static int tuned_record(Graph *g, int i, const Tuning *tu, char *err, size_t errlen) {
+  char key[KKEY_MAX], why[512];
+  if (!tu || kernel_key(g, i, key, sizeof key)) return 0;
+  const TuneRecord *r = tuning_find(tu, key);
+  if (!r) return 0;
+  Node *n = &g->n[i];
+  if (r->sched.kind != sched_kind_for(n->op)) {
+    snprintf(err, errlen, "schedule: tuning record for %s is a #%s record; the kernel takes #%s", key,
+             sched_kind_names[r->sched.kind], sched_kind_names[sched_kind_for(n->op)]);
+    return -1;
+  }
+  n->sched = r->sched;
+  if (graph_verify(g, why, sizeof why)) {
+    snprintf(err, errlen, "schedule: tuning record for %s does not fit its kernel: %s", key, why);
+    return -1;
+  }
+  if (tu->hits) tu->hits[r - tu->r]++;
+  return 1;
+}
+
+/* The heuristic's record on every kernel node without one; given[i] = 1 for those that had one. */
+static int heuristic_records(Graph *g, const TargetDesc *t, char *given, char *err, size_t errlen) {
   for (int i = 0; i < g->len; i++) {
     Node *n = &g->n[i];
     SchedKind k = sched_kind_for(n->op);
-    if (k == SK_NONE || n->sched.kind != SK_NONE) continue;
+    given[i] = n->sched.kind != SK_NONE;
+    if (k == SK_NONE || given[i]) continue;
     if (n->ty.rank < 1) {
       snprintf(err, errlen, "schedule: %%%d (%s): type not inferred", i, op_names[n->op]);
       return -1;
@@ -165,12 +189,29 @@ int pass_schedule(Graph *g, const TargetDesc *t, char *err, size_t errlen) {
     }
     if (k == SK_EW) n->sched = sched_elementwise(t);
   }
+  return 0;
+}
+
+int pass_schedule(Graph *g, const TargetDesc *t, const Tuning *tu, char *err, size_t errlen) {
+  TargetDesc def;
+  if (!t) target_default(&def), t = &def;
+  char *given = calloc((size_t)g->len + 1, 1);
+  if (!given) {
+    snprintf(err, errlen, "schedule: out of memory");
+    return -1;
+  }
+  int rc = heuristic_records(g, t, given, err, errlen);
   /* a shape no heuristic record fits (hand-written IR: a packed matmul wider than the stack
    * buffer, say) is refused here rather than handed to codegen */
   char why[512];
-  if (graph_verify(g, why, sizeof why)) {
+  if (!rc && graph_verify(g, why, sizeof why)) {
     snprintf(err, errlen, "schedule: no record fits: %s", why);
-    return -1;
+    rc = -1;
   }
-  return 0;
+  /* tuning records replace the heuristic's one node at a time, each checked against its
+   * kernel; records given in the IR text stay */
+  for (int i = 0; !rc && tu && i < g->len; i++)
+    if (!given[i] && tuned_record(g, i, tu, err, errlen) < 0) rc = -1;
+  free(given);
+  return rc;
 }

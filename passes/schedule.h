@@ -73,7 +73,9 @@ Sched sched_elementwise(const TargetDesc *t);
 
 /* The pass.  require: typed, lowered, weights of matmuls panel-packed (layout, nr).
  * provide: a record on every kernel node (ir/sched.h: sched_kind_for); records already
- * present (from IR text) are kept, so a schedule can be given by hand. */
-int pass_schedule(Graph *g, const TargetDesc *t, char *err, size_t errlen);
+ * present (from IR text) are kept, so a schedule can be given by hand; then every node whose
+ * kernel key has a record in tu (NULL: none) takes that record, counted in tu->hits. */
+struct Tuning;
+int pass_schedule(Graph *g, const TargetDesc *t, const struct Tuning *tu, char *err, size_t errlen);
 
 #endif

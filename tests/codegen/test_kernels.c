@@ -701,7 +701,7 @@ static void *build_library(Case **cs, int n, const char *stem) {
   if (seed) srng = 0x9E3779B97F4A7C15ull * (uint64_t)(atoll(seed) + 1);
   for (int i = 0; i < n; i++) {
     gs[i] = cs[i]->g;
-    if (pass_schedule(gs[i], &kdesc, err, sizeof err)) {
+    if (pass_schedule(gs[i], &kdesc, NULL, err, sizeof err)) {
       fprintf(stderr, "%s: %s\n", cs[i]->name, err);
       return NULL;
     }

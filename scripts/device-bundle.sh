@@ -17,7 +17,7 @@ mkdir -p "$out"
 libs=$(llvm-config-19 --link-static --libs all-targets core target analysis passes mc support bitwriter)
 objs=("$build"/CMakeFiles/modc.dir/tools/*.o)
 cc -O2 "${objs[@]}" -o "$out/modc" "$build/libmodc_core.a" -L/usr/lib/llvm-19/lib $libs \
-  -Wl,--as-needed -Wl,-Bstatic -lyaml -lz -Wl,-Bdynamic -l:libzstd.so.1 -lrt -ldl -lm -lpthread -lstdc++
+  -Wl,--as-needed -Wl,-Bstatic -lyaml -ljansson -lz -Wl,-Bdynamic -l:libzstd.so.1 -lrt -ldl -lm -lpthread -lstdc++
 strip "$out/modc"
 xz -T2 -6 -f "$out/modc"
 cc -O2 "$build"/CMakeFiles/modc-randweights.dir/tools/*.o -o "$out/modc-randweights" "$build/libmodc_core.a" \

@@ -22,6 +22,7 @@
 #include "passes/passes.h"
 #include "runtime/modc_load.h"
 #include "tools/bench.h"
+#include "tools/records.h"
 
 #define MAX_DEFS 256
 #define ERRLEN 2048
@@ -36,7 +37,7 @@ static const char usage_main[] =
   "  bench LIB.so [--threads N]            forward, prefill and decode timings with FLOP and byte rates\n"
   "\n"
   "'modc <command> --help' describes each command's options.\n"
-  "Not implemented yet: 'tune' (DESIGN.md section 7), and --tuning FILE.\n";
+  "Not implemented yet: 'tune' (DESIGN.md section 7).\n";
 
 static const char usage_compile[] =
   "usage: modc compile SPEC.yaml [-o OUT] [options]\n"
@@ -48,6 +49,8 @@ static const char usage_compile[] =
   "  --shape B,T             a (batch, seq_len) for modc_forward; repeatable; replaces compile.shapes\n"
   "  --weights-dtype f32|bf16  storage dtype of weight matrices (computation stays f32)\n"
   "  --embed-weights         put the weights inside the library instead of NAME.weights\n"
+  "  --tuning FILE           take kernel schedules from tuning records (modc tune); they must\n"
+  "                          have been tuned on this compile's CPU (name and features)\n"
   "  -D key.path=value       override any spec key, e.g. -D routing.capacity=0.25\n"
   "  --emit ir|llvm|asm|obj  stop after that stage and write it\n"
   "  --print-after-all       print the IR after every pass (to stderr)\n"
@@ -102,7 +105,7 @@ static int fail(const char *fmt, ...) {
 /* ---------------------------------------------------------------- compile */
 
 typedef struct CompileOpts {
-  const char *spec, *out, *emit, *target, *cpu, *wdtype;
+  const char *spec, *out, *emit, *target, *cpu, *wdtype, *tuning;
   const char *defs[MAX_DEFS];
   int ndefs, embed, print_after_all, no_fuse, opt;
   char shapes[1024];        /* "[[B,T],...]" from --shape flags */
@@ -143,7 +146,7 @@ static int parse_compile(int argc, char **argv, CompileOpts *o) {
     else if (!strcmp(a, "--shape")) { NEEDV(); if (add_shape(o, v)) return 1; }
     else if (!strcmp(a, "--weights-dtype")) { NEEDV(); o->wdtype = v; }
     else if (!strcmp(a, "--embed-weights")) o->embed = 1;
-    else if (!strcmp(a, "--tuning")) return fail("--tuning: tuning records are not implemented yet");
+    else if (!strcmp(a, "--tuning")) { NEEDV(); o->tuning = v; }
     else if (!strcmp(a, "-D")) { NEEDV(); if (add_def(o, v)) return 1; }
     else if (!strncmp(a, "-D", 2)) { if (add_def(o, a + 2)) return 1; }
     else if (!strcmp(a, "--emit")) { NEEDV(); o->emit = v; }
@@ -183,6 +186,7 @@ typedef struct Model {
   Graph *graphs[SPEC_MAX_SHAPES + 1];
   int ngraphs;
   Graph *forward[SPEC_MAX_SHAPES];
+  Tuning tuning;            /* --tuning's records (none: n = 0), hits counted by the passes */
 } Model;
 
 static int load_checked(const char *path, const char *const *defs, int ndefs, Spec *s, StFile *st) {
@@ -221,14 +225,36 @@ static void build_graphs(Model *m) {
 
 static int run_passes(Model *m, const CompileOpts *o, const TargetDesc *desc) {
   char err[ERRLEN];
-  PassOptions po = {o->print_after_all, stderr, 1, NULL, o->no_fuse, desc};
+  PassOptions po = {o->print_after_all, stderr, 1, NULL, o->no_fuse, desc, o->tuning ? &m->tuning : NULL};
   for (int i = 0; i < m->ngraphs; i++) {
     Graph *before = m->graphs[i];
-    if (passes_run(&m->graphs[i], &po, err, sizeof err)) return fail("%s", err);
+    if (passes_run(&m->graphs[i], &po, err, sizeof err))  /* a record that does not fit: which file */
+      return o->tuning && strstr(err, "tuning record") ? fail("%s: %s", o->tuning, err) : fail("%s", err);
     for (int j = 0; j < m->spec.n_shapes; j++)
       if (m->forward[j] == before) m->forward[j] = m->graphs[i];
   }
   return 0;
+}
+
+/* --tuning FILE: the records, refused before anything is written unless they were tuned for
+ * this target; hits count the kernel nodes that take each. */
+static int load_tuning(const char *path, const CgTarget *t, Tuning *tu) {
+  char err[ERRLEN];
+  if (records_read(path, tu, err, sizeof err) ||
+      records_check_target(tu, path, t->cpu, t->features, err, sizeof err))
+    return fail("%s", err);
+  tu->hits = calloc((size_t)tu->n + 1, sizeof *tu->hits);
+  return tu->hits ? 0 : fail("out of memory");
+}
+
+/* How many kernel nodes took a record; a warning for records that name no kernel here. */
+static void report_tuning(const Tuning *tu, const char *path) {
+  char unused[1024];
+  int nodes, used, nunused = records_usage(tu, &nodes, &used, unused, sizeof unused);
+  progress("tuning: %d kernel nodes took a record from %s (%d of %d records used)", nodes, path, used, tu->n);
+  if (nunused)
+    fprintf(stderr, "modc: warning: %s: %d record%s name%s no kernel of this model (ignored): %s\n", path, nunused,
+            nunused > 1 ? "s" : "", nunused > 1 ? "" : "s", unused);
 }
 
 /* mkdir -p */
@@ -276,6 +302,7 @@ static void model_free(Model *m) {
   for (int i = 0; i < m->ngraphs; i++) graph_free(m->graphs[i]);
   wlayout_free(&m->layout);
   st_close(&m->st);
+  tuning_free(&m->tuning);
 }
 
 static int compile_model(int argc, char **argv, Model *m) {
@@ -289,6 +316,7 @@ static int compile_model(int argc, char **argv, Model *m) {
   if (cg_target_resolve(s->target, s->cpu, o.opt, &t, err, sizeof err)) return fail("%s", err);
   if (!o.emit && !cg_target_is_host(&t))   /* before anything is created */
     return fail("cannot link a shared library for foreign target '%s' here; use --emit obj|asm|llvm", t.triple);
+  if (o.tuning && load_tuning(o.tuning, &t, &m->tuning)) return 1;
   if (o.out) snprintf(out, sizeof out, "%s", o.out);
   else default_out(s, o.emit, out, sizeof out);
   dirname_of(out, dir, sizeof dir);
@@ -302,6 +330,7 @@ static int compile_model(int argc, char **argv, Model *m) {
   build_graphs(m);
   progress("running passes on %d graphs", m->ngraphs);
   if (run_passes(m, &o, &desc)) return 1;
+  if (o.tuning) report_tuning(&m->tuning, o.tuning);
   if (o.emit && !strcmp(o.emit, "ir")) return emit_ir(m, o.out);
   snprintf(wfile, sizeof wfile, "%s.weights", s->name);
   snprintf(wpath, sizeof wpath, "%s/%s%s", dir, wfile, o.embed ? ".tmp" : "");

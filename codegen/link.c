@@ -83,7 +83,9 @@ static const char *runtime_lib(void) {
   return e && *e ? e : MODC_RUNTIME_LIB;
 }
 
-static int build_argv(Argv *a, const char *obj, const char *so, char *soname) {
+/* whole: the runtime archive whole (a model's library: every modc_* entry point); else only
+ * what the object calls (a kernel library without a model, cg_link_kernels). */
+static int build_argv(Argv *a, const char *obj, const char *so, char *soname, int whole) {
   const char *cc = getenv("MODC_CC");
   const char *base = strrchr(so, '/');
   snprintf(soname, 512, "-Wl,-soname,%s", base ? base + 1 : so);
@@ -91,7 +93,8 @@ static int build_argv(Argv *a, const char *obj, const char *so, char *soname) {
   int bad = arg_words(a, cc && *cc ? cc : MODC_CC);
   const char *fixed[] = {"-shared", "-o", so, obj, "-Wl,--whole-archive", runtime_lib(),
                          "-Wl,--no-whole-archive"};
-  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) bad |= arg_add(a, fixed[i]);
+  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+    if (whole || (i != 4 && i != 6)) bad |= arg_add(a, fixed[i]);
   bad |= arg_words(a, MODC_OPENMP_FLAGS);
   bad |= arg_words(a, MODC_RT_LINK_FLAGS);
   bad |= arg_add(a, "-lm");
@@ -152,10 +155,10 @@ static int run(char *const *argv, char *out, size_t n) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-int cg_link_shared(const char *obj_path, const char *so_path, char *err, size_t errlen) {
+static int link_so(const char *obj_path, const char *so_path, int whole, char *err, size_t errlen) {
   Argv a;
   char soname[512], out[4096];
-  if (build_argv(&a, obj_path, so_path, soname))
+  if (build_argv(&a, obj_path, so_path, soname, whole))
     return link_fail(err, errlen, "internal error: the link command line is too long");
   int st = run(a.v, out, sizeof out);
   if (st == 0) return 0;
@@ -163,4 +166,12 @@ int cg_link_shared(const char *obj_path, const char *so_path, char *err, size_t 
     return link_fail(err, errlen, "linking %s: %s did not finish: %s", so_path, a.v[0], out);
   return link_fail(err, errlen, "linking %s failed (%s exited with status %d; set MODC_CC to "
                    "choose the C compiler driver):\n%s", so_path, a.v[0], st, out);
+}
+
+int cg_link_shared(const char *obj_path, const char *so_path, char *err, size_t errlen) {
+  return link_so(obj_path, so_path, 1, err, errlen);
+}
+
+int cg_link_kernels(const char *obj_path, const char *so_path, char *err, size_t errlen) {
+  return link_so(obj_path, so_path, 0, err, errlen);
 }

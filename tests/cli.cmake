@@ -1,2 +1,5 @@
 # The command line end to end (tests/cli/test_cli.sh).
 add_test(NAME cli COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_cli.sh ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/cli_work)
+# modc tune end to end (tests/cli/test_tune.sh): about 20 s of tuning on the small spec.
+add_test(NAME cli_tune COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_tune.sh ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/tune_work)
+set_tests_properties(cli_tune PROPERTIES TIMEOUT 300)

@@ -21,3 +21,8 @@ add_test(NAME e2e_random_specs
          COMMAND test_e2e $<TARGET_FILE:modc> ${CMAKE_CURRENT_BINARY_DIR}/e2e_work
                  ${MODC_E2E_SPECS} ${MODC_E2E_FIRST_SEED})
 set_tests_properties(e2e_random_specs PROPERTIES TIMEOUT 1200)
+# The same comparisons for libraries compiled with the records `modc tune` found for them
+# (3 seconds of tuning each), on specs of other seeds.
+add_test(NAME e2e_tuned_specs
+         COMMAND test_e2e $<TARGET_FILE:modc> ${CMAKE_CURRENT_BINARY_DIR}/e2e_tuned_work 4 200)
+set_tests_properties(e2e_tuned_specs PROPERTIES TIMEOUT 600 ENVIRONMENT "MODC_E2E_TUNE=3")

@@ -23,6 +23,7 @@
 #include "runtime/modc_load.h"
 #include "tools/bench.h"
 #include "tools/records.h"
+#include "tools/tune.h"
 
 #define MAX_DEFS 256
 #define ERRLEN 2048
@@ -35,9 +36,11 @@ static const char usage_main[] =
   "  check SPEC.yaml                       validate the spec and its weights, print the model summary\n"
   "  run LIB.so --prompt TEXT|--tokens F   generate with a compiled library\n"
   "  bench LIB.so [--threads N]            forward, prefill and decode timings with FLOP and byte rates\n"
+  "  tune SPEC.yaml -o RECORDS.json        search the kernels' schedule records on this CPU (for\n"
+  "                                        compile --tuning); tune --merge joins records files\n"
   "\n"
   "'modc <command> --help' describes each command's options.\n"
-  "Not implemented yet: 'tune' (DESIGN.md section 7).\n";
+  "Not implemented yet: 'tune --routing', 'eval', 'import-hf' (DESIGN.md section 7).\n";
 
 static const char usage_compile[] =
   "usage: modc compile SPEC.yaml [-o OUT] [options]\n"
@@ -540,7 +543,6 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "check")) return check(argc - 2, argv + 2);
   if (!strcmp(argv[1], "run")) return run(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bench")) return bench_main(argc - 2, argv + 2);
-  if (!strcmp(argv[1], "tune"))
-    return fail("'%s' is not implemented yet", argv[1]);
+  if (!strcmp(argv[1], "tune")) return tune_main(argc - 2, argv + 2);
   return fail("unknown command '%s' (see modc --help)", argv[1]);
 }

@@ -9,6 +9,9 @@
  * score, or |p| for causal routing) is below MARGIN may legitimately route differently in
  * float32; such inputs are redrawn (and counted), never compared with a looser tolerance.
  *
+ * With $MODC_E2E_TUNE (seconds), each spec is first tuned (`modc tune` with that budget) and
+ * compiled with its records (`--tuning`): a tuned library must pass the same comparisons.
+ *
  * usage: test_e2e MODC_BINARY WORKDIR N_SPECS [FIRST_SEED]
  */
 #include <dlfcn.h>
@@ -206,6 +209,15 @@ static int run_case(const char *modc, const char *dir, uint64_t seed, int *skipp
   CHECK(!randspec_write(&r, dir, seed, yaml, sizeof yaml), "seed %llu: cannot write spec", (unsigned long long)seed);
   snprintf(lib, sizeof lib, "%s/lib%s.so", dir, r.name);
   snprintf(cmd, sizeof cmd, "'%s' compile '%s' -o '%s' -q", modc, yaml, lib);
+  const char *tune = getenv("MODC_E2E_TUNE"); /* seconds: tune first, compile with the records */
+  if (tune && *tune) {
+    char tcmd[4096], rec[1100];
+    snprintf(rec, sizeof rec, "%s/%s.tuning.json", dir, r.name);
+    snprintf(tcmd, sizeof tcmd, "'%s' tune '%s' -o '%s' --budget-seconds %s -q", modc, yaml, rec, tune);
+    CHECK(system(tcmd) == 0, "tune failed: %s", tcmd);
+    size_t len = strlen(cmd);
+    snprintf(cmd + len, sizeof cmd - len, " --tuning '%s'", rec);
+  }
   CHECK(system(cmd) == 0, "compile failed: %s", cmd);
   Case c = {0};
   c.rng = seed * 31 + 7;

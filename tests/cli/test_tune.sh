@@ -1,0 +1,86 @@
+#!/bin/bash
+# test_tune.sh: `modc tune` end to end on the small spec: records written and refused as the
+# contract says, shards that merge into one run's key set, a tuned library that generates
+# what the untuned one does and compiles to the same bytes twice, a candidate with a wrong
+# output never chosen ($MODC_TUNE_FAULT), and bad arguments refused.  Timings are never
+# asserted: only what the records hold and which kernels they name.
+# usage: test_tune.sh BUILD_DIR WORK_DIR
+set -u
+B=$1 W=$2 here=$(cd "$(dirname "$0")" && pwd)
+rm -rf "$W" && mkdir -p "$W" && cp "$here/small.yaml" "$W/" && cd "$W" || exit 1
+fails=0 passes=0
+ok() { passes=$((passes + 1)); echo "ok   $*"; }
+bad() { fails=$((fails + 1)); echo "FAIL $*"; }
+expect() { # expect NAME PATTERN FILE: FILE contains PATTERN
+  if grep -q -- "$2" "$3"; then ok "$1"; else bad "$1: '$2' not in:"; sed 's/^/    /' "$3"; fi
+}
+keys() { grep -o '"kernel": "[^"]*"' "$1" | sort; }
+"$B/modc-randweights" small.yaml --seed 5 >/dev/null || exit 1
+
+# a whole run: a record for every matmul and attention kernel, sorted, of this CPU
+"$B/modc" tune small.yaml -o t.json --budget-seconds 4 2> tune.err && ok "tune" || bad "tune: $(cat tune.err)"
+expect "format version" '"modc_tuning": 1' t.json
+expect "summary line" "modc tune: .* kernels" tune.err
+"$B/modc" compile small.yaml --emit ir -o small.mir -q
+nk=$(grep -c '#matmul\|#attn' small.mir) # nodes; kernels are fewer (shared by key)
+nrec=$(keys t.json | wc -l)
+[ "$nrec" -ge 8 ] && [ "$nrec" -le "$nk" ] && ok "records for the kernels ($nrec, $nk nodes)" || bad "$nrec records for $nk nodes"
+keys t.json > k1 && sort -c k1 2>/dev/null && [ "$(grep -o '"kernel": "[^"]*"' t.json)" = "$(cat k1)" ] \
+  && ok "records sorted by key" || bad "records not sorted"
+grep -q '"kernel": "k_matmul_silu_mul_n72_k48_f32_nr' t.json && grep -q '"kernel": "k_kv_attention_l0_' t.json \
+  && ok "matmul and kv_attention kernels named by key" || bad "expected keys missing"
+
+# compile with the records: same bytes twice, the same generation as without
+"$B/modc" compile small.yaml -o a/libsmall.so -q
+"$B/modc" compile small.yaml --tuning t.json -o b/libsmall.so 2> comp.err && ok "compile --tuning" || bad "compile --tuning: $(cat comp.err)"
+"$B/modc" compile small.yaml --tuning t.json -o c/libsmall.so -q
+cmp -s b/libsmall.so c/libsmall.so && ok "one records file compiles to the same bytes" || bad "tuned compiles differ"
+"$B/modc" run a/libsmall.so --prompt "def " --max-new 12 --temperature 0 > run_a.txt 2>&1
+"$B/modc" run b/libsmall.so --prompt "def " --max-new 12 --temperature 0 > run_b.txt 2>&1
+cmp -s run_a.txt run_b.txt && ok "tuned library generates the same text" || bad "tuned generation differs"
+"$B/modc" compile small.yaml --tuning t.json --emit ir -o tuned.mir -q
+grep -q '#matmul' tuned.mir && ok "--emit ir with --tuning" || bad "--emit ir with --tuning"
+
+# shards: disjoint, together the key set of one run
+"$B/modc" tune small.yaml -o s1.json --budget-seconds 2 --shard 1/2 -q && "$B/modc" tune small.yaml -o s2.json \
+  --budget-seconds 2 --shard 2/2 -q && ok "two shards" || bad "shards"
+[ -z "$(comm -12 <(keys s1.json) <(keys s2.json))" ] && [ "$(keys s1.json | wc -l)" -ge 1 ] && [ "$(keys s2.json | wc -l)" -ge 1 ] \
+  && ok "shards are disjoint and not empty" || bad "shards overlap or one is empty"
+"$B/modc" tune --merge s1.json s2.json -o m.json && ok "merge" || bad "merge"
+[ "$(keys m.json)" = "$(keys t.json)" ] && ok "merged shards hold one run's keys" || bad "merged keys differ from one run's"
+"$B/modc" tune --merge s2.json s1.json -o m2.json && cmp -s m.json m2.json && ok "merge does not depend on the order" \
+  || bad "merge order changes the file"
+
+# a candidate whose output is wrong is never chosen
+MODC_TUNE_FAULT=1 "$B/modc" tune small.yaml -o f.json --budget-seconds 3 2> fault.err && ok "tune with wrong candidates" \
+  || bad "tune with MODC_TUNE_FAULT: $(cat fault.err)"
+grep -q " 0 improved, [1-9][0-9]* wrong candidates rejected" fault.err && ok "wrong candidates rejected, none chosen" \
+  || bad "fault summary: $(cat fault.err)"
+python3 - f.json <<'EOF' && ok "every record is the heuristic's (ms = default_ms)" || bad "a wrong candidate became a record"
+import json, sys
+r = json.load(open(sys.argv[1]))["records"]
+sys.exit(0 if r and all(x["ms"] == x["default_ms"] for x in r) else 1)
+EOF
+
+# records of another CPU are refused, naming both
+sed 's/"cpu": "[^"]*"/"cpu": "haswell"/' t.json > other.json
+"$B/modc" compile small.yaml --tuning other.json -o o/libsmall.so -q 2> other.err && bad "another CPU's records accepted" \
+  || ok "another CPU's records refused"
+expect "refusal names haswell" "haswell" other.err
+[ ! -e o/libsmall.so ] && ok "nothing written on refusal" || bad "a library was written"
+
+# bad arguments
+for args in "--budget-seconds 0" "--budget-seconds -3" "--budget-seconds x" "--shard 3/2" "--shard 0/2" "--shard 1" \
+            "--threads 0"; do
+  "$B/modc" tune small.yaml -o bad.json $args 2> bad.err && bad "accepted $args" || ok "refused $args"
+  grep -q "modc: error:" bad.err || bad "no error message for $args"
+done
+"$B/modc" tune small.yaml 2> noout.err && bad "tune without -o" || ok "tune without -o refused"
+"$B/modc" tune nothere.yaml -o x.json 2> nospec.err && bad "missing spec accepted" || ok "missing spec refused"
+"$B/modc" tune small.yaml -o /nonexistent/dir/x.json 2> nodir.err && bad "unwritable -o accepted" || ok "unwritable -o refused at once"
+"$B/modc" tune --merge -o x.json 2> m0.err && bad "merge of nothing" || ok "merge of nothing refused"
+[ ! -e bad.json ] && [ ! -e x.json ] && ok "no records file left by a refused run" || bad "a refused run wrote records"
+"$B/modc" tune --help | grep -q -- "--budget-seconds" && ok "tune --help" || bad "tune --help"
+
+echo "$passes passed, $fails failed"
+[ "$fails" -eq 0 ]

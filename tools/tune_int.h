@@ -1,0 +1,96 @@
+/* tune_int.h: what the parts of `modc tune` share (tune.c: the command, the model's kernels
+ * and the records; tune_search.c: round 0, the search rounds and the validation round;
+ * tune_sweep.c: the exhaustive sweep).  Not an interface outside tools/tune*.c.
+ */
+#ifndef MODC_TUNE_INT_H
+#define MODC_TUNE_INT_H
+
+#include "frontend/spec.h"
+#include "passes/kkey.h"
+#include "passes/passes.h"
+#include "passes/tuning.h"
+#include "tools/tune_kern.h"
+#include "tools/tune_space.h"
+
+#define MAX_KERNELS 512
+#define MAX_CTX (SPEC_MAX_SHAPES + 1)
+#define MAX_TRIED 256
+
+typedef struct TuneOpts {
+  const char *spec, *out, *cpu;
+  const char *defs[256];
+  int ndefs;
+  double budget;
+  int threads, shard_i, shard_n;
+  int exhaustive;           /* --exhaustive N: sweep the N largest matmuls instead of searching */
+  const char *compare;      /* --compare FILE: records the sweep times beside its best */
+  char shapes[1024];
+} TuneOpts;
+
+typedef struct TCtx {
+  TuneCall call;
+  int cls;                  /* 0..nshapes-1: forward of that graph; nshapes: decode */
+  double count;             /* calls per step (decode: a routed block's times its capacity) */
+  double w;                 /* count over the class's total default time */
+  double t_def;             /* ms per call, heuristic record (round 0) */
+} TCtx;
+
+typedef struct TKern {
+  char key[KKEY_MAX];
+  Sched def, best;
+  int nctx, paths;          /* TUNE_MANY / TUNE_ONE: which paths its calls take */
+  TCtx ctx[MAX_CTX];
+  double def_cost, best_cost, share;
+  double def_ms, best_ms;   /* summed over its calls of a forward per shape and a decode step */
+  int group, stale, done, searched;
+  int ntried;
+  Sched tried[MAX_TRIED];
+  int rejected, wins;
+} TKern;
+
+typedef struct Tuner {
+  TuneOpts o;
+  Spec spec;
+  CgTarget target;
+  TargetDesc desc;
+  WLayout layout;
+  Graph *graphs[SPEC_MAX_SHAPES + 1];
+  int ngraphs, nfwd;        /* forward graphs first, then the session graph */
+  double mean_capacity;     /* of the routed layers (1 if none) */
+  TKern *k;
+  int nk;
+  TuneRunner run;
+  char dir[1200];
+  int rounds, reverted;
+  int nk_out;               /* records written: the first nk_out kernels (-1: all) */
+  Tuning *compare;         /* --compare's records, or NULL */
+  double reserve;           /* seconds of the budget kept for the validation round */
+} Tuner;
+
+/* One round's jobs and their libraries. */
+typedef struct Round {
+  TuneJob *jobs;
+  int n, cap;
+  TuneLibs libs;
+} Round;
+
+/* tune.c */
+void tune_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int tune_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+double tune_elapsed(void);
+
+/* tune_search.c */
+int round_add(Round *r, TuneCall *c, const Sched *rec);
+int round_build(Tuner *u, Round *r);
+void round_free(Round *r);
+double tune_cost(const TKern *k, const double *t);   /* weighted over k's calls */
+double tune_ms(const TKern *k, const double *t);     /* ms of a forward per shape + a decode step */
+double tune_time_job(Tuner *u, TuneJob *j);          /* median ms of one call */
+int tune_round0(Tuner *u);
+int tune_search_round(Tuner *u, double *cj);
+int tune_validate(Tuner *u);
+
+/* tune_sweep.c: the exhaustive sweep of the n largest matmuls (--exhaustive N) */
+int tune_sweep(Tuner *u, int n);
+
+#endif

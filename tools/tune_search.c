@@ -1,0 +1,280 @@
+/* tune_search.c: the rounds of `modc tune` (tune.c says how the search goes): round 0 of the
+ * heuristic's records, coordinate-descent rounds within the budget, the validation round.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "tools/timing.h"
+#include "tools/tune_int.h"
+
+#define MIN_SHARE 0.005
+#define WIN 0.98
+#define SCREEN 3
+#define ERRLEN 2048
+
+int round_add(Round *r, TuneCall *c, const Sched *rec) {
+  if (r->n == r->cap) {
+    int cap = r->cap ? 2 * r->cap : 64;
+    TuneJob *j = realloc(r->jobs, (size_t)cap * sizeof *j);
+    if (!j) return -1;
+    r->jobs = j, r->cap = cap;
+  }
+  r->jobs[r->n++] = (TuneJob){c, *rec, NULL, NULL};
+  return 0;
+}
+
+int round_build(Tuner *u, Round *r) {
+  char err[ERRLEN], stem[32];
+  snprintf(stem, sizeof stem, "round%d", u->rounds++);
+  if (tune_build(r->jobs, r->n, &u->target, u->dir, stem, u->run.threads, &r->libs, err, sizeof err))
+    return tune_fail("%s", err);
+  return 0;
+}
+
+void round_free(Round *r) {
+  tune_unload(&r->libs, r->jobs, r->n);
+  free(r->jobs);
+  memset(r, 0, sizeof *r);
+}
+
+/* weighted cost of k's record whose ctx times are t[] */
+double tune_cost(const TKern *k, const double *t) {
+  double c = 0;
+  for (int i = 0; i < k->nctx; i++) c += k->ctx[i].w * t[i];
+  return c;
+}
+
+double tune_ms(const TKern *k, const double *t) {
+  double m = 0;
+  for (int i = 0; i < k->nctx; i++) m += k->ctx[i].count * t[i];
+  return m;
+}
+
+double tune_time_job(Tuner *u, TuneJob *j) { return tjob_time(&u->run, j, 3, 40, 25.0); }
+
+/* Round 0: the heuristic records, their references and times; weights and shares. */
+int tune_round0(Tuner *u) {
+  Round r = {0};
+  for (int i = 0; i < u->nk; i++)
+    for (int c = 0; c < u->k[i].nctx; c++)
+      if (round_add(&r, &u->k[i].ctx[c].call, &u->k[i].def)) return tune_fail("out of memory");
+  tune_progress("round 0: %d kernels in %d calls, the heuristic's records", u->nk, r.n);
+  if (round_build(u, &r)) return round_free(&r), 1;
+  double total[MAX_CTX] = {0};
+  int j = 0;
+  for (int i = 0; i < u->nk; i++) {
+    TKern *k = &u->k[i];
+    for (int c = 0; c < k->nctx; c++, j++) {
+      tjob_check(&u->run, &r.jobs[j], NULL);
+      k->ctx[c].t_def = tune_time_job(u, &r.jobs[j]);
+      total[k->ctx[c].cls] += k->ctx[c].count * k->ctx[c].t_def;
+    }
+  }
+  round_free(&r);
+  int ncls = 0;
+  for (int c = 0; c <= u->nfwd; c++) ncls += total[c] > 0;
+  for (int i = 0; i < u->nk; i++) {
+    TKern *k = &u->k[i];
+    double t[MAX_CTX];
+    for (int c = 0; c < k->nctx; c++) k->ctx[c].w = k->ctx[c].count / total[k->ctx[c].cls], t[c] = k->ctx[c].t_def;
+    k->def_cost = k->best_cost = tune_cost(k, t);
+    k->def_ms = k->best_ms = tune_ms(k, t);
+    k->share = ncls ? k->def_cost / ncls : 0;
+    k->done = k->share < MIN_SHARE;
+    k->tried[k->ntried++] = k->def;
+  }
+  return 0;
+}
+
+static int was_tried(const TKern *k, const Sched *s) {
+  for (int i = 0; i < k->ntried; i++)
+    if (tune_same(&k->tried[i], s)) return 1;
+  return 0;
+}
+
+/* k's candidates of its next group with untried valid moves (advancing past empty groups;
+ * done when a whole cycle of groups offers nothing); returns how many went into cand[]. */
+static int next_moves(Tuner *u, TKern *k, Sched *cand, int max) {
+  int ng = tune_groups(k->best.kind);
+  for (int tries = 0; tries < ng && !k->done; tries++) {
+    int g = k->group, n = 0;
+    if (tune_group_paths(k->best.kind, g) & k->paths) {
+      Sched m[TUNE_MAX_MOVES];
+      int nm = tune_moves(&k->best, g, u->run.threads, m, TUNE_MAX_MOVES);
+      for (int i = 0; i < nm && n < max; i++)
+        if (!was_tried(k, &m[i]) && tjob_valid(&k->ctx[0].call, &m[i])) cand[n++] = m[i];
+    }
+    if (n) return n;
+    k->group = (k->group + 1) % ng;
+    if (++k->stale >= ng) k->done = 1;
+  }
+  return 0;
+}
+
+typedef struct Plan {     /* one kernel's part of a round */
+  TKern *k;
+  int first, ncand;       /* jobs: the best record's calls, then each candidate's calls */
+  Sched cand[TUNE_MAX_MOVES];
+} Plan;
+
+static int by_share(const void *a, const void *b) {
+  const TKern *x = *(TKern *const *)a, *y = *(TKern *const *)b;
+  if (x->share != y->share) return x->share < y->share ? 1 : -1;
+  return strcmp(x->key, y->key);
+}
+
+/* Is the winner still below WIN of the best's cost when the two are timed in turn (three
+ * times each, medians)?  The least of many noisy timings is biased low; this guards the
+ * record against a lucky draw.  On success the winner's times go to tw. */
+static int confirm(Tuner *u, TKern *k, TuneJob *best, TuneJob *win, double *tw) {
+  double cb[3], cw[3], t[3][MAX_CTX], tb[MAX_CTX];
+  for (int rep = 0; rep < 3; rep++) {
+    for (int c = 0; c < k->nctx; c++) tb[c] = tune_time_job(u, &best[c]);
+    for (int c = 0; c < k->nctx; c++) t[rep][c] = tune_time_job(u, &win[c]);
+    cb[rep] = tune_cost(k, tb), cw[rep] = tune_cost(k, t[rep]);
+  }
+  double wmed = cw[0] + cw[1] + cw[2] - fmax(cw[0], fmax(cw[1], cw[2])) - fmin(cw[0], fmin(cw[1], cw[2]));
+  for (int rep = 0; rep < 3; rep++)
+    if (cw[rep] == wmed) memcpy(tw, t[rep], sizeof t[rep]);
+  return wmed < WIN * timing_median(cb, 3);
+}
+
+/* One kernel's part of a round.  Every candidate runs once in each call: its output is
+ * checked (a wrong one is out) and that first run's time screens it; the SCREEN cheapest are
+ * timed in full beside the best so far, and the cheapest below WIN of the best's cost, if
+ * confirmed, becomes the best. */
+static void judge(Tuner *u, Plan *p, Round *r) {
+  TKern *k = p->k;
+  double tb[MAX_CTX], tc[MAX_CTX], screen[TUNE_MAX_MOVES], bestc = 0;
+  int order[TUNE_MAX_MOVES], n = 0, win = -1;
+  for (int c = 0; c < k->nctx; c++) tb[c] = tune_time_job(u, &r->jobs[p->first + c]);
+  double inc = tune_cost(k, tb);
+  for (int q = 0; q < p->ncand; q++) {
+    TuneJob *j = &r->jobs[p->first + (q + 1) * k->nctx];
+    int ok = 1;
+    for (int c = 0; c < k->nctx; c++) ok &= tjob_check(&u->run, &j[c], &tc[c]);
+    if (k->ntried < MAX_TRIED) k->tried[k->ntried++] = p->cand[q];
+    if (!ok) k->rejected++;
+    else screen[q] = tune_cost(k, tc), order[n++] = q;
+  }
+  for (int a = 1; a < n; a++) /* insertion sort by screening cost */
+    for (int b = a; b > 0 && screen[order[b]] < screen[order[b - 1]]; b--) {
+      int t = order[b];
+      order[b] = order[b - 1], order[b - 1] = t;
+    }
+  for (int i = 0; i < n && i < SCREEN; i++) {
+    TuneJob *j = &r->jobs[p->first + (order[i] + 1) * k->nctx];
+    for (int c = 0; c < k->nctx; c++) tc[c] = tune_time_job(u, &j[c]);
+    double cc = tune_cost(k, tc);
+    if (cc < WIN * inc && (win < 0 || cc < bestc)) win = order[i], bestc = cc;
+  }
+  k->searched = 1;
+  int ng = tune_groups(k->best.kind);
+  if (win >= 0 && confirm(u, k, &r->jobs[p->first], &r->jobs[p->first + (win + 1) * k->nctx], tc)) {
+    k->best = p->cand[win], k->wins++, k->stale = 0;
+    k->best_cost = tune_cost(k, tc), k->best_ms = tune_ms(k, tc);
+  } else if (++k->stale >= ng) {
+    k->done = 1;
+  }
+  k->group = (k->group + 1) % ng;
+}
+
+/* Seconds a kernel's part of a round should take: compiling its jobs (cj seconds each, as
+ * measured so far) and running them: the best record timed (about 5 calls), each candidate
+ * once, SCREEN of them timed, and a confirmation half the time (6 x 5 calls). */
+static double plan_seconds(const TKern *k, int ncand, double cj) {
+  double call = 0;
+  for (int c = 0; c < k->nctx; c++) call += k->ctx[c].t_def * 1e-3;
+  int screened = ncand < SCREEN ? ncand : SCREEN;
+  return cj * (ncand + 1) * k->nctx + call * (5 + ncand + 5 * screened + 15);
+}
+
+/* Seconds a build takes besides its jobs' compiles (forks, the link, loading). */
+#define BUILD_FIXED 0.4
+
+/* One round: plans for the searching kernels by share while their estimate fits the budget
+ * (*cj: compile seconds per job, updated). */
+int tune_search_round(Tuner *u, double *cj) {
+  TKern *order[MAX_KERNELS];
+  Plan *plans = calloc((size_t)u->nk + 1, sizeof *plans);
+  int np = 0, n = 0;
+  Round r = {0};
+  if (!plans) return -1;
+  for (int i = 0; i < u->nk; i++) order[n++] = &u->k[i];
+  qsort(order, (size_t)n, sizeof *order, by_share);
+  double left = u->o.budget - u->reserve - tune_elapsed(), need = BUILD_FIXED;
+  for (int i = 0; i < n; i++) {
+    TKern *k = order[i];
+    if (k->done) continue;
+    Plan *p = &plans[np];
+    p->k = k, p->first = r.n;
+    p->ncand = next_moves(u, k, p->cand, TUNE_MAX_MOVES);
+    if (!p->ncand) continue;
+    double s = plan_seconds(k, p->ncand, *cj);
+    if (need + s > left) continue; /* a cheaper kernel may still fit */
+    need += s;
+    for (int q = -1; q < p->ncand; q++)
+      for (int c = 0; c < k->nctx; c++) round_add(&r, &k->ctx[c].call, q < 0 ? &k->best : &p->cand[q]);
+    np++;
+  }
+  if (!np) return free(plans), round_free(&r), 0;
+  double start = timing_now();
+  tune_progress("round %d: %d kernels, %d candidates in %d calls; %.0f s left", u->rounds, np, r.n - np, r.n, left);
+  if (round_build(u, &r)) return free(plans), round_free(&r), -1;
+  double per = (timing_now() - start - BUILD_FIXED) / r.n;
+  *cj = 0.5 * (*cj + (per > 0.005 ? per : 0.005));
+  tune_progress("  compiled in %.1f s", timing_now() - start);
+  for (int i = 0; i < np; i++) {
+    judge(u, &plans[i], &r);
+    TKern *k = plans[i].k;
+    int ng = tune_groups(k->best.kind);
+    tune_progress("  %-48s %-7s best %.3f ms (heuristic %.3f)%s", k->key, tune_group_name(k->best.kind, (k->group + ng - 1) % ng),
+             k->best_ms, k->def_ms, k->done ? ", done" : "");
+  }
+  round_free(&r);
+  free(plans);
+  return np;
+}
+
+/* The last round: each kernel whose best is not the heuristic's record timed beside that
+ * record, in turn, three times; a best that is not below 0.99 of it goes back to the
+ * heuristic's.  ms and default_ms come from these side-by-side medians, so that no record
+ * claims a gain the noise of one moment gave it. */
+int tune_validate(Tuner *u) {
+  Round r = {0};
+  int first[MAX_KERNELS], n = 0, reverted = 0;
+  for (int i = 0; i < u->nk; i++) {
+    TKern *k = &u->k[i];
+    first[i] = -1;
+    if (tune_same(&k->best, &k->def)) continue;
+    first[i] = r.n, n++;
+    for (int c = 0; c < k->nctx; c++) round_add(&r, &k->ctx[c].call, &k->def);
+    for (int c = 0; c < k->nctx; c++) round_add(&r, &k->ctx[c].call, &k->best);
+  }
+  if (!n) return 0;
+  tune_progress("validation: %d kernels beside their heuristic records", n);
+  if (round_build(u, &r)) return round_free(&r), 1;
+  for (int i = 0; i < u->nk; i++) {
+    TKern *k = &u->k[i];
+    if (first[i] < 0) continue;
+    double cd[3], cb[3], md[3], mb[3], t[MAX_CTX];
+    for (int rep = 0; rep < 3; rep++) {
+      for (int c = 0; c < k->nctx; c++) t[c] = tune_time_job(u, &r.jobs[first[i] + c]);
+      cd[rep] = tune_cost(k, t), md[rep] = tune_ms(k, t);
+      for (int c = 0; c < k->nctx; c++) t[c] = tune_time_job(u, &r.jobs[first[i] + k->nctx + c]);
+      cb[rep] = tune_cost(k, t), mb[rep] = tune_ms(k, t);
+    }
+    k->def_cost = timing_median(cd, 3), k->def_ms = timing_median(md, 3);
+    k->best_cost = timing_median(cb, 3), k->best_ms = timing_median(mb, 3);
+    if (k->best_cost >= 0.99 * k->def_cost) {
+      k->best = k->def, k->best_cost = k->def_cost, k->best_ms = k->def_ms, reverted++;
+      tune_progress("  %-48s back to the heuristic's record", k->key);
+    } else {
+      tune_progress("  %-48s %.3f ms against %.3f (%.3f)", k->key, k->best_ms, k->def_ms, k->best_cost / k->def_cost);
+    }
+  }
+  round_free(&r);
+  u->reverted = reverted;
+  return 0;
+}

@@ -332,6 +332,19 @@ double tjob_time(TuneRunner *r, TuneJob *j, int min_reps, int max_reps, double m
   return timing_median(t, n);
 }
 
+void tjob_time_pair(TuneRunner *r, TuneJob *a, TuneJob *b, int min_reps, int max_reps, double min_ms, double *ma,
+                    double *mb) {
+  double ta[256], tb[256], sum = 0;
+  int n = 0;
+  if (max_reps > 256) max_reps = 256;
+  run_once(r, a), run_once(r, b);
+  while (n < max_reps && (n < min_reps || sum < min_ms)) {
+    ta[n] = run_once(r, a), tb[n] = run_once(r, b);
+    sum += ta[n] + tb[n], n++;
+  }
+  *ma = timing_median(ta, n), *mb = timing_median(tb, n);
+}
+
 int tjob_check(TuneRunner *r, TuneJob *j, double *ms) {
   TuneCall *c = j->call;
   double t = run_once(r, j);

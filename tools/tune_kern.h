@@ -85,6 +85,12 @@ void trunner_free(TuneRunner *r);
 /* Median milliseconds of j's call over repeats (at least min_reps, more until min_ms of
  * calls or max_reps), after one warm-up call whose output is left in r->out. */
 double tjob_time(TuneRunner *r, TuneJob *j, int min_reps, int max_reps, double min_ms);
+/* Medians (ms) of a's and b's calls made in turn, a b a b ..., after a warm-up call of each:
+ * at least min_reps pairs, more until min_ms of calls or max_reps.  Alternating call by call
+ * cancels the machine's slow drifts (a neighbour's load, the clock), which timing one record
+ * after the other does not. */
+void tjob_time_pair(TuneRunner *r, TuneJob *a, TuneJob *b, int min_reps, int max_reps, double min_ms, double *ma,
+                    double *mb);
 /* Run j once (its milliseconds in *ms, a first, cold measure); 1 if its output agrees with
  * the call's reference (first run of the heuristic's record: takes the reference and returns
  * 1), 0 if not (max |diff| over max |ref| above 1e-5, or a NaN where the reference has none). */

@@ -124,32 +124,23 @@ static int by_share(const void *a, const void *b) {
   return strcmp(x->key, y->key);
 }
 
-/* Is the winner still below WIN of the best's cost when the two are timed in turn (three
- * times each, medians)?  The least of many noisy timings is biased low; this guards the
- * record against a lucky draw.  On success the winner's times go to tw. */
-static int confirm(Tuner *u, TKern *k, TuneJob *best, TuneJob *win, double *tw) {
-  double cb[3], cw[3], t[3][MAX_CTX], tb[MAX_CTX];
-  for (int rep = 0; rep < 3; rep++) {
-    for (int c = 0; c < k->nctx; c++) tb[c] = tune_time_job(u, &best[c]);
-    for (int c = 0; c < k->nctx; c++) t[rep][c] = tune_time_job(u, &win[c]);
-    cb[rep] = tune_cost(k, tb), cw[rep] = tune_cost(k, t[rep]);
-  }
-  double wmed = cw[0] + cw[1] + cw[2] - fmax(cw[0], fmax(cw[1], cw[2])) - fmin(cw[0], fmin(cw[1], cw[2]));
-  for (int rep = 0; rep < 3; rep++)
-    if (cw[rep] == wmed) memcpy(tw, t[rep], sizeof t[rep]);
-  return wmed < WIN * timing_median(cb, 3);
+/* a's and b's costs (and per-call times ta, tb) from calls made in turn (tjob_time_pair),
+ * about min_ms of calls per kernel call */
+static void pair_cost(Tuner *u, TKern *k, TuneJob *a, TuneJob *b, double min_ms, double *ca, double *cb, double *ta,
+                      double *tb) {
+  for (int c = 0; c < k->nctx; c++) tjob_time_pair(&u->run, &a[c], &b[c], 3, 64, min_ms, &ta[c], &tb[c]);
+  *ca = tune_cost(k, ta), *cb = tune_cost(k, tb);
 }
 
 /* One kernel's part of a round.  Every candidate runs once in each call: its output is
- * checked (a wrong one is out) and that first run's time screens it; the SCREEN cheapest are
- * timed in full beside the best so far, and the cheapest below WIN of the best's cost, if
- * confirmed, becomes the best. */
+ * checked (a wrong one is out) and that first run's time screens it.  The SCREEN cheapest
+ * are timed in turn with the best so far (pair_cost); the one of lowest ratio below WIN is
+ * timed against it once more, longer, and becomes the best if it stays below WIN. */
 static void judge(Tuner *u, Plan *p, Round *r) {
   TKern *k = p->k;
-  double tb[MAX_CTX], tc[MAX_CTX], screen[TUNE_MAX_MOVES], bestc = 0;
+  TuneJob *inc = &r->jobs[p->first];
+  double ta[MAX_CTX], tc[MAX_CTX], screen[TUNE_MAX_MOVES], ca, cc, bestq = 0;
   int order[TUNE_MAX_MOVES], n = 0, win = -1;
-  for (int c = 0; c < k->nctx; c++) tb[c] = tune_time_job(u, &r->jobs[p->first + c]);
-  double inc = tune_cost(k, tb);
   for (int q = 0; q < p->ncand; q++) {
     TuneJob *j = &r->jobs[p->first + (q + 1) * k->nctx];
     int ok = 1;
@@ -164,16 +155,15 @@ static void judge(Tuner *u, Plan *p, Round *r) {
       order[b] = order[b - 1], order[b - 1] = t;
     }
   for (int i = 0; i < n && i < SCREEN; i++) {
-    TuneJob *j = &r->jobs[p->first + (order[i] + 1) * k->nctx];
-    for (int c = 0; c < k->nctx; c++) tc[c] = tune_time_job(u, &j[c]);
-    double cc = tune_cost(k, tc);
-    if (cc < WIN * inc && (win < 0 || cc < bestc)) win = order[i], bestc = cc;
+    pair_cost(u, k, inc, &r->jobs[p->first + (order[i] + 1) * k->nctx], 20, &ca, &cc, ta, tc);
+    if (cc < WIN * ca && (win < 0 || cc / ca < bestq)) win = order[i], bestq = cc / ca;
   }
   k->searched = 1;
   int ng = tune_groups(k->best.kind);
-  if (win >= 0 && confirm(u, k, &r->jobs[p->first], &r->jobs[p->first + (win + 1) * k->nctx], tc)) {
+  if (win >= 0) pair_cost(u, k, inc, &r->jobs[p->first + (win + 1) * k->nctx], 60, &ca, &cc, ta, tc);
+  if (win >= 0 && cc < WIN * ca) {
     k->best = p->cand[win], k->wins++, k->stale = 0;
-    k->best_cost = tune_cost(k, tc), k->best_ms = tune_ms(k, tc);
+    k->best_cost = cc, k->best_ms = tune_ms(k, tc);
   } else if (++k->stale >= ng) {
     k->done = 1;
   }
@@ -181,13 +171,13 @@ static void judge(Tuner *u, Plan *p, Round *r) {
 }
 
 /* Seconds a kernel's part of a round should take: compiling its jobs (cj seconds each, as
- * measured so far) and running them: the best record timed (about 5 calls), each candidate
- * once, SCREEN of them timed, and a confirmation half the time (6 x 5 calls). */
+ * measured so far) and running them: each candidate once, SCREEN of them in turn with the
+ * best (about 8 calls each), and a confirmation half the time (about 16 calls). */
 static double plan_seconds(const TKern *k, int ncand, double cj) {
   double call = 0;
   for (int c = 0; c < k->nctx; c++) call += k->ctx[c].t_def * 1e-3;
   int screened = ncand < SCREEN ? ncand : SCREEN;
-  return cj * (ncand + 1) * k->nctx + call * (5 + ncand + 5 * screened + 15);
+  return cj * (ncand + 1) * k->nctx + call * (ncand + 8 * screened + 8);
 }
 
 /* Seconds a build takes besides its jobs' compiles (forks, the link, loading). */
@@ -237,10 +227,10 @@ int tune_search_round(Tuner *u, double *cj) {
   return np;
 }
 
-/* The last round: each kernel whose best is not the heuristic's record timed beside that
- * record, in turn, three times; a best that is not below 0.99 of it goes back to the
- * heuristic's.  ms and default_ms come from these side-by-side medians, so that no record
- * claims a gain the noise of one moment gave it. */
+/* The last round: each kernel whose best is not the heuristic's record timed in turn with
+ * that record, call by call (pair_cost, ~100 ms of calls each); a best that is not below 0.99
+ * of it goes back to the heuristic's.  ms and default_ms come from these medians, so that no
+ * record claims a gain the noise of one moment gave it. */
 int tune_validate(Tuner *u) {
   Round r = {0};
   int first[MAX_KERNELS], n = 0, reverted = 0;
@@ -258,15 +248,9 @@ int tune_validate(Tuner *u) {
   for (int i = 0; i < u->nk; i++) {
     TKern *k = &u->k[i];
     if (first[i] < 0) continue;
-    double cd[3], cb[3], md[3], mb[3], t[MAX_CTX];
-    for (int rep = 0; rep < 3; rep++) {
-      for (int c = 0; c < k->nctx; c++) t[c] = tune_time_job(u, &r.jobs[first[i] + c]);
-      cd[rep] = tune_cost(k, t), md[rep] = tune_ms(k, t);
-      for (int c = 0; c < k->nctx; c++) t[c] = tune_time_job(u, &r.jobs[first[i] + k->nctx + c]);
-      cb[rep] = tune_cost(k, t), mb[rep] = tune_ms(k, t);
-    }
-    k->def_cost = timing_median(cd, 3), k->def_ms = timing_median(md, 3);
-    k->best_cost = timing_median(cb, 3), k->best_ms = timing_median(mb, 3);
+    double td[MAX_CTX], tb[MAX_CTX];
+    pair_cost(u, k, &r.jobs[first[i]], &r.jobs[first[i] + k->nctx], 100, &k->def_cost, &k->best_cost, td, tb);
+    k->def_ms = tune_ms(k, td), k->best_ms = tune_ms(k, tb);
     if (k->best_cost >= 0.99 * k->def_cost) {
       k->best = k->def, k->best_cost = k->def_cost, k->best_ms = k->def_ms, reverted++;
       tune_progress("  %-48s back to the heuristic's record", k->key);

@@ -11,7 +11,8 @@
 # usage: bench/tune.sh [-b BUILD_DIR] [-o OUT_DIR] [-w WORK_DIR]
 # environment: THREADS (all CPUs), BUDGET (modc tune's default), ROUNDS (3), REPEATS (5),
 #   PREFILL (128), DECODE (32), SWEEP (4: kernels of the exhaustive sweep; 0 skips it),
-#   MODELS ("dense12 mod12")
+#   MODELS ("dense12 mod12"), AGAIN (1: the second tune; 0 skips it), SETTLE (40: seconds at most
+#   to wait before each step for the load average to fall below 1.2; a few on many cores)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -26,7 +27,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 THREADS=${THREADS:-$(nproc)} ROUNDS=${ROUNDS:-3} REPEATS=${REPEATS:-5} PREFILL=${PREFILL:-128}
-DECODE=${DECODE:-32} SWEEP=${SWEEP:-4} MODELS=${MODELS:-dense12 mod12} BUDGET=${BUDGET:-}
+DECODE=${DECODE:-32} SWEEP=${SWEEP:-4} MODELS=${MODELS:-dense12 mod12} BUDGET=${BUDGET:-} AGAIN=${AGAIN:-1}
+SETTLE=${SETTLE:-40}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 W=${W:-$OUT/work}
@@ -36,7 +38,7 @@ MODC=$B/modc
 [ -x "$MODC" ] || { echo "tune.sh: no modc in $B (build first)" >&2; exit 1; }
 log() { printf '[tune.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 kvset() { echo "$2=$3" >> "$OUT/tkv/$1.kv"; }
-settle() { sync; for _ in $(seq 40); do awk '{ exit !($1 < 1.2) }' /proc/loadavg && break; sleep 1; done; }
+settle() { sync; for _ in $(seq "$SETTLE"); do awk '{ exit !($1 < 1.2) }' /proc/loadavg && break; sleep 1; done; }
 budget=()
 [ -n "$BUDGET" ] && budget=(--budget-seconds "$BUDGET")
 
@@ -60,7 +62,7 @@ tune() {
 
 for m in $MODELS; do
   cp "$root/bench/models/$m.yaml" "$W/"
-  [ -f "$W/$m.safetensors" ] || { log "random weights for $m"; "$B/modc-randweights" "$W/$m.yaml" > /dev/null; }
+  [ -f "$W/$m.safetensors" ] || { log "random weights for $m"; "$B/modc-randweights" "$W/$m.yaml" -o "$W/$m.safetensors" > /dev/null; }
   tune "$m" "$W/$m.yaml" "$W/$m.tuning.json"
   log "compiling $m untuned and tuned"
   "$MODC" compile "$W/$m.yaml" -o "$W/$m/lib$m.so" -q
@@ -79,7 +81,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 first=${MODELS%% *}
-tune "$first.again" "$W/$first.yaml" "$W/$first.tuning2.json"
+[ "$AGAIN" = 1 ] && tune "$first.again" "$W/$first.yaml" "$W/$first.tuning2.json"
 if [ "$SWEEP" -gt 0 ]; then
   settle
   log "exhaustive sweep of the $SWEEP largest matmuls of $first (minutes)"

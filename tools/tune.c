@@ -13,15 +13,22 @@
  *             share of them.
  *   rounds    coordinate descent: each kernel still searching offers the records that
  *             differ from its best in one group of fields (tune_space.h), all kernels' in
- *             one library; each candidate is checked against the reference (a wrong output
- *             is never chosen), timed beside the best so far, and wins only below 0.98 of
- *             its cost.  A kernel stops when a whole cycle of its groups brought nothing;
- *             kernels go in order of share and the rounds stop when the budget would run
- *             out.  Kernels below 0.5% share keep the heuristic's record unsearched.
+ *             one round, compiled by one process per CPU; each candidate runs once, to be
+ *             checked against the reference (a wrong output is never chosen) and screened;
+ *             the cheapest few are timed call by call in turn with the best so far (the
+ *             VM's drifts cancel) and one wins only below 0.98 of its cost, confirmed by a
+ *             longer alternation.  A kernel stops when a whole cycle of its groups brought
+ *             nothing; kernels go in order of share and the rounds stop when the next
+ *             round's estimate would overrun the budget (less a reserve for the last round).
+ *             Kernels below 0.5% share keep the heuristic's record unsearched.
+ *   last      every changed record against the heuristic's, alternating, ~100 ms of calls:
+ *             kept only below 0.99 of its cost (tune_search.c: tune_validate).
  * Every kernel gets a record (the key set does not depend on timings): the best found, with
  * its ms and the heuristic's default_ms, both the kernel's milliseconds in one forward of
  * each shape plus one decode step.  --shard I/N keeps kernels I, I+N, ... of the key order;
- * --merge joins shards (tools/records.c).
+ * --merge joins shards (tools/records.c); --exhaustive N sweeps instead (tune_sweep.c).
+ * The environment variable MODC_TUNE_FAULT is a test hook (tune_kern.h): every candidate's
+ * output is made wrong, and the test checks that none is chosen.
  */
 #include <errno.h>
 #include <math.h>
@@ -348,7 +355,7 @@ int tune_main(int argc, char **argv) {
   }
   if (!rc && !u->o.exhaustive) rc = tune_validate(u);
   if (!rc) rc = write_records(u);
-  if (!rc) summary(u);
+  if (!rc && !u->o.exhaustive) summary(u);
   tuner_free(u);
   free(u);
   return rc;

@@ -34,6 +34,7 @@
 #include "runtime/modc_load.h"
 #include "bench.h"
 #include "calibrate.h"
+#include "cli.h"
 #include "timing.h"
 
 #define MAX_LAYERS 256
@@ -88,15 +89,8 @@ typedef struct Dims {
 static FILE *kvf;
 static int show_progress;
 
-static int bfail(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("modc: error: bench: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  return 1;
-}
+/* "modc: error: bench: ..." */
+#define bfail(...) cli_fail("bench: " __VA_ARGS__)
 
 
 /* median of v[0..n) (sorts a copy) */

@@ -22,6 +22,7 @@
 #include "passes/passes.h"
 #include "runtime/modc_load.h"
 #include "tools/bench.h"
+#include "tools/cli.h"
 #include "tools/records.h"
 #include "tools/tune.h"
 
@@ -76,35 +77,6 @@ static const char usage_run[] =
   "  --threads N         threads (default: the library's default)\n"
   "  --weights PATH      weights file (default: the one beside the library)\n";
 
-static int quiet;
-static double t_start;
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void progress(const char *fmt, ...) {
-  if (quiet) return;
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "[%6.2fs] ", now() - t_start);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
-
-static int fail(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("modc: error: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  return 1;
-}
-
 /* ---------------------------------------------------------------- compile */
 
 typedef struct CompileOpts {
@@ -115,7 +87,7 @@ typedef struct CompileOpts {
 } CompileOpts;
 
 static int add_def(CompileOpts *o, const char *d) {
-  if (o->ndefs == MAX_DEFS) return fail("too many -D options");
+  if (o->ndefs == MAX_DEFS) return cli_fail("too many -D options");
   o->defs[o->ndefs++] = d;
   return 0;
 }
@@ -123,7 +95,7 @@ static int add_def(CompileOpts *o, const char *d) {
 static int add_shape(CompileOpts *o, const char *s) {
   int b, t;
   char extra;
-  if (sscanf(s, "%d,%d%c", &b, &t, &extra) != 2) return fail("--shape expects B,T (e.g. 1,512), got '%s'", s);
+  if (sscanf(s, "%d,%d%c", &b, &t, &extra) != 2) return cli_fail("--shape expects B,T (e.g. 1,512), got '%s'", s);
   size_t n = strlen(o->shapes);
   snprintf(o->shapes + n, sizeof o->shapes - n, "%s[%d,%d]", n ? "," : "", b, t);
   return 0;
@@ -141,7 +113,7 @@ static int parse_compile(int argc, char **argv, CompileOpts *o) {
   for (int i = 0; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define NEEDV() do { if (!v) return fail("%s needs a value", a); i++; } while (0)
+#define NEEDV() do { if (!v) return cli_fail("%s needs a value", a); i++; } while (0)
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_compile, stdout); exit(0); }
     else if (!strcmp(a, "-o")) { NEEDV(); o->out = v; }
     else if (!strcmp(a, "--cpu")) { NEEDV(); o->cpu = v; }
@@ -155,16 +127,16 @@ static int parse_compile(int argc, char **argv, CompileOpts *o) {
     else if (!strcmp(a, "--emit")) { NEEDV(); o->emit = v; }
     else if (!strcmp(a, "--print-after-all")) o->print_after_all = 1;
     else if (!strcmp(a, "--no-fuse")) o->no_fuse = 1;
-    else if (!strcmp(a, "-q")) quiet = 1;
+    else if (!strcmp(a, "-q")) cli_quiet = 1;
     else if (a[0] == '-' && a[1] == 'O' && a[2] >= '0' && a[2] <= '3' && !a[3]) o->opt = a[2] - '0';
-    else if (a[0] == '-' && a[1]) return fail("compile: unknown option '%s' (see modc compile --help)", a);
+    else if (a[0] == '-' && a[1]) return cli_fail("compile: unknown option '%s' (see modc compile --help)", a);
     else if (!o->spec) o->spec = a;
-    else return fail("compile: more than one spec given ('%s' and '%s')", o->spec, a);
+    else return cli_fail("compile: more than one spec given ('%s' and '%s')", o->spec, a);
 #undef NEEDV
   }
-  if (!o->spec) return fail("compile: no spec given (see modc compile --help)");
+  if (!o->spec) return cli_fail("compile: no spec given (see modc compile --help)");
   if (o->emit && strcmp(o->emit, "ir") && strcmp(o->emit, "llvm") && strcmp(o->emit, "asm") && strcmp(o->emit, "obj"))
-    return fail("--emit expects ir, llvm, asm or obj, got '%s'", o->emit);
+    return cli_fail("--emit expects ir, llvm, asm or obj, got '%s'", o->emit);
   if (o->cpu && flag_override(o, flagdefs[0], sizeof flagdefs[0], "compile.cpu", o->cpu)) return 1;
   if (o->target && flag_override(o, flagdefs[1], sizeof flagdefs[1], "compile.target", o->target)) return 1;
   if (o->wdtype && flag_override(o, flagdefs[2], sizeof flagdefs[2], "compile.weights_dtype", o->wdtype)) return 1;
@@ -232,7 +204,7 @@ static int run_passes(Model *m, const CompileOpts *o, const TargetDesc *desc) {
   for (int i = 0; i < m->ngraphs; i++) {
     Graph *before = m->graphs[i];
     if (passes_run(&m->graphs[i], &po, err, sizeof err))  /* a record that does not fit: which file */
-      return o->tuning && strstr(err, "tuning record") ? fail("%s: %s", o->tuning, err) : fail("%s", err);
+      return o->tuning && strstr(err, "tuning record") ? cli_fail("%s: %s", o->tuning, err) : cli_fail("%s", err);
     for (int j = 0; j < m->spec.n_shapes; j++)
       if (m->forward[j] == before) m->forward[j] = m->graphs[i];
   }
@@ -245,16 +217,16 @@ static int load_tuning(const char *path, const CgTarget *t, Tuning *tu) {
   char err[ERRLEN];
   if (records_read(path, tu, err, sizeof err) ||
       records_check_target(tu, path, t->cpu, t->features, err, sizeof err))
-    return fail("%s", err);
+    return cli_fail("%s", err);
   tu->hits = calloc((size_t)tu->n + 1, sizeof *tu->hits);
-  return tu->hits ? 0 : fail("out of memory");
+  return tu->hits ? 0 : cli_fail("out of memory");
 }
 
 /* How many kernel nodes took a record; a warning for records that name no kernel here. */
 static void report_tuning(const Tuning *tu, const char *path) {
   char unused[1024];
   int nodes, used, nunused = records_usage(tu, &nodes, &used, unused, sizeof unused);
-  progress("tuning: %d kernel nodes took a record from %s (%d of %d records used)", nodes, path, used, tu->n);
+  cli_progress("tuning: %d kernel nodes took a record from %s (%d of %d records used)", nodes, path, used, tu->n);
   if (nunused)
     fprintf(stderr, "modc: warning: %s: %d record%s name%s no kernel of this model (ignored): %s\n", path, nunused,
             nunused > 1 ? "s" : "", nunused > 1 ? "" : "s", unused);
@@ -270,13 +242,13 @@ static int make_dirs(const char *dir) {
       mkdir(buf, 0777);
       *p = '/';
     }
-  if (mkdir(buf, 0777) && errno != EEXIST) return fail("cannot create directory '%s': %s", dir, strerror(errno));
+  if (mkdir(buf, 0777) && errno != EEXIST) return cli_fail("cannot create directory '%s': %s", dir, strerror(errno));
   return 0;
 }
 
 static int emit_ir(Model *m, const char *out) {
   FILE *f = !out || !strcmp(out, "-") ? stdout : fopen(out, "w");
-  if (!f) return fail("cannot write '%s': %s", out, strerror(errno));
+  if (!f) return cli_fail("cannot write '%s': %s", out, strerror(errno));
   for (int i = 0; i < m->ngraphs; i++) {
     if (i) fputs("// -----\n", f);
     graph_print(m->graphs[i], f);
@@ -296,7 +268,7 @@ static int emit_code(Model *m, const CompileOpts *o, const CgTarget *t, const ch
   char err[ERRLEN];
   EmitKind kind = !o->emit ? EMIT_OBJ : !strcmp(o->emit, "llvm") ? EMIT_LLVM : !strcmp(o->emit, "asm") ? EMIT_ASM : EMIT_OBJ;
   CgModel cm = {&m->spec, m->forward, m->graphs[m->ngraphs - 1], hash, m->layout.size, wfile, embed_path};
-  if (cg_emit(&cm, m->graphs, m->ngraphs, t, kind, out, err, sizeof err)) return fail("%s", err);
+  if (cg_emit(&cm, m->graphs, m->ngraphs, t, kind, out, err, sizeof err)) return cli_fail("%s", err);
   return 0;
 }
 
@@ -312,13 +284,13 @@ static int compile_model(int argc, char **argv, Model *m) {
   CompileOpts o = {0};
   char err[ERRLEN], out[1024], dir[1024], wpath[1400], obj[1400], hpath[1400], wfile[128];
   if (parse_compile(argc, argv, &o)) return 1;
-  progress("reading %s", o.spec);
+  cli_progress("reading %s", o.spec);
   if (load_checked(o.spec, o.defs, o.ndefs, &m->spec, &m->st)) return 1;
   const Spec *s = &m->spec;
   CgTarget t;
-  if (cg_target_resolve(s->target, s->cpu, o.opt, &t, err, sizeof err)) return fail("%s", err);
+  if (cg_target_resolve(s->target, s->cpu, o.opt, &t, err, sizeof err)) return cli_fail("%s", err);
   if (!o.emit && !cg_target_is_host(&t))   /* before anything is created */
-    return fail("cannot link a shared library for foreign target '%s' here; use --emit obj|asm|llvm", t.triple);
+    return cli_fail("cannot link a shared library for foreign target '%s' here; use --emit obj|asm|llvm", t.triple);
   if (o.tuning && load_tuning(o.tuning, &t, &m->tuning)) return 1;
   if (o.out) snprintf(out, sizeof out, "%s", o.out);
   else default_out(s, o.emit, out, sizeof out);
@@ -328,10 +300,10 @@ static int compile_model(int argc, char **argv, Model *m) {
   char dline[512];
   cg_target_describe(&t, s->threads, &desc);
   target_format(&desc, dline, sizeof dline);
-  progress("target: %s", dline);
+  cli_progress("target: %s", dline);
   wlayout_build(s, &desc, &m->layout);
   build_graphs(m);
-  progress("running passes on %d graphs", m->ngraphs);
+  cli_progress("running passes on %d graphs", m->ngraphs);
   if (run_passes(m, &o, &desc)) return 1;
   if (o.tuning) report_tuning(&m->tuning, o.tuning);
   if (o.emit && !strcmp(o.emit, "ir")) return emit_ir(m, o.out);
@@ -342,20 +314,20 @@ static int compile_model(int argc, char **argv, Model *m) {
   uint64_t hash = 0;
   /* From here on the outputs are being written: a failure removes all of them, so that no
    * partial weights, object, library or header is left behind. */
-  progress("packing weights (%.1f MB) into %s", m->layout.size / 1e6, wpath);
-  int rc = wlayout_write(&m->layout, &m->st, wpath, &hash, err, sizeof err) ? fail("%s", err) : 0;
-  if (!rc) progress("generating code for %s (%s)", t.cpu, t.triple);
+  cli_progress("packing weights (%.1f MB) into %s", m->layout.size / 1e6, wpath);
+  int rc = wlayout_write(&m->layout, &m->st, wpath, &hash, err, sizeof err) ? cli_fail("%s", err) : 0;
+  if (!rc) cli_progress("generating code for %s (%s)", t.cpu, t.triple);
   if (!rc) rc = emit_code(m, &o, &t, o.emit ? out : obj, hash, wfile, o.embed ? wpath : NULL);
   if (!rc && !o.emit) {
-    progress("linking %s", out);
-    rc = cg_link_shared(obj, out, err, sizeof err) ? fail("%s", err) : 0;
-    if (!rc) rc = cg_write_header(s, hpath, err, sizeof err) ? fail("%s", err) : 0;
+    cli_progress("linking %s", out);
+    rc = cg_link_shared(obj, out, err, sizeof err) ? cli_fail("%s", err) : 0;
+    if (!rc) rc = cg_write_header(s, hpath, err, sizeof err) ? cli_fail("%s", err) : 0;
   }
   if (!o.emit) unlink(obj);
   if (rc || (o.embed && !o.emit)) unlink(wpath);
   if (rc && strcmp(out, "-")) unlink(out);
   if (rc && !o.emit) unlink(hpath);
-  if (!rc && !o.emit) progress("wrote %s, %s%s%s", out, hpath, o.embed ? "" : " and ", o.embed ? "" : wpath);
+  if (!rc && !o.emit) cli_progress("wrote %s, %s%s%s", out, hpath, o.embed ? "" : " and ", o.embed ? "" : wpath);
   return rc;
 }
 
@@ -375,11 +347,11 @@ static int check(int argc, char **argv) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage_check, stdout); return 0; }
     if (!strcmp(argv[i], "-D") && i + 1 < argc && ndefs < MAX_DEFS) defs[ndefs++] = argv[++i];
     else if (!strncmp(argv[i], "-D", 2) && argv[i][2] && ndefs < MAX_DEFS) defs[ndefs++] = argv[i] + 2;
-    else if (argv[i][0] == '-') return fail("check: unknown option '%s' (see modc check --help)", argv[i]);
+    else if (argv[i][0] == '-') return cli_fail("check: unknown option '%s' (see modc check --help)", argv[i]);
     else if (!spec) spec = argv[i];
-    else return fail("check: more than one spec given");
+    else return cli_fail("check: more than one spec given");
   }
-  if (!spec) return fail("check: no spec given (see modc check --help)");
+  if (!spec) return cli_fail("check: no spec given (see modc check --help)");
   Spec s;
   StFile st;
   if (load_checked(spec, defs, ndefs, &s, &st)) return 1;
@@ -394,12 +366,12 @@ typedef ModcLib Abi;
 
 static int load_abi(const char *lib, Abi *a) {
   char err[4200];
-  return modc_load(lib, a, err, sizeof err) ? fail("%s", err) : 0;
+  return modc_load(lib, a, err, sizeof err) ? cli_fail("%s", err) : 0;
 }
 
 static int read_tokens(const char *path, int32_t **out, int *n) {
   FILE *f = fopen(path, "r");
-  if (!f) return fail("cannot read '%s': %s", path, strerror(errno));
+  if (!f) return cli_fail("cannot read '%s': %s", path, strerror(errno));
   int cap = 256;
   long v;
   *out = malloc(cap * sizeof(int32_t));
@@ -410,7 +382,7 @@ static int read_tokens(const char *path, int32_t **out, int *n) {
   }
   int bad = !feof(f);
   fclose(f);
-  if (bad) return fail("%s: expected whitespace-separated integers", path);
+  if (bad) return cli_fail("%s: expected whitespace-separated integers", path);
   return 0;
 }
 
@@ -457,7 +429,7 @@ static int parse_run(int argc, char **argv, RunOpts *o) {
     int takes = !strcmp(a, "--prompt") || !strcmp(a, "--tokens") || !strcmp(a, "--max-new") ||
                 !strcmp(a, "--temperature") || !strcmp(a, "--seed") || !strcmp(a, "--threads") ||
                 !strcmp(a, "--weights");
-    if (takes && !v) return fail("%s needs a value", a);
+    if (takes && !v) return cli_fail("%s needs a value", a);
     if (takes) i++;
     if (!strcmp(a, "--prompt")) o->prompt = v;
     else if (!strcmp(a, "--tokens")) o->tokens = v;
@@ -466,13 +438,13 @@ static int parse_run(int argc, char **argv, RunOpts *o) {
     else if (!strcmp(a, "--seed")) o->seed = strtoull(v, NULL, 10) | 1;
     else if (!strcmp(a, "--threads")) o->threads = atoi(v);
     else if (!strcmp(a, "--weights")) o->weights = v;
-    else if (a[0] == '-') return fail("run: unknown option '%s' (see modc run --help)", a);
+    else if (a[0] == '-') return cli_fail("run: unknown option '%s' (see modc run --help)", a);
     else if (!o->lib) o->lib = a;
-    else return fail("run: more than one library given");
+    else return cli_fail("run: more than one library given");
   }
-  if (!o->lib) return fail("run: no library given (see modc run --help)");
-  if (!o->prompt == !o->tokens) return fail("run: give exactly one of --prompt and --tokens");
-  if (o->max_new < 0) return fail("--max-new must be >= 0");
+  if (!o->lib) return cli_fail("run: no library given (see modc run --help)");
+  if (!o->prompt == !o->tokens) return cli_fail("run: give exactly one of --prompt and --tokens");
+  if (o->max_new < 0) return cli_fail("--max-new must be >= 0");
   return 0;
 }
 
@@ -490,7 +462,7 @@ static int generate(const Abi *a, modc_model *m, const RunOpts *o, int32_t *toks
     rc = a->decode(s, tok, logits);
   }
   putchar('\n');
-  if (rc) fail("%s", a->last_error());
+  if (rc) cli_fail("%s", a->last_error());
   a->session_close(s);
   free(logits);
   return rc ? 1 : 0;
@@ -498,12 +470,12 @@ static int generate(const Abi *a, modc_model *m, const RunOpts *o, int32_t *toks
 
 /* Open the model and generate; toks stays the caller's to free. */
 static int run_model(const Abi *a, const RunOpts *o, int32_t *toks, int n) {
-  if (n == 0) return fail("run: the prompt is empty");
+  if (n == 0) return cli_fail("run: the prompt is empty");
   modc_model *m;
-  if (a->open(o->weights, o->threads, &m)) return fail("%s", a->last_error());
+  if (a->open(o->weights, o->threads, &m)) return cli_fail("%s", a->last_error());
   int rc = 1;
   if (o->prompt && a->info(m)->vocab_size != 256)
-    fail("--prompt needs a byte-level model (vocab_size 256); this one has %d: use --tokens", a->info(m)->vocab_size);
+    cli_fail("--prompt needs a byte-level model (vocab_size 256); this one has %d: use --tokens", a->info(m)->vocab_size);
   else {
     if (o->prompt) fputs(o->prompt, stdout);
     rc = generate(a, m, o, toks, n);
@@ -533,8 +505,7 @@ static int run(int argc, char **argv) {
 }
 
 int main(int argc, char **argv) {
-  t_start = now();
-  quiet = !isatty(2);
+  cli_begin();
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     fputs(usage_main, argc < 2 ? stderr : stdout);
     return argc < 2;
@@ -544,5 +515,5 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "run")) return run(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bench")) return bench_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "tune")) return tune_main(argc - 2, argv + 2);
-  return fail("unknown command '%s' (see modc --help)", argv[1]);
+  return cli_fail("unknown command '%s' (see modc --help)", argv[1]);
 }

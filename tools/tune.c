@@ -43,6 +43,7 @@
 #include "passes/kkey.h"
 #include "passes/passes.h"
 #include "passes/tuning.h"
+#include "tools/cli.h"
 #include "tools/records.h"
 #include "tools/timing.h"
 #include "tools/tune.h"
@@ -81,36 +82,11 @@ static const char usage_tune[] =
   "  --merge A.json ...      join records files (shards) of one CPU into -o, keys sorted; a key\n"
   "                          in several keeps the record with the lowest ms\n";
 
-static int quiet;
-static double t0;
-
-double tune_elapsed(void) { return timing_now() - t0; }
-
-void tune_progress(const char *fmt, ...) {
-  if (quiet) return;
-  va_list ap;
-  va_start(ap, fmt);
-  fprintf(stderr, "[%6.2fs] ", timing_now() - t0);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-}
-
-int tune_fail(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("modc: error: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  return 1;
-}
-
 static int parse_shard(const char *v, TuneOpts *o) {
   char extra;
   if (sscanf(v, "%d/%d%c", &o->shard_i, &o->shard_n, &extra) != 2 || o->shard_n < 1 || o->shard_i < 1 ||
       o->shard_i > o->shard_n)
-    return tune_fail("--shard expects I/N with 1 <= I <= N (e.g. 1/4), got '%s'", v);
+    return cli_fail("--shard expects I/N with 1 <= I <= N (e.g. 1/4), got '%s'", v);
   return 0;
 }
 
@@ -121,7 +97,7 @@ static int parse_opts(int argc, char **argv, TuneOpts *o) {
     int takes = !strcmp(a, "-o") || !strcmp(a, "--budget-seconds") || !strcmp(a, "--threads") ||
                 !strcmp(a, "--shape") || !strcmp(a, "--shard") || !strcmp(a, "--cpu") || !strcmp(a, "-D") ||
                 !strcmp(a, "--exhaustive") || !strcmp(a, "--compare");
-    if (takes && !v) return tune_fail("%s needs a value", a);
+    if (takes && !v) return cli_fail("%s needs a value", a);
     if (takes) i++;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_tune, stdout); exit(0); }
     else if (!strcmp(a, "-o")) o->out = v;
@@ -130,36 +106,36 @@ static int parse_opts(int argc, char **argv, TuneOpts *o) {
       char *end;
       o->budget = strtod(v, &end);
       if (*end || !(o->budget > 0) || !isfinite(o->budget))
-        return tune_fail("--budget-seconds must be a number of seconds > 0, got '%s'", v);
+        return cli_fail("--budget-seconds must be a number of seconds > 0, got '%s'", v);
     } else if (!strcmp(a, "--threads")) {
       char *end;
       long t = strtol(v, &end, 10);
-      if (*end || t < 1 || t > 4096) return tune_fail("--threads must be in 1..4096, got '%s'", v);
+      if (*end || t < 1 || t > 4096) return cli_fail("--threads must be in 1..4096, got '%s'", v);
       o->threads = (int)t;
     } else if (!strcmp(a, "--shape")) {
       int b, t;
       char extra;
-      if (sscanf(v, "%d,%d%c", &b, &t, &extra) != 2) return tune_fail("--shape expects B,T (e.g. 1,512), got '%s'", v);
+      if (sscanf(v, "%d,%d%c", &b, &t, &extra) != 2) return cli_fail("--shape expects B,T (e.g. 1,512), got '%s'", v);
       size_t n = strlen(o->shapes);
       snprintf(o->shapes + n, sizeof o->shapes - n, "%s[%d,%d]", n ? "," : "", b, t);
     } else if (!strcmp(a, "--shard")) { if (parse_shard(v, o)) return 1; }
     else if (!strcmp(a, "--exhaustive")) {
       char *end;
       long e = strtol(v, &end, 10);
-      if (*end || e < 1 || e > MAX_KERNELS) return tune_fail("--exhaustive expects a kernel count >= 1, got '%s'", v);
+      if (*end || e < 1 || e > MAX_KERNELS) return cli_fail("--exhaustive expects a kernel count >= 1, got '%s'", v);
       o->exhaustive = (int)e;
     } else if (!strcmp(a, "--compare")) o->compare = v;
     else if (!strcmp(a, "-D")) { if (o->ndefs < 250) o->defs[o->ndefs++] = v; }
     else if (!strncmp(a, "-D", 2) && a[2]) { if (o->ndefs < 250) o->defs[o->ndefs++] = a + 2; }
-    else if (!strcmp(a, "--routing")) return tune_fail("tune --routing (DESIGN section 7) is not implemented yet");
-    else if (!strcmp(a, "-q")) quiet = 1;
-    else if (!strcmp(a, "-v")) quiet = 0;
-    else if (a[0] == '-' && a[1]) return tune_fail("tune: unknown option '%s' (see modc tune --help)", a);
+    else if (!strcmp(a, "--routing")) return cli_fail("tune --routing (DESIGN section 7) is not implemented yet");
+    else if (!strcmp(a, "-q")) cli_quiet = 1;
+    else if (!strcmp(a, "-v")) cli_quiet = 0;
+    else if (a[0] == '-' && a[1]) return cli_fail("tune: unknown option '%s' (see modc tune --help)", a);
     else if (!o->spec) o->spec = a;
-    else return tune_fail("tune: more than one spec given ('%s' and '%s')", o->spec, a);
+    else return cli_fail("tune: more than one spec given ('%s' and '%s')", o->spec, a);
   }
-  if (!o->spec) return tune_fail("tune: no spec given (see modc tune --help)");
-  if (!o->out) return tune_fail("tune: no output file given (-o RECORDS.json)");
+  if (!o->spec) return cli_fail("tune: no spec given (see modc tune --help)");
+  if (!o->out) return cli_fail("tune: no output file given (-o RECORDS.json)");
   static char defs[2][1200];
   if (o->shapes[0]) snprintf(defs[0], sizeof defs[0], "compile.shapes=[%s]", o->shapes), o->defs[o->ndefs++] = defs[0];
   if (o->cpu) snprintf(defs[1], sizeof defs[1], "compile.cpu=%s", o->cpu), o->defs[o->ndefs++] = defs[1];
@@ -178,7 +154,7 @@ static int model_graphs(Tuner *u) {
   u->nfwd = u->ngraphs;
   u->graphs[u->ngraphs++] = build_session(s, &u->layout);
   for (int i = 0; i < u->ngraphs; i++)
-    if (passes_run(&u->graphs[i], &po, err, sizeof err)) return tune_fail("%s", err);
+    if (passes_run(&u->graphs[i], &po, err, sizeof err)) return cli_fail("%s", err);
   double sum = 0;
   int n = 0;
   for (int l = 0; l < s->n_layers; l++)
@@ -208,7 +184,7 @@ static int add_call(Tuner *u, TKern *k, const Graph *g, int i, int cls) {
     if (k->ctx[c].cls == cls) return k->ctx[c].count += count, 0;
   char err[ERRLEN];
   TCtx *c = &k->ctx[k->nctx];
-  if (tcall_make(&c->call, g, i, decode, DECODE_KV, err, sizeof err)) return tune_fail("%s: %s", k->key, err);
+  if (tcall_make(&c->call, g, i, decode, DECODE_KV, err, sizeof err)) return cli_fail("%s: %s", k->key, err);
   c->cls = cls, c->count = count;
   k->paths |= decode ? TUNE_ONE : TUNE_MANY;
   k->nctx++;
@@ -221,14 +197,14 @@ static int cmp_key(const void *a, const void *b) { return strcmp(((const TKern *
 static int collect(Tuner *u) {
   char key[KKEY_MAX];
   u->k = calloc(MAX_KERNELS, sizeof *u->k);
-  if (!u->k) return tune_fail("out of memory");
+  if (!u->k) return cli_fail("out of memory");
   for (int gi = 0; gi < u->ngraphs; gi++) {
     const Graph *g = u->graphs[gi];
     for (int i = 0; i < g->len; i++) {
       SchedKind sk = g->n[i].sched.kind;
       if ((sk != SK_MATMUL && sk != SK_ATTN) || kernel_key(g, i, key, sizeof key)) continue;
       TKern *k = kern_of(u, key, &g->n[i].sched);
-      if (!k) return tune_fail("more than %d kernels", MAX_KERNELS);
+      if (!k) return cli_fail("more than %d kernels", MAX_KERNELS);
       if (add_call(u, k, g, i, gi)) return 1;
     }
   }
@@ -256,9 +232,9 @@ static int write_records(Tuner *u) {
   t.threads = u->run.threads;
   int n = u->nk_out >= 0 ? u->nk_out : u->nk;
   for (int i = 0; i < n; i++)
-    if (tuning_add(&t, u->k[i].key, &u->k[i].best, u->k[i].best_ms, u->k[i].def_ms)) return tune_fail("out of memory");
+    if (tuning_add(&t, u->k[i].key, &u->k[i].best, u->k[i].best_ms, u->k[i].def_ms)) return cli_fail("out of memory");
   tuning_sort(&t);
-  int rc = records_write(u->o.out, &t, err, sizeof err) ? tune_fail("%s", err) : 0;
+  int rc = records_write(u->o.out, &t, err, sizeof err) ? cli_fail("%s", err) : 0;
   tuning_free(&t);
   return rc;
 }
@@ -273,7 +249,7 @@ static void summary(Tuner *u) {
   }
   fprintf(stderr, "modc tune: %d kernels (%d searched, %d improved, %d wrong candidates rejected, %d gains not "
           "confirmed) in %d rounds, %.1f s; their time %.3f of the heuristic's records' (forward and decode weighed "
-          "alike)\n", u->nk, searched, improved - u->reverted, rejected, u->reverted, u->rounds, timing_now() - t0,
+          "alike)\n", u->nk, searched, improved - u->reverted, rejected, u->reverted, u->rounds, cli_elapsed(),
           def > 0 ? best / def : 1);
 }
 
@@ -283,12 +259,12 @@ static void summary(Tuner *u) {
 static int load_compare(Tuner *u) {
   char err[ERRLEN];
   if (!u->o.compare) return 0;
-  if (!u->o.exhaustive) return tune_fail("--compare goes with --exhaustive");
+  if (!u->o.exhaustive) return cli_fail("--compare goes with --exhaustive");
   u->compare = calloc(1, sizeof *u->compare);
-  if (!u->compare) return tune_fail("out of memory");
+  if (!u->compare) return cli_fail("out of memory");
   if (records_read(u->o.compare, u->compare, err, sizeof err) ||
       records_check_target(u->compare, u->o.compare, u->target.cpu, u->target.features, err, sizeof err))
-    return tune_fail("%s", err);
+    return cli_fail("%s", err);
   return 0;
 }
 
@@ -299,7 +275,7 @@ static int check_out_dir(const char *out) {
   if (!strcmp(out, "-")) return 0;
   if (!slash) snprintf(dir, sizeof dir, ".");
   else snprintf(dir, sizeof dir, "%.*s", (int)(slash - out + (slash == out)), out);
-  if (access(dir, W_OK)) return tune_fail("cannot write '%s': %s", out, strerror(errno));
+  if (access(dir, W_OK)) return cli_fail("cannot write '%s': %s", out, strerror(errno));
   return 0;
 }
 
@@ -308,21 +284,21 @@ static int tuner_setup(Tuner *u) {
   u->nk_out = -1;
   if (check_out_dir(u->o.out)) return 1;
   if (spec_load(u->o.spec, u->o.defs, u->o.ndefs, &u->spec, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
-  if (cg_target_resolve(u->spec.target, u->spec.cpu, 2, &u->target, err, sizeof err)) return tune_fail("%s", err);
+  if (cg_target_resolve(u->spec.target, u->spec.cpu, 2, &u->target, err, sizeof err)) return cli_fail("%s", err);
   if (!cg_target_is_host(&u->target))
-    return tune_fail("tune: kernels must run here to be timed; target '%s' is not this machine's", u->target.triple);
+    return cli_fail("tune: kernels must run here to be timed; target '%s' is not this machine's", u->target.triple);
   if (load_compare(u)) return 1;
   int threads = u->o.threads ? u->o.threads : (int)sysconf(_SC_NPROCESSORS_ONLN);
   cg_target_describe(&u->target, threads, &u->desc);
   char line[512];
   target_format(&u->desc, line, sizeof line);
-  tune_progress("target: %s; %d threads", line, threads);
+  cli_progress("target: %s; %d threads", line, threads);
   wlayout_build(&u->spec, &u->desc, &u->layout);
   if (model_graphs(u) || collect(u)) return 1;
-  if (trunner_init(&u->run, threads)) return tune_fail("cannot start %d threads", threads);
+  if (trunner_init(&u->run, threads)) return cli_fail("cannot start %d threads", threads);
   const char *tmp = getenv("TMPDIR");
   snprintf(u->dir, sizeof u->dir, "%s/modc-tune-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-  if (!mkdtemp(u->dir)) return tune_fail("cannot create a work folder under %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
+  if (!mkdtemp(u->dir)) return cli_fail("cannot create a work folder under %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
   return 0;
 }
 
@@ -341,9 +317,7 @@ int tune_main(int argc, char **argv) {
   for (int i = 0; i < argc; i++)
     if (!strcmp(argv[i], "--merge")) return records_merge_main(argc, argv);
   Tuner *u = calloc(1, sizeof *u);
-  if (!u) return tune_fail("out of memory");
-  t0 = timing_now();
-  quiet = !isatty(2);
+  if (!u) return cli_fail("out of memory");
   int rc = parse_opts(argc, argv, &u->o) || tuner_setup(u) || tune_round0(u);
   u->reserve = 0.12 * u->o.budget;
   double cj = 0.05;

@@ -74,11 +74,6 @@ typedef struct Round {
   TuneLibs libs;
 } Round;
 
-/* tune.c */
-void tune_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int tune_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-double tune_elapsed(void);
-
 /* tune_search.c */
 int round_add(Round *r, TuneCall *c, const Sched *rec);
 int round_build(Tuner *u, Round *r);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tools/timing.h"
+#include "tools/cli.h"
 #include "tools/tune_int.h"
 
 #define MIN_SHARE 0.005
@@ -28,7 +29,7 @@ int round_build(Tuner *u, Round *r) {
   char err[ERRLEN], stem[32];
   snprintf(stem, sizeof stem, "round%d", u->rounds++);
   if (tune_build(r->jobs, r->n, &u->target, u->dir, stem, u->run.threads, &r->libs, err, sizeof err))
-    return tune_fail("%s", err);
+    return cli_fail("%s", err);
   return 0;
 }
 
@@ -58,8 +59,8 @@ int tune_round0(Tuner *u) {
   Round r = {0};
   for (int i = 0; i < u->nk; i++)
     for (int c = 0; c < u->k[i].nctx; c++)
-      if (round_add(&r, &u->k[i].ctx[c].call, &u->k[i].def)) return tune_fail("out of memory");
-  tune_progress("round 0: %d kernels in %d calls, the heuristic's records", u->nk, r.n);
+      if (round_add(&r, &u->k[i].ctx[c].call, &u->k[i].def)) return cli_fail("out of memory");
+  cli_progress("round 0: %d kernels in %d calls, the heuristic's records", u->nk, r.n);
   if (round_build(u, &r)) return round_free(&r), 1;
   double total[MAX_CTX] = {0};
   int j = 0;
@@ -193,7 +194,7 @@ int tune_search_round(Tuner *u, double *cj) {
   if (!plans) return -1;
   for (int i = 0; i < u->nk; i++) order[n++] = &u->k[i];
   qsort(order, (size_t)n, sizeof *order, by_share);
-  double left = u->o.budget - u->reserve - tune_elapsed(), need = BUILD_FIXED;
+  double left = u->o.budget - u->reserve - cli_elapsed(), need = BUILD_FIXED;
   for (int i = 0; i < n; i++) {
     TKern *k = order[i];
     if (k->done) continue;
@@ -210,16 +211,16 @@ int tune_search_round(Tuner *u, double *cj) {
   }
   if (!np) return free(plans), round_free(&r), 0;
   double start = timing_now();
-  tune_progress("round %d: %d kernels, %d candidates in %d calls; %.0f s left", u->rounds, np, r.n - np, r.n, left);
+  cli_progress("round %d: %d kernels, %d candidates in %d calls; %.0f s left", u->rounds, np, r.n - np, r.n, left);
   if (round_build(u, &r)) return free(plans), round_free(&r), -1;
   double per = (timing_now() - start - BUILD_FIXED) / r.n;
   *cj = 0.5 * (*cj + (per > 0.005 ? per : 0.005));
-  tune_progress("  compiled in %.1f s", timing_now() - start);
+  cli_progress("  compiled in %.1f s", timing_now() - start);
   for (int i = 0; i < np; i++) {
     judge(u, &plans[i], &r);
     TKern *k = plans[i].k;
     int ng = tune_groups(k->best.kind);
-    tune_progress("  %-48s %-7s best %.3f ms (heuristic %.3f)%s", k->key, tune_group_name(k->best.kind, (k->group + ng - 1) % ng),
+    cli_progress("  kernel %d/%d %-48s %-7s best %.3f ms (heuristic %.3f)%s", i + 1, np, k->key, tune_group_name(k->best.kind, (k->group + ng - 1) % ng),
              k->best_ms, k->def_ms, k->done ? ", done" : "");
   }
   round_free(&r);
@@ -243,7 +244,7 @@ int tune_validate(Tuner *u) {
     for (int c = 0; c < k->nctx; c++) round_add(&r, &k->ctx[c].call, &k->best);
   }
   if (!n) return 0;
-  tune_progress("validation: %d kernels beside their heuristic records", n);
+  cli_progress("validation: %d kernels beside their heuristic records", n);
   if (round_build(u, &r)) return round_free(&r), 1;
   for (int i = 0; i < u->nk; i++) {
     TKern *k = &u->k[i];
@@ -253,9 +254,9 @@ int tune_validate(Tuner *u) {
     k->def_ms = tune_ms(k, td), k->best_ms = tune_ms(k, tb);
     if (k->best_cost >= 0.99 * k->def_cost) {
       k->best = k->def, k->best_cost = k->def_cost, k->best_ms = k->def_ms, reverted++;
-      tune_progress("  %-48s back to the heuristic's record", k->key);
+      cli_progress("  %-48s back to the heuristic's record", k->key);
     } else {
-      tune_progress("  %-48s %.3f ms against %.3f (%.3f)", k->key, k->best_ms, k->def_ms, k->best_cost / k->def_cost);
+      cli_progress("  %-48s %.3f ms against %.3f (%.3f)", k->key, k->best_ms, k->def_ms, k->best_cost / k->def_cost);
     }
   }
   round_free(&r);

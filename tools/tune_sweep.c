@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tools/timing.h"
+#include "tools/cli.h"
 #include "tools/tune_int.h"
 
 #define SWEEP_BATCH 192
@@ -45,7 +46,7 @@ static int screen_all(Tuner *u, TKern *k, const Sched *cand, int n, double *cost
     Round r = {0};
     for (int q = lo; q < hi; q++)
       for (int c = 0; c < k->nctx; c++)
-        if (round_add(&r, &k->ctx[c].call, &cand[q])) return round_free(&r), tune_fail("out of memory");
+        if (round_add(&r, &k->ctx[c].call, &cand[q])) return round_free(&r), cli_fail("out of memory");
     if (round_build(u, &r)) return round_free(&r), 1;
     for (int q = lo; q < hi; q++) {
       double t[MAX_CTX];
@@ -54,7 +55,7 @@ static int screen_all(Tuner *u, TKern *k, const Sched *cand, int n, double *cost
       cost[q] = ok ? tune_cost(k, t) : 1e300;
     }
     round_free(&r);
-    tune_progress("  %s: %d of %d records screened", k->key, hi, n);
+    cli_progress("  %s: %d of %d records screened", k->key, hi, n);
   }
   return 0;
 }
@@ -115,11 +116,11 @@ static int sweep_kernel(Tuner *u, TKern *k) {
   Sched *cand;
   int n = sweep_space(u, k, &cand);
   double *screen = calloc((size_t)n + 1, sizeof *screen), ms[3];
-  if (!n || !screen) return free(cand), free(screen), tune_fail("%s: no records to sweep", k->key);
-  tune_progress("sweep of %s: %d records", k->key, n);
+  if (!n || !screen) return free(cand), free(screen), cli_fail("%s: no records to sweep", k->key);
+  cli_progress("sweep of %s: %d records", k->key, n);
   int rc = screen_all(u, k, cand, n, screen), b = rc ? -1 : full_best(u, k, cand, screen, n);
   const TuneRecord *tr = u->compare ? tuning_find(u->compare, k->key) : NULL;
-  if (!rc && b < 0) rc = tune_fail("%s: no record of the sweep gave the reference's output", k->key);
+  if (!rc && b < 0) rc = cli_fail("%s: no record of the sweep gave the reference's output", k->key);
   if (!rc) rc = side_by_side(u, k, tr ? &tr->sched : NULL, &cand[b], ms);
   if (!rc) {
     k->best = cand[b], k->best_ms = ms[2], k->def_ms = ms[0], k->searched = 1;

@@ -1,0 +1,22 @@
+/* cli.h: how the modc command line talks: errors, warnings and progress lines (cli.c).
+ *
+ * Every subcommand reports a user error as "modc: error: ..." on stderr and returns 1 (so
+ * `return cli_fail(...)` ends a command), and long steps print "[  1.23s] what" lines on a
+ * terminal: cli_quiet is set when stderr is not one (or by -q), cli_start when the command
+ * began.
+ */
+#ifndef MODC_CLI_H
+#define MODC_CLI_H
+
+extern int cli_quiet;
+
+/* Start the clock of the progress lines; quiet unless stderr is a terminal. */
+void cli_begin(void);
+/* Seconds since cli_begin. */
+double cli_elapsed(void);
+/* "[  1.23s] " fmt "\n" on stderr, unless cli_quiet. */
+void cli_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "modc: error: " fmt "\n" on stderr; returns 1. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -5,7 +5,7 @@
 #
 # Installs clang-19, its fuzzer/sanitizer runtimes and libomp when missing (as setup.sh
 # does for the rest), configures a clang build with -DMODC_FUZZ=ON in build-fuzz/, builds
-# fuzz_spec, fuzz_safetensors and fuzz_ir, replays every kept crasher
+# fuzz_spec, fuzz_safetensors, fuzz_ir and fuzz_records, replays every kept crasher
 # (tests/fuzz/regressions/NAME/), then fuzzes each harness for SECONDS on its seed corpus.
 # New inputs go to a scratch corpus under build-fuzz/, never into the repo.  Any crash,
 # sanitizer report, broken invariant, timeout (10 s per input) or leak fails the script;
@@ -30,10 +30,10 @@ fi
 
 B=build-fuzz
 cmake -S . -B "$B" -DCMAKE_C_COMPILER=clang-19 -DMODC_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build "$B" -j"$(nproc)" --target fuzz_spec fuzz_safetensors fuzz_ir
+cmake --build "$B" -j"$(nproc)" --target fuzz_spec fuzz_safetensors fuzz_ir fuzz_records
 
 status=0
-for h in spec safetensors ir; do
+for h in spec safetensors ir records; do
   bin="$B/tests/fuzz_$h"
   work="$B/corpus/$h" art="$B/artifacts/$h/"
   mkdir -p "$work" "$art"

@@ -9,7 +9,7 @@
 # NAME is spec, safetensors, ir or records.  FUZZ_SRC_NAME / FUZZ_LIB_NAME: what a harness
 # needs besides modc_core (the records reader is the tools' file, over jansson, not core's).
 set(FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR}/fuzz)
-set(FUZZ_SRC_records ${CMAKE_SOURCE_DIR}/tools/records.c)
+set(FUZZ_SRC_records ${CMAKE_SOURCE_DIR}/tools/records.c ${CMAKE_SOURCE_DIR}/tools/cli.c)
 set(FUZZ_LIB_records PkgConfig::JANSSON)
 
 foreach(h spec safetensors ir records)

@@ -1,7 +1,7 @@
 # tuning.cmake: tuning records (DESIGN section 8): tools/records.c's unit test, which also
 # applies records through the schedule pass, and `modc compile --tuning` end to end
 # (tests/cli/test_tuning.sh, with records test_records --records-for makes for this host).
-add_executable(test_records tools/test_records.c ${CMAKE_SOURCE_DIR}/tools/records.c)
+add_executable(test_records tools/test_records.c ${CMAKE_SOURCE_DIR}/tools/records.c ${CMAKE_SOURCE_DIR}/tools/cli.c)
 target_include_directories(test_records PRIVATE ${CMAKE_SOURCE_DIR})
 target_link_libraries(test_records PRIVATE modc_core PkgConfig::JANSSON)
 add_test(NAME tools/records COMMAND test_records ${CMAKE_CURRENT_BINARY_DIR}/records_work)

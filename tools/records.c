@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "tools/cli.h"
 #include "tools/records.h"
 
 #ifndef MODC_VERSION
@@ -530,16 +531,6 @@ static const char usage_merge[] =
   "the shards of a tune run on several machines of one kind, into OUT ('-' for stdout).  A kernel\n"
   "in several files keeps the record of lowest ms; records are sorted by kernel key.\n";
 
-static int merge_fail(const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  fputs("modc: error: ", stderr);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
-  va_end(ap);
-  return 1;
-}
-
 /* Inputs are the arguments that are not options; returns how many, or -1 (printed). */
 static int parse_merge(int argc, char **argv, const char **in, const char **out) {
   int nin = 0;
@@ -549,20 +540,20 @@ static int parse_merge(int argc, char **argv, const char **in, const char **out)
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) return fputs(usage_merge, stdout), -2;
     if (!strcmp(a, "--merge")) continue;
     if (!strcmp(a, "-o")) {
-      if (i + 1 >= argc) return merge_fail("-o needs a value"), -1;
-      if (*out) return merge_fail("tune --merge: more than one -o given"), -1;
+      if (i + 1 >= argc) return cli_fail("-o needs a value"), -1;
+      if (*out) return cli_fail("tune --merge: more than one -o given"), -1;
       *out = argv[++i];
-    } else if (a[0] == '-' && a[1]) return merge_fail("tune --merge: unknown option '%s' (see modc tune --merge --help)", a), -1;
+    } else if (a[0] == '-' && a[1]) return cli_fail("tune --merge: unknown option '%s' (see modc tune --merge --help)", a), -1;
     else in[nin++] = a;
   }
-  if (!nin) return merge_fail("tune --merge: no records files given (see modc tune --merge --help)"), -1;
-  if (!*out) return merge_fail("tune --merge: no output given (-o OUT.json)"), -1;
+  if (!nin) return cli_fail("tune --merge: no records files given (see modc tune --merge --help)"), -1;
+  if (!*out) return cli_fail("tune --merge: no output given (-o OUT.json)"), -1;
   return nin;
 }
 
 int records_merge_main(int argc, char **argv) {
   const char **in = malloc(((size_t)argc + 1) * sizeof *in), *out;
-  if (!in) return merge_fail("out of memory");
+  if (!in) return cli_fail("out of memory");
   int nin = parse_merge(argc, argv, in, &out), rc = nin < 0 ? (nin == -2 ? 0 : 1) : 0;
   char err[2048];
   Tuning all, one;
@@ -572,7 +563,7 @@ int records_merge_main(int argc, char **argv) {
     tuning_free(&one);
   }
   if (nin > 0 && !rc) rc = records_write(out, &all, err, sizeof err) != 0;
-  if (nin > 0 && rc) merge_fail("%s", err);
+  if (nin > 0 && rc) cli_fail("%s", err);
   tuning_free(&all);
   free(in);
   return rc;

@@ -29,12 +29,13 @@ int tuning_add(Tuning *t, const char *key, const Sched *s, double ms, double def
   return 0;
 }
 
-/* by key, then by ms, then by the record itself (qsort is not stable: order by content) */
+/* by key, then by ms, default_ms and the record itself (qsort is not stable: order by content) */
 static int cmp_rec(const void *a, const void *b) {
   const TuneRecord *x = a, *y = b;
   int c = strcmp(x->key, y->key);
   if (c) return c;
   if (x->ms != y->ms) return x->ms < y->ms ? -1 : 1;
+  if (x->default_ms != y->default_ms) return x->default_ms < y->default_ms ? -1 : 1;
   char sx[512], sy[512];
   sched_format(&x->sched, sx, sizeof sx);
   sched_format(&y->sched, sy, sizeof sy);

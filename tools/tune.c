@@ -30,6 +30,7 @@
  * The environment variable MODC_TUNE_FAULT is a test hook (tune_kern.h): every candidate's
  * output is made wrong, and the test checks that none is chosen.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -49,6 +50,8 @@
 #include "tools/tune.h"
 #include "tools/tune_int.h"
 
+/* A decode step is timed after this many cached rows (fewer when max_seq_len is smaller): a
+ * step in the middle of a typical generation, where attention reads a real cache. */
 #define DECODE_KV 256
 #define ERRLEN 2048
 
@@ -122,7 +125,8 @@ static int parse_opts(int argc, char **argv, TuneOpts *o) {
     else if (!strcmp(a, "--exhaustive")) {
       char *end;
       long e = strtol(v, &end, 10);
-      if (*end || e < 1 || e > MAX_KERNELS) return cli_fail("--exhaustive expects a kernel count >= 1, got '%s'", v);
+      if (*end || e < 1 || e > MAX_KERNELS)
+        return cli_fail("--exhaustive expects a kernel count in 1..%d, got '%s'", MAX_KERNELS, v);
       o->exhaustive = (int)e;
     } else if (!strcmp(a, "--compare")) o->compare = v;
     else if (!strcmp(a, "-D")) { if (o->ndefs < 250) o->defs[o->ndefs++] = v; }
@@ -184,7 +188,11 @@ static int add_call(Tuner *u, TKern *k, const Graph *g, int i, int cls) {
     if (k->ctx[c].cls == cls) return k->ctx[c].count += count, 0;
   char err[ERRLEN];
   TCtx *c = &k->ctx[k->nctx];
-  if (tcall_make(&c->call, g, i, decode, DECODE_KV, err, sizeof err)) return cli_fail("%s: %s", k->key, err);
+  int64_t kv = u->spec.max_seq_len - 1 < DECODE_KV ? u->spec.max_seq_len - 1 : DECODE_KV;
+  if (tcall_make(&c->call, g, i, decode, kv, err, sizeof err)) {
+    tcall_free(&c->call);
+    return cli_fail("internal error: %s: the tuner's graph of this kernel: %s", k->key, err);
+  }
   c->cls = cls, c->count = count;
   k->paths |= decode ? TUNE_ONE : TUNE_MANY;
   k->nctx++;
@@ -298,8 +306,21 @@ static int tuner_setup(Tuner *u) {
   if (trunner_init(&u->run, threads)) return cli_fail("cannot start %d threads", threads);
   const char *tmp = getenv("TMPDIR");
   snprintf(u->dir, sizeof u->dir, "%s/modc-tune-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-  if (!mkdtemp(u->dir)) return cli_fail("cannot create a work folder under %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
+  if (!mkdtemp(u->dir))
+    return cli_fail("cannot create a work folder under %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
   return 0;
+}
+
+/* the work folder and what a failed build left in it */
+static void remove_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  char path[1400];
+  while (d && (e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name), unlink(path);
+  if (d) closedir(d);
+  if (rmdir(dir)) fprintf(stderr, "modc: warning: cannot remove the work folder %s: %s\n", dir, strerror(errno));
 }
 
 static void tuner_free(Tuner *u) {
@@ -310,7 +331,7 @@ static void tuner_free(Tuner *u) {
   wlayout_free(&u->layout);
   trunner_free(&u->run);
   if (u->compare) tuning_free(u->compare), free(u->compare);
-  if (u->dir[0]) rmdir(u->dir);
+  if (u->dir[0]) remove_dir(u->dir);
 }
 
 int tune_main(int argc, char **argv) {
@@ -320,10 +341,9 @@ int tune_main(int argc, char **argv) {
   if (!u) return cli_fail("out of memory");
   int rc = parse_opts(argc, argv, &u->o) || tuner_setup(u) || tune_round0(u);
   u->reserve = 0.12 * u->o.budget;
-  double cj = 0.05;
   if (!rc && u->o.exhaustive) rc = tune_sweep(u, u->o.exhaustive);
   while (!rc && !u->o.exhaustive) {
-    int n = tune_search_round(u, &cj);
+    int n = tune_search_round(u);
     if (n < 0) rc = 1;
     if (n <= 0) break;
   }

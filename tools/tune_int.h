@@ -29,23 +29,25 @@ typedef struct TuneOpts {
 
 typedef struct TCtx {
   TuneCall call;
-  int cls;                  /* 0..nshapes-1: forward of that graph; nshapes: decode */
+  int cls;                  /* the graph: 0..nfwd-1 a forward graph (u->graphs), nfwd the decode step */
   double count;             /* calls per step (decode: a routed block's times its capacity) */
   double w;                 /* count over the class's total default time */
   double t_def;             /* ms per call, heuristic record (round 0) */
 } TCtx;
 
-typedef struct TKern {
+typedef struct TKern {     /* one kernel (by key) and its search */
   char key[KKEY_MAX];
-  Sched def, best;
-  int nctx, paths;          /* TUNE_MANY / TUNE_ONE: which paths its calls take */
-  TCtx ctx[MAX_CTX];
-  double def_cost, best_cost, share;
+  Sched def, best;          /* the heuristic's record (every node of the key has it); the best so far */
+  int nctx, paths;          /* calls; TUNE_MANY / TUNE_ONE: which paths its calls take */
+  TCtx ctx[MAX_CTX];        /* one call per graph that holds the key */
+  double def_cost, best_cost; /* weighted over the calls (tune_cost): the share of forward + decode */
+  double share;             /* def_cost over the number of step kinds: how much of the time it is */
   double def_ms, best_ms;   /* summed over its calls of a forward per shape and a decode step */
-  int group, stale, done, searched;
+  int group, stale;         /* the group of fields it moves next; groups since its last gain */
+  int done, searched;       /* no more rounds for it; it took part in one */
   int ntried;
-  Sched tried[MAX_TRIED];
-  int rejected, wins;
+  Sched tried[MAX_TRIED];   /* records already tried (never built twice) */
+  int rejected, wins;       /* candidates with a wrong output; gains taken */
 } TKern;
 
 typedef struct Tuner {
@@ -65,6 +67,7 @@ typedef struct Tuner {
   int nk_out;               /* records written: the first nk_out kernels (-1: all) */
   Tuning *compare;         /* --compare's records, or NULL */
   double reserve;           /* seconds of the budget kept for the validation round */
+  double cj;                /* seconds a job adds to a round's build (measured: round 0, then each round) */
 } Tuner;
 
 /* One round's jobs and their libraries. */
@@ -82,7 +85,7 @@ double tune_cost(const TKern *k, const double *t);   /* weighted over k's calls 
 double tune_ms(const TKern *k, const double *t);     /* ms of a forward per shape + a decode step */
 double tune_time_job(Tuner *u, TuneJob *j);          /* median ms of one call */
 int tune_round0(Tuner *u);
-int tune_search_round(Tuner *u, double *cj);
+int tune_search_round(Tuner *u);
 int tune_validate(Tuner *u);
 
 /* tune_sweep.c: the exhaustive sweep of the n largest matmuls (--exhaustive N) */

@@ -115,8 +115,10 @@ static int data_operand(TuneCall *c, const Node *s, int inplace, int64_t range, 
   return i;
 }
 
+/* The call's KV cache: one layer's, in slot 0 (tcall_make gives the template node layer 0: the
+ * code does not depend on which layer's cache it reads, only the key names the layer). */
 static int kv_cache(TuneCall *c, const Graph *g, const Node *nd, int64_t kv_len, uint64_t *rng) {
-  c->kv_layer = (int)attr_i(nd, "layer", 0);
+  c->kv_layer = 0;
   const Type *kt = &g->n[nd->in[1]].ty;
   c->kv_w = numel(c, kt) / (kt->rank ? dim_val(c, kt->dim[0]) : 1);
   c->kv_len0 = kv_len;
@@ -161,6 +163,7 @@ int tcall_make(TuneCall *c, const Graph *g, int i, int decode, int64_t kv_len, c
   r->ty = nd->ty, r->sched = nd->sched, r->st = ST_OUT, r->offset = 0;
   memcpy(r->attr, nd->attr, sizeof r->attr), r->nattr = nd->nattr;
   c->nout = numel(c, &nd->ty);
+  if (nd->op == OP_KV_ATTENTION) attr_set_i(r, "layer", 0);
   if (nd->op == OP_KV_ATTENTION && kv_cache(c, g, nd, kv_len, &rng)) {
     snprintf(err, n, "out of memory for a KV cache");
     return -1;
@@ -206,11 +209,15 @@ static void part_error(const char *errpath, int st, char *err, size_t errlen) {
   size_t got = f ? fread(err, 1, errlen - 1, f) : 0;
   err[got] = 0;
   if (f) fclose(f);
-  if (!got) snprintf(err, errlen, "building a kernel library failed (status %d)", st);
+  if (!got && WIFSIGNALED(st))
+    snprintf(err, errlen, "building a kernel library: the compiler process died of signal %d", WTERMSIG(st));
+  else if (!got) snprintf(err, errlen, "building a kernel library failed (wait status %d)", st);
   unlink(errpath);
 }
 
-/* Fork one child per part; wait for all; 0 if every one built its library. */
+/* Fork one child per part; wait for all; 0 if every one built its library.  The children
+ * only run LLVM and the C compiler driver on the graphs and _exit: they never touch the
+ * parent's pool (idle while a round builds) or its files. */
 static int build_parts(Graph **gs, int n, int parts, const CgTarget *t, const char *dir, const char *stem, char *err,
                        size_t errlen) {
   pid_t pid[TUNE_MAX_PARTS];
@@ -229,7 +236,9 @@ static int build_parts(Graph **gs, int n, int parts, const CgTarget *t, const ch
   for (int p = 0; p < parts; p++) {
     int st = 0;
     if (pid[p] <= 0) continue;
-    while (waitpid(pid[p], &st, 0) < 0 && errno == EINTR) {}
+    pid_t w;
+    while ((w = waitpid(pid[p], &st, 0)) < 0 && errno == EINTR) {}
+    if (w < 0) st = -1; /* not waited for: not known to have built */
     snprintf(path[2], sizeof path[2], "%s/%s.%d.err", dir, stem, p);
     if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && !rc) rc = -1, part_error(path[2], st, err, errlen);
     unlink(path[2]);
@@ -298,8 +307,10 @@ void trunner_free(TuneRunner *r) {
   memset(r, 0, sizeof *r);
 }
 
-/* One call of j's function on its data, from the call's initial state. */
-static double run_once(TuneRunner *r, TuneJob *j) {
+/* One call of j's function on its data, from the call's initial state; poison: the output
+ * buffer filled with NaN first, so that an output the kernel leaves unwritten cannot pass
+ * for the previous run's. */
+static double run_once(TuneRunner *r, TuneJob *j, int poison) {
   TuneCall *c = j->call;
   if (c->nout + 64 > r->outcap) {
     free(r->out);
@@ -307,17 +318,14 @@ static double run_once(TuneRunner *r, TuneJob *j) {
     r->out = malloc((size_t)r->outcap * 4);
     if (!r->out) abort();
   }
-  int64_t dims[IR_MAXSYM], kv_len[IR_MAXSYM > 64 ? IR_MAXSYM : 64] = {0};
-  float *kk[64] = {0}, *kvv[64] = {0};
-  int32_t *kp[64] = {0};
+  int64_t dims[IR_MAXSYM], kv_len[1] = {c->kv_len0}; /* one cache, layer 0 (kv_cache) */
+  float *kk[1] = {c->kv_k}, *kvv[1] = {c->kv_v};
+  int32_t *kp[1] = {c->kv_pos};
   memcpy(dims, c->dims, sizeof dims);
+  if (poison) memset(r->out, 0xFF, (size_t)r->outcap * 4);
   if (c->out0) memcpy(r->out, c->out0, (size_t)c->nout * 4);
-  if (c->kv_layer >= 0 && c->kv_layer < 64) {
-    kk[c->kv_layer] = c->kv_k, kvv[c->kv_layer] = c->kv_v, kp[c->kv_layer] = c->kv_pos;
-    kv_len[c->kv_layer] = c->kv_len0;
-  }
-  uint8_t arena[64];
-  modc_exec x = {c->blob, arena, NULL, c->pos, r->out, dims, kk, kvv, kp, kv_len, NULL, r->threads, r->pool};
+  /* no arena: every operand is in the blob or the output buffer */
+  modc_exec x = {c->blob, NULL, NULL, c->pos, r->out, dims, kk, kvv, kp, kv_len, NULL, r->threads, r->pool};
   double t0 = timing_now();
   j->fn(&x);
   return (timing_now() - t0) * 1e3;
@@ -327,8 +335,8 @@ double tjob_time(TuneRunner *r, TuneJob *j, int min_reps, int max_reps, double m
   double t[256], sum = 0;
   int n = 0;
   if (max_reps > 256) max_reps = 256;
-  run_once(r, j);
-  while (n < max_reps && (n < min_reps || sum < min_ms)) sum += t[n++] = run_once(r, j);
+  run_once(r, j, 0);
+  while (n < max_reps && (n < min_reps || sum < min_ms)) sum += t[n++] = run_once(r, j, 0);
   return timing_median(t, n);
 }
 
@@ -337,9 +345,9 @@ void tjob_time_pair(TuneRunner *r, TuneJob *a, TuneJob *b, int min_reps, int max
   double ta[256], tb[256], sum = 0;
   int n = 0;
   if (max_reps > 256) max_reps = 256;
-  run_once(r, a), run_once(r, b);
+  run_once(r, a, 0), run_once(r, b, 0);
   while (n < max_reps && (n < min_reps || sum < min_ms)) {
-    ta[n] = run_once(r, a), tb[n] = run_once(r, b);
+    ta[n] = run_once(r, a, 0), tb[n] = run_once(r, b, 0);
     sum += ta[n] + tb[n], n++;
   }
   *ma = timing_median(ta, n), *mb = timing_median(tb, n);
@@ -347,7 +355,7 @@ void tjob_time_pair(TuneRunner *r, TuneJob *a, TuneJob *b, int min_reps, int max
 
 int tjob_check(TuneRunner *r, TuneJob *j, double *ms) {
   TuneCall *c = j->call;
-  double t = run_once(r, j);
+  double t = run_once(r, j, 1);
   if (ms) *ms = t;
   if (c->ref && r->fault && c->nout > 0 && !tune_same(&j->rec, &c->tmpl->n[c->node].sched))
     r->out[c->nout / 2] += 1.0f; /* the test hook: every candidate computes a wrong output */
@@ -365,7 +373,8 @@ int tjob_check(TuneRunner *r, TuneJob *j, double *ms) {
       continue;
     }
     double a = r->out[i], b = c->ref[i];
-    if (isnan(a) != isnan(b)) return 0;
+    if (isnan(a) != isnan(b) || (isinf(b) && a != b)) return 0;
+    if (!isfinite(b)) continue;
     if (fabs(b) > maxref) maxref = fabs(b);
     if (fabs(a - b) > maxdiff) maxdiff = fabs(a - b);
   }

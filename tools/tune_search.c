@@ -13,6 +13,8 @@
 #define WIN 0.98
 #define SCREEN 3
 #define ERRLEN 2048
+/* Seconds a build takes besides its jobs' compiles (forks, the link, loading). */
+#define BUILD_FIXED 0.4
 
 int round_add(Round *r, TuneCall *c, const Sched *rec) {
   if (r->n == r->cap) {
@@ -59,9 +61,11 @@ int tune_round0(Tuner *u) {
   Round r = {0};
   for (int i = 0; i < u->nk; i++)
     for (int c = 0; c < u->k[i].nctx; c++)
-      if (round_add(&r, &u->k[i].ctx[c].call, &u->k[i].def)) return cli_fail("out of memory");
+      if (round_add(&r, &u->k[i].ctx[c].call, &u->k[i].def)) return round_free(&r), cli_fail("out of memory");
   cli_progress("round 0: %d kernels in %d calls, the heuristic's records", u->nk, r.n);
+  double start = timing_now();
   if (round_build(u, &r)) return round_free(&r), 1;
+  u->cj = fmax(0.005, (timing_now() - start - BUILD_FIXED) / (r.n ? r.n : 1));
   double total[MAX_CTX] = {0};
   int j = 0;
   for (int i = 0; i < u->nk; i++) {
@@ -171,27 +175,35 @@ static void judge(Tuner *u, Plan *p, Round *r) {
   k->group = (k->group + 1) % ng;
 }
 
-/* Seconds a kernel's part of a round should take: compiling its jobs (cj seconds each, as
- * measured so far) and running them: each candidate once, SCREEN of them in turn with the
- * best (about 8 calls each), and a confirmation half the time (about 16 calls). */
-static double plan_seconds(const TKern *k, int ncand, double cj) {
-  double call = 0;
-  for (int c = 0; c < k->nctx; c++) call += k->ctx[c].t_def * 1e-3;
-  int screened = ncand < SCREEN ? ncand : SCREEN;
-  return cj * (ncand + 1) * k->nctx + call * (ncand + 8 * screened + 8);
+/* Calls tjob_time_pair makes of each record at t ms a call for min_ms of calls. */
+static double pair_calls(double t, double min_ms) {
+  double pairs = ceil(min_ms / (2 * fmax(t, 1e-4)));
+  return 2 * (1 + fmin(64, fmax(3, pairs)));
 }
 
-/* Seconds a build takes besides its jobs' compiles (forks, the link, loading). */
-#define BUILD_FIXED 0.4
+/* Seconds a kernel's part of a round should take: compiling its jobs (u->cj each) and
+ * running them: each candidate once, SCREEN of them in turn with the best (pair_cost, 20 ms
+ * of calls), and half the time a confirmation (60 ms of calls). */
+static double plan_seconds(const Tuner *u, const TKern *k, int ncand) {
+  double run = 0;
+  int screened = ncand < SCREEN ? ncand : SCREEN;
+  for (int c = 0; c < k->nctx; c++) {
+    double t = k->ctx[c].t_def;
+    run += t * (ncand + screened * pair_calls(t, 20) + 0.5 * pair_calls(t, 60));
+  }
+  return u->cj * (ncand + 1) * k->nctx + run * 1e-3;
+}
 
 /* One round: plans for the searching kernels by share while their estimate fits the budget
- * (*cj: compile seconds per job, updated). */
-int tune_search_round(Tuner *u, double *cj) {
+ * (u->cj, compile seconds per job, updated).  A round whose build fails (a candidate the
+ * compiler refused) ends its kernels' search with the best records so far, and the search
+ * goes on: the records found before are not lost. */
+int tune_search_round(Tuner *u) {
   TKern *order[MAX_KERNELS];
   Plan *plans = calloc((size_t)u->nk + 1, sizeof *plans);
   int np = 0, n = 0;
   Round r = {0};
-  if (!plans) return -1;
+  if (!plans) return cli_fail("out of memory"), -1;
   for (int i = 0; i < u->nk; i++) order[n++] = &u->k[i];
   qsort(order, (size_t)n, sizeof *order, by_share);
   double left = u->o.budget - u->reserve - cli_elapsed(), need = BUILD_FIXED;
@@ -202,26 +214,34 @@ int tune_search_round(Tuner *u, double *cj) {
     p->k = k, p->first = r.n;
     p->ncand = next_moves(u, k, p->cand, TUNE_MAX_MOVES);
     if (!p->ncand) continue;
-    double s = plan_seconds(k, p->ncand, *cj);
+    double s = plan_seconds(u, k, p->ncand);
     if (need + s > left) continue; /* a cheaper kernel may still fit */
     need += s;
+    int oom = 0;
     for (int q = -1; q < p->ncand; q++)
-      for (int c = 0; c < k->nctx; c++) round_add(&r, &k->ctx[c].call, q < 0 ? &k->best : &p->cand[q]);
+      for (int c = 0; c < k->nctx; c++) oom |= round_add(&r, &k->ctx[c].call, q < 0 ? &k->best : &p->cand[q]);
+    if (oom) return free(plans), round_free(&r), cli_fail("out of memory"), -1;
     np++;
   }
   if (!np) return free(plans), round_free(&r), 0;
   double start = timing_now();
   cli_progress("round %d: %d kernels, %d candidates in %d calls; %.0f s left", u->rounds, np, r.n - np, r.n, left);
-  if (round_build(u, &r)) return free(plans), round_free(&r), -1;
+  if (round_build(u, &r)) {
+    fprintf(stderr, "modc: warning: tune: round %d did not build; its %d kernels keep their best records\n",
+            u->rounds - 1, np);
+    for (int i = 0; i < np; i++) plans[i].k->done = 1;
+    return free(plans), round_free(&r), np;
+  }
   double per = (timing_now() - start - BUILD_FIXED) / r.n;
-  *cj = 0.5 * (*cj + (per > 0.005 ? per : 0.005));
+  u->cj = 0.5 * (u->cj + (per > 0.005 ? per : 0.005));
   cli_progress("  compiled in %.1f s", timing_now() - start);
   for (int i = 0; i < np; i++) {
     judge(u, &plans[i], &r);
     TKern *k = plans[i].k;
     int ng = tune_groups(k->best.kind);
-    cli_progress("  kernel %d/%d %-48s %-7s best %.3f ms (heuristic %.3f)%s", i + 1, np, k->key, tune_group_name(k->best.kind, (k->group + ng - 1) % ng),
-             k->best_ms, k->def_ms, k->done ? ", done" : "");
+    const char *group = tune_group_name(k->best.kind, (k->group + ng - 1) % ng);
+    cli_progress("  kernel %d/%d %-48s %-7s best %.3f ms (heuristic %.3f)%s", i + 1, np, k->key, group, k->best_ms,
+                 k->def_ms, k->done ? ", done" : "");
   }
   round_free(&r);
   free(plans);
@@ -240,12 +260,20 @@ int tune_validate(Tuner *u) {
     first[i] = -1;
     if (tune_same(&k->best, &k->def)) continue;
     first[i] = r.n, n++;
-    for (int c = 0; c < k->nctx; c++) round_add(&r, &k->ctx[c].call, &k->def);
-    for (int c = 0; c < k->nctx; c++) round_add(&r, &k->ctx[c].call, &k->best);
+    int oom = 0;
+    for (int c = 0; c < k->nctx; c++) oom |= round_add(&r, &k->ctx[c].call, &k->def);
+    for (int c = 0; c < k->nctx; c++) oom |= round_add(&r, &k->ctx[c].call, &k->best);
+    if (oom) return round_free(&r), cli_fail("out of memory");
   }
   if (!n) return 0;
   cli_progress("validation: %d kernels beside their heuristic records", n);
-  if (round_build(u, &r)) return round_free(&r), 1;
+  if (round_build(u, &r)) { /* unvalidated records are not written: the heuristic's stand */
+    fprintf(stderr, "modc: warning: tune: the validation round did not build; %d kernels keep the heuristic's "
+            "records\n", n);
+    for (int i = 0; i < u->nk; i++) u->k[i].best = u->k[i].def, u->k[i].best_ms = u->k[i].def_ms;
+    u->reverted = n;
+    return round_free(&r), 0;
+  }
   for (int i = 0; i < u->nk; i++) {
     TKern *k = &u->k[i];
     if (first[i] < 0) continue;

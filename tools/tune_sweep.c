@@ -74,7 +74,8 @@ static int full_best(Tuner *u, TKern *k, const Sched *cand, const double *screen
   }
   Round r = {0};
   for (int i = 0; i < nt; i++)
-    for (int c = 0; c < k->nctx; c++) round_add(&r, &k->ctx[c].call, &cand[top[i]]);
+    for (int c = 0; c < k->nctx; c++)
+      if (round_add(&r, &k->ctx[c].call, &cand[top[i]])) return round_free(&r), -1;
   if (!nt || round_build(u, &r)) return round_free(&r), -1;
   int best = -1;
   double bc = 0;
@@ -92,7 +93,8 @@ static int side_by_side(Tuner *u, TKern *k, const Sched *tuned, const Sched *bes
   const Sched *recs[3] = {&k->def, tuned ? tuned : &k->def, best};
   Round r = {0};
   for (int i = 0; i < 3; i++)
-    for (int c = 0; c < k->nctx; c++) round_add(&r, &k->ctx[c].call, recs[i]);
+    for (int c = 0; c < k->nctx; c++)
+      if (round_add(&r, &k->ctx[c].call, recs[i])) return round_free(&r), cli_fail("out of memory");
   if (round_build(u, &r)) return round_free(&r), 1;
   double m[3][3];
   for (int rep = 0; rep < 3; rep++)
@@ -120,6 +122,10 @@ static int sweep_kernel(Tuner *u, TKern *k) {
   cli_progress("sweep of %s: %d records", k->key, n);
   int rc = screen_all(u, k, cand, n, screen), b = rc ? -1 : full_best(u, k, cand, screen, n);
   const TuneRecord *tr = u->compare ? tuning_find(u->compare, k->key) : NULL;
+  if (tr && !tjob_valid(&k->ctx[0].call, &tr->sched)) {
+    fprintf(stderr, "modc: warning: %s: %s's record does not fit the kernel; not compared\n", k->key, u->o.compare);
+    tr = NULL;
+  }
   if (!rc && b < 0) rc = cli_fail("%s: no record of the sweep gave the reference's output", k->key);
   if (!rc) rc = side_by_side(u, k, tr ? &tr->sched : NULL, &cand[b], ms);
   if (!rc) {

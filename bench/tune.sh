@@ -3,8 +3,9 @@
 #   random weights -> `modc tune` of dense12 and mod12 (timed, default budget) -> each compiled
 #   untuned and with its records -> ROUNDS interleaved rounds of `modc bench` on the four
 #   libraries (forward [1,512], a PREFILL-token prefill, DECODE decode steps) -> a second tune
-#   of dense12 (do two runs agree?) -> `modc tune --exhaustive 4 --compare` on dense12 (the
-#   four most expensive GEMMs swept, the tuned records timed beside the sweep's best)
+#   of dense12 and both runs' records timed side by side (`modc tune --compare A --compare B`:
+#   do two runs agree?) -> `modc tune --exhaustive 4 --compare` on dense12 (the four most
+#   expensive GEMMs swept, the tuned records timed beside the sweep's best)
 #   -> OUT/tune-report.md (bench/tune_report.py).
 # Not part of ctest: ~20 minutes on 2 cores.  Timings are ratios measured side by side.
 #
@@ -81,7 +82,13 @@ for r in $(seq "$ROUNDS"); do
 done
 
 first=${MODELS%% *}
-[ "$AGAIN" = 1 ] && tune "$first.again" "$W/$first.yaml" "$W/$first.tuning2.json"
+if [ "$AGAIN" = 1 ]; then
+  tune "$first.again" "$W/$first.yaml" "$W/$first.tuning2.json"
+  settle
+  log "the two tunes' records side by side, kernel by kernel"
+  "$MODC" tune "$W/$first.yaml" --threads "$THREADS" --compare "$W/$first.tuning.json" \
+    --compare "$W/$first.tuning2.json" > "$OUT/compare.txt" 2> "$OUT/compare.log"
+fi
 if [ "$SWEEP" -gt 0 ]; then
   settle
   log "exhaustive sweep of the $SWEEP largest matmuls of $first (minutes)"

@@ -33,6 +33,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,7 +80,10 @@ static const char usage_tune[] =
   "                          largest share, no budget; prints a line per kernel (heuristic_ms,\n"
   "                          best_ms) and writes the best records (minutes per kernel)\n"
   "  --compare FILE          with --exhaustive: time FILE's record of each kernel beside the\n"
-  "                          sweep's best (tuned_ms)\n"
+  "                          sweep's best (tuned_ms).  Without: no search and no -o; every kernel\n"
+  "                          of the spec that a FILE names is timed with each FILE's record and\n"
+  "                          the heuristic's, call by call in rotation, one line per kernel and a\n"
+  "                          total (forward and decode weighed alike); repeatable (up to 4 files)\n"
   "  -q                      no progress lines (default when stderr is not a terminal)\n"
   "  -v                      progress lines even when stderr is not a terminal\n"
   "  --merge A.json ...      join records files (shards) of one CPU into -o, keys sorted; a key\n"
@@ -128,7 +132,10 @@ static int parse_opts(int argc, char **argv, TuneOpts *o) {
       if (*end || e < 1 || e > MAX_KERNELS)
         return cli_fail("--exhaustive expects a kernel count in 1..%d, got '%s'", MAX_KERNELS, v);
       o->exhaustive = (int)e;
-    } else if (!strcmp(a, "--compare")) o->compare = v;
+    } else if (!strcmp(a, "--compare")) {
+      if (o->ncompare == TUNE_MAX_COMPARE) return cli_fail("at most %d --compare files", TUNE_MAX_COMPARE);
+      o->compare[o->ncompare++] = v;
+    }
     else if (!strcmp(a, "-D")) { if (o->ndefs < 250) o->defs[o->ndefs++] = v; }
     else if (!strncmp(a, "-D", 2) && a[2]) { if (o->ndefs < 250) o->defs[o->ndefs++] = a + 2; }
     else if (!strcmp(a, "--routing")) return cli_fail("tune --routing (DESIGN section 7) is not implemented yet");
@@ -139,7 +146,7 @@ static int parse_opts(int argc, char **argv, TuneOpts *o) {
     else return cli_fail("tune: more than one spec given ('%s' and '%s')", o->spec, a);
   }
   if (!o->spec) return cli_fail("tune: no spec given (see modc tune --help)");
-  if (!o->out) return cli_fail("tune: no output file given (-o RECORDS.json)");
+  if (!o->out && (o->exhaustive || !o->ncompare)) return cli_fail("tune: no output file given (-o RECORDS.json)");
   static char defs[2][1200];
   if (o->shapes[0]) snprintf(defs[0], sizeof defs[0], "compile.shapes=[%s]", o->shapes), o->defs[o->ndefs++] = defs[0];
   if (o->cpu) snprintf(defs[1], sizeof defs[1], "compile.cpu=%s", o->cpu), o->defs[o->ndefs++] = defs[1];
@@ -263,16 +270,44 @@ static void summary(Tuner *u) {
 
 /* ---- the command ---- */
 
+/* the work folder and what a failed build left in it */
+static void remove_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  char path[1400];
+  while (d && (e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name), unlink(path);
+  if (d) closedir(d);
+  if (rmdir(dir)) fprintf(stderr, "modc: warning: cannot remove the work folder %s: %s\n", dir, strerror(errno));
+}
+
+/* An interrupted tune leaves no work folder: the signal's default action after the clean-up
+ * (build_part's children reset these handlers before they compile). */
+static char interrupted_dir[1200];
+static void on_signal(int sig) {
+  tune_kill_builds();
+  if (interrupted_dir[0]) remove_dir(interrupted_dir);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void catch_signals(const char *dir) {
+  snprintf(interrupted_dir, sizeof interrupted_dir, "%s", dir);
+  signal(SIGINT, on_signal), signal(SIGTERM, on_signal), signal(SIGHUP, on_signal);
+}
+
 /* --compare's records, which must be of this target */
 static int load_compare(Tuner *u) {
   char err[ERRLEN];
-  if (!u->o.compare) return 0;
-  if (!u->o.exhaustive) return cli_fail("--compare goes with --exhaustive");
-  u->compare = calloc(1, sizeof *u->compare);
+  if (!u->o.ncompare) return 0;
+  if (u->o.exhaustive && u->o.ncompare > 1) return cli_fail("--exhaustive takes one --compare file");
+  u->compare = calloc((size_t)u->o.ncompare, sizeof *u->compare);
   if (!u->compare) return cli_fail("out of memory");
-  if (records_read(u->o.compare, u->compare, err, sizeof err) ||
-      records_check_target(u->compare, u->o.compare, u->target.cpu, u->target.features, err, sizeof err))
-    return cli_fail("%s", err);
+  for (int i = 0; i < u->o.ncompare; i++)
+    if (records_read(u->o.compare[i], &u->compare[i], err, sizeof err) ||
+        records_check_target(&u->compare[i], u->o.compare[i], u->target.cpu, u->target.features, err, sizeof err))
+      return cli_fail("%s", err);
   return 0;
 }
 
@@ -290,7 +325,7 @@ static int check_out_dir(const char *out) {
 static int tuner_setup(Tuner *u) {
   char err[ERRLEN];
   u->nk_out = -1;
-  if (check_out_dir(u->o.out)) return 1;
+  if (u->o.out && check_out_dir(u->o.out)) return 1;
   if (spec_load(u->o.spec, u->o.defs, u->o.ndefs, &u->spec, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
   if (cg_target_resolve(u->spec.target, u->spec.cpu, 2, &u->target, err, sizeof err)) return cli_fail("%s", err);
   if (!cg_target_is_host(&u->target))
@@ -308,19 +343,8 @@ static int tuner_setup(Tuner *u) {
   snprintf(u->dir, sizeof u->dir, "%s/modc-tune-XXXXXX", tmp && *tmp ? tmp : "/tmp");
   if (!mkdtemp(u->dir))
     return cli_fail("cannot create a work folder under %s: %s", tmp && *tmp ? tmp : "/tmp", strerror(errno));
+  catch_signals(u->dir);
   return 0;
-}
-
-/* the work folder and what a failed build left in it */
-static void remove_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  struct dirent *e;
-  char path[1400];
-  while (d && (e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-      snprintf(path, sizeof path, "%s/%s", dir, e->d_name), unlink(path);
-  if (d) closedir(d);
-  if (rmdir(dir)) fprintf(stderr, "modc: warning: cannot remove the work folder %s: %s\n", dir, strerror(errno));
 }
 
 static void tuner_free(Tuner *u) {
@@ -330,8 +354,9 @@ static void tuner_free(Tuner *u) {
   for (int i = 0; i < u->ngraphs; i++) graph_free(u->graphs[i]);
   wlayout_free(&u->layout);
   trunner_free(&u->run);
-  if (u->compare) tuning_free(u->compare), free(u->compare);
-  if (u->dir[0]) remove_dir(u->dir);
+  for (int i = 0; u->compare && i < u->o.ncompare; i++) tuning_free(&u->compare[i]);
+  free(u->compare);
+  if (u->dir[0]) remove_dir(u->dir), interrupted_dir[0] = 0;
 }
 
 int tune_main(int argc, char **argv) {
@@ -340,16 +365,18 @@ int tune_main(int argc, char **argv) {
   Tuner *u = calloc(1, sizeof *u);
   if (!u) return cli_fail("out of memory");
   int rc = parse_opts(argc, argv, &u->o) || tuner_setup(u) || tune_round0(u);
+  int search = !u->o.exhaustive && !u->o.ncompare;
   u->reserve = 0.12 * u->o.budget;
   if (!rc && u->o.exhaustive) rc = tune_sweep(u, u->o.exhaustive);
-  while (!rc && !u->o.exhaustive) {
+  if (!rc && !u->o.exhaustive && u->o.ncompare) rc = tune_compare(u);
+  while (!rc && search) {
     int n = tune_search_round(u);
     if (n < 0) rc = 1;
     if (n <= 0) break;
   }
-  if (!rc && !u->o.exhaustive) rc = tune_validate(u);
-  if (!rc) rc = write_records(u);
-  if (!rc && !u->o.exhaustive) summary(u);
+  if (!rc && search) rc = tune_validate(u);
+  if (!rc && u->o.out) rc = write_records(u);
+  if (!rc && search) summary(u);
   tuner_free(u);
   free(u);
   return rc;

@@ -23,7 +23,10 @@ typedef struct TuneOpts {
   double budget;
   int threads, shard_i, shard_n;
   int exhaustive;           /* --exhaustive N: sweep the N largest matmuls instead of searching */
-  const char *compare;      /* --compare FILE: records the sweep times beside its best */
+#define TUNE_MAX_COMPARE 4
+  const char *compare[TUNE_MAX_COMPARE]; /* --compare FILE: records timed beside the sweep's best,
+                                            or (without --exhaustive) beside each other */
+  int ncompare;
   char shapes[1024];
 } TuneOpts;
 
@@ -65,7 +68,7 @@ typedef struct Tuner {
   char dir[1200];
   int rounds, reverted;
   int nk_out;               /* records written: the first nk_out kernels (-1: all) */
-  Tuning *compare;         /* --compare's records, or NULL */
+  Tuning *compare;          /* [o.ncompare] --compare's records, or NULL */
   double reserve;           /* seconds of the budget kept for the validation round */
   double cj;                /* seconds a job adds to a round's build (measured: round 0, then each round) */
 } Tuner;
@@ -88,7 +91,9 @@ int tune_round0(Tuner *u);
 int tune_search_round(Tuner *u);
 int tune_validate(Tuner *u);
 
-/* tune_sweep.c: the exhaustive sweep of the n largest matmuls (--exhaustive N) */
+/* tune_sweep.c: the exhaustive sweep of the n largest matmuls (--exhaustive N); records files
+ * side by side (--compare without --exhaustive) */
 int tune_sweep(Tuner *u, int n);
+int tune_compare(Tuner *u);
 
 #endif

@@ -1,6 +1,7 @@
 /* tune_kern.c: one kernel alone on random data, built and timed (tune_kern.h). */
 #include <dlfcn.h>
 #include <errno.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <math.h>
 #include <stdio.h>
@@ -193,6 +194,7 @@ int tjob_valid(const TuneCall *c, const Sched *rec) {
 /* The child's work: part's graphs into an object, linked; its error into errpath. */
 static void build_part(Graph **gs, int n, const CgTarget *t, const char *obj, const char *so, const char *errpath) {
   char err[4096];
+  signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL); /* the parent cleans up */
   int rc = cg_emit(NULL, gs, n, t, EMIT_OBJ, obj, err, sizeof err);
   if (!rc) rc = cg_link_kernels(obj, so, err, sizeof err);
   unlink(obj);
@@ -215,6 +217,14 @@ static void part_error(const char *errpath, int st, char *err, size_t errlen) {
   unlink(errpath);
 }
 
+/* The children of the build in progress (0: none), for tune_kill_builds. */
+static volatile pid_t building[TUNE_MAX_PARTS];
+
+void tune_kill_builds(void) {
+  for (int p = 0; p < TUNE_MAX_PARTS; p++)
+    if (building[p] > 0) kill(building[p], SIGKILL), waitpid(building[p], NULL, 0), building[p] = 0;
+}
+
 /* Fork one child per part; wait for all; 0 if every one built its library.  The children
  * only run LLVM and the C compiler driver on the graphs and _exit: they never touch the
  * parent's pool (idle while a round builds) or its files. */
@@ -231,6 +241,7 @@ static int build_parts(Graph **gs, int n, int parts, const CgTarget *t, const ch
     snprintf(path[2], sizeof path[2], "%s/%s.%d.err", dir, stem, p);
     pid[p] = fork();
     if (pid[p] == 0) build_part(gs + lo, hi - lo, t, path[0], path[1], path[2]);
+    building[p] = pid[p];
     if (pid[p] < 0) rc = -1, snprintf(err, errlen, "fork: %s", strerror(errno));
   }
   for (int p = 0; p < parts; p++) {
@@ -239,6 +250,7 @@ static int build_parts(Graph **gs, int n, int parts, const CgTarget *t, const ch
     pid_t w;
     while ((w = waitpid(pid[p], &st, 0)) < 0 && errno == EINTR) {}
     if (w < 0) st = -1; /* not waited for: not known to have built */
+    building[p] = 0;
     snprintf(path[2], sizeof path[2], "%s/%s.%d.err", dir, stem, p);
     if (!(WIFEXITED(st) && WEXITSTATUS(st) == 0) && !rc) rc = -1, part_error(path[2], st, err, errlen);
     unlink(path[2]);
@@ -340,20 +352,32 @@ double tjob_time(TuneRunner *r, TuneJob *j, int min_reps, int max_reps, double m
   return timing_median(t, n);
 }
 
-void tjob_time_pair(TuneRunner *r, TuneJob *a, TuneJob *b, int min_reps, int max_reps, double min_ms, double *ma,
-                    double *mb) {
-  double ta[256], tb[256], sum = 0;
-  int n = 0;
-  if (max_reps > 256) max_reps = 256;
-  run_once(r, a, 0), run_once(r, b, 0);
-  while (n < max_reps && (n < min_reps || sum < min_ms)) {
-    ta[n] = run_once(r, a, 0), tb[n] = run_once(r, b, 0);
-    sum += ta[n] + tb[n], n++;
+void tjob_time_rot(TuneRunner *r, TuneJob **jobs, int n, int min_reps, int max_reps, double min_ms, double *ms) {
+  static double t[TUNE_MAX_ROT][128];
+  double sum = 0;
+  int reps = 0;
+  if (n > TUNE_MAX_ROT) n = TUNE_MAX_ROT;
+  if (max_reps > 128) max_reps = 128;
+  for (int i = 0; i < n; i++) run_once(r, jobs[i], 0);
+  while (reps < max_reps && (reps < min_reps || sum < min_ms * n)) {
+    for (int i = 0; i < n; i++) {
+      int q = (i + reps) % n;
+      sum += t[q][reps] = run_once(r, jobs[q], 0);
+    }
+    reps++;
   }
-  *ma = timing_median(ta, n), *mb = timing_median(tb, n);
+  for (int i = 0; i < n; i++) ms[i] = timing_median(t[i], reps);
 }
 
-int tjob_check(TuneRunner *r, TuneJob *j, double *ms) {
+void tjob_time_pair(TuneRunner *r, TuneJob *a, TuneJob *b, int min_reps, int max_reps, double min_ms, double *ma,
+                    double *mb) {
+  TuneJob *jobs[2] = {a, b};
+  double ms[2];
+  tjob_time_rot(r, jobs, 2, min_reps, max_reps, min_ms, ms);
+  *ma = ms[0], *mb = ms[1];
+}
+
+int tjob_check(TuneRunner *r, TuneJob *j, double *ms, char *why, size_t n) {
   TuneCall *c = j->call;
   double t = run_once(r, j, 1);
   if (ms) *ms = t;
@@ -365,18 +389,21 @@ int tjob_check(TuneRunner *r, TuneJob *j, double *ms) {
     memcpy(c->ref, r->out, (size_t)c->nout * 4);
     return 1;
   }
-  int ints = c->tmpl->n[c->node].ty.dt == DT_I32;
   double maxref = 0, maxdiff = 0;
+  int64_t at = -1;
   for (int64_t i = 0; i < c->nout; i++) {
-    if (ints) {
-      if (((int32_t *)r->out)[i] != ((int32_t *)c->ref)[i]) return 0;
-      continue;
-    }
     double a = r->out[i], b = c->ref[i];
-    if (isnan(a) != isnan(b) || (isinf(b) && a != b)) return 0;
+    if (isnan(a) != isnan(b) || (isinf(b) && a != b)) {
+      if (why) snprintf(why, n, "element %lld is %g where the heuristic record's is %g", (long long)i, a, b);
+      return 0;
+    }
     if (!isfinite(b)) continue;
     if (fabs(b) > maxref) maxref = fabs(b);
-    if (fabs(a - b) > maxdiff) maxdiff = fabs(a - b);
+    if (fabs(a - b) > maxdiff) maxdiff = fabs(a - b), at = i;
   }
-  return maxdiff <= 1e-5 * (maxref > 0 ? maxref : 1);
+  int ok = maxdiff <= 1e-5 * (maxref > 0 ? maxref : 1);
+  if (!ok && why)
+    snprintf(why, n, "element %lld is %g where the heuristic record's is %g (max |diff| %.3g, max |ref| %.3g)",
+             (long long)at, r->out[at], c->ref[at], maxdiff, maxref);
+  return ok;
 }

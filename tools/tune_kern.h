@@ -68,6 +68,8 @@ typedef struct TuneLibs {
 int tune_build(TuneJob *jobs, int n, const CgTarget *t, const char *dir, const char *stem, int parts,
                TuneLibs *libs, char *err, size_t errlen);
 void tune_unload(TuneLibs *libs, TuneJob *jobs, int n);
+/* Kill and reap the children of a build in progress (a signal handler's clean-up). */
+void tune_kill_builds(void);
 
 /* The runner: threads, the worker pool, the output buffer (big enough for any call). */
 typedef struct TuneRunner {
@@ -91,9 +93,14 @@ double tjob_time(TuneRunner *r, TuneJob *j, int min_reps, int max_reps, double m
  * after the other does not. */
 void tjob_time_pair(TuneRunner *r, TuneJob *a, TuneJob *b, int min_reps, int max_reps, double min_ms, double *ma,
                     double *mb);
+/* The same for n jobs (at most TUNE_MAX_ROT): each repetition calls every job once, starting
+ * one further along each time (no job always follows the same one); medians into ms[]. */
+#define TUNE_MAX_ROT 32
+void tjob_time_rot(TuneRunner *r, TuneJob **jobs, int n, int min_reps, int max_reps, double min_ms, double *ms);
 /* Run j once (its milliseconds in *ms, a first, cold measure); 1 if its output agrees with
  * the call's reference (first run of the heuristic's record: takes the reference and returns
- * 1), 0 if not (max |diff| over max |ref| above 1e-5, or a NaN where the reference has none). */
-int tjob_check(TuneRunner *r, TuneJob *j, double *ms);
+ * 1), 0 if not (max |diff| over max |ref| above 1e-5, or a NaN or inf where the reference has
+ * none), with what differs in why (NULL: not wanted).  f32 outputs only (the tuned kinds). */
+int tjob_check(TuneRunner *r, TuneJob *j, double *ms, char *why, size_t n);
 
 #endif

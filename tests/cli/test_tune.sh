@@ -51,8 +51,25 @@ grep -q '#matmul' tuned.mir && ok "--emit ir with --tuning" || bad "--emit ir wi
 "$B/modc" tune --merge s2.json s1.json -o m2.json && cmp -s m.json m2.json && ok "merge does not depend on the order" \
   || bad "merge order changes the file"
 
+sed 's/"cpu": "[^"]*"/"cpu": "haswell"/' t.json > other.json
+
+# records files side by side (no search, no -o)
+"$B/modc" tune small.yaml --compare t.json --compare s1.json > cmp.txt 2> cmp.err && ok "tune --compare" \
+  || bad "tune --compare: $(cat cmp.err)"
+[ "$(grep -c '^compare kernel=k_.* heuristic_ms=[0-9.]* f1_ms=[0-9.]* f2_ms=[0-9.]*$' cmp.txt)" -ge 1 ] \
+  && ok "one line per compared kernel" || bad "compare lines: $(cat cmp.txt)"
+expect "compare total" "^compare total heuristic=1 f1=[0-9.]* f2=[0-9.]*$" cmp.txt
+"$B/modc" tune small.yaml --compare other.json > /dev/null 2> cmpo.err && bad "--compare of another CPU's records" \
+  || ok "--compare refuses another CPU's records"
+
+# an interrupted tune leaves no work folder
+mkdir -p tmp
+TMPDIR=$PWD/tmp "$B/modc" tune small.yaml -o int.json --budget-seconds 30 -q 2> /dev/null &
+sleep 2; kill -TERM $! 2>/dev/null; wait $! 2>/dev/null
+[ -z "$(ls tmp)" ] && ok "interrupted tune removed its work folder" || bad "left behind: $(ls tmp)"
+
 # a candidate whose output is wrong is never chosen
-MODC_TUNE_FAULT=1 "$B/modc" tune small.yaml -o f.json --budget-seconds 3 2> fault.err && ok "tune with wrong candidates" \
+MODC_TUNE_FAULT=1 "$B/modc" tune small.yaml -o f.json --budget-seconds 6 2> fault.err && ok "tune with wrong candidates" \
   || bad "tune with MODC_TUNE_FAULT: $(cat fault.err)"
 grep -q " 0 improved, [1-9][0-9]* wrong candidates rejected" fault.err && ok "wrong candidates rejected, none chosen" \
   || bad "fault summary: $(cat fault.err)"
@@ -63,7 +80,6 @@ sys.exit(0 if r and all(x["ms"] == x["default_ms"] for x in r) else 1)
 EOF
 
 # records of another CPU are refused, naming both
-sed 's/"cpu": "[^"]*"/"cpu": "haswell"/' t.json > other.json
 "$B/modc" compile small.yaml --tuning other.json -o o/libsmall.so -q 2> other.err && bad "another CPU's records accepted" \
   || ok "another CPU's records refused"
 expect "refusal names haswell" "haswell" other.err

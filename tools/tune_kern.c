@@ -70,12 +70,15 @@ static int64_t blob_take(TuneCall *c, int64_t bytes) {
   return off;
 }
 
-/* rows an index operand ranges over: the most rows of any operand or the result */
+/* rows an index operand ranges over: the most rows of the result or of an activation operand
+ * (a weight's first dim is no row count).  fill() spreads an index of n entries evenly over
+ * them, so the indices are distinct, as top-k's and select's are: duplicates would make a
+ * scatter's rows race, and the tuner take that for a wrong record. */
 static int64_t index_range(const TuneCall *c, const Graph *g, const Node *nd) {
   int64_t r = nd->ty.rank ? dim_val(c, nd->ty.dim[0]) : 1;
   for (int j = 0; j < nd->nin; j++) {
-    const Type *t = &g->n[nd->in[j]].ty;
-    if (t->rank && dim_val(c, t->dim[0]) > r) r = dim_val(c, t->dim[0]);
+    const Node *o = &g->n[nd->in[j]];
+    if (o->st != ST_WEIGHTS && o->ty.rank && dim_val(c, o->ty.dim[0]) > r) r = dim_val(c, o->ty.dim[0]);
   }
   return r;
 }

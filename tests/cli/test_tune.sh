@@ -21,6 +21,8 @@ keys() { grep -o '"kernel": "[^"]*"' "$1" | sort; }
 "$B/modc" tune small.yaml -o t.json --budget-seconds 4 2> tune.err && ok "tune" || bad "tune: $(cat tune.err)"
 expect "format version" '"modc_tuning": 1' t.json
 expect "summary line" "modc tune: .* kernels" tune.err
+grep -q "compiler bug" tune.err && bad "a record the verifier accepts gave a wrong output: $(grep 'compiler bug' tune.err)" \
+  || ok "no record gave a wrong output"
 "$B/modc" compile small.yaml --emit ir -o small.mir -q
 nk=$(grep -c '#matmul\|#attn' small.mir) # nodes; kernels are fewer (shared by key)
 nrec=$(keys t.json | wc -l)

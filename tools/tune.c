@@ -196,7 +196,7 @@ static int add_call(Tuner *u, TKern *k, const Graph *g, int i, int cls) {
   char err[ERRLEN];
   TCtx *c = &k->ctx[k->nctx];
   int64_t kv = u->spec.max_seq_len - 1 < DECODE_KV ? u->spec.max_seq_len - 1 : DECODE_KV;
-  if (tcall_make(&c->call, g, i, decode, kv, err, sizeof err)) {
+  if (tcall_make(&c->call, g, i, decode, kv, u->desc.l3, err, sizeof err)) {
     tcall_free(&c->call);
     return cli_fail("internal error: %s: the tuner's graph of this kernel: %s", k->key, err);
   }

@@ -137,7 +137,21 @@ static int kv_cache(TuneCall *c, const Graph *g, const Node *nd, int64_t kv_len,
   return 0;
 }
 
-int tcall_make(TuneCall *c, const Graph *g, int i, int decode, int64_t kv_len, char *err, size_t n) {
+/* copies of the blob until they hold twice the cache (TuneCall.copies) */
+static int blob_copies(TuneCall *c, int64_t cache) {
+  int64_t want = c->blen > 0 ? (2 * cache + c->blen - 1) / c->blen : 1;
+  c->ncopies = (int)(want < 1 ? 1 : want > TUNE_MAX_COPIES ? TUNE_MAX_COPIES : want);
+  c->copies = calloc((size_t)c->ncopies, sizeof *c->copies);
+  if (!c->copies) return -1;
+  c->copies[0] = c->blob;
+  for (int k = 1; k < c->ncopies; k++) {
+    if (posix_memalign((void **)&c->copies[k], 64, (size_t)(c->blen > 0 ? c->blen : 64))) return c->ncopies = k, -1;
+    memcpy(c->copies[k], c->blob, (size_t)c->blen);
+  }
+  return 0;
+}
+
+int tcall_make(TuneCall *c, const Graph *g, int i, int decode, int64_t kv_len, int64_t cache, char *err, size_t n) {
   const Node *nd = &g->n[i];
   uint64_t rng = 0x9E3779B97F4A7C15ull ^ (uint64_t)(i + 1) * 0xBF58476D1CE4E5B9ull;
   int map[IR_MAXIN];
@@ -173,11 +187,17 @@ int tcall_make(TuneCall *c, const Graph *g, int i, int decode, int64_t kv_len, c
     return -1;
   }
   if (graph_verify(c->tmpl, err, n)) return -1;
+  if (blob_copies(c, cache)) {
+    snprintf(err, n, "out of memory for copies of the operands");
+    return -1;
+  }
   return 0;
 }
 
 void tcall_free(TuneCall *c) {
   graph_free(c->tmpl);
+  for (int k = 1; k < c->ncopies; k++) free(c->copies[k]);
+  free(c->copies);
   free(c->blob), free(c->pos), free(c->out0), free(c->ref);
   free(c->kv_k), free(c->kv_v), free(c->kv_pos);
   memset(c, 0, sizeof *c);
@@ -340,7 +360,8 @@ static double run_once(TuneRunner *r, TuneJob *j, int poison) {
   if (poison) memset(r->out, 0xFF, (size_t)r->outcap * 4);
   if (c->out0) memcpy(r->out, c->out0, (size_t)c->nout * 4);
   /* no arena: every operand is in the blob or the output buffer */
-  modc_exec x = {c->blob, NULL, NULL, c->pos, r->out, dims, kk, kvv, kp, kv_len, NULL, r->threads, r->pool};
+  const uint8_t *blob = c->ncopies > 1 ? c->copies[c->next++ % c->ncopies] : c->blob;
+  modc_exec x = {blob, NULL, NULL, c->pos, r->out, dims, kk, kvv, kp, kv_len, NULL, r->threads, r->pool};
   double t0 = timing_now();
   j->fn(&x);
   return (timing_now() - t0) * 1e3;

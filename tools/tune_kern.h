@@ -26,6 +26,12 @@ typedef struct TuneCall {
   int decode;               /* a session's one-row step (else the graph's own rows) */
   uint8_t *blob;            /* the operands' data, 64-byte aligned offsets */
   int64_t blen;
+  /* Copies of the blob that successive runs take in turn, so that together they outgrow the
+   * last-level cache: each run then reads its weights from memory, as in a model, where the
+   * kernels between two calls of one kernel read other weights (a GEMV timed on weights left
+   * in the cache by its previous run would be timed at cache speed, not DRAM's). */
+  uint8_t **copies;         /* [ncopies], copies[0] = blob */
+  int ncopies, next;
   int32_t *pos;             /* ST_POS input [npos], or NULL */
   int64_t dims[IR_MAXSYM];  /* the symbols' values in this call */
   int64_t nout;             /* result elements */
@@ -39,8 +45,11 @@ typedef struct TuneCall {
 } TuneCall;
 
 /* The call of node i of g (typed, scheduled, planned); decode: g is a session graph and the
- * call is one decode step after kv_len cached rows.  0, or -1 with err. */
-int tcall_make(TuneCall *c, const Graph *g, int i, int decode, int64_t kv_len, char *err, size_t n);
+ * call is one decode step after kv_len cached rows; cache: bytes of the last-level cache (the
+ * blob is copied until the copies hold twice that, at most TUNE_MAX_COPIES; 0: no copies).
+ * 0, or -1 with err. */
+#define TUNE_MAX_COPIES 32
+int tcall_make(TuneCall *c, const Graph *g, int i, int decode, int64_t kv_len, int64_t cache, char *err, size_t n);
 void tcall_free(TuneCall *c);
 
 /* One candidate: call c's kernel with record rec. */

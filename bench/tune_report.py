@@ -78,7 +78,7 @@ def main():
         print(f"\n## Two tunes of {first}, their records timed side by side (goal: within 3%)\n")
         print("| kernel | heuristic ms | run 1 ms | run 2 ms | run 2 / run 1 |\n|---|---|---|---|---|")
         for line in open(cmp):
-            d = dict(f.split("=", 1) for f in line.split()[1:])
+            d = dict(f.split("=", 1) for f in line.split()[1:] if "=" in f)
             if line.startswith("compare kernel="):
                 h, a, b = (float(d[k]) for k in ("heuristic_ms", "f1_ms", "f2_ms"))
                 if h >= 0.01:

@@ -11,7 +11,7 @@
 
 #define MIN_SHARE 0.005
 #define WIN 0.98
-#define SCREEN 3
+#define SCREEN 4
 #define ERRLEN 2048
 /* Seconds a build takes besides its jobs' compiles (forks, the link, loading). */
 #define BUILD_FIXED 0.4

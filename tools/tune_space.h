@@ -1,8 +1,8 @@
 /* tune_space.h: the schedule records `modc tune` tries for a kernel (tune_space.c).
  *
  * The space is cut into groups of fields that act together (a matmul's register tile rows;
- * rows per work item; least work items; prefetch; tail tile; decode accumulator groups; the
- * one-thread threshold; attention's query blocks, P.V vectors, decode groups and key blocks).
+ * rows per work item with least work items; prefetch; tail tile; decode accumulator groups;
+ * the one-thread threshold; attention's query blocks, P.V vectors, decode groups and key blocks).
  * The search moves one group at a time from the best record so far (coordinate descent),
  * trying every value the group offers that the verifier accepts; the exhaustive sweep walks
  * the product of the many-row groups.  Values come from the target model and the threads:
@@ -13,7 +13,7 @@
 
 #include "ir/sched.h"
 
-#define TUNE_MAX_MOVES 32
+#define TUNE_MAX_MOVES 48
 
 /* Groups of kind k, and whether group g matters on the many-row path (rows > 1) or on the
  * one-row path (decode): TUNE_MANY, TUNE_ONE or both. */

@@ -11,7 +11,7 @@
 
 #define MIN_SHARE 0.005
 #define WIN 0.98
-#define SCREEN 4
+#define SCREEN 6
 #define ERRLEN 2048
 /* Seconds a build takes besides its jobs' compiles (forks, the link, loading). */
 #define BUILD_FIXED 0.4
@@ -148,7 +148,7 @@ static void pair_cost(Tuner *u, TKern *k, TuneJob *a, TuneJob *b, double min_ms,
 }
 
 /* One kernel's part of a round.  Every candidate runs once in each call: its output is
- * checked (a wrong one is out) and that first run's time screens it.  The SCREEN cheapest
+ * checked (a wrong one is out); that run and one more screen it (the better of the two).  The SCREEN cheapest
  * are timed in turn with the best so far (pair_cost); the one of lowest ratio below WIN is
  * timed against it once more, longer, and becomes the best if it stays below WIN. */
 static void judge(Tuner *u, Plan *p, Round *r) {
@@ -162,8 +162,12 @@ static void judge(Tuner *u, Plan *p, Round *r) {
     char why[256] = "";
     for (int c = 0; c < k->nctx; c++) ok &= tjob_check(&u->run, &j[c], &tc[c], why, sizeof why);
     if (k->ntried < MAX_TRIED) k->tried[k->ntried++] = p->cand[q];
-    if (!ok) k->rejected++, wrong_output(u, k, &p->cand[q], why);
-    else screen[q] = tune_cost(k, tc), order[n++] = q;
+    if (!ok) {
+      k->rejected++, wrong_output(u, k, &p->cand[q], why);
+      continue;
+    }
+    for (int c = 0; c < k->nctx; c++) tc[c] = fmin(tc[c], tjob_time(&u->run, &j[c], 1, 1, 0)); /* the better of two */
+    screen[q] = tune_cost(k, tc), order[n++] = q;
   }
   for (int a = 1; a < n; a++) /* insertion sort by screening cost */
     for (int b = a; b > 0 && screen[order[b]] < screen[order[b - 1]]; b--) {
@@ -200,7 +204,7 @@ static double plan_seconds(const Tuner *u, const TKern *k, int ncand) {
   int screened = ncand < SCREEN ? ncand : SCREEN;
   for (int c = 0; c < k->nctx; c++) {
     double t = k->ctx[c].t_def;
-    run += t * (ncand + screened * pair_calls(t, 20) + 0.5 * pair_calls(t, 60));
+    run += t * (3 * ncand + screened * pair_calls(t, 20) + 0.5 * pair_calls(t, 60));
   }
   return u->cj * (ncand + 1) * k->nctx + run * 1e-3;
 }

@@ -66,12 +66,15 @@ static void mm_moves(Moves *m, int g, int threads) {
   static const int64_t per[] = {0, 1, 2, 4, 8, 16};
   Sched s = *m->cur;
   switch (g) {
-  case MM_MR:
-    for (int64_t mr = 1; mr <= 12; mr++) {
-      s = *m->cur, s.mr = mr, s.mc = mc_for(m->cur, mr);
-      if (s.mr_tail > mr) s.mr_tail = mr >= 8 ? 4 : mr >= 4 ? 2 : 1;
-      add(m, &s);
-    }
+  case MM_MR: /* each tile height with the rows per item of cur's tile count, and with one
+               * or two row tiles for all the rows (what streams the weights least often) */
+    for (int64_t mr = 1; mr <= 12; mr++)
+      for (int v = 0; v < 3; v++) {
+        s = *m->cur, s.mr = mr, s.mc = v == 0 ? mc_for(m->cur, mr) : v == 1 ? 24 * mr : 48 * mr;
+        if (v) s.items = 2 * threads;
+        if (s.mr_tail > mr) s.mr_tail = mr >= 8 ? 4 : mr >= 4 ? 2 : 1;
+        add(m, &s);
+      }
     break;
   case MM_BLOCK: /* rows per item and least items together: how a call is cut for the threads */
     for (size_t i = 0; i < sizeof tiles / sizeof *tiles; i++)

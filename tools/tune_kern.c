@@ -409,6 +409,8 @@ void tjob_time_rot(TuneRunner *r, TuneJob **jobs, int n, int min_reps, int max_r
   while (reps < max_reps && (reps < min_reps || sum < min_ms * n)) {
     for (int i = 0; i < n; i++) {
       int q = (i + reps) % n;
+      jobs[q]->call->next = reps; /* in one repetition every record reads the same copy: the
+                                     copies' places in memory (huge pages or not) differ */
       sum += t[q][reps] = run_once(r, jobs[q], 0);
     }
     reps++;

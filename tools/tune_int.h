@@ -86,7 +86,6 @@ int round_build(Tuner *u, Round *r);
 void round_free(Round *r);
 double tune_cost(const TKern *k, const double *t);   /* weighted over k's calls */
 double tune_ms(const TKern *k, const double *t);     /* ms of a forward per shape + a decode step */
-double tune_time_job(Tuner *u, TuneJob *j);          /* median ms of one call */
 int tune_round0(Tuner *u);
 int tune_search_round(Tuner *u);
 int tune_validate(Tuner *u);

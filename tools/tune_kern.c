@@ -390,15 +390,6 @@ static double run_once(TuneRunner *r, TuneJob *j, int poison) {
   return (timing_now() - t0) * 1e3;
 }
 
-double tjob_time(TuneRunner *r, TuneJob *j, int min_reps, int max_reps, double min_ms) {
-  double t[256], sum = 0;
-  int n = 0;
-  if (max_reps > 256) max_reps = 256;
-  run_once(r, j, 0);
-  while (n < max_reps && (n < min_reps || sum < min_ms)) sum += t[n++] = run_once(r, j, 0);
-  return timing_median(t, n);
-}
-
 void tjob_time_rot(TuneRunner *r, TuneJob **jobs, int n, int min_reps, int max_reps, double min_ms, double *ms) {
   static double t[TUNE_MAX_ROT][128];
   double sum = 0;
@@ -416,6 +407,12 @@ void tjob_time_rot(TuneRunner *r, TuneJob **jobs, int n, int min_reps, int max_r
     reps++;
   }
   for (int i = 0; i < n; i++) ms[i] = timing_median(t[i], reps);
+}
+
+double tjob_time(TuneRunner *r, TuneJob *j, int min_reps, int max_reps, double min_ms) {
+  double ms;
+  tjob_time_rot(r, &j, 1, min_reps, max_reps, min_ms, &ms);
+  return ms;
 }
 
 void tjob_time_pair(TuneRunner *r, TuneJob *a, TuneJob *b, int min_reps, int max_reps, double min_ms, double *ma,

@@ -54,7 +54,8 @@ double tune_ms(const TKern *k, const double *t) {
   return m;
 }
 
-double tune_time_job(Tuner *u, TuneJob *j) { return tjob_time(&u->run, j, 3, 40, 25.0); }
+/* median ms of one call */
+static double time_job(Tuner *u, TuneJob *j) { return tjob_time(&u->run, j, 3, 40, 25.0); }
 
 /* Round 0: the heuristic records, their references and times; weights and shares. */
 int tune_round0(Tuner *u) {
@@ -72,7 +73,7 @@ int tune_round0(Tuner *u) {
     TKern *k = &u->k[i];
     for (int c = 0; c < k->nctx; c++, j++) {
       tjob_check(&u->run, &r.jobs[j], NULL, NULL, 0);
-      k->ctx[c].t_def = tune_time_job(u, &r.jobs[j]);
+      k->ctx[c].t_def = time_job(u, &r.jobs[j]);
       total[k->ctx[c].cls] += k->ctx[c].count * k->ctx[c].t_def;
     }
   }

@@ -69,7 +69,8 @@ static LLVMValueRef route_row(Em *e, LLVMValueRef exec, int64_t layer) {
   return rl;
 }
 
-/* idx = rows with p > 0 ascending; dims[sym] = their count; route[layer][pos[i]] = taken */
+/* idx = rows with p > threshold ascending (the threshold rounded to f32, as p is);
+ * dims[sym] = their count; route[layer][pos[i]] = taken */
 LLVMValueRef k_select(Kern *k) {
   CgCtx *c = k->c;
   if (k->out->rank != 1) kdie(k, "result must be i32[m]");
@@ -81,7 +82,7 @@ LLVMValueRef k_select(Kern *k) {
   EmLoop l;
   em_loop_begin(&e, &l, em_i64(&e, 0), a.r[0], 1, 1, &m0);
   LLVMValueRef p = em_load(&e, c->t_f32, gep_f32(&e, a.p[0], l.iv));
-  LLVMValueRef taken = LLVMBuildFCmp(e.b, LLVMRealOGT, p, em_f32(&e, 0.0), "taken");
+  LLVMValueRef taken = LLVMBuildFCmp(e.b, LLVMRealOGT, p, em_f32(&e, (float)attr_f(k->n, "threshold", 0.0)), "taken");
   EmIf f, g, h;
   em_if_begin(&e, &f, taken);
   em_store(&e, LLVMBuildTrunc(e.b, l.iv, c->t_i32, ""), gep_i32(&e, a.out, l.carry[0]));

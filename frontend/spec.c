@@ -30,8 +30,9 @@ static const char *const MODEL_KEYS[] = {"vocab_size", "d_model", "n_layers", "n
                                          "n_kv_heads", "d_ff", "max_seq_len", "norm_eps",
                                          "rope_theta", "tie_embeddings", NULL};
 static const char *const ROUTING_KEYS[] = {"layers", "capacity", "gate", "router_bias",
-                                           "predictor", "predictor_hidden", "per_layer", NULL};
-static const char *const PER_LAYER_KEYS[] = {"capacity", NULL};
+                                           "predictor", "predictor_hidden", "threshold",
+                                           "per_layer", NULL};
+static const char *const PER_LAYER_KEYS[] = {"capacity", "threshold", NULL};
 static const char *const COMPILE_KEYS[] = {"shapes", "target", "cpu", "weights_dtype",
                                            "threads", NULL};
 static const char *const GATES[] = {"raw", "sigmoid", NULL};
@@ -192,7 +193,7 @@ static int per_layer_index(SCtx *c, int key, const int *seen, int *l) {
   return 0;
 }
 
-/* per_layer: {index: {capacity: c}, ...} */
+/* per_layer: {index: {capacity: c, threshold: t}, ...}; each key optional, one at least */
 static int routing_per_layer(SCtx *c, int node) {
   int seen[SPEC_MAX_LAYERS] = {0};
   if (sf_check_map(c, node, "'per_layer'", NULL)) return -1;
@@ -203,8 +204,11 @@ static int routing_per_layer(SCtx *c, int node) {
     if (per_layer_index(c, n->kid[i], seen, &l)) return -1;
     snprintf(where, sizeof where, "'routing.per_layer.%d'", l);
     if (sf_check_map(c, v, where, PER_LAYER_KEYS) ||
-        sf_capacity(c, v, where, 1, &c->s->capacity[l]))
+        sf_capacity(c, v, where, 0, &c->s->capacity[l]) ||
+        sf_number(c, v, where, "threshold", 0, &c->s->threshold[l]))
       return -1;
+    if (c->t->node[v].n == 0)
+      return sf_fail(c, v, "%s sets nothing (give capacity, threshold or both)", where);
     seen[l] = 1;
   }
   return 0;
@@ -216,12 +220,13 @@ static int any_routed(const Spec *s) {
   return 0;
 }
 
-/* routing: layers capacity gate [router_bias] [predictor] [predictor_hidden] [per_layer] */
+/* routing: layers capacity gate [router_bias] [predictor] [predictor_hidden] [threshold]
+ * [per_layer] */
 static int load_routing(SCtx *c, int r) {
   Spec *s = c->s;
   const char *w = "'routing'";
   int node, need, gate = GATE_RAW, pred = PRED_ROUTER;
-  double cap = 1.0;
+  double cap = 1.0, thr = 0.0;
   if (r < 0) return 0;
   if (sf_check_map(c, r, w, ROUTING_KEYS)) return -1;
   if (sf_lookup(c, r, w, "layers", 1, &node) || routing_layers(c, node)) return -1;
@@ -229,12 +234,13 @@ static int load_routing(SCtx *c, int r) {
   if (sf_capacity(c, r, w, need, &cap) || sf_word(c, r, w, "gate", need, GATES, &gate) ||
       sf_bool(c, r, w, "router_bias", 0, &s->router_bias) ||
       sf_word(c, r, w, "predictor", 0, PREDICTORS, &pred) ||
-      sf_int(c, r, w, "predictor_hidden", 0, 1, MAX_DIM, &s->predictor_hidden))
+      sf_int(c, r, w, "predictor_hidden", 0, 1, MAX_DIM, &s->predictor_hidden) ||
+      sf_number(c, r, w, "threshold", 0, &thr))
     return -1;
   s->gate = (GateKind)gate;
   s->predictor = (PredKind)pred;
   for (int l = 0; l < s->n_layers; l++)
-    if (s->routed[l]) s->capacity[l] = cap;
+    if (s->routed[l]) s->capacity[l] = cap, s->threshold[l] = thr;
   if (sf_lookup(c, r, w, "per_layer", 0, &node)) return -1;
   return node >= 0 ? routing_per_layer(c, node) : 0;
 }

@@ -29,6 +29,7 @@ typedef struct Spec {
   /* routing */
   int routed[SPEC_MAX_LAYERS];      /* 1 if layer l is a routed (MoD) layer */
   double capacity[SPEC_MAX_LAYERS]; /* per layer; 1.0 for dense layers */
+  double threshold[SPEC_MAX_LAYERS];/* causal routing: take the block iff p > threshold; 0 default */
   GateKind gate;
   int router_bias;          /* 0/1 */
   PredKind predictor;

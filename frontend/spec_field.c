@@ -188,6 +188,13 @@ int sf_positive(SCtx *c, int map, const char *where, const char *key, int requir
   return 0;
 }
 
+int sf_number(SCtx *c, int map, const char *where, const char *key, int required,
+              double *out) {
+  int node;
+  if (sf_lookup(c, map, where, key, required, &node)) return -1;
+  return node < 0 ? 0 : as_num(c, node, key, out);
+}
+
 int sf_capacity(SCtx *c, int map, const char *where, int required, double *out) {
   int node;
   double v;

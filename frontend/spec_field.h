@@ -37,6 +37,8 @@ int sf_int(SCtx *c, int map, const char *where, const char *key, int required, l
            long long hi, int *out);
 int sf_positive(SCtx *c, int map, const char *where, const char *key, int required,
                 double *out);                                        /* finite, > 0 */
+int sf_number(SCtx *c, int map, const char *where, const char *key, int required,
+              double *out);                                          /* finite */
 int sf_capacity(SCtx *c, int map, const char *where, int required, double *out); /* (0, 1] */
 int sf_bool(SCtx *c, int map, const char *where, const char *key, int required, int *out);
 int sf_str(SCtx *c, int map, const char *where, const char *key, int required,

@@ -66,7 +66,7 @@ static void print_layers(const Spec *s, FILE *out) {
     fprintf(out, "  layer %3d  routed  capacity %-8g k", l, s->capacity[l]);
     for (int i = 0; i < nT; i++)
       fprintf(out, "%s %d @ T=%d", i ? "," : "", spec_capacity_k(s->capacity[l], T[i]), T[i]);
-    fputc('\n', out);
+    fprintf(out, "  threshold %g\n", s->threshold[l]);
   }
 }
 

@@ -236,16 +236,19 @@ static void topk_rows(Run *R, const double *r, int64_t n, int64_t k, int64_t *id
   free(order);
 }
 
-/* idx = rows with p > 0, ascending; records the trace and |p| margins.  Returns m. */
-static int64_t select_rows(Run *R, const double *p, const double *pos, int64_t n, int64_t layer,
-                           int64_t *idx) {
-  int64_t m = 0;
-  for (int64_t i = 0; i < n; i++) {
-    note_margin(R, fabs(p[i]));
-    if (p[i] > 0) idx[m++] = i;
+/* idx = rows with p > thr (node n's attr "threshold", default 0), ascending; records the
+ * trace and |p - thr| margins.  Returns m. */
+static int64_t select_rows(Run *R, const Node *n, const double *p, const double *pos,
+                           int64_t rows, int64_t *idx) {
+  int64_t m = 0, layer = attr_i(n, "layer", -1);
+  double thr = attr_f(n, "threshold", 0.0);
+  for (int64_t i = 0; i < rows; i++) {
+    note_margin(R, fabs(p[i] - thr));
+    int take = p[i] > thr;
+    if (take) idx[m++] = i;
     int64_t ps = (int64_t)pos[i];
     if (R->s && layer >= 0 && layer < R->s->n_layers && ps >= 0 && ps < R->s->max_seq)
-      R->s->taken[layer][ps] = p[i] > 0;
+      R->s->taken[layer][ps] = (unsigned char)take;
   }
   note_rows(R, layer, m);
   return m;
@@ -564,7 +567,7 @@ static int op_select(Run *R, int i) {
   const Node *n = &R->g->n[i];
   if (p->n != pos->n) return fail(R, i, "p and pos disagree in rows");
   int64_t *idx = malloc((p->n ? p->n : 1) * sizeof *idx);
-  int64_t m = select_rows(R, p->v, pos->v, p->n, attr_i(n, "layer", -1), idx);
+  int64_t m = select_rows(R, n, p->v, pos->v, p->n, idx);
   int rc = n->ty.rank == 1 ? bind_sym(R, i, n->ty.dim[0], m) : fail(R, i, "result must be i32[m]");
   if (!rc) rc = alloc_val(R, i);
   for (int64_t j = 0; !rc && j < m; j++) o->v[j] = (double)idx[j];
@@ -700,7 +703,7 @@ static int choose_topk(Run *R, int b, const double *r, int64_t T, int64_t *S, in
   return 0;
 }
 
-/* Session: S = rows whose decision p (router r or the mlp predictor) is > 0. */
+/* Session: S = rows whose decision p (router r or the mlp predictor) is > the threshold. */
 static int choose_causal(Run *R, int b, const Val *h, const Val *pos, const double *r,
                          int64_t *S, int64_t *m) {
   const Node *n = &R->g->n[b];
@@ -717,7 +720,7 @@ static int choose_causal(Run *R, int b, const Val *h, const Val *pos, const doub
   } else {
     rc = fail(R, b, "predictor \"%s\" is not router|mlp", pred);
   }
-  if (!rc) *m = select_rows(R, p, pos->v, T, attr_i(n, "layer", -1), S);
+  if (!rc) *m = select_rows(R, n, p, pos->v, T, S);
   free(p);
   return rc;
 }

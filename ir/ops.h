@@ -35,11 +35,11 @@
   X(OP_KV_ATTENTION,"kv_attention", 4, "(q, k, v, pos as attention) {layer, heads, kv_heads}: appends k,v,pos to the session's layer cache, then row i sees cached rows j with pos[j] <= pos[i]") \
   X(OP_TAKE_LAST,   "take_last",    1, "(x f32[R,C]) -> f32[1,C]: the last row") \
   /* routing */ \
-  X(OP_MOD_BLOCK,   "mod.block",   -1, "(h f32[R,d], pos i32[R], w_router dt[1,d] [, b_router f32[1]] [, fc1_w, fc1_b, fc2_w, fc2_b]) {layer, capacity, k (forward) | sym (session: the symbol of its row count), gate, predictor, router_bias} region(x f32[k,d], pos i32[k]) -> f32[R,d]") \
+  X(OP_MOD_BLOCK,   "mod.block",   -1, "(h f32[R,d], pos i32[R], w_router dt[1,d] [, b_router f32[1]] [, fc1_w, fc1_b, fc2_w, fc2_b]) {layer, capacity, k (forward) | sym (session: the symbol of its row count) [, threshold (session, default 0)], gate, predictor, router_bias} region(x f32[k,d], pos i32[k]) -> f32[R,d]") \
   X(OP_BLOCK_ARG,   "block.arg",    0, "{index}: 0 = routed rows x, 1 = their positions; only inside a mod.block region") \
   X(OP_YIELD,       "yield",        1, "(y): the region's result; last node of a mod.block region") \
   X(OP_TOPK,        "topk",         1, "(r f32[R,1]) {k} -> i32[k]: the k rows with largest r, ties to the smaller row, sorted ascending") \
-  X(OP_SELECT,      "select",       2, "(p f32[R,1], pos i32[R]) {layer, sym} -> i32[s_sym]: rows with p > 0, ascending; m is a dynamic symbol; records the routing trace") \
+  X(OP_SELECT,      "select",       2, "(p f32[R,1], pos i32[R]) {layer, sym [, threshold = 0]} -> i32[s_sym]: rows with p > threshold, ascending; m is a dynamic symbol; records the routing trace") \
   X(OP_GATHER,      "gather",       2, "(x T[R,C] or T[R], idx i32[k]) -> T[k,C] or T[k]") \
   X(OP_SCATTER_GATE,"scatter_gate", 4, "(h f32[R,d], idx i32[k], y f32[k,d], r f32[R,1]) {gate} -> f32[R,d]: h, with h[idx] = x + g(r[idx])*(y - x), x = h[idx]")
 

@@ -21,6 +21,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* fmemopen */
 #endif
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -171,6 +172,9 @@ static int check_node(const Graph *g, int i, char *err, size_t errlen) {
   }
   if (check_operands(g, i, err, errlen) || check_attrs(g, i, err, errlen) || check_type_form(g, i, err, errlen)) return -1;
   if (n->op == OP_MOD_BLOCK && check_block_attrs(g, i, err, errlen)) return -1;
+  const Attr *thr = n->op == OP_MOD_BLOCK || n->op == OP_SELECT ? attr_get(n, "threshold") : NULL;
+  if (thr && (thr->kind == ATTR_STR || !isfinite(thr->kind == ATTR_FLOAT ? thr->f : 0.0)))
+    return verr(g, i, err, errlen, "attribute 'threshold' must be a finite number");
   if ((unsigned)n->st > ST_OUT) return verr(g, i, err, errlen, "bad storage %d", (int)n->st);
   if (n->offset < 0) return verr(g, i, err, errlen, "negative offset %lld", (long long)n->offset);
   if (n->op == OP_WEIGHT && attr_i(n, "offset", 0) < 0) return verr(g, i, err, errlen, "negative weight offset");

@@ -8,7 +8,7 @@
  *   y = body(x, p)                    the region, inlined
  *   h' = scatter_gate(h, idx, y, r)   h[idx] = x + g(r[idx]) (y - x)
  * session (causal routing): the same, but the decision is a predictor score p, router or
- * mlp (p = fc2(silu(fc1 h))), and idx = select(p, pos) keeps the rows with p > 0; its row
+ * mlp (p = fc2(silu(fc1 h))), and idx = select(p, pos) keeps the rows with p > threshold (attr, default 0); its row
  * count is the block's symbol, known at run time.
  */
 #include <stdlib.h>
@@ -68,6 +68,7 @@ static void lower_block(Lower *L, int bi) {
     idx = emit2(L, OP_SELECT, predictor(L, b, h, r), pos);
     attr_set_i(&L->dst->n[idx], "layer", attr_i(b, "layer", 0));
     attr_set_i(&L->dst->n[idx], "sym", attr_i(b, "sym", 0));
+    if (attr_get(b, "threshold")) attr_set_f(&L->dst->n[idx], "threshold", attr_f(b, "threshold", 0));
   }
   int x = emit2(L, OP_GATHER, h, idx), p = emit2(L, OP_GATHER, pos, idx);
   int y = -1;

@@ -1,7 +1,7 @@
 /* randspec.c: random specs covering the corners the end-to-end tests must reach: GQA,
- * tied embeddings, raw and sigmoid gates, router and mlp predictors, router bias, per-layer
- * capacities including 1.0 and ones small enough that k = 1, BF16 and F16 weights, sizes
- * that are not multiples of the vector width, one-token sequences. */
+ * tied embeddings, raw and sigmoid gates, router and mlp predictors, router bias, causal
+ * thresholds, per-layer capacities including 1.0 and ones small enough that k = 1, BF16 and
+ * F16 weights, sizes that are not multiples of the vector width, one-token sequences. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +58,9 @@ void randspec_draw(uint64_t seed, RandSpec *r) {
   r->wdtype = rs_int(&s, 0, 2) ? "f32" : "bf16";
   static const int src[] = {DT_F32, DT_F32, DT_BF16, DT_F16};
   r->src_dtype = src[rs_int(&s, 0, 3)];
+  static const double thr[] = {0, 0, 0.05, -0.05, 0.2}; /* drawn last: earlier draws stay as they were */
+  r->threshold = thr[rs_int(&s, 0, 4)];
+  r->per_layer_thr = thr[rs_int(&s, 0, 4)];
 }
 
 static void write_yaml(const RandSpec *r, FILE *f) {
@@ -69,7 +72,10 @@ static void write_yaml(const RandSpec *r, FILE *f) {
           r->layers_yaml, r->capacity);
   fprintf(f, "  gate: %s\n  router_bias: %s\n  predictor: %s\n  predictor_hidden: %d\n",
           r->sigmoid ? "sigmoid" : "raw", r->bias ? "true" : "false", r->mlp ? "mlp" : "router", r->hidden);
-  if (r->per_layer_idx >= 0) fprintf(f, "  per_layer: {%d: {capacity: %g}}\n", r->per_layer_idx, r->per_layer_cap);
+  if (r->threshold != 0) fprintf(f, "  threshold: %g\n", r->threshold);
+  if (r->per_layer_idx >= 0)
+    fprintf(f, "  per_layer: {%d: {capacity: %g, threshold: %g}}\n", r->per_layer_idx, r->per_layer_cap,
+            r->per_layer_thr);
   fprintf(f, "compile:\n  shapes: [");
   for (int i = 0; i < r->nshapes; i++) fprintf(f, "%s[%d, %d]", i ? ", " : "", r->shapes[i][0], r->shapes[i][1]);
   fprintf(f, "]\n  weights_dtype: %s\n  threads: 2\n", r->wdtype);

@@ -171,6 +171,36 @@ static void test_aliases(void) {
   ASSERT(1, s.routed[3]);
 }
 
+/* causal thresholds: the routing default, per-layer overrides, -D, and bad values */
+static void test_thresholds(void) {
+  Spec s;
+  const char *d1[] = {"routing.layers=[1,2,3]", "routing.capacity=0.5", "routing.gate=raw",
+                      "routing.threshold=-0.25", "routing.per_layer.2.threshold=1.5",
+                      "routing.per_layer.3.capacity=0.25"};
+  ASSERT(0, load(MINIMAL, d1, 6, &s));
+  ASSERT(1, s.threshold[0] == 0.0);
+  ASSERT(1, s.threshold[1] == -0.25);
+  ASSERT(1, s.threshold[2] == 1.5);
+  ASSERT(1, s.capacity[2] == 0.5);
+  ASSERT(1, s.threshold[3] == -0.25);
+  ASSERT(1, s.capacity[3] == 0.25);
+  const char *d2[] = {"routing.layers=[1]", "routing.capacity=0.5", "routing.gate=raw",
+                      "routing.threshold=.nan"};
+  ASSERT(-1, load(MINIMAL, d2, 4, &s));
+  ASSERT_STR("<command line>: error: -D routing.threshold=.nan: 'threshold' must be a finite "
+             "number, got '.nan'", err);
+  const char *d3[] = {"routing.layers=[1]", "routing.capacity=0.5", "routing.gate=raw",
+                      "routing.per_layer.1.threshold=high"};
+  ASSERT(-1, load(MINIMAL, d3, 4, &s));
+  ASSERT_PREFIX("<command line>: error: -D routing.per_layer.1.threshold=high: expected a number "
+                "for 'threshold'", err);
+  const char *d4[] = {"routing.layers=[1]", "routing.capacity=0.5", "routing.gate=raw",
+                      "routing.per_layer.1={}"};
+  ASSERT(-1, load(MINIMAL, d4, 4, &s));
+  ASSERT_PREFIX("<command line>: error: -D routing.per_layer.1={}: 'routing.per_layer.1' sets "
+                "nothing", err);
+}
+
 static void test_capacity_k(void) {
   ASSERT(64, spec_capacity_k(0.125, 512));
   ASSERT(512, spec_capacity_k(1.0, 512));
@@ -216,6 +246,7 @@ int main(int argc, char **argv) {
   test_override_errors();
   test_aliases();
   test_capacity_k();
+  test_thresholds();
   test_errors();
   unlink(write_spec("t.yaml", "")), unlink(write_spec("u.yaml", "")), rmdir(dir);
   printf("test_spec: %s\n", fails ? "FAILED" : "ok");

@@ -57,7 +57,8 @@ graph @sess mode = session syms = [s0 <= 32, s1 <= 32] arena = 0 {
 }
 
 // -----
-// The mlp predictor: p = fc2(silu(fc1 h + b1)) + b2 decides; the gate still uses r.
+// The mlp predictor: p = fc2(silu(fc1 h + b1)) + b2 decides against the block's causal
+// threshold, which select carries; the gate still uses r.
 // CHECK-LABEL: graph @mlp mode = session
 // CHECK: %[[R:[0-9]+]] = matmul %[[H:[0-9]+]], %3 : f32[s0,1]
 // CHECK-NEXT: %[[A:[0-9]+]] = matmul %[[H]], %4 : f32[s0,3]
@@ -65,7 +66,7 @@ graph @sess mode = session syms = [s0 <= 32, s1 <= 32] arena = 0 {
 // CHECK-NEXT: %[[C:[0-9]+]] = silu %[[B]] : f32[s0,3]
 // CHECK-NEXT: %[[D:[0-9]+]] = matmul %[[C]], %6 : f32[s0,1]
 // CHECK-NEXT: %[[PR:[0-9]+]] = bias_add %[[D]], %7 : f32[s0,1]
-// CHECK-NEXT: %[[IDX:[0-9]+]] = select %[[PR]], %1 {layer = 2, sym = 1} : i32[s1]
+// CHECK-NEXT: %[[IDX:[0-9]+]] = select %[[PR]], %1 {layer = 2, sym = 1, threshold = -0.375} : i32[s1]
 // CHECK: scatter_gate %[[H]], %[[IDX]], %{{[0-9]+}}, %[[R]] {gate = "raw"}
 graph @mlp mode = session syms = [s0 <= 32, s1 <= 32] arena = 0 {
   %0 = input {name = "tokens"} : i32[s0]
@@ -77,7 +78,7 @@ graph @mlp mode = session syms = [s0 <= 32, s1 <= 32] arena = 0 {
   %6 = weight {name = "model.layers.2.predictor.fc2.weight", offset = 448} : f32[1,3]
   %7 = weight {name = "model.layers.2.predictor.fc2.bias", offset = 512} : f32[1]
   %8 = embed %0, %2 : ?
-  %9 = mod.block %8, %1, %3, %4, %5, %6, %7 {layer = 2, capacity = 0.5, sym = 1, gate = "raw", predictor = "mlp", router_bias = 0} : ? {
+  %9 = mod.block %8, %1, %3, %4, %5, %6, %7 {layer = 2, capacity = 0.5, sym = 1, threshold = -0.375, gate = "raw", predictor = "mlp", router_bias = 0} : ? {
     %10 = block.arg {index = 0} : ?
     %11 = block.arg {index = 1} : ?
     %12 = yield %10 : ?

@@ -3,7 +3,7 @@
 // RUN: not modc-opt %s 2>&1 >/dev/null | FileCheck %s --implicit-check-not=error:
 // --no-verify skips the verifier: every piece then prints.
 // RUN: modc-opt %s --no-verify | FileCheck %s --check-prefix=NOVERIFY
-// NOVERIFY-COUNT-30: // -----
+// NOVERIFY-COUNT-31: // -----
 // NOVERIFY-NEXT: graph @sched_attn
 
 // CHECK: error: in graph @missing_eps: verify: %2 (rmsnorm): missing attribute 'eps'
@@ -11,6 +11,15 @@ graph @missing_eps mode = forward syms = [] arena = 0 {
   %0 = input {name = "tokens"} : ?
   %1 = weight {name = "w", offset = 0} : f32[64]
   %2 = rmsnorm %0, %1 : ?
+}
+
+// -----
+
+// CHECK: error: in graph @select_threshold: verify: %2 (select): attribute 'threshold' must be a finite number
+graph @select_threshold mode = session syms = [s0 <= 8, s1 <= 8] arena = 0 {
+  %0 = input {name = "pos"} : i32[s0]
+  %1 = weight {name = "w", offset = 0} : f32[8,1]
+  %2 = select %1, %0 {layer = 1, sym = 1, threshold = "high"} : i32[s1]
 }
 
 // -----

@@ -3,3 +3,6 @@ add_test(NAME cli COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_cli.sh ${CMAKE
 # modc tune end to end (tests/cli/test_tune.sh): about 20 s of tuning on the small spec.
 add_test(NAME cli_tune COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_tune.sh ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/tune_work)
 set_tests_properties(cli_tune PROPERTIES TIMEOUT 300)
+# modc eval end to end (tests/cli/test_eval.sh): modes, output forms, thresholds, bad input.
+add_test(NAME cli_eval COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_eval.sh $<TARGET_FILE:modc>
+         $<TARGET_FILE:modc-randweights> ${CMAKE_CURRENT_BINARY_DIR}/eval_work)

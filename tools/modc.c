@@ -2,7 +2,8 @@
  *   spec -> weights check -> weight layout + packed file -> graphs -> passes -> LLVM
  *   -> object -> shared library + header.
  * run loads a compiled library through the ABI (dlopen) and generates text or tokens.
- * bench (tools/bench.c) times a compiled library through the ABI.
+ * bench (tools/bench.c) times a compiled library through the ABI, eval (tools/eval.c)
+ * measures its NLL on a token file, tune (tools/tune*.c) searches schedule records.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -23,7 +24,9 @@
 #include "runtime/modc_load.h"
 #include "tools/bench.h"
 #include "tools/cli.h"
+#include "tools/eval.h"
 #include "tools/records.h"
+#include "tools/tokfile.h"
 #include "tools/tune.h"
 
 #define MAX_DEFS 256
@@ -39,9 +42,10 @@ static const char usage_main[] =
   "  bench LIB.so [--threads N]            forward, prefill and decode timings with FLOP and byte rates\n"
   "  tune SPEC.yaml -o RECORDS.json        search the kernels' schedule records on this CPU (for\n"
   "                                        compile --tuning); tune --merge joins records files\n"
+  "  eval LIB.so --tokens F|--bytes F      mean NLL and perplexity of a token file, take rates\n"
   "\n"
   "'modc <command> --help' describes each command's options.\n"
-  "Not implemented yet: 'tune --routing', 'eval', 'import-hf' (DESIGN.md section 7).\n";
+  "Not implemented yet: 'tune --routing', 'import-hf' (DESIGN.md section 7).\n";
 
 static const char usage_compile[] =
   "usage: modc compile SPEC.yaml [-o OUT] [options]\n"
@@ -369,23 +373,6 @@ static int load_abi(const char *lib, Abi *a) {
   return modc_load(lib, a, err, sizeof err) ? cli_fail("%s", err) : 0;
 }
 
-static int read_tokens(const char *path, int32_t **out, int *n) {
-  FILE *f = fopen(path, "r");
-  if (!f) return cli_fail("cannot read '%s': %s", path, strerror(errno));
-  int cap = 256;
-  long v;
-  *out = malloc(cap * sizeof(int32_t));
-  *n = 0;
-  while (fscanf(f, "%ld", &v) == 1) {
-    if (*n == cap) *out = realloc(*out, (cap *= 2) * sizeof(int32_t));
-    (*out)[(*n)++] = (int32_t)v;
-  }
-  int bad = !feof(f);
-  fclose(f);
-  if (bad) return cli_fail("%s: expected whitespace-separated integers", path);
-  return 0;
-}
-
 static uint64_t rng_next(uint64_t *s) {
   *s ^= *s << 13;
   *s ^= *s >> 7;
@@ -490,10 +477,7 @@ static int run(int argc, char **argv) {
   if (parse_run(argc, argv, &o) || load_abi(o.lib, &a)) return 1;
   int32_t *toks = NULL;
   int n = 0;
-  if (o.tokens && read_tokens(o.tokens, &toks, &n)) {
-    free(toks);
-    return 1;
-  }
+  if (o.tokens && tok_read(o.tokens, 0, 0, &toks, &n)) return 1;
   if (o.prompt) {
     n = (int)strlen(o.prompt);
     toks = malloc((n + 1) * sizeof(int32_t));
@@ -515,5 +499,6 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "run")) return run(argc - 2, argv + 2);
   if (!strcmp(argv[1], "bench")) return bench_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "tune")) return tune_main(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "eval")) return eval_main(argc - 2, argv + 2);
   return cli_fail("unknown command '%s' (see modc --help)", argv[1]);
 }

@@ -4,7 +4,8 @@
  *   - modc_forward logits for every compiled shape (top-k routing);
  *   - sessions (causal routing): a prefill then decode steps, logits at every step, and the
  *     routing traces from modc_routing;
- *   - a prefill of n tokens against n single-token decodes of the same tokens.
+ *   - a prefill of n tokens against n single-token decodes of the same tokens;
+ *   - `modc eval` in forward and session mode against the interpreter's NLL (e2e_eval.c).
  * Routing is discrete: an input whose routing margin in the reference (the gap at the k-th
  * score, or |p| for causal routing) is below MARGIN may legitimately route differently in
  * float32; such inputs are redrawn (and counted), never compared with a looser tolerance.
@@ -29,40 +30,11 @@
 #include "ir/interp.h"
 #include "passes/passes.h"
 #include "randspec.h"
+#include "e2e.h"
 #include "runtime/exec.h"
 #include "runtime/modc.h"
 
-#define TOL 1e-4
-#define MARGIN 1e-3
-#define TRIES 8
-
-typedef struct Lib {
-  void *h;
-  int (*open)(const char *, int, modc_model **);
-  void (*close)(modc_model *);
-  const char *(*last_error)(void);
-  int (*forward)(modc_model *, int, int, const int32_t *, float *);
-  int (*session_open)(modc_model *, modc_session **);
-  int (*prefill)(modc_session *, const int32_t *, int, float *);
-  int (*decode)(modc_session *, int32_t, float *);
-  void (*session_close)(modc_session *);
-  int (*routing)(const modc_session *, int, uint8_t *, int);
-} Lib;
-
-typedef struct Case {
-  Spec spec;
-  WLayout layout;
-  const uint8_t *blob;
-  Lib lib;
-  modc_model *m;
-  uint64_t rng;
-  int skipped, compared;
-} Case;
-
-static int failures;
-
-#define CHECK(cond, ...) do { if (!(cond)) { fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-  fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); failures++; return -1; } } while (0)
+int failures;
 
 static int load_lib(const char *path, Lib *l) {
   l->h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -94,7 +66,7 @@ static double rel_err(const float *a, const double *b, int64_t n) {
   return num / den;
 }
 
-static Graph *typed(Graph *g) {
+Graph *e2e_typed(Graph *g) {
   char err[512];
   if (pass_infer_shapes(g, err, sizeof err)) {
     fprintf(stderr, "infer-shapes: %s\n", err);
@@ -103,14 +75,14 @@ static Graph *typed(Graph *g) {
   return g;
 }
 
-static void draw_tokens(Case *c, int32_t *t, int n) {
+void e2e_draw_tokens(Case *c, int32_t *t, int n) {
   for (int i = 0; i < n; i++) t[i] = rs_int(&c->rng, 0, c->spec.vocab_size - 1);
 }
 
 /* one shape of modc_forward against the interpreter, sequence by sequence */
 static int check_forward(Case *c, int B, int T) {
   const Spec *s = &c->spec;
-  Graph *g = typed(build_forward(s, &c->layout, T));
+  Graph *g = e2e_typed(build_forward(s, &c->layout, T));
   int64_t V = s->vocab_size;
   int32_t *tok = malloc(B * T * sizeof(int32_t)), *pos = malloc(T * sizeof(int32_t));
   float *got = malloc(B * T * V * sizeof(float));
@@ -119,7 +91,7 @@ static int check_forward(Case *c, int B, int T) {
   int rc = 0, tries = 0;
   for (int i = 0; i < T; i++) pos[i] = i;
   for (;;) {
-    draw_tokens(c, tok, B * T);
+    e2e_draw_tokens(c, tok, B * T);
     double margin = INFINITY;
     for (int b = 0; b < B; b++) {
       InterpStats st;
@@ -142,7 +114,7 @@ static int check_forward(Case *c, int B, int T) {
 /* sessions: prefill n1 then decode the rest, step by step against the interpreter */
 static int check_session(Case *c, int n, int n1) {
   const Spec *s = &c->spec;
-  Graph *g = typed(build_session(s, &c->layout));
+  Graph *g = e2e_typed(build_session(s, &c->layout));
   int64_t V = s->vocab_size;
   int kvd = s->n_kv_heads * spec_head_dim(s);
   int32_t *tok = malloc(n * sizeof(int32_t)), *pos = malloc(n * sizeof(int32_t));
@@ -152,7 +124,7 @@ static int check_session(Case *c, int n, int n1) {
   InterpSession *is = NULL;
   for (int i = 0; i < n; i++) pos[i] = i;
   for (int tries = 0;; tries++) {
-    draw_tokens(c, tok, n);
+    e2e_draw_tokens(c, tok, n);
     interp_session_free(is);
     is = interp_session_new(s->n_layers, s->max_seq_len, kvd);
     double margin = INFINITY;
@@ -235,6 +207,7 @@ static int run_case(const char *modc, const char *dir, uint64_t seed, int *skipp
   for (int i = 0; i < c.spec.n_shapes && !rc; i++) rc = check_forward(&c, c.spec.shapes[i][0], c.spec.shapes[i][1]);
   int n = rs_int(&c.rng, 1, c.spec.max_seq_len < 24 ? c.spec.max_seq_len : 24);
   if (!rc) rc = check_session(&c, n, rs_int(&c.rng, 1, n));
+  if (!rc) rc = check_eval(&c, modc, lib, dir);
   c.lib.close(c.m);
   *skipped += c.skipped;
   wlayout_free(&c.layout);

@@ -1,0 +1,284 @@
+/* eval.c: modc eval, mean NLL and perplexity of a token file through a compiled library
+ * (DESIGN section 7; the windows and the scoring are described in eval.h).  eval_run is the
+ * measuring core that tune --routing shares; eval_main is the command. */
+#include "tools/eval.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "frontend/spec.h"
+#include "tools/cli.h"
+#include "tools/timing.h"
+#include "tools/tokfile.h"
+
+#define EVAL_DEFAULT_WINDOW 512
+#define PROGRESS_EVERY_S 1.0
+
+static const char usage_eval[] =
+  "usage: modc eval LIB.so (--tokens FILE | --bytes FILE) [options]\n"
+  "\n"
+  "Mean negative log-likelihood (nats per token) and perplexity of the file's tokens, each\n"
+  "predicted from the tokens before it in its window; take rates of the routed layers.\n"
+  "The file is cut into windows of W tokens; when it does not end on a window's edge, the\n"
+  "last window is its last W tokens and scores only tokens not scored before.\n"
+  "  --tokens FILE         whitespace-separated token ids\n"
+  "  --bytes FILE          each byte of the file is a token (byte-level models)\n"
+  "  --mode forward        windows of the longest compiled shape's seq_len, B at a time\n"
+  "                        through modc_forward (top-k routing); the default\n"
+  "  --mode session        one session per window, fed token by token (causal routing,\n"
+  "                        the decode path)\n"
+  "  --window W            session mode: tokens per window (default min(max_seq_len, 512))\n"
+  "  --json                print {\"nll\", \"ppl\", \"tokens\", \"take_rate\": {layer: rate}, ...}\n"
+  "  --threads N           threads (default: the library's default)\n"
+  "  --weights PATH        weights file (default: the one beside the library)\n"
+  "  -q                    no progress lines\n";
+
+/* logsumexp(l) - l[target], in double */
+static double token_nll(const float *l, int V, int target) {
+  double mx = l[0], sum = 0;
+  for (int i = 1; i < V; i++) mx = fmax(mx, l[i]);
+  for (int i = 0; i < V; i++) sum += exp((double)l[i] - mx);
+  return log(sum) + mx - l[target];
+}
+
+/* ---- windows ---- */
+
+typedef struct Windows {
+  int W, n, count;
+  int done;                 /* targets below this are scored */
+  double sum;               /* of the NLLs so far */
+  long long scored;
+} Windows;
+
+static int win_start(const Windows *w, int i) { return (i + 1) * w->W <= w->n ? i * w->W : w->n - w->W; }
+
+/* score window i from its logits, row j predicting token start + j + 1 */
+static void win_score_row(Windows *w, int start, int j, const float *logits, int V, const int32_t *tok) {
+  int t = start + j + 1;
+  if (t < w->done) return;
+  w->sum += token_nll(logits, V, tok[t]);
+  w->scored++;
+}
+
+static void win_finish(Windows *w, int start) { w->done = start + w->W; }
+
+static void progress(const Windows *w, int i, double *last) {
+  double now = cli_elapsed();
+  if (now - *last < PROGRESS_EVERY_S) return;
+  *last = now;
+  cli_progress("eval: window %d of %d, %lld tokens, nll %.4f so far", i + 1, w->count, w->scored,
+               w->scored ? w->sum / (double)w->scored : 0.0);
+}
+
+static int win_init(Windows *w, int n, int W, const char *what) {
+  memset(w, 0, sizeof *w);
+  if (W < 2) return cli_fail("eval: windows of %d token%s predict nothing (%s)", W, W == 1 ? "" : "s", what);
+  if (n < W) return cli_fail("eval: the file holds %d tokens, fewer than one window of %d (%s)", n, W, what);
+  w->W = W, w->n = n, w->done = 1;
+  w->count = n / W + (n % W != 0);
+  return 0;
+}
+
+/* ---- routed layers and take rates ---- */
+
+/* routed[l] = 1 where modc_routing accepts layer l (it refuses dense layers) */
+static int find_routed(const ModcLib *a, modc_model *m, EvalResult *r) {
+  const modc_info *info = a->info(m);
+  modc_session *s;
+  uint8_t none[1];
+  if (info->n_layers > EVAL_MAX_LAYERS) return cli_fail("eval: %d layers (at most %d)", info->n_layers, EVAL_MAX_LAYERS);
+  if (a->session_open(m, &s)) return cli_fail("%s", a->last_error());
+  r->n_layers = info->n_layers;
+  for (int l = 0; l < info->n_layers; l++) r->routed[l] = a->routing(s, l, none, 0) >= 0;
+  a->session_close(s);
+  return 0;
+}
+
+/* ---- forward mode ---- */
+
+/* the compiled shape with the longest seq_len (then the largest batch) */
+static void pick_shape(const modc_info *info, int *B, int *T) {
+  *B = info->shapes[0][0], *T = info->shapes[0][1];
+  for (int i = 1; i < info->n_shapes; i++) {
+    int b = info->shapes[i][0], t = info->shapes[i][1];
+    if (t > *T || (t == *T && b > *B)) *B = b, *T = t;
+  }
+}
+
+static int eval_forward(const ModcLib *a, modc_model *m, const int32_t *tok, int n, const EvalOpts *o,
+                        EvalResult *r) {
+  const modc_info *info = a->info(m);
+  int B, T, V = info->vocab_size;
+  Windows w;
+  pick_shape(info, &B, &T);
+  if (win_init(&w, n, T, "forward mode: the longest compiled seq_len")) return 1;
+  int32_t *bt = malloc((size_t)B * T * sizeof *bt);
+  float *logits = malloc((size_t)B * T * V * sizeof *logits);
+  int rc = !bt || !logits ? cli_fail("eval: out of memory for %d x %d logits", B * T, V) : 0;
+  double t0 = timing_now(), last = 0;
+  for (int i = 0; !rc && i < w.count; i += B) {
+    for (int b = 0; b < B; b++) /* rows past the last window repeat it; rows never interact */
+      memcpy(bt + (size_t)b * T, tok + win_start(&w, i + b < w.count ? i + b : w.count - 1), T * sizeof *bt);
+    if (a->forward(m, B, T, bt, logits)) rc = cli_fail("%s", a->last_error());
+    for (int b = 0; !rc && b < B && i + b < w.count; b++) {
+      int start = win_start(&w, i + b);
+      for (int j = 0; j + 1 < T; j++) win_score_row(&w, start, j, logits + ((size_t)b * T + j) * V, V, tok);
+      win_finish(&w, start);
+    }
+    if (o->progress) progress(&w, i, &last);
+  }
+  r->seconds = timing_now() - t0;
+  for (int l = 0; l < r->n_layers; l++)
+    r->take[l] = r->routed[l] ? (double)spec_capacity_k(info->capacity[l], T) / T : 1.0;
+  r->batch = B, r->window = T, r->nll = w.sum / (double)w.scored, r->tokens = w.scored;
+  free(bt), free(logits);
+  return rc;
+}
+
+/* ---- session mode ---- */
+
+/* one window through a session: prefill its first token, decode the rest but its last */
+static int session_window(const ModcLib *a, modc_session *s, Windows *w, int start, const int32_t *tok,
+                          float *logits, int V) {
+  if (a->reset(s) || a->prefill(s, tok + start, 1, logits)) return cli_fail("%s", a->last_error());
+  for (int j = 0; j + 1 < w->W; j++) {
+    if (j && a->decode(s, tok[start + j], logits)) return cli_fail("%s", a->last_error());
+    win_score_row(w, start, j, logits, V, tok);
+  }
+  win_finish(w, start);
+  return 0;
+}
+
+static int count_taken(const ModcLib *a, modc_session *s, const EvalResult *r, uint8_t *buf, int W,
+                       long long *taken) {
+  for (int l = 0; l < r->n_layers; l++) {
+    if (!r->routed[l]) continue;
+    int got = a->routing(s, l, buf, W);
+    if (got < 0) return cli_fail("%s", a->last_error());
+    for (int t = 0; t < got; t++) taken[l] += buf[t];
+  }
+  return 0;
+}
+
+static int eval_session(const ModcLib *a, modc_model *m, const int32_t *tok, int n, const EvalOpts *o,
+                        EvalResult *r) {
+  const modc_info *info = a->info(m);
+  int V = info->vocab_size, W = o->window;
+  if (!W) W = info->max_seq_len < EVAL_DEFAULT_WINDOW ? info->max_seq_len : EVAL_DEFAULT_WINDOW;
+  if (W > info->max_seq_len)
+    return cli_fail("eval: --window %d is longer than the model's max_seq_len %d", W, info->max_seq_len);
+  Windows w;
+  if (win_init(&w, n, W, "session mode: --window")) return 1;
+  modc_session *s;
+  if (a->session_open(m, &s)) return cli_fail("%s", a->last_error());
+  float *logits = malloc((size_t)V * sizeof *logits);
+  uint8_t *buf = malloc((size_t)W);
+  long long *taken = calloc(EVAL_MAX_LAYERS, sizeof *taken), fed = 0;
+  int rc = !logits || !buf || !taken ? cli_fail("eval: out of memory") : 0;
+  double t0 = timing_now(), last = 0;
+  for (int i = 0; !rc && i < w.count; i++) {
+    rc = session_window(a, s, &w, win_start(&w, i), tok, logits, V) || count_taken(a, s, r, buf, W, taken);
+    fed += W - 1;
+    if (o->progress) progress(&w, i, &last);
+  }
+  r->seconds = timing_now() - t0;
+  for (int l = 0; l < r->n_layers; l++) r->take[l] = r->routed[l] ? (double)taken[l] / (double)fed : 1.0;
+  r->batch = 1, r->window = W, r->nll = w.sum / (double)w.scored, r->tokens = w.scored;
+  a->session_close(s);
+  free(logits), free(buf), free(taken);
+  return rc;
+}
+
+int eval_run(const ModcLib *a, modc_model *m, const int32_t *tok, int n, const EvalOpts *o, EvalResult *r) {
+  memset(r, 0, sizeof *r);
+  if (find_routed(a, m, r)) return 1;
+  return o->mode == EVAL_FORWARD ? eval_forward(a, m, tok, n, o, r) : eval_session(a, m, tok, n, o, r);
+}
+
+/* ---- the command ---- */
+
+typedef struct EvalCmd {
+  const char *lib, *file, *weights;
+  int bytes, json, threads;
+  EvalOpts o;
+} EvalCmd;
+
+static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
+  char *end;
+  long x = strtol(v, &end, 10);
+  if (!*v || *end || x < lo || x > hi) return cli_fail("%s must be an integer in [%d, %d], got '%s'", flag, lo, hi, v);
+  *out = (int)x;
+  return 0;
+}
+
+static int parse_eval(int argc, char **argv, EvalCmd *c) {
+  c->o.progress = 1;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_eval, stdout); exit(0); }
+    int takes = !strcmp(a, "--tokens") || !strcmp(a, "--bytes") || !strcmp(a, "--mode") ||
+                !strcmp(a, "--window") || !strcmp(a, "--threads") || !strcmp(a, "--weights");
+    if (takes && !v) return cli_fail("%s needs a value", a);
+    if (takes) i++;
+    if (!strcmp(a, "--tokens") || !strcmp(a, "--bytes")) {
+      if (c->file) return cli_fail("eval: give one token file (--tokens or --bytes), not two");
+      c->file = v, c->bytes = a[2] == 'b';
+    } else if (!strcmp(a, "--mode")) {
+      if (strcmp(v, "forward") && strcmp(v, "session")) return cli_fail("--mode must be forward or session, got '%s'", v);
+      c->o.mode = v[0] == 's' ? EVAL_SESSION : EVAL_FORWARD;
+    } else if (!strcmp(a, "--window")) {
+      if (parse_int(a, v, 2, 1 << 24, &c->o.window)) return 1;
+    } else if (!strcmp(a, "--threads")) {
+      if (parse_int(a, v, 0, 1 << 16, &c->threads)) return 1;
+    } else if (!strcmp(a, "--weights")) c->weights = v;
+    else if (!strcmp(a, "--json")) c->json = 1;
+    else if (!strcmp(a, "-q")) cli_quiet = 1;
+    else if (a[0] == '-') return cli_fail("eval: unknown option '%s' (see modc eval --help)", a);
+    else if (!c->lib) c->lib = a;
+    else return cli_fail("eval: more than one library given");
+  }
+  if (!c->lib) return cli_fail("eval: no library given (see modc eval --help)");
+  if (!c->file) return cli_fail("eval: give a token file: --tokens FILE or --bytes FILE");
+  if (c->o.window && c->o.mode != EVAL_SESSION) return cli_fail("eval: --window is for --mode session (forward windows are the compiled seq_len)");
+  return 0;
+}
+
+static void print_result(const EvalCmd *c, const modc_info *info, const EvalResult *r) {
+  double ppl = exp(r->nll);
+  if (c->json) {
+    printf("{\"nll\": %.9g, \"ppl\": %.9g, \"tokens\": %lld, \"mode\": \"%s\", \"batch\": %d, \"window\": %d, "
+           "\"seconds\": %.6g, \"take_rate\": {",
+           r->nll, ppl, r->tokens, c->o.mode == EVAL_SESSION ? "session" : "forward", r->batch, r->window,
+           r->seconds);
+    for (int l = 0, k = 0; l < r->n_layers; l++)
+      if (r->routed[l]) printf("%s\"%d\": %.9g", k++ ? ", " : "", l, r->take[l]);
+    printf("}}\n");
+    return;
+  }
+  printf("%s, %s mode, windows of %d tokens (%d per call): %lld tokens predicted\n", info->name,
+         c->o.mode == EVAL_SESSION ? "session" : "forward", r->window, r->batch, r->tokens);
+  printf("  nll %.6f nats/token, perplexity %.4f, %.3f s\n", r->nll, ppl, r->seconds);
+  for (int l = 0; l < r->n_layers; l++)
+    if (r->routed[l]) printf("  layer %3d  take rate %.4f\n", l, r->take[l]);
+}
+
+int eval_main(int argc, char **argv) {
+  EvalCmd c = {0};
+  ModcLib a;
+  char err[4200];
+  if (parse_eval(argc, argv, &c)) return 1;
+  if (modc_load(c.lib, &a, err, sizeof err)) return cli_fail("%s", err);
+  modc_model *m;
+  if (a.open(c.weights, c.threads, &m)) return cli_fail("%s", a.last_error());
+  const modc_info *info = a.info(m);
+  int32_t *tok;
+  int n, rc = tok_read(c.file, c.bytes, info->vocab_size, &tok, &n);
+  EvalResult r;
+  if (!rc && n == 0) rc = cli_fail("eval: '%s' holds no tokens", c.file);
+  if (!rc) rc = eval_run(&a, m, tok, n, &c.o, &r);
+  if (!rc) print_result(&c, info, &r);
+  free(tok);
+  a.close(m);
+  return rc;
+}

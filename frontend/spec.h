@@ -53,6 +53,11 @@ int spec_capacity_k(double capacity, int T);
 /* head dim = d_model / n_heads */
 int spec_head_dim(const Spec *s);
 
+/* Write s as a spec file that spec_load reads back into the same Spec (spec_write.c).
+ * weights: the weights: value to write (NULL: s->weights_path); comment: a first "# ..." line
+ * or NULL.  Returns 0, or -1 on a write error. */
+int spec_write(const Spec *s, const char *weights, const char *comment, FILE *f);
+
 /* Human-readable summary (modc check): layers, routing, parameter and FLOP counts. */
 void spec_print_summary(const Spec *s, FILE *out);
 

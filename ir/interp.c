@@ -26,6 +26,7 @@ struct InterpSession {
   int64_t **pos;            /* [n_layers][max_seq] positions of the cached rows */
   int64_t *len;             /* [n_layers] cached rows */
   uint8_t **taken;          /* [n_layers][max_seq] routing trace by position */
+  double **score;           /* [n_layers][max_seq] the decision score p by position */
   int64_t next_pos;         /* position after the last token seen (default positions) */
 };
 
@@ -63,13 +64,15 @@ InterpSession *interp_session_new(int n_layers, int max_seq, int kv_dim) {
   s->pos = calloc(n_layers, sizeof *s->pos);
   s->len = calloc(n_layers, sizeof *s->len);
   s->taken = calloc(n_layers, sizeof *s->taken);
-  int ok = s->k && s->v && s->pos && s->len && s->taken;
+  s->score = calloc(n_layers, sizeof *s->score);
+  int ok = s->k && s->v && s->pos && s->len && s->taken && s->score;
   for (int l = 0; ok && l < n_layers; l++) {
     s->k[l] = calloc((size_t)max_seq * kv_dim, sizeof(double));
     s->v[l] = calloc((size_t)max_seq * kv_dim, sizeof(double));
     s->pos[l] = calloc(max_seq, sizeof(int64_t));
     s->taken[l] = calloc(max_seq, 1);
-    ok = s->k[l] && s->v[l] && s->pos[l] && s->taken[l];
+    s->score[l] = calloc(max_seq, sizeof(double));
+    ok = s->k[l] && s->v[l] && s->pos[l] && s->taken[l] && s->score[l];
   }
   if (!ok) {
     interp_session_free(s);
@@ -85,9 +88,15 @@ void interp_session_free(InterpSession *s) {
     if (s->v) free(s->v[l]);
     if (s->pos) free(s->pos[l]);
     if (s->taken) free(s->taken[l]);
+    if (s->score) free(s->score[l]);
   }
-  free(s->k), free(s->v), free(s->pos), free(s->len), free(s->taken);
+  free(s->k), free(s->v), free(s->pos), free(s->len), free(s->taken), free(s->score);
   free(s);
+}
+
+const double *interp_scores(const InterpSession *s, int layer) {
+  if (!s || layer < 0 || layer >= s->n_layers) return NULL;
+  return s->score[layer];
 }
 
 const uint8_t *interp_routing(const InterpSession *s, int layer) {
@@ -248,7 +257,7 @@ static int64_t select_rows(Run *R, const Node *n, const double *p, const double 
     if (take) idx[m++] = i;
     int64_t ps = (int64_t)pos[i];
     if (R->s && layer >= 0 && layer < R->s->n_layers && ps >= 0 && ps < R->s->max_seq)
-      R->s->taken[layer][ps] = (unsigned char)take;
+      R->s->taken[layer][ps] = (unsigned char)take, R->s->score[layer][ps] = p[i];
   }
   note_rows(R, layer, m);
   return m;

@@ -19,6 +19,9 @@ InterpSession *interp_session_new(int n_layers, int max_seq, int kv_dim);
 void interp_session_free(InterpSession *s);
 /* taken flags by position, [max_seq], for layer; NULL if out of range */
 const uint8_t *interp_routing(const InterpSession *s, int layer);
+/* the decision score p (router or predictor) by position, [max_seq], for layer; NULL if out
+ * of range.  tune --routing draws its threshold grid from these. */
+const double *interp_scores(const InterpSession *s, int layer);
 
 typedef struct InterpStats {
   double min_margin;        /* smallest routing margin seen: top-k: r[k-th] - r[(k+1)-th]

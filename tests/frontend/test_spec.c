@@ -201,6 +201,30 @@ static void test_thresholds(void) {
                 "nothing", err);
 }
 
+/* spec_write: every field comes back from spec_load as written */
+static void test_write_roundtrip(const char *srcdir) {
+  char path[512];
+  Spec s, t;
+  snprintf(path, sizeof path, "%s/tiny.yaml", srcdir);
+  ASSERT(0, spec_load(path, NULL, 0, &s, err, sizeof err));
+  s.threshold[3] = 0.1, s.threshold[1] = -1.0 / 3, s.routed[5] = 0, s.capacity[5] = 1.0;
+  s.norm_eps = 1e-6 / 3, s.gate = GATE_SIGMOID, s.predictor = PRED_MLP, s.threads = 3;
+  memset(s.cpu, 0, sizeof s.cpu);
+  snprintf(s.cpu, sizeof s.cpu, "znver4");
+  FILE *f = tmpfile();
+  ASSERT(0, spec_write(&s, "/abs/we \"ird\".safetensors", "a comment", f));
+  rewind(f);
+  char text[4096];
+  size_t n = fread(text, 1, sizeof text - 1, f);
+  text[n] = 0;
+  fclose(f);
+  ASSERT(0, load(text, NULL, 0, &t));
+  ASSERT_STR("/abs/we \"ird\".safetensors", t.weights_path);
+  memcpy(s.weights_path, t.weights_path, sizeof s.weights_path); /* strings past their NUL too */
+  memcpy(s.path, t.path, sizeof s.path);
+  ASSERT(0, memcmp(&s, &t, sizeof s));
+}
+
 static void test_capacity_k(void) {
   ASSERT(64, spec_capacity_k(0.125, 512));
   ASSERT(512, spec_capacity_k(1.0, 512));
@@ -247,6 +271,7 @@ int main(int argc, char **argv) {
   test_aliases();
   test_capacity_k();
   test_thresholds();
+  test_write_roundtrip(argv[1]);
   test_errors();
   unlink(write_spec("t.yaml", "")), unlink(write_spec("u.yaml", "")), rmdir(dir);
   printf("test_spec: %s\n", fails ? "FAILED" : "ok");

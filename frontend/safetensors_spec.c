@@ -136,13 +136,20 @@ static const char *extra_hint(const Spec *s, const char *name) {
   return "";
 }
 
+/* a router or predictor tensor of a layer the spec made dense (per_layer.L.dense) */
+static int ignorable(const Spec *s, const char *name) {
+  int l = -1, pos = 0;
+  if (sscanf(name, "model.layers.%d.%n", &l, &pos) != 1 || pos == 0 || l < 0 || l >= s->n_layers) return 0;
+  return s->made_dense[l] && (!strncmp(name + pos, "router.", 7) || !strncmp(name + pos, "predictor.", 10));
+}
+
 int st_check_spec(const StFile *f, const Spec *s, char *err, size_t errlen) {
   Check c = {.f = f, .err = err, .errlen = errlen};
   st_expected_tensors(s, check_one, &c);
   if (!c.failed) qsort(c.names, (size_t)c.n, sizeof *c.names, cmp_name);
   for (int i = 0; i < f->n && !c.failed; i++) {
     const char *name = f->t[i].name;
-    if (ends_with(name, "rotary_emb.inv_freq")) continue;
+    if (ends_with(name, "rotary_emb.inv_freq") || ignorable(s, name)) continue;
     if (bsearch(name, c.names, (size_t)c.n, sizeof *c.names, cmp_name)) continue;
     char q[256];
     ytree_quote(name, strlen(name), q, sizeof q);

@@ -32,7 +32,7 @@ static const char *const MODEL_KEYS[] = {"vocab_size", "d_model", "n_layers", "n
 static const char *const ROUTING_KEYS[] = {"layers", "capacity", "gate", "router_bias",
                                            "predictor", "predictor_hidden", "threshold",
                                            "per_layer", NULL};
-static const char *const PER_LAYER_KEYS[] = {"capacity", "threshold", NULL};
+static const char *const PER_LAYER_KEYS[] = {"capacity", "threshold", "dense", NULL};
 static const char *const COMPILE_KEYS[] = {"shapes", "target", "cpu", "weights_dtype",
                                            "threads", NULL};
 static const char *const GATES[] = {"raw", "sigmoid", NULL};
@@ -193,7 +193,20 @@ static int per_layer_index(SCtx *c, int key, const int *seen, int *l) {
   return 0;
 }
 
-/* per_layer: {index: {capacity: c, threshold: t}, ...}; each key optional, one at least */
+/* dense: true takes the layer out of routing (its routing weights are then ignored) */
+static int per_layer_dense(SCtx *c, int v, const char *where, int l) {
+  int dense = 0, cap, thr;
+  if (sf_bool(c, v, where, "dense", 0, &dense) || !dense) return 0;
+  if (sf_lookup(c, v, where, "capacity", 0, &cap) || sf_lookup(c, v, where, "threshold", 0, &thr)) return -1;
+  if (cap >= 0 || thr >= 0)
+    return sf_fail(c, cap >= 0 ? cap : thr, "%s has dense: true, which takes no %s", where,
+                   cap >= 0 ? "capacity" : "threshold");
+  Spec *s = c->s;
+  s->routed[l] = 0, s->made_dense[l] = 1, s->capacity[l] = 1.0, s->threshold[l] = 0;
+  return 0;
+}
+
+/* per_layer: {index: {capacity: c, threshold: t} | {dense: true}, ...}; one key at least */
 static int routing_per_layer(SCtx *c, int node) {
   int seen[SPEC_MAX_LAYERS] = {0};
   if (sf_check_map(c, node, "'per_layer'", NULL)) return -1;
@@ -205,7 +218,7 @@ static int routing_per_layer(SCtx *c, int node) {
     snprintf(where, sizeof where, "'routing.per_layer.%d'", l);
     if (sf_check_map(c, v, where, PER_LAYER_KEYS) ||
         sf_capacity(c, v, where, 0, &c->s->capacity[l]) ||
-        sf_number(c, v, where, "threshold", 0, &c->s->threshold[l]))
+        sf_number(c, v, where, "threshold", 0, &c->s->threshold[l]) || per_layer_dense(c, v, where, l))
       return -1;
     if (c->t->node[v].n == 0)
       return sf_fail(c, v, "%s sets nothing (give capacity, threshold or both)", where);

@@ -30,6 +30,9 @@ typedef struct Spec {
   int routed[SPEC_MAX_LAYERS];      /* 1 if layer l is a routed (MoD) layer */
   double capacity[SPEC_MAX_LAYERS]; /* per layer; 1.0 for dense layers */
   double threshold[SPEC_MAX_LAYERS];/* causal routing: take the block iff p > threshold; 0 default */
+  int made_dense[SPEC_MAX_LAYERS];  /* 1: listed in routing.layers with per_layer.L.dense: true;
+                                       runs dense (routed[l] = 0), its router and predictor
+                                       weights are in the file but ignored */
   GateKind gate;
   int router_bias;          /* 0/1 */
   PredKind predictor;

@@ -60,7 +60,7 @@ static void print_layers(const Spec *s, FILE *out) {
   int T[SPEC_MAX_SHAPES], nT = seq_lens(s, T);
   for (int l = 0; l < s->n_layers; l++) {
     if (!s->routed[l]) {
-      fprintf(out, "  layer %3d  dense\n", l);
+      fprintf(out, "  layer %3d  dense%s\n", l, s->made_dense[l] ? " (per_layer dense: its routing weights are ignored)" : "");
       continue;
     }
     fprintf(out, "  layer %3d  routed  capacity %-8g k", l, s->capacity[l]);

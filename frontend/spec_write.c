@@ -1,7 +1,7 @@
 /* spec_write.c: spec_write, a Spec back to YAML (DESIGN section 3) that spec_load reads into
  * the same Spec.  tune --routing writes its configurations and the tuned spec this way.
  * Every key is written explicitly (the routed layers as a list, each routed layer's capacity
- * and threshold under per_layer); numbers print with 17 significant digits, so they round-
+ * and threshold under per_layer, a layer made dense as {dense: true}); numbers print with 17 significant digits, so they round-
  * trip exactly; comments and key order of the original file are not kept. */
 #include <stdio.h>
 #include "spec.h"
@@ -26,18 +26,21 @@ static void put_model(FILE *f, const Spec *s) {
 }
 
 static void put_routing(FILE *f, const Spec *s) {
-  int first = -1;
+  int listed = 0, first = -1; /* layers in routing.layers; the first routed one */
   fprintf(f, "routing:\n  layers: ");
-  for (int l = 0; l < s->n_layers; l++)
-    if (s->routed[l]) fprintf(f, "%s%d", first < 0 ? "[" : ", ", l), first = first < 0 ? l : first;
-  fprintf(f, first < 0 ? "none\n" : "]\n");
+  for (int l = 0; l < s->n_layers; l++) {
+    if (s->routed[l] || s->made_dense[l]) fprintf(f, "%s%d", listed++ ? ", " : "[", l);
+    if (s->routed[l] && first < 0) first = l;
+  }
+  fprintf(f, listed ? "]\n" : "none\n");
   fprintf(f, "  capacity: %.17g\n  gate: %s\n  router_bias: %s\n  predictor: %s\n  predictor_hidden: %d\n",
           first < 0 ? 1.0 : s->capacity[first], s->gate == GATE_SIGMOID ? "sigmoid" : "raw",
           s->router_bias ? "true" : "false", s->predictor == PRED_MLP ? "mlp" : "router", s->predictor_hidden);
-  if (first < 0) return;
+  if (!listed) return;
   fprintf(f, "  per_layer:\n");
   for (int l = 0; l < s->n_layers; l++)
     if (s->routed[l]) fprintf(f, "    %d: {capacity: %.17g, threshold: %.17g}\n", l, s->capacity[l], s->threshold[l]);
+    else if (s->made_dense[l]) fprintf(f, "    %d: {dense: true}\n", l);
 }
 
 static void put_compile(FILE *f, const Spec *s) {

@@ -6,3 +6,7 @@ set_tests_properties(cli_tune PROPERTIES TIMEOUT 300)
 # modc eval end to end (tests/cli/test_eval.sh): modes, output forms, thresholds, bad input.
 add_test(NAME cli_eval COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_eval.sh $<TARGET_FILE:modc>
          $<TARGET_FILE:modc-randweights> ${CMAKE_CURRENT_BINARY_DIR}/eval_work)
+# modc tune --routing end to end (tests/cli/test_tune_routing.sh): both modes, outputs, bad input.
+add_test(NAME cli_tune_routing COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_tune_routing.sh $<TARGET_FILE:modc>
+         $<TARGET_FILE:modc-randweights> ${CMAKE_CURRENT_BINARY_DIR}/tune_routing_work)
+set_tests_properties(cli_tune_routing PROPERTIES TIMEOUT 400)

@@ -115,12 +115,15 @@ static int eval_forward(const ModcLib *a, modc_model *m, const int32_t *tok, int
   if (win_init(&w, n, T, "forward mode: the longest compiled seq_len")) return 1;
   int32_t *bt = malloc((size_t)B * T * sizeof *bt);
   float *logits = malloc((size_t)B * T * V * sizeof *logits);
-  int rc = !bt || !logits ? cli_fail("eval: out of memory for %d x %d logits", B * T, V) : 0;
+  double *ms = malloc((size_t)(w.count / B + 1) * sizeof *ms);
+  int rc = !bt || !logits || !ms ? cli_fail("eval: out of memory for %d x %d logits", B * T, V) : 0;
   double t0 = timing_now(), last = 0;
   for (int i = 0; !rc && i < w.count; i += B) {
     for (int b = 0; b < B; b++) /* rows past the last window repeat it; rows never interact */
       memcpy(bt + (size_t)b * T, tok + win_start(&w, i + b < w.count ? i + b : w.count - 1), T * sizeof *bt);
+    double c0 = timing_now();
     if (a->forward(m, B, T, bt, logits)) rc = cli_fail("%s", a->last_error());
+    ms[r->calls++] = (timing_now() - c0) * 1e3;
     for (int b = 0; !rc && b < B && i + b < w.count; b++) {
       int start = win_start(&w, i + b);
       for (int j = 0; j + 1 < T; j++) win_score_row(&w, start, j, logits + ((size_t)b * T + j) * V, V, tok);
@@ -132,7 +135,8 @@ static int eval_forward(const ModcLib *a, modc_model *m, const int32_t *tok, int
   for (int l = 0; l < r->n_layers; l++)
     r->take[l] = r->routed[l] ? (double)spec_capacity_k(info->capacity[l], T) / T : 1.0;
   r->batch = B, r->window = T, r->nll = w.sum / (double)w.scored, r->tokens = w.scored;
-  free(bt), free(logits);
+  r->ms_median = timing_median(ms, (int)r->calls);
+  free(bt), free(logits), free(ms);
   return rc;
 }
 
@@ -175,18 +179,23 @@ static int eval_session(const ModcLib *a, modc_model *m, const int32_t *tok, int
   float *logits = malloc((size_t)V * sizeof *logits);
   uint8_t *buf = malloc((size_t)W);
   long long *taken = calloc(EVAL_MAX_LAYERS, sizeof *taken), fed = 0;
-  int rc = !logits || !buf || !taken ? cli_fail("eval: out of memory") : 0;
+  double *ms = malloc((size_t)w.count * sizeof *ms);
+  int rc = !logits || !buf || !taken || !ms ? cli_fail("eval: out of memory") : 0;
   double t0 = timing_now(), last = 0;
   for (int i = 0; !rc && i < w.count; i++) {
-    rc = session_window(a, s, &w, win_start(&w, i), tok, logits, V) || count_taken(a, s, r, buf, W, taken);
+    double c0 = timing_now();
+    rc = session_window(a, s, &w, win_start(&w, i), tok, logits, V);
+    ms[i] = (timing_now() - c0) * 1e3 / (W - 1);
+    rc = rc || count_taken(a, s, r, buf, W, taken);
     fed += W - 1;
     if (o->progress) progress(&w, i, &last);
   }
   r->seconds = timing_now() - t0;
   for (int l = 0; l < r->n_layers; l++) r->take[l] = r->routed[l] ? (double)taken[l] / (double)fed : 1.0;
   r->batch = 1, r->window = W, r->nll = w.sum / (double)w.scored, r->tokens = w.scored;
+  r->calls = fed, r->ms_median = timing_median(ms, w.count);
   a->session_close(s);
-  free(logits), free(buf), free(taken);
+  free(logits), free(buf), free(taken), free(ms);
   return rc;
 }
 
@@ -248,9 +257,9 @@ static void print_result(const EvalCmd *c, const modc_info *info, const EvalResu
   double ppl = exp(r->nll);
   if (c->json) {
     printf("{\"nll\": %.9g, \"ppl\": %.9g, \"tokens\": %lld, \"mode\": \"%s\", \"batch\": %d, \"window\": %d, "
-           "\"seconds\": %.6g, \"take_rate\": {",
+           "\"seconds\": %.6g, \"ms_per_call\": %.6g, \"take_rate\": {",
            r->nll, ppl, r->tokens, c->o.mode == EVAL_SESSION ? "session" : "forward", r->batch, r->window,
-           r->seconds);
+           r->seconds, r->ms_median);
     for (int l = 0, k = 0; l < r->n_layers; l++)
       if (r->routed[l]) printf("%s\"%d\": %.9g", k++ ? ", " : "", l, r->take[l]);
     printf("}}\n");
@@ -258,7 +267,8 @@ static void print_result(const EvalCmd *c, const modc_info *info, const EvalResu
   }
   printf("%s, %s mode, windows of %d tokens (%d per call): %lld tokens predicted\n", info->name,
          c->o.mode == EVAL_SESSION ? "session" : "forward", r->window, r->batch, r->tokens);
-  printf("  nll %.6f nats/token, perplexity %.4f, %.3f s\n", r->nll, ppl, r->seconds);
+  printf("  nll %.6f nats/token, perplexity %.4f, %.3f s (median %.4g ms per %s)\n", r->nll, ppl, r->seconds,
+         r->ms_median, c->o.mode == EVAL_SESSION ? "token step" : "forward call");
   for (int l = 0; l < r->n_layers; l++)
     if (r->routed[l]) printf("  layer %3d  take rate %.4f\n", l, r->take[l]);
 }

@@ -33,6 +33,10 @@ typedef struct EvalResult {
   int routed[EVAL_MAX_LAYERS];   /* 1 for routed layers */
   double take[EVAL_MAX_LAYERS];  /* fraction of the tokens fed that took the block */
   double seconds;           /* wall time of the model calls */
+  long long calls;          /* forward: modc_forward calls; session: token steps (prefill of
+                               one token or a decode) */
+  double ms_median;         /* the median over windows (session) or calls (forward) of the
+                               milliseconds per call: the latency tune --routing compares */
 } EvalResult;
 
 /* Evaluate tok[0..n) on an open model.  Returns 0, or 1 after cli_fail. */

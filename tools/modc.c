@@ -42,10 +42,12 @@ static const char usage_main[] =
   "  bench LIB.so [--threads N]            forward, prefill and decode timings with FLOP and byte rates\n"
   "  tune SPEC.yaml -o RECORDS.json        search the kernels' schedule records on this CPU (for\n"
   "                                        compile --tuning); tune --merge joins records files\n"
+  "  tune SPEC.yaml --routing ...          search per-layer capacities or thresholds against NLL\n"
+  "                                        and latency on this CPU (frontier, tuned spec)\n"
   "  eval LIB.so --tokens F|--bytes F      mean NLL and perplexity of a token file, take rates\n"
   "\n"
   "'modc <command> --help' describes each command's options.\n"
-  "Not implemented yet: 'tune --routing', 'import-hf' (DESIGN.md section 7).\n";
+  "Not implemented yet: 'import-hf' (DESIGN.md section 7).\n";
 
 static const char usage_compile[] =
   "usage: modc compile SPEC.yaml [-o OUT] [options]\n"

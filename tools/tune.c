@@ -50,6 +50,7 @@
 #include "tools/timing.h"
 #include "tools/tune.h"
 #include "tools/tune_int.h"
+#include "tools/tune_routing.h"
 
 /* A decode step is timed after this many cached rows (fewer when max_seq_len is smaller): a
  * step in the middle of a typical generation, where attention reads a real cache. */
@@ -59,6 +60,7 @@
 static const char usage_tune[] =
   "usage: modc tune SPEC.yaml -o RECORDS.json [options]\n"
   "       modc tune --merge A.json B.json ... -o RECORDS.json\n"
+  "       modc tune SPEC.yaml --routing --calib FILE --budget-ms MS -o DIR   (see --routing --help)\n"
   "\n"
   "Searches the schedule record of every matmul and attention kernel of the spec on this CPU\n"
   "(random data of the model's shapes; the weights file is not read) and writes tuning records\n"
@@ -138,7 +140,6 @@ static int parse_opts(int argc, char **argv, TuneOpts *o) {
     }
     else if (!strcmp(a, "-D")) { if (o->ndefs < 250) o->defs[o->ndefs++] = v; }
     else if (!strncmp(a, "-D", 2) && a[2]) { if (o->ndefs < 250) o->defs[o->ndefs++] = a + 2; }
-    else if (!strcmp(a, "--routing")) return cli_fail("tune --routing (DESIGN section 7) is not implemented yet");
     else if (!strcmp(a, "-q")) cli_quiet = 1;
     else if (!strcmp(a, "-v")) cli_quiet = 0;
     else if (a[0] == '-' && a[1]) return cli_fail("tune: unknown option '%s' (see modc tune --help)", a);
@@ -362,6 +363,8 @@ static void tuner_free(Tuner *u) {
 int tune_main(int argc, char **argv) {
   for (int i = 0; i < argc; i++)
     if (!strcmp(argv[i], "--merge")) return records_merge_main(argc, argv);
+  for (int i = 0; i < argc; i++)
+    if (!strcmp(argv[i], "--routing")) return tune_routing_main(argc, argv);
   Tuner *u = calloc(1, sizeof *u);
   if (!u) return cli_fail("out of memory");
   int rc = parse_opts(argc, argv, &u->o) || tuner_setup(u) || tune_round0(u);

@@ -194,6 +194,16 @@ static void test_thresholds(void) {
   ASSERT(-1, load(MINIMAL, d3, 4, &s));
   ASSERT_PREFIX("<command line>: error: -D routing.per_layer.1.threshold=high: expected a number "
                 "for 'threshold'", err);
+  const char *d5[] = {"routing.layers=[1,2]", "routing.capacity=0.5", "routing.gate=raw",
+                      "routing.per_layer.2.dense=true", "routing.per_layer.1.dense=false"};
+  ASSERT(0, load(MINIMAL, d5, 5, &s));
+  ASSERT(1, s.routed[1] && !s.made_dense[1] && s.capacity[1] == 0.5);
+  ASSERT(1, !s.routed[2] && s.made_dense[2] && s.capacity[2] == 1.0);
+  const char *d6[] = {"routing.layers=[1]", "routing.capacity=0.5", "routing.gate=raw",
+                      "routing.per_layer.1={dense: true, threshold: 1}"};
+  ASSERT(-1, load(MINIMAL, d6, 4, &s));
+  ASSERT_STR("<command line>: error: -D routing.per_layer.1={dense: true, threshold: 1}: "
+             "'routing.per_layer.1' has dense: true, which takes no threshold", err);
   const char *d4[] = {"routing.layers=[1]", "routing.capacity=0.5", "routing.gate=raw",
                       "routing.per_layer.1={}"};
   ASSERT(-1, load(MINIMAL, d4, 4, &s));
@@ -208,6 +218,7 @@ static void test_write_roundtrip(const char *srcdir) {
   snprintf(path, sizeof path, "%s/tiny.yaml", srcdir);
   ASSERT(0, spec_load(path, NULL, 0, &s, err, sizeof err));
   s.threshold[3] = 0.1, s.threshold[1] = -1.0 / 3, s.routed[5] = 0, s.capacity[5] = 1.0;
+  s.routed[7] = 0, s.capacity[7] = 1.0, s.made_dense[7] = 1;
   s.norm_eps = 1e-6 / 3, s.gate = GATE_SIGMOID, s.predictor = PRED_MLP, s.threads = 3;
   memset(s.cpu, 0, sizeof s.cpu);
   snprintf(s.cpu, sizeof s.cpu, "znver4");

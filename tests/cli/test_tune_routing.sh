@@ -1,0 +1,118 @@
+#!/bin/bash
+# test_tune_routing.sh: modc tune --routing end to end on tests/cli/small.yaml (random
+# weights, one routed layer), in session mode (thresholds) and forward mode (capacities),
+# with a dense twin.  Checks: every level measured (>= 8 configurations), the CSV's
+# frontier and choice agree with its own numbers, the PNG decodes, the tuned spec compiles
+# and `modc eval` of it gives the chosen row's NLL; then bad input: clear errors, and
+# nothing written but the frontier when no configuration meets the budget.
+# usage: test_tune_routing.sh MODC MODC_RANDWEIGHTS WORK_DIR
+set -u
+M=$1 RW=$2 W=$3 here=$(cd "$(dirname "$0")" && pwd)
+rm -rf "$W" && mkdir -p "$W" && cp "$here/small.yaml" "$W/" && cd "$W" || exit 1
+fails=0 passes=0
+ok() { passes=$((passes + 1)); echo "ok   $*"; }
+bad() { fails=$((fails + 1)); echo "FAIL $*"; }
+expect() { # expect NAME PATTERN FILE: FILE contains PATTERN (fixed string)
+  if grep -qF -- "$2" "$3"; then ok "$1"; else bad "$1: '$2' not in:"; sed 's/^/    /' "$3"; fi
+}
+refuse() { # refuse NAME PATTERN ARGS...: modc tune ARGS fails with PATTERN on stderr
+  local name=$1 pat=$2
+  shift 2
+  if "$M" tune "$@" > out.txt 2> err.txt; then bad "$name: accepted"; else expect "$name" "$pat" err.txt; fi
+}
+
+"$RW" small.yaml --seed 5 > /dev/null || exit 1
+sed -e 's/^name: small/name: twin/' -e 's/^weights: small/weights: twin/' -e 's/^  layers: every_other/  layers: none/' small.yaml > twin.yaml
+"$RW" twin.yaml --seed 6 > /dev/null || exit 1
+head -c 300 "$here/test_eval.sh" > cal.txt
+
+# the CSV against itself: >= MIN rows, levels, one chosen row = best NLL within budget, frontier = Pareto set
+check_csv() { # check_csv DIR MODE MIN
+  python3 - "$1/frontier.csv" "$2" "$3" <<'PY'
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+mode, least = sys.argv[2], int(sys.argv[3])
+col = "capacity_1" if mode == "forward" else "threshold_1"
+mine = [r for r in rows if r["kind"] != "twin"]
+assert len(mine) >= least, f"{len(mine)} configurations, want >= {least}"
+assert sum(r["kind"] == "twin" for r in rows) == 1, "no twin row"
+levels = {r["levels"] for r in rows if r["kind"] == "search"}
+assert {"1/16", "1/8", "1/4", "3/8", "1/2", "3/4", "all", "dense"} <= levels, levels
+for r in rows:
+    float(r["nll"]), float(r["ms"])
+    if r["levels"] == "dense": assert r[col] == "dense" and r["take_1"] == "1"
+if mode == "forward":
+    caps = {r["levels"]: r[col] for r in rows if r["kind"] == "search"}
+    assert caps["1/16"] == "0.0625" and caps["all"] == "1", caps
+budget = float(sys.argv[4]) if len(sys.argv) > 4 else None
+ok = [r for r in mine if r["within_budget"] == "1"]
+chosen = [r for r in rows if r["chosen"] == "1"]
+assert len(chosen) == 1 and chosen[0] in ok, chosen
+assert float(chosen[0]["nll"]) == min(float(r["nll"]) for r in ok)
+for r in mine:
+    x, y = float(r["ms"]), float(r["nll"])
+    dom = any(float(o["ms"]) <= x and float(o["nll"]) <= y and (float(o["ms"]) < x or float(o["nll"]) < y) for o in mine if o is not r)
+    assert (r["on_frontier"] == "1") == (not dom), r
+print(chosen[0]["nll"])
+PY
+}
+png_ok() { # the PNG's IHDR and IDAT decode to 760 x 500 RGB rows
+  python3 - "$1" <<'PY'
+import struct, sys, zlib
+b = open(sys.argv[1], "rb").read()
+assert b[:8] == b"\x89PNG\r\n\x1a\n"
+w, h = struct.unpack(">II", b[16:24])
+i, data = 8, b""
+while i < len(b):
+    n, = struct.unpack(">I", b[i:i + 4]); t = b[i + 4:i + 8]
+    assert zlib.crc32(b[i + 4:i + 8 + n]) == struct.unpack(">I", b[i + 8 + n:i + 12 + n])[0], t
+    if t == b"IDAT": data += b[i + 8:i + 8 + n]
+    i += 12 + n
+raw = zlib.decompress(data)
+assert len(raw) == h * (1 + 3 * w) and (w, h) == (760, 500) and len(set(raw)) > 3
+PY
+}
+
+for mode in session forward; do
+  "$M" tune small.yaml --routing --calib cal.txt --bytes --budget-ms 1000 --mode $mode --twin twin.yaml \
+      --budget-seconds 100 -o $mode > $mode.out 2> $mode.err && ok "$mode: tune --routing" \
+      || { bad "$mode: tune --routing: $(cat $mode.err)"; continue; }
+  nll=$(check_csv $mode $mode 9) && ok "$mode: the CSV's frontier and choice follow its numbers" || bad "$mode: CSV: $nll"
+  png_ok $mode/frontier.png && ok "$mode: frontier.png decodes" || bad "$mode: frontier.png"
+  [ ! -e $mode/work ] && ok "$mode: the work folder is gone" || bad "$mode: work folder left: $(ls -R $mode/work)"
+  expect "$mode: the summary names the tuned spec" "$mode/small.tuned.yaml" $mode.out
+  "$M" compile $mode/small.tuned.yaml -o $mode/lib/libsmall.so -q 2> c.err && ok "$mode: the tuned spec compiles" \
+    || bad "$mode: tuned spec: $(cat c.err)"
+  args="--mode forward"
+  [ $mode = session ] && args="--mode session --window 16"
+  got=$("$M" eval $mode/lib/libsmall.so --bytes cal.txt $args --json -q | python3 -c "import json,sys; print(json.load(sys.stdin)['nll'])")
+  python3 -c "import sys; a,b=float(sys.argv[1]),float(sys.argv[2]); sys.exit(abs(a-b) > 1e-6*abs(b))" "$got" "$nll" \
+    && ok "$mode: modc eval of the tuned spec gives the chosen NLL ($nll)" || bad "$mode: eval $got, chosen $nll"
+done
+grep -q "dense: true" session/small.tuned.yaml || grep -q "threshold:" session/small.tuned.yaml \
+  && ok "the session tuned spec sets a threshold or dense" || bad "tuned spec: $(cat session/small.tuned.yaml)"
+
+# a budget no configuration meets: said so, the frontier written, no tuned spec
+refuse "an impossible budget is named" "no configuration meets --budget-ms 1e-09" small.yaml --routing --calib cal.txt \
+  --bytes --budget-ms 1e-9 --budget-seconds 4 -o none
+[ -s none/frontier.csv ] && [ -s none/frontier.png ] && ok "the frontier is written anyway" || bad "no frontier for an impossible budget"
+[ ! -e none/small.tuned.yaml ] && ok "no tuned spec for an impossible budget" || bad "a tuned spec was written"
+
+# bad input
+: > empty.txt
+printf '1 2\n3 999\n' > big.ids
+head -c 10 cal.txt > short.txt
+refuse "a spec without routed layers" "twin.yaml: the spec has no routed layers" twin.yaml --routing --calib cal.txt --bytes --budget-ms 1 -o x1
+refuse "an empty calibration file" "the calibration file 'empty.txt' holds no tokens" small.yaml --routing --calib empty.txt --bytes --budget-ms 1 -o x2
+refuse "a calibration shorter than one window" "holds 10 tokens, fewer than one window of 16" small.yaml --routing --calib short.txt --bytes --budget-ms 1 -o x3
+refuse "ids beyond the vocabulary" "big.ids:2: token id 999 is out of range (vocab_size 256)" small.yaml --routing --calib big.ids --budget-ms 1 -o x4
+refuse "a budget that is not a finite number" "--budget-ms must be a finite number > 0, got 'nan'" small.yaml --routing --calib cal.txt --budget-ms nan -o x5
+refuse "no budget" "give the latency budget: --budget-ms MS" small.yaml --routing --calib cal.txt -o x6
+refuse "no calibration file" "give the calibration text: --calib FILE" small.yaml --routing --budget-ms 1 -o x7
+refuse "an unknown mode" "--mode must be session or forward, got 'both'" small.yaml --routing --calib cal.txt --budget-ms 1 --mode both -o x8
+refuse "a bad -D key, named" "<command line>: error: -D routing.capcity=1: unknown key" small.yaml --routing --calib cal.txt --bytes --budget-ms 1 -o x9 -D routing.capcity=1
+for d in x1 x2 x3 x4 x5 x6 x7 x8 x9; do [ -e $d ] && bad "$d written for bad input"; done
+"$M" tune --routing --help > help.txt && expect "--help names the outputs" "frontier.csv" help.txt || bad "tune --routing --help"
+
+echo "$passes passed, $fails failed"
+[ "$fails" = 0 ]

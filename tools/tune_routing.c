@@ -1,0 +1,616 @@
+/* tune_routing.c: modc tune --routing (DESIGN section 7).  Per-layer capacities (forward
+ * mode) or causal thresholds (session mode) searched against quality and latency measured
+ * on this CPU.  A configuration is a spec (spec_write) that this modc compiles in a child
+ * process; the library is loaded through the ABI and measured by eval_run on the
+ * calibration tokens: mean NLL, and the median milliseconds per forward call (forward mode)
+ * or per decode step (session mode, at the take rates the calibration text produces).
+ *
+ * Levels: each routed layer takes one of RT_LEVELS levels: the fractions 1/16 .. 1 of
+ * RATES (forward: as its capacity; session: as the threshold that lets that fraction of the
+ * calibration tokens take the block, from the interpreter's decision scores of the spec as
+ * given on the first window), or dense (the layer leaves routing: its block runs on every
+ * token, ungated).
+ * Search, never the product space: the spec as given; every uniform configuration (all
+ * routed layers at one level); then coordinate moves from the best configuration within the
+ * budget: each routed layer one level up or down, then pairs (one up, another down), taking
+ * the best NLL within the budget, until no move improves it or the time is spent.
+ * Outputs in DIR: frontier.csv, frontier.png, NAME.tuned.yaml (the best NLL within the
+ * budget); DIR/work holds each configuration's files while it is measured.
+ */
+#include "tools/tune_routing.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <fcntl.h>
+#include <math.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "codegen/codegen.h"
+#include "frontend/graph.h"
+#include "frontend/spec.h"
+#include "ir/interp.h"
+#include "passes/passes.h"
+#include "runtime/exec.h"
+#include "tools/cli.h"
+#include "tools/eval.h"
+#include "tools/plot.h"
+#include "tools/timing.h"
+#include "tools/tokfile.h"
+
+extern char **environ;
+
+#define RT_LEVELS 8
+#define RT_DENSE (RT_LEVELS - 1)
+#define RT_MAX_CONF 512
+#define RT_MAX_DEFS 64
+#define RT_SCORE_TOKENS 256       /* calibration tokens the threshold grid is drawn from */
+#define RT_ALL_THRESHOLD (-1e30)  /* session level "1": every token takes the block */
+#define ERRLEN 2048
+
+static const double RATES[RT_DENSE] = {1.0 / 16, 1.0 / 8, 1.0 / 4, 3.0 / 8, 1.0 / 2, 3.0 / 4, 1.0};
+
+typedef enum { RC_SEARCH, RC_SPEC, RC_TWIN } ConfKind;
+
+typedef struct RConf {
+  ConfKind kind;
+  signed char level[SPEC_MAX_LAYERS];  /* by routed index; RC_SEARCH only */
+  double nll, ms, take[SPEC_MAX_LAYERS];
+  int frontier, chosen;
+} RConf;
+
+typedef struct RTuner {
+  const char *spec_path, *calib, *out, *twin;
+  const char *defs[RT_MAX_DEFS];
+  int ndefs, bytes, threads, window;
+  EvalMode mode;
+  double budget_ms, seconds;
+  Spec spec;                /* as given (with -D) */
+  int nr, layer[SPEC_MAX_LAYERS];      /* the routed layers */
+  double thr[SPEC_MAX_LAYERS][RT_DENSE]; /* session: threshold of each level, by routed index */
+  int32_t *tok;
+  int ntok;
+  RConf conf[RT_MAX_CONF];
+  int nconf, measured;
+  double t0, eval_s;        /* start; seconds the measurements took so far */
+  char self[4096], work[3000];
+} RTuner;
+
+static const char usage_routing[] =
+  "usage: modc tune SPEC.yaml --routing --calib FILE [--bytes] --budget-ms MS -o DIR [options]\n"
+  "\n"
+  "Searches per-layer capacities (--mode forward) or causal thresholds (--mode session) of the\n"
+  "routed layers against quality and latency measured on this CPU: every configuration is\n"
+  "compiled, its mean NLL measured through the library on the calibration file (as modc eval\n"
+  "does) and its latency timed (forward: ms per modc_forward of the longest compiled shape;\n"
+  "session: ms per decode step at the take rates the calibration text produces).  Levels per\n"
+  "layer: 1/16, 1/8, 1/4, 3/8, 1/2, 3/4 or all of the tokens, or dense.  Writes\n"
+  "DIR/frontier.csv (every configuration: routing, nll, ms, on_frontier), DIR/frontier.png and\n"
+  "DIR/NAME.tuned.yaml (the spec with the best-NLL configuration within the budget).\n"
+  "  --calib FILE            calibration tokens: whitespace-separated ids (or bytes, --bytes)\n"
+  "  --bytes                 each byte of FILE is a token\n"
+  "  --budget-ms MS          latency budget: ms per decode step (session) or per forward call\n"
+  "  --mode session|forward  what to tune (default session: thresholds, the decode path)\n"
+  "  -o DIR                  output folder (created)\n"
+  "  --window W              session: tokens per evaluation window (default: the longest\n"
+  "                          compiled seq_len, at most max_seq_len)\n"
+  "  --twin SPEC.yaml        a dense twin to measure beside (marked in the CSV and the plot)\n"
+  "  --budget-seconds S      time for the search, compiles included (default 120)\n"
+  "  --threads N             threads the libraries run on (default: the spec's)\n"
+  "  -D key.path=value       override a spec key, as in modc compile\n"
+  "  -q                      no progress lines (default when stderr is not a terminal)\n"
+  "  -v                      progress lines even when stderr is not a terminal\n";
+
+/* ---- options ---- */
+
+static int parse_num(const char *flag, const char *v, double lo, double *out) {
+  char *end;
+  double x = strtod(v, &end);
+  if (!*v || *end || !isfinite(x) || x <= lo) return cli_fail("%s must be a finite number > %g, got '%s'", flag, lo, v);
+  *out = x;
+  return 0;
+}
+
+static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
+  char *end;
+  long x = strtol(v, &end, 10);
+  if (!*v || *end || x < lo || x > hi) return cli_fail("%s must be an integer in [%d, %d], got '%s'", flag, lo, hi, v);
+  *out = (int)x;
+  return 0;
+}
+
+static int parse_value(RTuner *u, const char *a, const char *v) {
+  if (!strcmp(a, "--calib")) u->calib = v;
+  else if (!strcmp(a, "-o")) u->out = v;
+  else if (!strcmp(a, "--twin")) u->twin = v;
+  else if (!strcmp(a, "--budget-ms")) return parse_num(a, v, 0, &u->budget_ms);
+  else if (!strcmp(a, "--budget-seconds")) return parse_num(a, v, 0, &u->seconds);
+  else if (!strcmp(a, "--threads")) return parse_int(a, v, 0, 1 << 16, &u->threads);
+  else if (!strcmp(a, "--window")) return parse_int(a, v, 2, 1 << 24, &u->window);
+  else if (!strcmp(a, "--mode")) {
+    if (strcmp(v, "session") && strcmp(v, "forward")) return cli_fail("--mode must be session or forward, got '%s'", v);
+    u->mode = v[0] == 's' ? EVAL_SESSION : EVAL_FORWARD;
+  } else if (!strcmp(a, "-D")) {
+    if (u->ndefs == RT_MAX_DEFS) return cli_fail("more than %d -D overrides", RT_MAX_DEFS);
+    u->defs[u->ndefs++] = v;
+  }
+  return 0;
+}
+
+static int parse_routing(int argc, char **argv, RTuner *u) {
+  static const char *const valued[] = {"--calib", "-o", "--twin", "--budget-ms", "--budget-seconds",
+                                       "--threads", "--window", "--mode", "-D", NULL};
+  u->mode = EVAL_SESSION, u->seconds = 120, u->budget_ms = NAN;
+  for (int i = 0; i < argc; i++) {
+    const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+    int takes = 0;
+    for (int k = 0; valued[k]; k++) takes |= !strcmp(a, valued[k]);
+    if (takes && !v) return cli_fail("%s needs a value", a);
+    if (takes) {
+      if (parse_value(u, a, v)) return 1;
+      i++;
+    } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_routing, stdout); exit(0); }
+    else if (!strcmp(a, "--routing")) continue;
+    else if (!strcmp(a, "--bytes")) u->bytes = 1;
+    else if (!strcmp(a, "-q")) cli_quiet = 1;
+    else if (!strcmp(a, "-v")) cli_quiet = 0;
+    else if (a[0] == '-') return cli_fail("tune --routing: unknown option '%s' (see modc tune --routing --help)", a);
+    else if (!u->spec_path) u->spec_path = a;
+    else return cli_fail("tune --routing: more than one spec given");
+  }
+  if (!u->spec_path) return cli_fail("tune --routing: no spec given (see modc tune --routing --help)");
+  if (!u->calib) return cli_fail("tune --routing: give the calibration text: --calib FILE");
+  if (isnan(u->budget_ms)) return cli_fail("tune --routing: give the latency budget: --budget-ms MS");
+  if (!u->out) return cli_fail("tune --routing: give the output folder: -o DIR");
+  if (u->window && u->mode != EVAL_SESSION) return cli_fail("--window is for --mode session");
+  return 0;
+}
+
+/* ---- configurations as specs ---- */
+
+static void conf_spec(const RTuner *u, const RConf *c, Spec *s) {
+  *s = u->spec;
+  for (int i = 0; c->kind == RC_SEARCH && i < u->nr; i++) {
+    int l = u->layer[i], lev = c->level[i];
+    if (lev == RT_DENSE) s->routed[l] = 0, s->made_dense[l] = 1, s->capacity[l] = 1.0, s->threshold[l] = 0;
+    else if (u->mode == EVAL_FORWARD) s->capacity[l] = RATES[lev];
+    else s->threshold[l] = u->thr[i][lev];
+  }
+}
+
+/* a layer's setting as CSV text: dense, or its capacity / threshold */
+static void layer_text(const RTuner *u, const Spec *s, int l, char *buf, size_t n) {
+  if (!s->routed[l]) snprintf(buf, n, "dense");
+  else snprintf(buf, n, "%.6g", u->mode == EVAL_FORWARD ? s->capacity[l] : s->threshold[l]);
+}
+
+static const char *conf_name(const RTuner *u, const RConf *c, char *buf, size_t n) {
+  if (c->kind != RC_SEARCH) return c->kind == RC_SPEC ? "the spec as given" : "the dense twin";
+  size_t o = 0;
+  for (int i = 0; i < u->nr && o + 8 < n; i++)
+    o += snprintf(buf + o, n - o, "%s%s", i ? " " : "",
+                  c->level[i] == RT_DENSE ? "dense" : (const char *[]){"1/16", "1/8", "1/4", "3/8", "1/2", "3/4", "all"}[(int)c->level[i]]);
+  return buf;
+}
+
+/* ---- one measurement: write, compile, load, eval ---- */
+
+static int rm_tree_files(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return errno == ENOENT ? 0 : -1;
+  struct dirent *e;
+  char p[3400];
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) snprintf(p, sizeof p, "%s/%s", dir, e->d_name), unlink(p);
+  closedir(d);
+  return rmdir(dir);
+}
+
+static int spawn_compile(const RTuner *u, const char *yaml, const char *lib, const char *errf) {
+  char *argv[] = {(char *)"modc", (char *)"compile", (char *)yaml, (char *)"-o", (char *)lib, (char *)"-q", NULL};
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, errf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid;
+  int st = 0, rc = posix_spawn(&pid, u->self, &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  if (rc) return cli_fail("cannot run %s: %s", u->self, strerror(rc));
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+  FILE *f = fopen(errf, "r");
+  char msg[1024] = "";
+  size_t got = f ? fread(msg, 1, sizeof msg - 1, f) : 0;
+  msg[got] = 0;
+  if (f) fclose(f);
+  return cli_fail("compiling %s failed:\n%s", yaml, msg);
+}
+
+static int eval_lib(const RTuner *u, const char *lib, const Spec *s, RConf *c) {
+  ModcLib a;
+  char err[4400];
+  modc_model *m;
+  if (modc_load(lib, &a, err, sizeof err)) return cli_fail("%s", err);
+  int rc = a.open(NULL, u->threads, &m) ? cli_fail("%s", a.last_error()) : 0;
+  EvalOpts o = {u->mode, u->window, 0};
+  EvalResult r;
+  if (!rc) {
+    rc = eval_run(&a, m, u->tok, u->ntok, &o, &r);
+    a.close(m);
+  }
+  dlclose(a.h);
+  if (rc) return rc;
+  c->nll = r.nll, c->ms = r.ms_median;
+  for (int i = 0; i < u->nr; i++) c->take[i] = s->routed[u->layer[i]] ? r.take[u->layer[i]] : 1.0;
+  return 0;
+}
+
+/* compile and measure c (a twin: its own spec); keep_dir: leave the files (the scores need them) */
+static int measure(RTuner *u, RConf *c, const Spec *s, int keep_dir, char *dir, size_t dn) {
+  char yaml[3300], lib[3300], errf[3300], name[512];
+  double t = timing_now();
+  snprintf(dir, dn, "%s/c%d", u->work, u->nconf);
+  snprintf(yaml, sizeof yaml, "%s/%s.yaml", dir, s->name);
+  snprintf(lib, sizeof lib, "%s/lib%s.so", dir, s->name);
+  snprintf(errf, sizeof errf, "%s/compile.err", dir);
+  if (mkdir(dir, 0777) && errno != EEXIST) return cli_fail("cannot create '%s': %s", dir, strerror(errno));
+  Spec w = *s;
+  if (u->mode == EVAL_SESSION) w.n_shapes = 1, w.shapes[0][0] = 1, w.shapes[0][1] = 1; /* forward unused */
+  FILE *f = fopen(yaml, "w");
+  int rc = !f || spec_write(&w, NULL, "a configuration of modc tune --routing", f) ? cli_fail("cannot write '%s'", yaml) : 0;
+  if (f) fclose(f);
+  rc = rc || spawn_compile(u, yaml, lib, errf) || eval_lib(u, lib, s, c);
+  if (!keep_dir) rm_tree_files(dir);
+  u->eval_s += timing_now() - t, u->measured++;
+  if (!rc) {
+    char take[256] = "";
+    for (int i = 0, o = 0; i < u->nr && o < 200; i++) o += snprintf(take + o, sizeof take - o, "%s%.3f", i ? "/" : "", c->take[i]);
+    cli_progress("config %d (%s): nll %.5f, %.4g ms, take %s  [%.0f of %.0f s]", u->nconf + 1,
+                 conf_name(u, c, name, sizeof name), c->nll, c->ms, take, cli_elapsed() - u->t0, u->seconds);
+  }
+  return rc;
+}
+
+/* ---- the threshold grid (session) ---- */
+
+static int cmp_desc(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x < y) - (x > y);
+}
+
+static const uint8_t *map_weights(const char *path, size_t *len) {
+  int fd = open(path, O_RDONLY);
+  struct stat st;
+  if (fd < 0 || fstat(fd, &st)) return fd >= 0 ? close(fd), NULL : NULL;
+  void *p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  *len = st.st_size;
+  return p == MAP_FAILED ? NULL : p;
+}
+
+/* thresholds at the quantiles of each routed layer's scores over tokens [0, n) */
+static void grid_from_scores(RTuner *u, const InterpSession *is, int n) {
+  double *s = malloc((size_t)n * sizeof *s);
+  for (int i = 0; i < u->nr; i++) {
+    memcpy(s, interp_scores(is, u->layer[i]), (size_t)n * sizeof *s);
+    qsort(s, n, sizeof *s, cmp_desc);
+    for (int lev = 0; lev < RT_DENSE; lev++) {
+      int k = (int)lround(RATES[lev] * n);
+      k = k < 1 ? 1 : k;
+      u->thr[i][lev] = k >= n ? RT_ALL_THRESHOLD : 0.5 * (s[k - 1] + s[k]);
+    }
+  }
+  free(s);
+}
+
+/* the interpreter's decision scores of the spec as given, on the first calibration tokens,
+ * from the weights file its compile wrote in dir */
+static int threshold_grid(RTuner *u, const char *dir) {
+  const Spec *s = &u->spec;
+  char err[ERRLEN], wpath[3300];
+  CgTarget t;
+  TargetDesc desc;
+  WLayout lay;
+  if (cg_target_resolve(s->target, s->cpu, 2, &t, err, sizeof err)) return cli_fail("%s", err);
+  cg_target_describe(&t, s->threads, &desc);
+  wlayout_build(s, &desc, &lay);
+  snprintf(wpath, sizeof wpath, "%s/%s.weights", dir, s->name);
+  size_t len = 0;
+  const uint8_t *blob = map_weights(wpath, &len);
+  int n = u->ntok < RT_SCORE_TOKENS ? u->ntok : RT_SCORE_TOKENS, rc = 0;
+  n = n < s->max_seq_len ? n : s->max_seq_len;
+  Graph *g = build_session(s, &lay);
+  InterpSession *is = interp_session_new(s->n_layers, s->max_seq_len, s->n_kv_heads * spec_head_dim(s));
+  int32_t *pos = malloc((size_t)n * sizeof *pos);
+  double *logits = malloc((size_t)s->vocab_size * sizeof *logits);
+  for (int i = 0; i < n; i++) pos[i] = i;
+  cli_progress("threshold grid: the interpreter's router scores on %d calibration tokens", n);
+  if (!blob || !g || !is || !pos || !logits) rc = cli_fail("cannot map '%s' or out of memory", wpath);
+  else if (pass_infer_shapes(g, err, sizeof err) ||
+           interp_run(g, blob + MODC_WEIGHTS_HEADER, u->tok, pos, n, is, logits, NULL, err, sizeof err))
+    rc = cli_fail("interpreter: %s", err);
+  else grid_from_scores(u, is, n);
+  if (blob) munmap((void *)blob, len);
+  if (g) graph_free(g);
+  interp_session_free(is);
+  wlayout_free(&lay);
+  free(pos), free(logits);
+  return rc;
+}
+
+/* ---- the search ---- */
+
+static RConf *find_conf(RTuner *u, const signed char *lev) {
+  for (int i = 0; i < u->nconf; i++)
+    if (u->conf[i].kind == RC_SEARCH && !memcmp(u->conf[i].level, lev, u->nr)) return &u->conf[i];
+  return NULL;
+}
+
+static int time_left(const RTuner *u) {
+  double avg = u->measured ? u->eval_s / u->measured : 0;
+  return cli_elapsed() - u->t0 + avg <= u->seconds && u->nconf < RT_MAX_CONF;
+}
+
+/* the configuration of levels lev, measured once (NULL when out of time or it failed) */
+static RConf *get(RTuner *u, const signed char *lev, int *rc) {
+  RConf *c = find_conf(u, lev);
+  if (c || *rc || !time_left(u)) return c;
+  c = &u->conf[u->nconf];
+  memset(c, 0, sizeof *c);
+  c->kind = RC_SEARCH;
+  memcpy(c->level, lev, u->nr);
+  Spec s;
+  char dir[3100];
+  conf_spec(u, c, &s);
+  if ((*rc = measure(u, c, &s, 0, dir, sizeof dir))) return NULL;
+  u->nconf++;
+  return c;
+}
+
+static int within(const RTuner *u, const RConf *c) { return c && c->ms <= u->budget_ms; }
+
+static RConf *better(const RTuner *u, RConf *best, RConf *c) {
+  return within(u, c) && (!best || c->nll < best->nll) ? c : best;
+}
+
+static void uniform(RTuner *u, int *rc) {
+  signed char lev[SPEC_MAX_LAYERS];
+  for (int g = 0; g < RT_LEVELS && !*rc; g++) {
+    memset(lev, g, u->nr);
+    get(u, lev, rc);
+  }
+}
+
+/* one round of moves from cur: singles, then (when none improves) pairs; the best, or cur */
+static RConf *move(RTuner *u, RConf *cur, int *rc) {
+  signed char lev[SPEC_MAX_LAYERS];
+  RConf *best = cur;
+  for (int i = 0; i < u->nr; i++)
+    for (int d = -1; d <= 1; d += 2) {
+      memcpy(lev, cur->level, u->nr);
+      if ((lev[i] += d) < 0 || lev[i] >= RT_LEVELS) continue;
+      best = better(u, best, get(u, lev, rc));
+    }
+  for (int i = 0; best == cur && i < u->nr; i++)
+    for (int j = 0; j < u->nr; j++) {
+      memcpy(lev, cur->level, u->nr);
+      if (i == j || ++lev[i] >= RT_LEVELS || --lev[j] < 0) continue;
+      best = better(u, best, get(u, lev, rc));
+    }
+  return best;
+}
+
+static int search(RTuner *u) {
+  int rc = 0;
+  uniform(u, &rc);
+  RConf *cur = NULL;
+  for (int i = 0; i < u->nconf; i++)
+    if (u->conf[i].kind == RC_SEARCH) cur = better(u, cur, &u->conf[i]);
+  while (cur && !rc && time_left(u)) {
+    RConf *next = move(u, cur, &rc);
+    if (next == cur) break;
+    cur = next;
+  }
+  if (!rc && !time_left(u)) cli_progress("tune --routing: the --budget-seconds of %.0f s is spent", u->seconds);
+  return rc;
+}
+
+/* ---- results ---- */
+
+static void mark_frontier(RTuner *u) {
+  RConf *best = NULL;
+  for (int i = 0; i < u->nconf; i++) {
+    RConf *c = &u->conf[i];
+    if (c->kind == RC_TWIN) continue;
+    c->frontier = 1;
+    for (int j = 0; j < u->nconf && c->frontier; j++) {
+      const RConf *d = &u->conf[j];
+      if (j != i && d->kind != RC_TWIN && d->ms <= c->ms && d->nll <= c->nll && (d->ms < c->ms || d->nll < c->nll))
+        c->frontier = 0;
+    }
+    best = better(u, best, c);
+  }
+  if (best) best->chosen = 1;
+}
+
+static int write_csv(const RTuner *u, const char *path) {
+  FILE *f = fopen(path, "w");
+  if (!f) return cli_fail("cannot write '%s': %s", path, strerror(errno));
+  fprintf(f, "id,kind,levels,nll,ms,within_budget,on_frontier,chosen");
+  for (int i = 0; i < u->nr; i++) fprintf(f, ",%s_%d", u->mode == EVAL_FORWARD ? "capacity" : "threshold", u->layer[i]);
+  for (int i = 0; i < u->nr; i++) fprintf(f, ",take_%d", u->layer[i]);
+  fputc('\n', f);
+  for (int k = 0; k < u->nconf; k++) {
+    const RConf *c = &u->conf[k];
+    char name[512], v[64];
+    Spec s;
+    conf_spec(u, c, &s);
+    fprintf(f, "%d,%s,%s,%.9g,%.6g,%d,%d,%d", k + 1, (const char *[]){"search", "spec", "twin"}[c->kind],
+            c->kind == RC_SEARCH ? conf_name(u, c, name, sizeof name) : "", c->nll, c->ms, within(u, c),
+            c->frontier, c->chosen);
+    for (int i = 0; i < u->nr; i++) {
+      if (c->kind == RC_TWIN) snprintf(v, sizeof v, "dense");
+      else layer_text(u, &s, u->layer[i], v, sizeof v);
+      fprintf(f, ",%s", v);
+    }
+    for (int i = 0; i < u->nr; i++) fprintf(f, ",%.6g", c->take[i]);
+    fputc('\n', f);
+  }
+  return fclose(f) ? cli_fail("cannot write '%s'", path) : 0;
+}
+
+static int write_png(const RTuner *u, const char *path) {
+  PlotPoint *pt = malloc((size_t)u->nconf * sizeof *pt);
+  char err[ERRLEN], title[256];
+  if (!pt) return cli_fail("out of memory");
+  for (int k = 0; k < u->nconf; k++) {
+    const RConf *c = &u->conf[k];
+    pt[k] = (PlotPoint){c->ms, c->nll,
+                        c->chosen ? MARK_CHOSEN : c->kind == RC_SPEC ? MARK_SPEC : c->kind == RC_TWIN ? MARK_TWIN
+                        : c->frontier ? MARK_FRONTIER : MARK_DOT, c->frontier};
+  }
+  snprintf(title, sizeof title, "%s: %s routing, nll against latency (%d configurations)", u->spec.name,
+           u->mode == EVAL_FORWARD ? "capacity" : "threshold", u->nconf);
+  Plot p = {title, u->mode == EVAL_FORWARD ? "ms per forward call" : "ms per decode step", "nll (nats/token)", pt,
+            u->nconf, u->budget_ms};
+  int rc = plot_png(&p, path, err, sizeof err) ? cli_fail("%s", err) : 0;
+  free(pt);
+  return rc;
+}
+
+static int write_tuned(const RTuner *u, const RConf *c, const char *path) {
+  Spec s;
+  char note[512];
+  conf_spec(u, c, &s);
+  snprintf(note, sizeof note, "modc tune --routing (%s mode): nll %.6f, %.4g ms measured, budget %.4g ms",
+           u->mode == EVAL_FORWARD ? "forward" : "session", c->nll, c->ms, u->budget_ms);
+  FILE *f = fopen(path, "w");
+  int rc = !f || spec_write(&s, NULL, note, f) ? 1 : 0;
+  if (f && fclose(f)) rc = 1;
+  return rc ? cli_fail("cannot write '%s'", path) : 0;
+}
+
+/* write DIR's files through temporary names, so a failure leaves none half written */
+static int write_outputs(RTuner *u) {
+  char csv[3100], png[3100], yaml[3100], tmp[3][3200];
+  const RConf *chosen = NULL;
+  mark_frontier(u);
+  for (int i = 0; i < u->nconf; i++)
+    if (u->conf[i].chosen) chosen = &u->conf[i];
+  snprintf(csv, sizeof csv, "%s/frontier.csv", u->out);
+  snprintf(png, sizeof png, "%s/frontier.png", u->out);
+  snprintf(yaml, sizeof yaml, "%s/%s.tuned.yaml", u->out, u->spec.name);
+  for (int i = 0; i < 3; i++) snprintf(tmp[i], sizeof tmp[i], "%s.tmp", i == 0 ? csv : i == 1 ? png : yaml);
+  if (write_csv(u, tmp[0]) || write_png(u, tmp[1]) || (chosen && write_tuned(u, chosen, tmp[2]))) {
+    for (int i = 0; i < 3; i++) unlink(tmp[i]);
+    return 1;
+  }
+  rename(tmp[0], csv), rename(tmp[1], png);
+  if (chosen) rename(tmp[2], yaml);
+  else unlink(yaml); /* an earlier run's answer would no longer be true */
+  return 0;
+}
+
+static void report(const RTuner *u) {
+  const RConf *chosen = NULL, *fastest = NULL;
+  int nf = 0;
+  for (int i = 0; i < u->nconf; i++) {
+    const RConf *c = &u->conf[i];
+    nf += c->frontier;
+    if (c->chosen) chosen = c;
+    if (c->kind != RC_TWIN && (!fastest || c->ms < fastest->ms)) fastest = c;
+  }
+  printf("%d configurations measured in %.1f s, %d on the frontier; written to %s/frontier.csv and frontier.png\n",
+         u->nconf, cli_elapsed() - u->t0, nf, u->out);
+  char name[512];
+  if (chosen)
+    printf("best within %.4g ms: %s, nll %.6f, %.4g ms -> %s/%s.tuned.yaml\n", u->budget_ms,
+           conf_name(u, chosen, name, sizeof name), chosen->nll, chosen->ms, u->out, u->spec.name);
+}
+
+/* ---- the command ---- */
+
+/* the spec's weights path made absolute: the configurations' specs live elsewhere */
+static int absolute_weights(Spec *s) {
+  char abs[PATH_MAX];
+  if (!realpath(s->weights_path, abs)) return cli_fail("cannot read weights '%s': %s", s->weights_path, strerror(errno));
+  if (strlen(abs) >= sizeof s->weights_path) return cli_fail("weights path '%s' is too long", abs);
+  memcpy(s->weights_path, abs, strlen(abs) + 1);
+  return 0;
+}
+
+static int prepare(RTuner *u) {
+  char err[ERRLEN];
+  if (spec_load(u->spec_path, u->defs, u->ndefs, &u->spec, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
+  for (int l = 0; l < u->spec.n_layers; l++)
+    if (u->spec.routed[l]) u->layer[u->nr++] = l;
+  if (!u->nr) return cli_fail("%s: the spec has no routed layers: there is no routing to tune", u->spec_path);
+  if (absolute_weights(&u->spec)) return 1;
+  if (tok_read(u->calib, u->bytes, u->spec.vocab_size, &u->tok, &u->ntok)) return 1;
+  if (!u->ntok) return cli_fail("tune --routing: the calibration file '%s' holds no tokens", u->calib);
+  int T = 0;
+  for (int i = 0; i < u->spec.n_shapes; i++) T = u->spec.shapes[i][1] > T ? u->spec.shapes[i][1] : T;
+  if (u->mode == EVAL_SESSION && !u->window) u->window = T < u->spec.max_seq_len ? T : u->spec.max_seq_len;
+  int W = u->mode == EVAL_SESSION ? u->window : T;
+  if (W > u->spec.max_seq_len) return cli_fail("--window %d is longer than max_seq_len %d", W, u->spec.max_seq_len);
+  if (W < 2) return cli_fail("tune --routing: windows of %d token predict nothing", W);
+  if (u->ntok < W)
+    return cli_fail("tune --routing: the calibration file holds %d tokens, fewer than one window of %d", u->ntok, W);
+  ssize_t n = readlink("/proc/self/exe", u->self, sizeof u->self - 1);
+  if (n <= 0) return cli_fail("cannot find this modc's executable: %s", strerror(errno));
+  u->self[n] = 0;
+  if (mkdir(u->out, 0777) && errno != EEXIST) return cli_fail("cannot create '%s': %s", u->out, strerror(errno));
+  snprintf(u->work, sizeof u->work, "%s/work", u->out);
+  if (mkdir(u->work, 0777) && errno != EEXIST) return cli_fail("cannot create '%s': %s", u->work, strerror(errno));
+  return 0;
+}
+
+/* the spec as given (session: its weights give the threshold grid) and the twin */
+static int baselines(RTuner *u) {
+  char dir[3100], err[ERRLEN];
+  RConf *c = &u->conf[u->nconf];
+  c->kind = RC_SPEC;
+  int rc = measure(u, c, &u->spec, u->mode == EVAL_SESSION, dir, sizeof dir);
+  if (!rc) u->nconf++;
+  if (!rc && u->mode == EVAL_SESSION) rc = threshold_grid(u, dir);
+  rm_tree_files(dir);
+  if (rc || !u->twin) return rc;
+  Spec t;
+  if (spec_load(u->twin, NULL, 0, &t, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
+  if (absolute_weights(&t)) return 1;
+  if (t.vocab_size != u->spec.vocab_size) return cli_fail("--twin %s has vocab_size %d, the spec %d", u->twin, t.vocab_size, u->spec.vocab_size);
+  c = &u->conf[u->nconf];
+  c->kind = RC_TWIN;
+  rc = measure(u, c, &t, 0, dir, sizeof dir);
+  if (!rc) u->nconf++;
+  return rc;
+}
+
+int tune_routing_main(int argc, char **argv) {
+  RTuner *u = calloc(1, sizeof *u);
+  if (!u) return cli_fail("out of memory");
+  int rc = parse_routing(argc, argv, u) || prepare(u);
+  u->t0 = cli_elapsed();
+  if (!rc) cli_progress("tune --routing: %d routed layers, %d calibration tokens, budget %.4g ms, %s mode", u->nr,
+                        u->ntok, u->budget_ms, u->mode == EVAL_FORWARD ? "forward" : "session");
+  rc = rc || baselines(u) || search(u);
+  if (u->nconf && !write_outputs(u)) report(u);
+  else if (u->nconf) rc = 1;
+  if (u->work[0]) rmdir(u->work);
+  int chosen = 0;
+  for (int i = 0; i < u->nconf; i++) chosen |= u->conf[i].chosen;
+  if (!rc && !chosen) {
+    double fast = INFINITY;
+    for (int i = 0; i < u->nconf; i++) fast = u->conf[i].kind == RC_TWIN ? fast : fmin(fast, u->conf[i].ms);
+    rc = cli_fail("no configuration meets --budget-ms %.4g (the fastest took %.4g ms); no tuned spec written, the "
+                  "frontier is in %s/frontier.csv", u->budget_ms, fast, u->out);
+  }
+  free(u->tok);
+  free(u);
+  return rc;
+}

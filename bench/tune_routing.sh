@@ -1,0 +1,112 @@
+#!/bin/bash
+# tune_routing.sh: the benchmark of issue 13 (modc tune --routing) on the trained example:
+#   text: the corpus's validation files (every 50th of examples/train/corpus_files.txt, read
+#   from this machine's own Python standard library), the first CALIB_BYTES for calibration,
+#   the next TEST_BYTES held out -> the spec as given compiled, its decode ms per step on the
+#   calibration text (modc eval --mode session) -> budget = RATIO x that -> `modc tune
+#   --routing` (timed) -> the tuned spec, the spec as given and the all-dense configuration
+#   (every routed layer per_layer dense) compiled -> ROUNDS interleaved rounds of `modc eval
+#   --mode session` on the held-out text (NLL and median ms per decode step) -> OUT/report.md.
+# Not part of ctest: about 3 minutes on 2 cores.  Timings are medians of interleaved rounds.
+#
+# usage: bench/tune_routing.sh [-b BUILD_DIR] [-o OUT_DIR]
+# environment: SPEC (examples/trained/bytes_mod.yaml), CALIB_BYTES (16384), TEST_BYTES
+#   (65536), RATIO (0.95), ROUNDS (5), THREADS (the spec's), SEARCH_S (120: the search's
+#   --budget-seconds), WINDOW (256: tokens per session window)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/.." && pwd)
+B=$root/build OUT=$here/out/tune-routing
+while [ $# -gt 0 ]; do
+  case $1 in
+    -b) B=$(cd "$2" && pwd); shift 2 ;;
+    -o) OUT=$2; shift 2 ;;
+    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "tune_routing.sh: unknown argument '$1' (see --help)" >&2; exit 1 ;;
+  esac
+done
+SPEC=${SPEC:-$root/examples/trained/bytes_mod.yaml} CALIB_BYTES=${CALIB_BYTES:-16384}
+TEST_BYTES=${TEST_BYTES:-65536} RATIO=${RATIO:-0.95} ROUNDS=${ROUNDS:-5} SEARCH_S=${SEARCH_S:-120}
+WINDOW=${WINDOW:-256} THREADS=${THREADS:-0}
+MODC=$B/modc
+[ -x "$MODC" ] || { echo "tune_routing.sh: no modc in $B (build first)" >&2; exit 1; }
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+log() { printf '[tune_routing.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+name=$(sed -n 's/^name: *\([a-z0-9_]*\).*/\1/p' "$SPEC")
+
+# the validation files, from this machine's python3 (the corpus names python3.12's)
+py=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+awk 'NR % 50 == 1' "$root/examples/train/corpus_files.txt" | sed "s|^/usr/lib/python3\.[0-9]*|$py|" |
+  while read -r f; do if [ -f "$f" ]; then cat "$f"; fi; done > "$OUT/val.bin"
+head -c "$CALIB_BYTES" "$OUT/val.bin" > "$OUT/calib.bin"
+python3 -c "import sys; d=open(sys.argv[1],'rb').read(); open(sys.argv[2],'wb').write(d[$CALIB_BYTES:$CALIB_BYTES + $TEST_BYTES])" \
+  "$OUT/val.bin" "$OUT/test.bin"
+log "text: $(wc -c < "$OUT/val.bin") validation bytes from $py; calibration $(wc -c < "$OUT/calib.bin"), held out $(wc -c < "$OUT/test.bin")"
+
+ev() { # ev LIB FILE -> the JSON line of modc eval in session mode
+  "$MODC" eval "$1" --bytes "$2" --mode session --window "$WINDOW" --threads "$THREADS" --json -q
+}
+field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
+
+"$MODC" compile "$SPEC" -o "$OUT/given/lib$name.so" -q
+ms0=$(field "$(ev "$OUT/given/lib$name.so" "$OUT/calib.bin")" ms_per_call)
+budget=$(python3 -c "print(f'{$ms0 * $RATIO:.6g}')")
+log "spec as given: $ms0 ms per decode step on the calibration text; budget $budget ms"
+
+t0=$(date +%s.%N)
+"$MODC" tune "$SPEC" --routing --calib "$OUT/calib.bin" --bytes --budget-ms "$budget" --window "$WINDOW" \
+  --threads "$THREADS" --budget-seconds "$SEARCH_S" -o "$OUT/rt" -v 2> "$OUT/tune.log" > "$OUT/tune.out" || true
+t1=$(date +%s.%N)
+tune_s=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
+cat "$OUT/tune.out" >&2
+tuned=$OUT/rt/$name.tuned.yaml
+[ -f "$tuned" ] && "$MODC" compile "$tuned" -o "$OUT/tuned/lib$name.so" -q
+dense=()
+for l in $(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^threshold_/) { sub("threshold_", "", $i); print $i } }' "$OUT/rt/frontier.csv"); do
+  dense+=(-D "routing.per_layer.$l.dense=true")
+done
+"$MODC" compile "$SPEC" "${dense[@]}" -o "$OUT/dense/lib$name.so" -q
+
+: > "$OUT/rounds.txt"
+for r in $(seq "$ROUNDS"); do
+  for v in given tuned dense; do
+    [ -f "$OUT/$v/lib$name.so" ] || continue
+    echo "$r $v $(ev "$OUT/$v/lib$name.so" "$OUT/test.bin")" >> "$OUT/rounds.txt"
+  done
+  log "round $r of $ROUNDS"
+done
+
+python3 - "$OUT" "$budget" "$ms0" "$tune_s" "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores" <<'PY'
+import csv, json, statistics, sys
+out, budget, ms0, tune_s, cpu = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+runs = {}
+for line in open(f"{out}/rounds.txt"):
+    r, v, js = line.split(" ", 2)
+    runs.setdefault(v, []).append(json.loads(js))
+rows = list(csv.DictReader(open(f"{out}/rt/frontier.csv")))
+chosen = [r for r in rows if r["chosen"] == "1"]
+L = ["# modc tune --routing on the trained example", "",
+     f"CPU: {cpu}.",
+     f"Budget {budget:.4g} ms per decode step (0.95 x the spec as given, {ms0:.4g} ms, on the calibration text); "
+     f"the search took {tune_s} s and measured {len(rows)} configurations, "
+     f"{sum(r['on_frontier'] == '1' for r in rows)} on the frontier.", ""]
+if chosen:
+    c = chosen[0]
+    L.append(f"Chosen: levels `{c['levels'] or 'the spec as given'}`, calibration nll {float(c['nll']):.5f}, "
+             f"{float(c['ms']):.4g} ms.")
+L += ["", "Held-out text, `modc eval --mode session` (median of interleaved rounds; each round's ms in brackets):", "",
+      "| library | nll (nats/byte) | ms per decode step | vs spec as given | take rates |", "|---|---|---|---|---|"]
+base = statistics.median(j["ms_per_call"] for j in runs["given"])
+for v, label in [("given", "spec as given"), ("tuned", "tuned"), ("dense", "all routed layers dense")]:
+    if v not in runs: continue
+    ms = [j["ms_per_call"] for j in runs[v]]
+    m = statistics.median(ms)
+    take = " ".join(f"{k}:{t:.3f}" for k, t in runs[v][0]["take_rate"].items()) or "-"
+    L.append(f"| {label} | {runs[v][0]['nll']:.5f} | {m:.4g} [{' '.join(f'{x:.4g}' for x in ms)}] | {m / base:.3f} | {take} |")
+L += ["", "Frontier (calibration text):", "", "| levels | nll | ms | within budget |", "|---|---|---|---|"]
+for r in sorted((r for r in rows if r["on_frontier"] == "1"), key=lambda r: float(r["ms"])):
+    L.append(f"| {r['levels'] or r['kind']} | {float(r['nll']):.5f} | {float(r['ms']):.4g} | {r['within_budget']} |")
+open(f"{out}/report.md", "w").write("\n".join(L) + "\n")
+print("\n".join(L))
+PY

@@ -59,6 +59,12 @@ int cg_emit(const CgModel *model, Graph **graphs, int n_graphs, const CgTarget *
 /* Link an object with the runtime archive into a shared library (runs the C compiler
  * driver, $MODC_CC or cc).  Only for the host triple. */
 int cg_link_shared(const char *obj_path, const char *so_path, char *err, size_t errlen);
+
+/* The runtime archive linked into libraries, and the folder holding modc.h: from
+ * $MODC_RUNTIME_LIB / $MODC_RUNTIME_DIR, else beside an installed modc (BIN/../lib/modc,
+ * BIN/../include/modc), else the build tree (runtime_files.c).  Written into buf. */
+const char *cg_runtime_lib(char *buf, size_t n);
+const char *cg_runtime_dir(char *buf, size_t n);
 /* The same for an object of graphs without a model descriptor (cg_emit with model NULL: the
  * tuner's kernel libraries): only the runtime helpers its kernels call are linked in. */
 int cg_link_kernels(const char *obj_path, const char *so_path, char *err, size_t errlen);

@@ -1,21 +1,24 @@
-/* header.c: write <name>.h, the one header a user of lib<name>.so includes.
+/* header.c: write <name>.h, the one header a user of lib<name>.so includes, and the files
+ * that let a C program build against the library: modc.h (the ABI alone, for programs that
+ * serve any model) and <name>.pc for pkg-config.
  *
  * It holds runtime/modc.h verbatim (its own include guard keeps two model headers in one
  * translation unit from clashing) followed by the model's constants, e.g. TINY_MOD_D_MODEL,
  * and a comment with the routed layers and compiled shapes.  modc.h is read at compile time
- * from $MODC_RUNTIME_DIR, else from the runtime folder modc was built from, so the ABI text
- * has one source.  No timestamps or absolute paths: the same spec gives the same bytes.
+ * from where cg_runtime_dir says (runtime_files.c), so the ABI text has one source.  No timestamps or absolute paths: the same spec gives the same bytes.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include "codegen.h"
 #include "header.h"
 
-#ifndef MODC_RUNTIME_DIR
-#define MODC_RUNTIME_DIR "runtime"
+#ifndef MODC_VERSION
+#error "MODC_VERSION is defined by CMakeLists.txt (project VERSION)"
 #endif
+
 
 static int hdr_fail(char *err, size_t errlen, const char *fmt, ...) {
   va_list ap;
@@ -27,9 +30,8 @@ static int hdr_fail(char *err, size_t errlen, const char *fmt, ...) {
 
 /* The whole of runtime/modc.h, malloc'ed; NULL with err filled. */
 static char *read_abi(char *err, size_t errlen) {
-  const char *dir = getenv("MODC_RUNTIME_DIR");
-  char path[4096];
-  snprintf(path, sizeof path, "%s/modc.h", dir && *dir ? dir : MODC_RUNTIME_DIR);
+  char dir[4096], path[4200];
+  snprintf(path, sizeof path, "%s/modc.h", cg_runtime_dir(dir, sizeof dir));
   FILE *f = fopen(path, "rb");
   char *text = NULL;
   long n = -1;
@@ -96,18 +98,45 @@ static void write_header(const Spec *s, const char *abi, FILE *f) {
   fprintf(f, "\n#endif /* MODC_MODEL_%s_H */\n", up);
 }
 
-int cg_write_header(const Spec *s, const char *path, char *err, size_t errlen) {
-  char *abi = read_abi(err, errlen);
-  if (!abi) return -1;
+typedef void (*Writer)(const Spec *s, const char *arg, FILE *f);
+
+/* path written by fn, or -1 with err filled */
+static int write_file(const char *path, Writer fn, const Spec *s, const char *arg, char *err, size_t errlen) {
   FILE *f = fopen(path, "wb");
-  if (!f) {
-    hdr_fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
-    free(abi);
-    return -1;
-  }
-  write_header(s, abi, f);
-  free(abi);
+  if (!f) return hdr_fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
+  fn(s, arg, f);
   int bad = ferror(f);
   if (fclose(f) != 0 || bad) return hdr_fail(err, errlen, "cannot write %s: %s", path, strerror(errno));
   return 0;
+}
+
+static void put_header(const Spec *s, const char *abi, FILE *f) { write_header(s, abi, f); }
+static void put_abi(const Spec *s, const char *abi, FILE *f) { (void)s, fputs(abi, f); }
+
+/* relocatable: everything is found from the .pc file's own folder */
+static void put_pc(const Spec *s, const char *lib, FILE *f) {
+  fprintf(f, "# %s.pc: pkg-config's entry for %s, the model %s compiled by modc; the library,\n"
+          "# %s.h, modc.h and %s.weights lie beside this file.\n"
+          "prefix=${pcfiledir}\nlibdir=${prefix}\nincludedir=${prefix}\n\n"
+          "Name: %s\nDescription: the %s model, compiled by modc (ABI version 1)\nVersion: %s\n"
+          "Libs: -L${libdir} -Wl,-rpath,${libdir} -l:%s\nCflags: -I${includedir}\n",
+          s->name, lib, s->name, s->name, s->name, s->name, s->name, MODC_VERSION, lib);
+}
+
+int cg_write_header(const Spec *s, const char *path, char *err, size_t errlen) {
+  char *abi = read_abi(err, errlen);
+  if (!abi) return -1;
+  int rc = write_file(path, put_header, s, abi, err, errlen);
+  free(abi);
+  return rc;
+}
+
+int cg_write_build_files(const Spec *s, const char *dir, const char *lib, char *err, size_t errlen) {
+  char path[4200], *abi = read_abi(err, errlen);
+  if (!abi) return -1;
+  snprintf(path, sizeof path, "%s/modc.h", dir);
+  int rc = write_file(path, put_abi, s, abi, err, errlen);
+  free(abi);
+  snprintf(path, sizeof path, "%s/%s.pc", dir, s->name);
+  return rc ? rc : write_file(path, put_pc, s, lib, err, errlen);
 }

@@ -11,4 +11,9 @@
  * Deterministic: the same spec gives the same bytes.  0, or -1 with err filled. */
 int cg_write_header(const Spec *s, const char *path, char *err, size_t errlen);
 
+/* Write dir/modc.h (the ABI alone) and dir/<name>.pc (pkg-config: -I and -L the folder, an
+ * rpath, -l:lib, where lib is the library's file name; paths from ${pcfiledir}, so the
+ * folder can move).  0, or -1 with err filled. */
+int cg_write_build_files(const Spec *s, const char *dir, const char *lib, char *err, size_t errlen);
+
 #endif

@@ -28,9 +28,6 @@
 #ifndef MODC_CC
 #define MODC_CC "cc"
 #endif
-#ifndef MODC_RUNTIME_LIB
-#define MODC_RUNTIME_LIB "libmodc_rt.a"
-#endif
 #ifndef MODC_OPENMP_FLAGS
 #define MODC_OPENMP_FLAGS "-fopenmp"
 #endif
@@ -44,6 +41,7 @@ typedef struct Argv {
   char *v[LINK_MAXARG + 1];
   int n;
   char words[2048];         /* storage for the words split out of cc and the OpenMP flags */
+  char rtlib[4096];         /* the runtime archive's path */
   size_t used;
 } Argv;
 
@@ -78,11 +76,6 @@ static int arg_words(Argv *a, const char *s) {
   return 0;
 }
 
-static const char *runtime_lib(void) {
-  const char *e = getenv("MODC_RUNTIME_LIB");
-  return e && *e ? e : MODC_RUNTIME_LIB;
-}
-
 /* whole: the runtime archive whole (a model's library: every modc_* entry point); else only
  * what the object calls (a kernel library without a model, cg_link_kernels). */
 static int build_argv(Argv *a, const char *obj, const char *so, char *soname, int whole) {
@@ -91,7 +84,7 @@ static int build_argv(Argv *a, const char *obj, const char *so, char *soname, in
   snprintf(soname, 512, "-Wl,-soname,%s", base ? base + 1 : so);
   memset(a, 0, sizeof *a);
   int bad = arg_words(a, cc && *cc ? cc : MODC_CC);
-  const char *fixed[] = {"-shared", "-o", so, obj, "-Wl,--whole-archive", runtime_lib(),
+  const char *fixed[] = {"-shared", "-o", so, obj, "-Wl,--whole-archive", cg_runtime_lib(a->rtlib, sizeof a->rtlib),
                          "-Wl,--no-whole-archive"};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
     if (whole || (i != 4 && i != 6)) bad |= arg_add(a, fixed[i]);

@@ -10,3 +10,6 @@ add_test(NAME cli_eval COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_eval.sh $
 add_test(NAME cli_tune_routing COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_tune_routing.sh $<TARGET_FILE:modc>
          $<TARGET_FILE:modc-randweights> ${CMAKE_CURRENT_BINARY_DIR}/tune_routing_work)
 set_tests_properties(cli_tune_routing PROPERTIES TIMEOUT 400)
+# cmake --install, a moved prefix, pkg-config (tests/cli/test_install.sh).
+add_test(NAME cli_install COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_install.sh ${CMAKE_BINARY_DIR}
+         ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/install_work)

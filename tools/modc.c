@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <llvm-c/Core.h>
 #include "codegen/codegen.h"
 #include "codegen/header.h"
 #include "frontend/graph.h"
@@ -46,13 +47,15 @@ static const char usage_main[] =
   "                                        and latency on this CPU (frontier, tuned spec)\n"
   "  eval LIB.so --tokens F|--bytes F      mean NLL and perplexity of a token file, take rates\n"
   "\n"
-  "'modc <command> --help' describes each command's options.\n"
+  "'modc <command> --help' describes each command's options; 'modc --version' says which LLVM\n"
+  "this modc carries and where it finds the runtime it links into libraries.\n"
   "Not implemented yet: 'import-hf' (DESIGN.md section 7).\n";
 
 static const char usage_compile[] =
   "usage: modc compile SPEC.yaml [-o OUT] [options]\n"
   "\n"
-  "Writes OUT (default libNAME.so), NAME.h and NAME.weights beside it.\n"
+  "Writes OUT (default libNAME.so), and beside it NAME.h, NAME.weights, modc.h (the ABI alone)\n"
+  "and NAME.pc (pkg-config: PKG_CONFIG_PATH=DIR pkg-config --cflags --libs NAME).\n"
   "  -o PATH                 output path (for --emit: the emitted file, '-' for stdout)\n"
   "  --cpu native|NAME       target CPU (LLVM name, e.g. znver4, skylake-avx512); overrides compile.cpu\n"
   "  --target host|TRIPLE    target triple; a foreign triple can only --emit (no linking)\n"
@@ -328,11 +331,17 @@ static int compile_model(int argc, char **argv, Model *m) {
     cli_progress("linking %s", out);
     rc = cg_link_shared(obj, out, err, sizeof err) ? cli_fail("%s", err) : 0;
     if (!rc) rc = cg_write_header(s, hpath, err, sizeof err) ? cli_fail("%s", err) : 0;
+    const char *base = strrchr(out, '/');
+    if (!rc) rc = cg_write_build_files(s, dir, base ? base + 1 : out, err, sizeof err) ? cli_fail("%s", err) : 0;
   }
   if (!o.emit) unlink(obj);
   if (rc || (o.embed && !o.emit)) unlink(wpath);
   if (rc && strcmp(out, "-")) unlink(out);
-  if (rc && !o.emit) unlink(hpath);
+  if (rc && !o.emit) {
+    char pc[1400];
+    snprintf(pc, sizeof pc, "%s/%s.pc", dir, s->name);
+    unlink(hpath), unlink(pc);
+  }
   if (!rc && !o.emit) cli_progress("wrote %s, %s%s%s", out, hpath, o.embed ? "" : " and ", o.embed ? "" : wpath);
   return rc;
 }
@@ -490,8 +499,19 @@ static int run(int argc, char **argv) {
   return rc;
 }
 
+/* modc --version: this modc, the LLVM inside it, and the runtime it puts into libraries */
+static int version(void) {
+  unsigned major, minor, patch;
+  char lib[4096], dir[4096];
+  LLVMGetVersion(&major, &minor, &patch);
+  printf("modc %s (LLVM %u.%u.%u)\nruntime archive: %s\nABI header: %s/modc.h\n", MODC_VERSION, major, minor,
+         patch, cg_runtime_lib(lib, sizeof lib), cg_runtime_dir(dir, sizeof dir));
+  return 0;
+}
+
 int main(int argc, char **argv) {
   cli_begin();
+  if (argc == 2 && !strcmp(argv[1], "--version")) return version();
   if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     fputs(usage_main, argc < 2 ? stderr : stdout);
     return argc < 2;

@@ -3,7 +3,7 @@
 #   text: the corpus's validation files (every 50th of examples/train/corpus_files.txt, read
 #   from this machine's own Python standard library), the first CALIB_BYTES for calibration,
 #   the next TEST_BYTES held out -> the spec as given compiled, its decode ms per step on the
-#   calibration text (modc eval --mode session) -> budget = RATIO x that -> `modc tune
+#   calibration text (modc eval --mode session, the median of three runs) -> budget = RATIO x that -> `modc tune
 #   --routing` (timed) -> the tuned spec, the spec as given and the all-dense configuration
 #   (every routed layer per_layer dense) compiled -> ROUNDS interleaved rounds of `modc eval
 #   --mode session` on the held-out text (NLL and median ms per decode step) -> OUT/report.md.
@@ -12,7 +12,8 @@
 # usage: bench/tune_routing.sh [-b BUILD_DIR] [-o OUT_DIR]
 # environment: SPEC (examples/trained/bytes_mod.yaml), CALIB_BYTES (16384), TEST_BYTES
 #   (65536), RATIO (0.95), ROUNDS (5), THREADS (the spec's), SEARCH_S (120: the search's
-#   --budget-seconds), WINDOW (256: tokens per session window)
+#   --budget-seconds), WINDOW (256: tokens per session window), KEEP (0: 1 keeps OUT/work,
+#   the texts and the libraries)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -30,49 +31,50 @@ TEST_BYTES=${TEST_BYTES:-65536} RATIO=${RATIO:-0.95} ROUNDS=${ROUNDS:-5} SEARCH_
 WINDOW=${WINDOW:-256} THREADS=${THREADS:-0}
 MODC=$B/modc
 [ -x "$MODC" ] || { echo "tune_routing.sh: no modc in $B (build first)" >&2; exit 1; }
-mkdir -p "$OUT"
+mkdir -p "$OUT/work"
 OUT=$(cd "$OUT" && pwd)
+T=$OUT/work
 log() { printf '[tune_routing.sh %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 name=$(sed -n 's/^name: *\([a-z0-9_]*\).*/\1/p' "$SPEC")
 
 # the validation files, from this machine's python3 (the corpus names python3.12's)
 py=$(python3 -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 awk 'NR % 50 == 1' "$root/examples/train/corpus_files.txt" | sed "s|^/usr/lib/python3\.[0-9]*|$py|" |
-  while read -r f; do if [ -f "$f" ]; then cat "$f"; fi; done > "$OUT/val.bin"
-head -c "$CALIB_BYTES" "$OUT/val.bin" > "$OUT/calib.bin"
+  while read -r f; do if [ -f "$f" ]; then cat "$f"; fi; done > "$T/val.bin"
+head -c "$CALIB_BYTES" "$T/val.bin" > "$T/calib.bin"
 python3 -c "import sys; d=open(sys.argv[1],'rb').read(); open(sys.argv[2],'wb').write(d[$CALIB_BYTES:$CALIB_BYTES + $TEST_BYTES])" \
-  "$OUT/val.bin" "$OUT/test.bin"
-log "text: $(wc -c < "$OUT/val.bin") validation bytes from $py; calibration $(wc -c < "$OUT/calib.bin"), held out $(wc -c < "$OUT/test.bin")"
+  "$T/val.bin" "$T/test.bin"
+log "text: $(wc -c < "$T/val.bin") validation bytes from $py; calibration $(wc -c < "$T/calib.bin"), held out $(wc -c < "$T/test.bin")"
 
 ev() { # ev LIB FILE -> the JSON line of modc eval in session mode
   "$MODC" eval "$1" --bytes "$2" --mode session --window "$WINDOW" --threads "$THREADS" --json -q
 }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
-"$MODC" compile "$SPEC" -o "$OUT/given/lib$name.so" -q
-ms0=$(field "$(ev "$OUT/given/lib$name.so" "$OUT/calib.bin")" ms_per_call)
+"$MODC" compile "$SPEC" -o "$T/given/lib$name.so" -q
+ms0=$(for i in 1 2 3; do field "$(ev "$T/given/lib$name.so" "$T/calib.bin")" ms_per_call; done | sort -g | sed -n 2p)
 budget=$(python3 -c "print(f'{$ms0 * $RATIO:.6g}')")
 log "spec as given: $ms0 ms per decode step on the calibration text; budget $budget ms"
 
 t0=$(date +%s.%N)
-"$MODC" tune "$SPEC" --routing --calib "$OUT/calib.bin" --bytes --budget-ms "$budget" --window "$WINDOW" \
+"$MODC" tune "$SPEC" --routing --calib "$T/calib.bin" --bytes --budget-ms "$budget" --window "$WINDOW" \
   --threads "$THREADS" --budget-seconds "$SEARCH_S" -o "$OUT/rt" -v 2> "$OUT/tune.log" > "$OUT/tune.out" || true
 t1=$(date +%s.%N)
 tune_s=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
 cat "$OUT/tune.out" >&2
 tuned=$OUT/rt/$name.tuned.yaml
-[ -f "$tuned" ] && "$MODC" compile "$tuned" -o "$OUT/tuned/lib$name.so" -q
+[ -f "$tuned" ] && "$MODC" compile "$tuned" -o "$T/tuned/lib$name.so" -q
 dense=()
 for l in $(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^threshold_/) { sub("threshold_", "", $i); print $i } }' "$OUT/rt/frontier.csv"); do
   dense+=(-D "routing.per_layer.$l.dense=true")
 done
-"$MODC" compile "$SPEC" "${dense[@]}" -o "$OUT/dense/lib$name.so" -q
+"$MODC" compile "$SPEC" "${dense[@]}" -o "$T/dense/lib$name.so" -q
 
 : > "$OUT/rounds.txt"
 for r in $(seq "$ROUNDS"); do
   for v in given tuned dense; do
-    [ -f "$OUT/$v/lib$name.so" ] || continue
-    echo "$r $v $(ev "$OUT/$v/lib$name.so" "$OUT/test.bin")" >> "$OUT/rounds.txt"
+    [ -f "$T/$v/lib$name.so" ] || continue
+    echo "$r $v $(ev "$T/$v/lib$name.so" "$T/test.bin")" >> "$OUT/rounds.txt"
   done
   log "round $r of $ROUNDS"
 done
@@ -88,7 +90,7 @@ rows = list(csv.DictReader(open(f"{out}/rt/frontier.csv")))
 chosen = [r for r in rows if r["chosen"] == "1"]
 L = ["# modc tune --routing on the trained example", "",
      f"CPU: {cpu}.",
-     f"Budget {budget:.4g} ms per decode step (0.95 x the spec as given, {ms0:.4g} ms, on the calibration text); "
+     f"Budget {budget:.4g} ms per decode step ({budget / ms0:.3g} x the spec as given, {ms0:.4g} ms, on the calibration text); "
      f"the search took {tune_s} s and measured {len(rows)} configurations, "
      f"{sum(r['on_frontier'] == '1' for r in rows)} on the frontier.", ""]
 if chosen:
@@ -110,3 +112,4 @@ for r in sorted((r for r in rows if r["on_frontier"] == "1"), key=lambda r: floa
 open(f"{out}/report.md", "w").write("\n".join(L) + "\n")
 print("\n".join(L))
 PY
+[ "${KEEP:-0}" = 1 ] || rm -rf "$T"

@@ -13,3 +13,6 @@ set_tests_properties(cli_tune_routing PROPERTIES TIMEOUT 400)
 # cmake --install, a moved prefix, pkg-config (tests/cli/test_install.sh).
 add_test(NAME cli_install COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_install.sh ${CMAKE_BINARY_DIR}
          ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/install_work)
+# The Python package python/modc (tests/python/test_modc.py): numpy and ctypes only.
+add_test(NAME python_modc COMMAND python3 ${CMAKE_SOURCE_DIR}/tests/python/test_modc.py $<TARGET_FILE:modc>
+         ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/python_work)

@@ -3,7 +3,8 @@
 # prefix (an installed modc must find its runtime beside itself, not in the build tree),
 # compiles and runs a model with the installed tools, builds examples/generate.c and a
 # program linked against the model through the NAME.pc that modc compile writes, and runs
-# both from another folder (rpath, weights found beside the library).
+# both from another folder (rpath, weights found beside the library); the installed Python
+# package compiles (with the prefix's modc) and loads a model.
 # usage: test_install.sh BUILD_DIR SOURCE_DIR WORK_DIR
 set -u
 B=$1 S=$2 W=$3
@@ -64,6 +65,16 @@ mkdir -p elsewhere && cd elsewhere
 cd "$W"
 "$W/p2/bin/modc" run out/libsmall.so --prompt hi --max-new 4 --temperature 0 > run.out 2>&1 && cmp -s run.out elsewhere/gen.out \
   && ok "modc run and generate.c print the same greedy text" || bad "run: $(cat run.out) vs $(cat elsewhere/gen.out)"
+
+# the Python package from the prefix: it finds the prefix's modc and loads what that compiled
+PYTHONPATH=$W/p2/lib/modc/python python3 - "$W" > py.out 2>&1 <<'PY' && ok "the installed Python package compiles and loads a model" || bad "python: $(cat py.out)"
+import os, sys, modc
+w = sys.argv[1]
+assert modc.find_modc() == os.path.join(w, "p2", "bin", "modc"), modc.find_modc()
+lib = modc.compile(os.path.join(w, "small.yaml"), os.path.join(w, "py", "libsmall.so"), shapes=[(1, 8)])
+with modc.load(lib) as m:
+    assert m.forward([[1, 2, 3, 4, 5, 6, 7, 8]]).shape == (1, 8, 256)
+PY
 
 echo "$passes passed, $fails failed"
 [ "$fails" = 0 ]

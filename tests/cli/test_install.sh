@@ -36,7 +36,8 @@ cmp -s out/modc.h "$W/p2/include/modc/modc.h" && ok "modc.h beside the library i
 
 export PKG_CONFIG_PATH=$W/out
 pkg-config --exists small && ok "pkg-config finds small.pc" || bad "pkg-config: $(pkg-config --cflags --libs small 2>&1)"
-cc -O1 "$S/examples/generate.c" $(pkg-config --cflags --libs small) -ldl -lm -o gen 2> cc1.err \
+CF=${MODC_TEST_CFLAGS:-}   # a sanitizer build's libraries need its runtime in the program
+cc -O1 $CF "$S/examples/generate.c" $(pkg-config --cflags --libs small) -ldl -lm -o gen 2> cc1.err \
   && ok "examples/generate.c builds through pkg-config" || bad "generate.c: $(cat cc1.err)"
 cat > linked.c <<'C'
 /* a program linked against the model (no dlopen): the header's constants and the ABI agree */
@@ -56,7 +57,7 @@ int main(void) {
   return 0;
 }
 C
-cc -O1 linked.c $(pkg-config --cflags --libs small) -o linked 2> cc2.err && ok "a program links against the model through pkg-config" \
+cc -O1 $CF linked.c $(pkg-config --cflags --libs small) -o linked 2> cc2.err && ok "a program links against the model through pkg-config" \
   || bad "linked.c: $(cat cc2.err)"
 mkdir -p elsewhere && cd elsewhere
 ../linked > linked.out 2>&1 && grep -q "^ok 3 " linked.out && ok "it runs from another folder (rpath; weights beside the library)" \
@@ -67,7 +68,11 @@ cd "$W"
   && ok "modc run and generate.c print the same greedy text" || bad "run: $(cat run.out) vs $(cat elsewhere/gen.out)"
 
 # the Python package from the prefix: it finds the prefix's modc and loads what that compiled
-PYTHONPATH=$W/p2/lib/modc/python python3 - "$W" > py.out 2>&1 <<'PY' && ok "the installed Python package compiles and loads a model" || bad "python: $(cat py.out)"
+PY=
+for p in python3 /usr/bin/python3; do $p -c 'import numpy' 2>/dev/null && PY=$p && break; done
+[ -n "$PY" ] || bad "no python3 with numpy (scripts/setup.sh installs python3-numpy)"
+pre=${MODC_TEST_PRELOAD:+LD_PRELOAD=$MODC_TEST_PRELOAD}
+env $pre PYTHONPATH=$W/p2/lib/modc/python ${PY:-python3} - "$W" > py.out 2>&1 <<'PY' && ok "the installed Python package compiles and loads a model" || bad "python: $(cat py.out)"
 import os, sys, modc
 w = sys.argv[1]
 assert modc.find_modc() == os.path.join(w, "p2", "bin", "modc"), modc.find_modc()

@@ -1,6 +1,8 @@
 /* cli.c: the command line's errors and progress lines (cli.h). */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include "tools/cli.h"
 #include "tools/timing.h"
@@ -33,4 +35,20 @@ int cli_fail(const char *fmt, ...) {
   fputc('\n', stderr);
   va_end(ap);
   return 1;
+}
+
+int cli_int(const char *flag, const char *v, long lo, long hi, int *out) {
+  char *end;
+  long x = strtol(v, &end, 10);
+  if (!*v || *end || x < lo || x > hi) return cli_fail("%s must be an integer in [%ld, %ld], got '%s'", flag, lo, hi, v);
+  *out = (int)x;
+  return 0;
+}
+
+int cli_number(const char *flag, const char *v, double lo, double *out) {
+  char *end;
+  double x = strtod(v, &end);
+  if (!*v || *end || !isfinite(x) || x <= lo) return cli_fail("%s must be a finite number > %g, got '%s'", flag, lo, v);
+  *out = x;
+  return 0;
 }

@@ -16,6 +16,10 @@ void cli_begin(void);
 double cli_elapsed(void);
 /* "[  1.23s] " fmt "\n" on stderr, unless cli_quiet. */
 void cli_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A flag's value: a whole decimal integer in [lo, hi] / a finite number > lo; else 1 after
+ * cli_fail naming the flag and the value. */
+int cli_int(const char *flag, const char *v, long lo, long hi, int *out);
+int cli_number(const char *flag, const char *v, double lo, double *out);
 /* "modc: error: " fmt "\n" on stderr; returns 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -213,14 +213,6 @@ typedef struct EvalCmd {
   EvalOpts o;
 } EvalCmd;
 
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
-  char *end;
-  long x = strtol(v, &end, 10);
-  if (!*v || *end || x < lo || x > hi) return cli_fail("%s must be an integer in [%d, %d], got '%s'", flag, lo, hi, v);
-  *out = (int)x;
-  return 0;
-}
-
 static int parse_eval(int argc, char **argv, EvalCmd *c) {
   c->o.progress = 1;
   for (int i = 0; i < argc; i++) {
@@ -237,9 +229,9 @@ static int parse_eval(int argc, char **argv, EvalCmd *c) {
       if (strcmp(v, "forward") && strcmp(v, "session")) return cli_fail("--mode must be forward or session, got '%s'", v);
       c->o.mode = v[0] == 's' ? EVAL_SESSION : EVAL_FORWARD;
     } else if (!strcmp(a, "--window")) {
-      if (parse_int(a, v, 2, 1 << 24, &c->o.window)) return 1;
+      if (cli_int(a, v, 2, 1 << 24, &c->o.window)) return 1;
     } else if (!strcmp(a, "--threads")) {
-      if (parse_int(a, v, 0, 1 << 16, &c->threads)) return 1;
+      if (cli_int(a, v, 0, 1 << 16, &c->threads)) return 1;
     } else if (!strcmp(a, "--weights")) c->weights = v;
     else if (!strcmp(a, "--json")) c->json = 1;
     else if (!strcmp(a, "-q")) cli_quiet = 1;

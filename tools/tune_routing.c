@@ -116,30 +116,14 @@ static const char usage_routing[] =
 
 /* ---- options ---- */
 
-static int parse_num(const char *flag, const char *v, double lo, double *out) {
-  char *end;
-  double x = strtod(v, &end);
-  if (!*v || *end || !isfinite(x) || x <= lo) return cli_fail("%s must be a finite number > %g, got '%s'", flag, lo, v);
-  *out = x;
-  return 0;
-}
-
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out) {
-  char *end;
-  long x = strtol(v, &end, 10);
-  if (!*v || *end || x < lo || x > hi) return cli_fail("%s must be an integer in [%d, %d], got '%s'", flag, lo, hi, v);
-  *out = (int)x;
-  return 0;
-}
-
 static int parse_value(RTuner *u, const char *a, const char *v) {
   if (!strcmp(a, "--calib")) u->calib = v;
   else if (!strcmp(a, "-o")) u->out = v;
   else if (!strcmp(a, "--twin")) u->twin = v;
-  else if (!strcmp(a, "--budget-ms")) return parse_num(a, v, 0, &u->budget_ms);
-  else if (!strcmp(a, "--budget-seconds")) return parse_num(a, v, 0, &u->seconds);
-  else if (!strcmp(a, "--threads")) return parse_int(a, v, 0, 1 << 16, &u->threads);
-  else if (!strcmp(a, "--window")) return parse_int(a, v, 2, 1 << 24, &u->window);
+  else if (!strcmp(a, "--budget-ms")) return cli_number(a, v, 0, &u->budget_ms);
+  else if (!strcmp(a, "--budget-seconds")) return cli_number(a, v, 0, &u->seconds);
+  else if (!strcmp(a, "--threads")) return cli_int(a, v, 0, 1 << 16, &u->threads);
+  else if (!strcmp(a, "--window")) return cli_int(a, v, 2, 1 << 24, &u->window);
   else if (!strcmp(a, "--mode")) {
     if (strcmp(v, "session") && strcmp(v, "forward")) return cli_fail("--mode must be session or forward, got '%s'", v);
     u->mode = v[0] == 's' ? EVAL_SESSION : EVAL_FORWARD;

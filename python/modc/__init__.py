@@ -80,7 +80,23 @@ class Info:
                 f"n_layers={self.n_layers}, max_seq_len={self.max_seq_len}, shapes={self.shapes})")
 
 
-class Model:
+class _Closable:
+    """close() on leaving a `with` block and when garbage-collected."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Model(_Closable):
     """An open model (modc_open).  Close it, or use it as a context manager."""
 
     def __init__(self, lib_path, threads=0, weights=None):
@@ -117,24 +133,12 @@ class Model:
         return Session(self)
 
     def close(self):
-        if self._m:
+        if getattr(self, "_m", None):
             self._lib.modc_close(self._m)
             self._m = _P()
 
-    def __enter__(self):
-        return self
 
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
-
-
-class Session:
+class Session(_Closable):
     """Prefill and decode with causal routing (modc_session_*); keeps its model open."""
 
     def __init__(self, model):
@@ -174,21 +178,9 @@ class Session:
         self.length = 0
 
     def close(self):
-        if self._s:
+        if getattr(self, "_s", None):
             self._model._lib.modc_session_close(self._s)
             self._s = _P()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:
-            pass
 
 
 def load(lib, threads=0, weights=None):

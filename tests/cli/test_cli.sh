@@ -5,13 +5,8 @@
 set -u
 B=$1 W=$2 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$W" && mkdir -p "$W" && cp "$here/small.yaml" "$W/" && cd "$W" || exit 1
+. "$here/testlib.sh"
 export XDG_CACHE_HOME=$W/cache   # modc bench's calibration cache: here, not in the user's home
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $*"; }
-bad() { fails=$((fails + 1)); echo "FAIL $*"; }
-expect() { # expect NAME PATTERN FILE: FILE contains PATTERN
-  if grep -q -- "$2" "$3"; then ok "$1"; else bad "$1: '$2' not in:"; sed 's/^/    /' "$3"; fi
-}
 
 "$B/modc-randweights" small.yaml --seed 3 >/dev/null || exit 1
 
@@ -38,13 +33,13 @@ cmp -s run1.txt run3.txt && ok "embedded weights generate the same text" || bad 
 if ! grep -q amx_tile /proc/cpuinfo; then
   "$B/modc" compile small.yaml -o s/libsmall.so --cpu sapphirerapids -q && ok "compile --cpu sapphirerapids" || bad "compile sapphirerapids"
   "$B/modc" run s/libsmall.so --prompt "hi" > spr.txt 2>&1 && bad "sapphirerapids library opened here" || ok "foreign-CPU library refused"
-  expect "refusal names amx-tile" "amx-tile" spr.txt
+  expect_re "refusal names amx-tile" "amx-tile" spr.txt
 fi
 
 # the weights of another model are detected
 "$B/modc" compile small.yaml -D compile.weights_dtype=bf16 -o other/libsmall.so -q 2>other.err && ok "compile with -D" || bad "compile -D: $(cat other.err)"
 "$B/modc" run a/libsmall.so --weights other/small.weights --prompt "hi" > mism.txt 2>&1 && bad "other model's weights accepted" || ok "other model's weights refused"
-expect "mismatch message" "another model" mism.txt
+expect_re "mismatch message" "another model" mism.txt
 
 # --emit and errors
 "$B/modc" compile small.yaml --emit ir -o small.mir -q && grep -q "graph @session mode = session" small.mir \
@@ -53,9 +48,9 @@ expect "mismatch message" "another model" mism.txt
 grep -q 'q_proj.weight", offset = [0-9]*, layout = "panel", nr = [0-9]*}' small.mir && grep -q 'embed_tokens.weight", offset = [0-9]*}' small.mir \
   && ok "matmul weights panel-packed, the embedding table row-major" || bad "weight layouts in the IR"
 "$B/modc" compile small.yaml --print-after-all --emit ir -o /dev/null 2> pa.txt
-expect "--print-after-all" "IR after lower-mod" pa.txt
-expect "--print-after-all shows fusing" "IR after fuse-epilogues" pa.txt
-expect "--print-after-all shows routing fusion" "IR after fuse-routing" pa.txt
+expect_re "--print-after-all" "IR after lower-mod" pa.txt
+expect_re "--print-after-all shows fusing" "IR after fuse-epilogues" pa.txt
+expect_re "--print-after-all shows routing fusion" "IR after fuse-routing" pa.txt
 # the fusion passes run by default (matmul_add, matmul_silu_mul, and in the routed layers
 # the gather / scatter forms in the IR); --no-fuse skips them
 grep -q "matmul_silu_mul" small.mir && grep -q "matmul_add " small.mir && ok "fused by default" || bad "not fused by default"
@@ -67,12 +62,12 @@ grep -q "matmul_norm_gather" small.mir && grep -q "matmul_add_gather" small.mir 
 "$B/modc" compile small.yaml --emit llvm -o small.ll -q && grep -q "define void @modc__graph_session" small.ll && ok "--emit llvm" || bad "--emit llvm"
 "$B/modc" compile small.yaml --target aarch64-linux-gnu --cpu neoverse-v1 --emit obj -o arm.o -q && ok "cross --emit obj" || bad "cross obj"
 "$B/modc" compile small.yaml --target aarch64-linux-gnu --cpu neoverse-v1 -o arm/lib.so -q 2> cross.txt && bad "linked a foreign library" || ok "foreign link refused"
-expect "foreign link message" "use --emit" cross.txt
+expect_re "foreign link message" "use --emit" cross.txt
 "$B/modc" compile small.yaml --shape 1,65 -o x/lib.so -q 2> shape.txt && bad "seq_len past max_seq_len accepted" || ok "bad --shape refused"
 "$B/modc" run a/libsmall.so --tokens /nonexistent > tok.txt 2>&1 && bad "missing token file accepted" || ok "missing token file refused"
 echo "1 2 300" > bad.tok
 "$B/modc" run a/libsmall.so --tokens bad.tok > tok2.txt 2>&1 && bad "token 300 accepted" || ok "out-of-range token refused"
-expect "out-of-range message names the token" "300" tok2.txt
+expect_re "out-of-range message names the token" "300" tok2.txt
 "$B/modc" --help | grep -q "compile SPEC" && ok "--help" || bad "--help"
 "$B/modc" compile --help | grep -q -- "--embed-weights" && ok "compile --help" || bad "compile --help"
 "$B/modc" frobnicate > /dev/null 2>&1 && bad "unknown command accepted" || ok "unknown command refused"
@@ -81,7 +76,7 @@ expect "out-of-range message names the token" "300" tok2.txt
 # positive numbers, never a timing
 "$B/modc" bench a/libsmall.so --repeats 2 --warmup 0 --prefill 8 --decode 6 --kv bench.kv \
   --dump dump -q > bench.txt 2>&1 && ok "bench" || bad "bench: $(cat bench.txt)"
-for f in "GFLOP/s" "% of peak" "GB/s" "% of DRAM read" "routed take rate"; do expect "bench prints $f" "$f" bench.txt; done
+for f in "GFLOP/s" "% of peak" "GB/s" "% of DRAM read" "routed take rate"; do expect_re "bench prints $f" "$f" bench.txt; done
 for k in forward.1x16.gflops forward.2x8.ms forward.peak_pct prefill.ms prefill.gflops decode.ms \
          decode.gbs decode.dram_pct decode.weight_mb decode.take_rate peak_gflops dram_gbs; do
   v=$(sed -n "s/^$k=//p" bench.kv)
@@ -93,7 +88,7 @@ awk -F= '$1 == "decode.take_rate" { exit !($2 >= 0 && $2 <= 1) }' bench.kv && ok
   && ok "bench --dump writes tokens and logits" || bad "bench --dump outputs"
 grep -q "^1 [01]\{14\}$" dump.session.routing && ok "bench --dump writes the routing trace" || bad "routing trace: $(cat dump.session.routing)"
 "$B/modc" bench a/libsmall.so --prefill 60 --decode 10 -q > bench2.txt 2>&1 && bad "bench past max_seq_len accepted" || ok "bench past max_seq_len refused"
-expect "bench names the limit" "max_seq_len" bench2.txt
+expect_re "bench names the limit" "max_seq_len" bench2.txt
 "$B/modc" bench a/libsmall.so --header /nonexistent.h -q > bench3.txt 2>&1 && bad "bench without a header accepted" || ok "bench without a header refused"
 "$B/modc" bench --help | grep -q -- "--repeats" && ok "bench --help" || bad "bench --help"
 
@@ -103,26 +98,25 @@ expect "bench names the limit" "max_seq_len" bench2.txt
 qb() { "$B/modc" bench a/libsmall.so --threads 2 --repeats 1 --warmup 0 --prefill 8 --decode 2 -q "$@"; }
 rm -rf cache
 qb --kv cal1.kv > cal1.txt 2>&1 && ok "bench with an empty cache" || bad "bench with an empty cache: $(cat cal1.txt)"
-expect "first bench measures the machine" "measured now" cal1.txt
+expect_re "first bench measures the machine" "measured now" cal1.txt
 cfile=$(ls "$W"/cache/modc/calibration-*-t2.txt 2> /dev/null | head -1)
 [ -n "$cfile" ] && grep -q "^peak_gflops=" "$cfile" && ok "calibration cached in $cfile" || bad "no calibration file in cache/modc"
 grep -q "^peak_source=measured$" cal1.kv && ok "kv: peak_source=measured" || bad "kv peak_source: $(grep source cal1.kv)"
 qb --kv cal2.kv > cal2.txt 2>&1
-expect "second bench reads the cache" "cached from $cfile" cal2.txt
+expect_re "second bench reads the cache" "cached from $cfile" cal2.txt
 [ "$(grep '^peak_gflops=' cal1.kv)" = "$(grep '^peak_gflops=' cal2.kv)" ] && grep -q "^dram_source=cached$" cal2.kv \
   && ok "the cached figures are the measured ones" || bad "cached figures differ: $(grep -h 'peak\|dram' cal1.kv cal2.kv)"
 [ -n "$cfile" ] && echo "peak_gflops=garbage" > "$cfile"
 qb > cal3.txt 2>&1 && ok "bench with a corrupted cache" || bad "bench with a corrupted cache: $(cat cal3.txt)"
-expect "a corrupted cache is ignored with a warning" "warning: bench: ignoring the calibration cache" cal3.txt
-expect "and measured again" "measured now" cal3.txt
+expect_re "a corrupted cache is ignored with a warning" "warning: bench: ignoring the calibration cache" cal3.txt
+expect_re "and measured again" "measured now" cal3.txt
 qb --recalibrate > cal4.txt 2>&1
-expect "--recalibrate measures again" "measured now" cal4.txt
+expect_re "--recalibrate measures again" "measured now" cal4.txt
 qb --peak-gflops 123.5 --dram-gbs 45 --kv cal5.kv > cal5.txt 2>&1
 grep -q "^peak_gflops=123.5$" cal5.kv && grep -q "^dram_gbs=45$" cal5.kv && grep -q "^peak_source=given$" cal5.kv \
   && ok "--peak-gflops / --dram-gbs show in --kv" || bad "overrides in kv: $(grep 'peak\|dram' cal5.kv)"
-expect "overrides named in the report" "(--peak-gflops)" cal5.txt
+expect_re "overrides named in the report" "(--peak-gflops)" cal5.txt
 XDG_CACHE_HOME=$W/small.yaml qb > cal6.txt 2>&1 && ok "bench with an unwritable cache folder" || bad "unwritable cache: $(cat cal6.txt)"
-expect "an unwritable cache folder says so" "not cached" cal6.txt
+expect_re "an unwritable cache folder says so" "not cached" cal6.txt
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -7,17 +7,8 @@
 set -u
 M=$1 RW=$2 W=$3 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$W" && mkdir -p "$W" && cp "$here/small.yaml" "$W/" && cd "$W" || exit 1
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $*"; }
-bad() { fails=$((fails + 1)); echo "FAIL $*"; }
-expect() { # expect NAME PATTERN FILE: FILE contains PATTERN (fixed string)
-  if grep -qF -- "$2" "$3"; then ok "$1"; else bad "$1: '$2' not in:"; sed 's/^/    /' "$3"; fi
-}
-refuse() { # refuse NAME PATTERN ARGS...: modc eval ARGS fails with PATTERN on stderr
-  local name=$1 pat=$2
-  shift 2
-  if "$M" eval "$@" > out.txt 2> err.txt; then bad "$name: accepted"; else expect "$name" "$pat" err.txt; fi
-}
+. "$here/testlib.sh"
+refuse_eval() { local n=$1 p=$2; shift 2; refuse "$n" "$p" "$M" eval "$@"; }
 
 "$RW" small.yaml --seed 5 > /dev/null || exit 1
 "$M" compile small.yaml -o lib/libsmall.so -q || exit 1
@@ -58,21 +49,20 @@ printf '1 2 3\n4 256 5\n' > big.ids
 printf '1 2 x3\n' > word.ids
 printf '1 2 -3\n' > neg.ids
 head -c 10 text.bin > short.bin
-refuse "an empty file" "eval: 'empty.ids' holds no tokens" lib/libsmall.so --tokens empty.ids
-refuse "an id >= vocab_size, with its line" "big.ids:2: token id 256 is out of range (vocab_size 256)" lib/libsmall.so --tokens big.ids
-refuse "a word that is not an id" "word.ids:1: expected a token id (digits), got 'x3'" lib/libsmall.so --tokens word.ids
-refuse "a negative id" "neg.ids:1: expected a token id (digits), got '-3'" lib/libsmall.so --tokens neg.ids
-refuse "a file shorter than one window" "the file holds 10 tokens, fewer than one window of 16" lib/libsmall.so --bytes short.bin
-refuse "a session window longer than max_seq_len" "--window 65 is longer than the model's max_seq_len 64" lib/libsmall.so --bytes text.bin --mode session --window 65
-refuse "a window of one token" "--window must be an integer in [2," lib/libsmall.so --bytes text.bin --mode session --window 1
-refuse "--window without session mode" "--window is for --mode session" lib/libsmall.so --bytes text.bin --window 8
-refuse "an unknown mode" "--mode must be forward or session, got 'fast'" lib/libsmall.so --bytes text.bin --mode fast
-refuse "two token files" "give one token file" lib/libsmall.so --bytes text.bin --tokens text.ids
-refuse "no token file" "give a token file" lib/libsmall.so
-refuse "a missing file" "cannot read 'nope.bin'" lib/libsmall.so --bytes nope.bin
-refuse "a missing library" "cannot load 'nope.so'" nope.so --bytes text.bin
-refuse "an unknown option" "unknown option '--fast'" lib/libsmall.so --bytes text.bin --fast
+refuse_eval "an empty file" "eval: 'empty.ids' holds no tokens" lib/libsmall.so --tokens empty.ids
+refuse_eval "an id >= vocab_size, with its line" "big.ids:2: token id 256 is out of range (vocab_size 256)" lib/libsmall.so --tokens big.ids
+refuse_eval "a word that is not an id" "word.ids:1: expected a token id (digits), got 'x3'" lib/libsmall.so --tokens word.ids
+refuse_eval "a negative id" "neg.ids:1: expected a token id (digits), got '-3'" lib/libsmall.so --tokens neg.ids
+refuse_eval "a file shorter than one window" "the file holds 10 tokens, fewer than one window of 16" lib/libsmall.so --bytes short.bin
+refuse_eval "a session window longer than max_seq_len" "--window 65 is longer than the model's max_seq_len 64" lib/libsmall.so --bytes text.bin --mode session --window 65
+refuse_eval "a window of one token" "--window must be an integer in [2," lib/libsmall.so --bytes text.bin --mode session --window 1
+refuse_eval "--window without session mode" "--window is for --mode session" lib/libsmall.so --bytes text.bin --window 8
+refuse_eval "an unknown mode" "--mode must be forward or session, got 'fast'" lib/libsmall.so --bytes text.bin --mode fast
+refuse_eval "two token files" "give one token file" lib/libsmall.so --bytes text.bin --tokens text.ids
+refuse_eval "no token file" "give a token file" lib/libsmall.so
+refuse_eval "a missing file" "cannot read 'nope.bin'" lib/libsmall.so --bytes nope.bin
+refuse_eval "a missing library" "cannot load 'nope.so'" nope.so --bytes text.bin
+refuse_eval "an unknown option" "unknown option '--fast'" lib/libsmall.so --bytes text.bin --fast
 "$M" eval --help > help.txt && expect "--help names both modes" "--mode session" help.txt || bad "eval --help failed"
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

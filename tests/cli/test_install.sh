@@ -10,9 +10,7 @@ set -u
 B=$1 S=$2 W=$3
 rm -rf "$W" && mkdir -p "$W" && cd "$W" || exit 1
 W=$(pwd)
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $*"; }
-bad() { fails=$((fails + 1)); echo "FAIL $*"; }
+. "$S/tests/cli/testlib.sh"
 unset MODC_RUNTIME_LIB MODC_RUNTIME_DIR
 
 cmake --install "$B" --prefix "$W/p1" > install.log 2>&1 && ok "cmake --install" || { bad "cmake --install: $(cat install.log)"; exit 1; }
@@ -81,5 +79,4 @@ with modc.load(lib) as m:
     assert m.forward([[1, 2, 3, 4, 5, 6, 7, 8]]).shape == (1, 8, 256)
 PY
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -9,17 +9,8 @@
 set -u
 M=$1 RW=$2 W=$3 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$W" && mkdir -p "$W" && cp "$here/small.yaml" "$W/" && cd "$W" || exit 1
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $*"; }
-bad() { fails=$((fails + 1)); echo "FAIL $*"; }
-expect() { # expect NAME PATTERN FILE: FILE contains PATTERN (fixed string)
-  if grep -qF -- "$2" "$3"; then ok "$1"; else bad "$1: '$2' not in:"; sed 's/^/    /' "$3"; fi
-}
-refuse() { # refuse NAME PATTERN ARGS...: modc tune ARGS fails with PATTERN on stderr
-  local name=$1 pat=$2
-  shift 2
-  if "$M" tune "$@" > out.txt 2> err.txt; then bad "$name: accepted"; else expect "$name" "$pat" err.txt; fi
-}
+. "$here/testlib.sh"
+refuse_tune() { local n=$1 p=$2; shift 2; refuse "$n" "$p" "$M" tune "$@"; }
 
 "$RW" small.yaml --seed 5 > /dev/null || exit 1
 sed -e 's/^name: small/name: twin/' -e 's/^weights: small/weights: twin/' -e 's/^  layers: every_other/  layers: none/' small.yaml > twin.yaml
@@ -93,7 +84,7 @@ grep -q "dense: true" session/small.tuned.yaml || grep -q "threshold:" session/s
   && ok "the session tuned spec sets a threshold or dense" || bad "tuned spec: $(cat session/small.tuned.yaml)"
 
 # a budget no configuration meets: said so, the frontier written, no tuned spec
-refuse "an impossible budget is named" "no configuration meets --budget-ms 1e-09" small.yaml --routing --calib cal.txt \
+refuse_tune "an impossible budget is named" "no configuration meets --budget-ms 1e-09" small.yaml --routing --calib cal.txt \
   --bytes --budget-ms 1e-9 --budget-seconds 4 -o none
 [ -s none/frontier.csv ] && [ -s none/frontier.png ] && ok "the frontier is written anyway" || bad "no frontier for an impossible budget"
 [ ! -e none/small.tuned.yaml ] && ok "no tuned spec for an impossible budget" || bad "a tuned spec was written"
@@ -102,17 +93,16 @@ refuse "an impossible budget is named" "no configuration meets --budget-ms 1e-09
 : > empty.txt
 printf '1 2\n3 999\n' > big.ids
 head -c 10 cal.txt > short.txt
-refuse "a spec without routed layers" "twin.yaml: the spec has no routed layers" twin.yaml --routing --calib cal.txt --bytes --budget-ms 1 -o x1
-refuse "an empty calibration file" "the calibration file 'empty.txt' holds no tokens" small.yaml --routing --calib empty.txt --bytes --budget-ms 1 -o x2
-refuse "a calibration shorter than one window" "holds 10 tokens, fewer than one window of 16" small.yaml --routing --calib short.txt --bytes --budget-ms 1 -o x3
-refuse "ids beyond the vocabulary" "big.ids:2: token id 999 is out of range (vocab_size 256)" small.yaml --routing --calib big.ids --budget-ms 1 -o x4
-refuse "a budget that is not a finite number" "--budget-ms must be a finite number > 0, got 'nan'" small.yaml --routing --calib cal.txt --budget-ms nan -o x5
-refuse "no budget" "give the latency budget: --budget-ms MS" small.yaml --routing --calib cal.txt -o x6
-refuse "no calibration file" "give the calibration text: --calib FILE" small.yaml --routing --budget-ms 1 -o x7
-refuse "an unknown mode" "--mode must be session or forward, got 'both'" small.yaml --routing --calib cal.txt --budget-ms 1 --mode both -o x8
-refuse "a bad -D key, named" "<command line>: error: -D routing.capcity=1: unknown key" small.yaml --routing --calib cal.txt --bytes --budget-ms 1 -o x9 -D routing.capcity=1
+refuse_tune "a spec without routed layers" "twin.yaml: the spec has no routed layers" twin.yaml --routing --calib cal.txt --bytes --budget-ms 1 -o x1
+refuse_tune "an empty calibration file" "the calibration file 'empty.txt' holds no tokens" small.yaml --routing --calib empty.txt --bytes --budget-ms 1 -o x2
+refuse_tune "a calibration shorter than one window" "holds 10 tokens, fewer than one window of 16" small.yaml --routing --calib short.txt --bytes --budget-ms 1 -o x3
+refuse_tune "ids beyond the vocabulary" "big.ids:2: token id 999 is out of range (vocab_size 256)" small.yaml --routing --calib big.ids --budget-ms 1 -o x4
+refuse_tune "a budget that is not a finite number" "--budget-ms must be a finite number > 0, got 'nan'" small.yaml --routing --calib cal.txt --budget-ms nan -o x5
+refuse_tune "no budget" "give the latency budget: --budget-ms MS" small.yaml --routing --calib cal.txt -o x6
+refuse_tune "no calibration file" "give the calibration text: --calib FILE" small.yaml --routing --budget-ms 1 -o x7
+refuse_tune "an unknown mode" "--mode must be session or forward, got 'both'" small.yaml --routing --calib cal.txt --budget-ms 1 --mode both -o x8
+refuse_tune "a bad -D key, named" "<command line>: error: -D routing.capcity=1: unknown key" small.yaml --routing --calib cal.txt --bytes --budget-ms 1 -o x9 -D routing.capcity=1
 for d in x1 x2 x3 x4 x5 x6 x7 x8 x9; do [ -e $d ] && bad "$d written for bad input"; done
 "$M" tune --routing --help > help.txt && expect "--help names the outputs" "frontier.csv" help.txt || bad "tune --routing --help"
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

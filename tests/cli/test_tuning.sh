@@ -9,12 +9,7 @@
 set -u
 M=$1 RW=$2 TR=$3 W=$4 here=$(cd "$(dirname "$0")" && pwd)
 rm -rf "$W" && mkdir -p "$W" && cp "$here/small.yaml" "$W/" && cd "$W" || exit 1
-fails=0 passes=0
-ok() { passes=$((passes + 1)); echo "ok   $*"; }
-bad() { fails=$((fails + 1)); echo "FAIL $*"; }
-expect() { # expect NAME PATTERN FILE: FILE contains PATTERN (fixed string)
-  if grep -qF -- "$2" "$3"; then ok "$1"; else bad "$1: '$2' not in:"; sed 's/^/    /' "$3"; fi
-}
+. "$here/testlib.sh"
 
 "$RW" small.yaml --seed 3 > /dev/null || exit 1
 "$M" compile small.yaml --emit ir -o plain.mir -q || exit 1
@@ -72,5 +67,4 @@ expect "the misfit names the file and the key" "misfit.json: schedule: tuning re
 "$M" compile --help | grep -qF -- "--tuning FILE" && ok "compile --help shows --tuning" || bad "compile --help lacks --tuning"
 "$M" --help | grep -q "tuning FILE" && bad "modc --help still calls --tuning unimplemented" || ok "modc --help"
 
-echo "$passes passed, $fails failed"
-[ "$fails" = 0 ]
+finish

@@ -287,6 +287,7 @@ static int open_file(Reader *r) {
 }
 
 int st_open(const char *path, StFile *out, char *err, size_t errlen) {
+  if (st_is_index(path)) return st_open_index(path, out, err, errlen);
   memset(out, 0, sizeof *out);
   snprintf(out->path, sizeof out->path, "%s", path);
   Reader r = {.f = out, .err = err, .errlen = errlen};
@@ -300,6 +301,10 @@ int st_open(const char *path, StFile *out, char *err, size_t errlen) {
 
 void st_close(StFile *f) {
   if (f->map) munmap(f->map, f->size);
+  for (int i = 0; i < f->nshard; i++) st_close(&f->shard[i]);
+  free(f->shard);
+  f->shard = NULL;
+  f->nshard = 0;
   free(f->t);
   f->map = NULL;
   f->t = NULL;

@@ -28,13 +28,19 @@ typedef struct StTensor {
 
 typedef struct StFile {
   char path[1024];
-  uint8_t *map;             /* whole file */
+  uint8_t *map;             /* whole file (NULL for a shard index) */
   size_t size;
   int n;
   StTensor *t;              /* [n] */
+  struct StFile *shard;     /* a shard index's shards [nshard], each mapped; t points into them */
+  int nshard;
 } StFile;
 
+/* A safetensors file, or a Hugging Face shard index (*.safetensors.index.json,
+ * safetensors_index.c) read as one file: the union of its shards' tables. */
 int st_open(const char *path, StFile *out, char *err, size_t errlen);
+int st_is_index(const char *path);
+int st_open_index(const char *path, StFile *out, char *err, size_t errlen);
 void st_close(StFile *f);
 const StTensor *st_find(const StFile *f, const char *name);
 

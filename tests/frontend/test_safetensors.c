@@ -266,6 +266,51 @@ static void test_check_spec(void) {
   st_close(&f);
 }
 
+static void write_text(const char *name, const char *text) {
+  FILE *f = fopen(path_of(name), "w");
+  fputs(text, f);
+  fclose(f);
+}
+
+/* expect st_open(index) to fail with err containing want */
+static void index_fails(const char *json, const char *want) {
+  StFile f;
+  write_text("m.safetensors.index.json", json);
+  ASSERT(-1, st_open(path_of("m.safetensors.index.json"), &f, err, sizeof err));
+  if (!strstr(err, want)) fails++, printf("%s:%d: '%s' not in '%s'\n", __FILE__, __LINE__, want, err);
+}
+
+/* a shard index: the union of its shards, data read in place; every disagreement refused */
+static void test_index(void) {
+  float a[4] = {1, 2, 3, 4}, b[2] = {5, 6};
+  StWriteTensor s1[2] = {{"w.a", DT_F32, 2, {2, 2}, a}, {"w.b", DT_F32, 1, {2}, b}};
+  StWriteTensor s2[1] = {{"w.c", DT_F32, 1, {4}, a}};
+  StFile f;
+  ASSERT(0, st_write(path_of("s1.safetensors"), s1, 2, err, sizeof err));
+  ASSERT(0, st_write(path_of("s2.safetensors"), s2, 1, err, sizeof err));
+  write_text("m.safetensors.index.json", "{\"metadata\": {\"total_size\": 40}, \"weight_map\": {\"w.c\": "
+             "\"s2.safetensors\", \"w.a\": \"s1.safetensors\", \"w.b\": \"s1.safetensors\"}}\n");
+  ASSERT(0, st_open(path_of("m.safetensors.index.json"), &f, err, sizeof err));
+  ASSERT(3, f.n);
+  ASSERT(2, f.nshard);
+  const StTensor *c = st_find(&f, "w.c"), *bb = st_find(&f, "w.b");
+  ASSERT(1, c && bb && st_get_f32(c, 3) == 4 && st_get_f32(bb, 1) == 6);
+  st_close(&f);
+  index_fails("{\"weight_map\": {\"w.a\": \"s1.safetensors\", \"w.b\": \"s1.safetensors\", \"w.c\": "
+              "\"s3.safetensors\"}}", "shard 's3.safetensors': ");
+  index_fails("{\"weight_map\": {\"w.a\": \"s1.safetensors\", \"w.b\": \"s2.safetensors\", \"w.c\": "
+              "\"s2.safetensors\"}}", "tensor 'w.b' is mapped to 's2.safetensors', which does not hold it");
+  index_fails("{\"weight_map\": {\"w.a\": \"s1.safetensors\", \"w.c\": \"s2.safetensors\"}}",
+              "shard 's1.safetensors' holds tensor 'w.b', which the index does not map to it");
+  index_fails("{\"weight_map\": {\"w.a\": \"s1.safetensors\", \"w.b\": \"s1.safetensors\", \"w.a\": "
+              "\"s1.safetensors\", \"w.c\": \"s2.safetensors\"}}", "error: tensor 'w.a' is mapped twice");
+  index_fails("{\"metadata\": {}}", "m.safetensors.index.json:1:1: error: a shard index needs a \"weight_map\"");
+  index_fails("[1, 2]", "a shard index is a JSON object");
+  index_fails("{\"weight_map\": {\"w.a\": \"../s1.safetensors\"}}", "weight_map values are shard file names");
+  index_fails("{\"weight_map\": {\"w.a\": ", "m.safetensors.index.json:");
+  unlink(path_of("s1.safetensors")), unlink(path_of("s2.safetensors")), unlink(path_of("m.safetensors.index.json"));
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/modc_test_st_XXXXXX");
   if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
@@ -276,6 +321,7 @@ int main(void) {
   test_foreign_header();
   test_expected();
   test_check_spec();
+  test_index();
   const char *files[] = {"rt", "d1", "d2", "d3", "f", "c"};
   for (int i = 0; i < 6; i++) {
     char name[32];

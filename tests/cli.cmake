@@ -27,3 +27,6 @@ if(MODC_SANITIZE)
   set_tests_properties(python_modc PROPERTIES ENVIRONMENT
     "LD_PRELOAD=${CLI_LIBASAN};ASAN_OPTIONS=detect_leaks=0")
 endif()
+# modc import-hf end to end (tests/cli/test_import_hf.sh): one file, shards, bf16, refusals.
+add_test(NAME cli_import_hf COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_import_hf.sh $<TARGET_FILE:modc>
+         $<TARGET_FILE:modc-randweights> ${CMAKE_CURRENT_BINARY_DIR}/import_hf_work)

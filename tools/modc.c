@@ -26,6 +26,7 @@
 #include "tools/bench.h"
 #include "tools/cli.h"
 #include "tools/eval.h"
+#include "tools/import_hf.h"
 #include "tools/records.h"
 #include "tools/tokfile.h"
 #include "tools/tune.h"
@@ -46,10 +47,10 @@ static const char usage_main[] =
   "  tune SPEC.yaml --routing ...          search per-layer capacities or thresholds against NLL\n"
   "                                        and latency on this CPU (frontier, tuned spec)\n"
   "  eval LIB.so --tokens F|--bytes F      mean NLL and perplexity of a token file, take rates\n"
+  "  import-hf DIR -o SPEC.yaml            a spec for a Hugging Face Llama checkpoint folder\n"
   "\n"
   "'modc <command> --help' describes each command's options; 'modc --version' says which LLVM\n"
-  "this modc carries and where it finds the runtime it links into libraries.\n"
-  "Not implemented yet: 'import-hf' (DESIGN.md section 7).\n";
+  "this modc carries and where it finds the runtime it links into libraries.\n";
 
 static const char usage_compile[] =
   "usage: modc compile SPEC.yaml [-o OUT] [options]\n"
@@ -522,5 +523,6 @@ int main(int argc, char **argv) {
   if (!strcmp(argv[1], "bench")) return bench_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "tune")) return tune_main(argc - 2, argv + 2);
   if (!strcmp(argv[1], "eval")) return eval_main(argc - 2, argv + 2);
+  if (!strcmp(argv[1], "import-hf")) return import_hf_main(argc - 2, argv + 2);
   return cli_fail("unknown command '%s' (see modc --help)", argv[1]);
 }

@@ -17,6 +17,14 @@ add_test(NAME cli_install COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_instal
 # first python3 with numpy (a pyenv shim may lack it while Debian's has it); none is a failure.
 add_test(NAME python_modc COMMAND sh -c "for p in python3 /usr/bin/python3; do $p -c 'import numpy' 2>/dev/null && exec $p \"$0\" \"$@\"; done; echo 'no python3 with numpy (scripts/setup.sh installs python3-numpy)'; exit 1"
          ${CMAKE_SOURCE_DIR}/tests/python/test_modc.py $<TARGET_FILE:modc> ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/python_work)
+# modc.torch (tests/python/test_torch.py): PyTorch's logits and routing against the exported,
+# compiled model.  Without PyTorch it says so and ctest shows it not run (77); not in a
+# sanitizer build (PyTorch under a preloaded ASan runtime is not something we test).
+if(NOT MODC_SANITIZE AND NOT MODC_TSAN)
+  add_test(NAME python_torch COMMAND sh -c "for p in python3 /usr/bin/python3; do $p -c 'import numpy, torch' 2>/dev/null && exec $p \"$0\" \"$@\"; done; echo 'NOT RUN: no python3 with numpy and torch (apt-get install python3-torch)'; exit 77"
+           ${CMAKE_SOURCE_DIR}/tests/python/test_torch.py $<TARGET_FILE:modc> ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/torch_work)
+  set_tests_properties(python_torch PROPERTIES SKIP_RETURN_CODE 77)
+endif()
 # Programs outside the build (python3, cc of test_install.sh) load libraries whose runtime a
 # sanitizer build instrumented: they need its flags, and python3 its runtime preloaded.
 if(MODC_SANITIZE)

@@ -79,4 +79,12 @@ with modc.load(lib) as m:
     assert m.forward([[1, 2, 3, 4, 5, 6, 7, 8]]).shape == (1, 8, 256)
 PY
 
+# pip installs the package from a copy of python/ (Debian's pip and setuptools, nothing
+# downloaded); the installed copy loads the model
+cp -r "$S/python" pysrc
+env $pre ${PY:-python3} -m pip install --no-build-isolation --no-deps --no-index --target "$W/site" ./pysrc > pip.log 2>&1 \
+  && ok "pip installs the Python package" || bad "pip install: $(tail -5 pip.log)"
+env $pre PYTHONPATH=$W/site ${PY:-python3} -c "import modc, sys; m = modc.load(sys.argv[1]); print(m.info.name)" "$W/out/libsmall.so" \
+  > pip.out 2>&1 && grep -qx small pip.out && ok "the pip-installed package loads a model" || bad "pip-installed: $(cat pip.out)"
+
 finish

@@ -36,12 +36,10 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include "frontend/graph.h"
 #include "frontend/spec.h"
@@ -286,28 +284,12 @@ static void remove_dir(const char *dir) {
   if (rmdir(dir)) fprintf(stderr, "modc: warning: cannot remove the work folder %s: %s\n", dir, strerror(errno));
 }
 
-/* remove_dir with async-signal-safe calls only (open, getdents64, unlinkat, rmdir): the
- * handler may run while any thread holds malloc's lock, which opendir would wait on forever */
-static void remove_dir_in_handler(const char *dir) {
-  static char buf[8192] __attribute__((aligned(8)));
-  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  long n;
-  while (fd >= 0 && (n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0)
-    for (long o = 0; o < n;) {
-      struct { uint64_t ino; int64_t off; unsigned short reclen; unsigned char type; char name[]; } *e = (void *)(buf + o);
-      if (strcmp(e->name, ".") && strcmp(e->name, "..")) unlinkat(fd, e->name, 0);
-      o += e->reclen;
-    }
-  if (fd >= 0) close(fd);
-  rmdir(dir);
-}
-
 /* An interrupted tune leaves no work folder: the signal's default action after the clean-up
  * (build_part's children reset these handlers before they compile). */
 static char interrupted_dir[1200];
 static void on_signal(int sig) {
   tune_kill_builds();
-  if (interrupted_dir[0]) remove_dir_in_handler(interrupted_dir);
+  if (interrupted_dir[0]) cli_rmdir_in_handler(interrupted_dir);
   signal(sig, SIG_DFL);
   raise(sig);
 }

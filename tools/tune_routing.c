@@ -17,7 +17,8 @@
  * best configurations within the budget are then measured again (the mean of two runs must
  * stay within it) before one is chosen.
  * Outputs in DIR: frontier.csv, frontier.png, NAME.tuned.yaml (the best NLL within the
- * budget); DIR/work holds each configuration's files while it is measured.
+ * budget); DIR/work holds each configuration's files while it is measured, and an
+ * interrupted run (SIGINT, SIGTERM, SIGHUP) removes it and its compile child.
  */
 #include "tools/tune_routing.h"
 
@@ -26,6 +27,7 @@
 #include <limits.h>
 #include <fcntl.h>
 #include <math.h>
+#include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +204,24 @@ static int rm_tree_files(const char *dir) {
   return rmdir(dir);
 }
 
+/* ---- interruption: the compile child killed, the work folder removed, then the signal ---- */
+
+static volatile pid_t compiling;
+static char work_dir[3000], conf_dir[3100];
+
+static void on_signal(int sig) {
+  if (compiling > 0) kill(compiling, SIGKILL), waitpid(compiling, NULL, 0);
+  if (conf_dir[0]) cli_rmdir_in_handler(conf_dir);
+  if (work_dir[0]) rmdir(work_dir);
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void catch_signals(const char *work) {
+  snprintf(work_dir, sizeof work_dir, "%s", work);
+  signal(SIGINT, on_signal), signal(SIGTERM, on_signal), signal(SIGHUP, on_signal);
+}
+
 static int spawn_compile(const RTuner *u, const char *yaml, const char *lib, const char *errf) {
   char *argv[] = {(char *)"modc", (char *)"compile", (char *)yaml, (char *)"-o", (char *)lib, (char *)"-q", NULL};
   posix_spawn_file_actions_t fa;
@@ -211,7 +231,9 @@ static int spawn_compile(const RTuner *u, const char *yaml, const char *lib, con
   int st = 0, rc = posix_spawn(&pid, u->self, &fa, NULL, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   if (rc) return cli_fail("cannot run %s: %s", u->self, strerror(rc));
+  compiling = pid;
   while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  compiling = 0;
   if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
   FILE *f = fopen(errf, "r");
   char msg[1024] = "";
@@ -250,6 +272,7 @@ static int measure(RTuner *u, RConf *c, const Spec *s, int keep_dir, char *dir, 
   snprintf(lib, sizeof lib, "%s/lib%s.so", dir, s->name);
   snprintf(errf, sizeof errf, "%s/compile.err", dir);
   if (mkdir(dir, 0777) && errno != EEXIST) return cli_fail("cannot create '%s': %s", dir, strerror(errno));
+  snprintf(conf_dir, sizeof conf_dir, "%s", dir);
   Spec w = *s;
   if (u->mode == EVAL_SESSION) w.n_shapes = 1, w.shapes[0][0] = 1, w.shapes[0][1] = 1; /* forward unused */
   FILE *f = fopen(yaml, "w");
@@ -580,6 +603,7 @@ static int prepare(RTuner *u) {
   if (mkdir(u->out, 0777) && errno != EEXIST) return cli_fail("cannot create '%s': %s", u->out, strerror(errno));
   snprintf(u->work, sizeof u->work, "%s/work", u->out);
   if (mkdir(u->work, 0777) && errno != EEXIST) return cli_fail("cannot create '%s': %s", u->work, strerror(errno));
+  catch_signals(u->work);
   return 0;
 }
 

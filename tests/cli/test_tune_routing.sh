@@ -89,6 +89,14 @@ refuse_tune "an impossible budget is named" "no configuration meets --budget-ms 
 [ -s none/frontier.csv ] && [ -s none/frontier.png ] && ok "the frontier is written anyway" || bad "no frontier for an impossible budget"
 [ ! -e none/small.tuned.yaml ] && ok "no tuned spec for an impossible budget" || bad "a tuned spec was written"
 
+# an interrupted run removes its work folder and its compile child
+"$M" tune small.yaml --routing --calib cal.txt --bytes --budget-ms 1 -o intr -q 2> /dev/null &
+pid=$!
+sleep 3; kill -TERM $pid 2> /dev/null; wait $pid; st=$?
+[ "$st" = 143 ] && ok "SIGTERM ends tune --routing (status $st)" || bad "interrupted tune --routing exited $st"
+[ -d intr ] && [ ! -e intr/work ] && ok "the interrupted run left no work folder" || bad "left: $(ls -R intr 2>&1)"
+pgrep -f "compile intr/work" > /dev/null && bad "a compile child outlived the interrupt" || ok "no compile child left"
+
 # bad input
 : > empty.txt
 printf '1 2\n3 999\n' > big.ids

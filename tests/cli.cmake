@@ -38,3 +38,9 @@ endif()
 # modc import-hf end to end (tests/cli/test_import_hf.sh): one file, shards, bf16, refusals.
 add_test(NAME cli_import_hf COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_import_hf.sh $<TARGET_FILE:modc>
          $<TARGET_FILE:modc-randweights> ${CMAKE_CURRENT_BINARY_DIR}/import_hf_work)
+# A static-LLVM modc (-DMODC_STATIC_LLVM=ON): no libLLVM among its libraries, and it compiles
+# and runs a model.  Only in such a build tree (CI builds the shared-LLVM one).
+if(MODC_STATIC_LLVM)
+  add_test(NAME cli_static_llvm COMMAND sh -c "! ldd \"$0\" | grep -q libLLVM && \"$0\" --version | grep -q 'LLVM 19' && \"$1\" \"$2\" --seed 1 -o \"$3/s.safetensors\" >/dev/null && sed 's/^weights: .*/weights: s.safetensors/' \"$2\" > \"$3/s.yaml\" && \"$0\" compile \"$3/s.yaml\" -o \"$3/out/libsmall.so\" -q && \"$0\" run \"$3/out/libsmall.so\" --prompt hi --max-new 4 --temperature 0"
+           $<TARGET_FILE:modc> $<TARGET_FILE:modc-randweights> ${CMAKE_CURRENT_LIST_DIR}/cli/small.yaml ${CMAKE_CURRENT_BINARY_DIR})
+endif()

@@ -1,4 +1,6 @@
 /* cli.c: the command line's errors and progress lines (cli.h). */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
@@ -55,6 +57,18 @@ int cli_number(const char *flag, const char *v, double lo, double *out) {
   if (!*v || *end || !isfinite(x) || x <= lo) return cli_fail("%s must be a finite number > %g, got '%s'", flag, lo, v);
   *out = x;
   return 0;
+}
+
+int cli_rmdir(const char *dir) {
+  DIR *d = opendir(dir);
+  struct dirent *e;
+  char path[4400];
+  if (!d) return errno == ENOENT ? 0 : -1;
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name), unlink(path);
+  closedir(d);
+  return rmdir(dir);
 }
 
 void cli_rmdir_in_handler(const char *dir) {

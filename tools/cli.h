@@ -20,7 +20,9 @@ void cli_progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * cli_fail naming the flag and the value. */
 int cli_int(const char *flag, const char *v, long lo, long hi, int *out);
 int cli_number(const char *flag, const char *v, double lo, double *out);
-/* Remove dir's files and dir itself from a signal handler: async-signal-safe calls only
+/* Remove dir's files and dir itself; 0, or -1 with errno set (a dir that does not exist is 0). */
+int cli_rmdir(const char *dir);
+/* The same from a signal handler: async-signal-safe calls only
  * (open, getdents64, unlinkat, rmdir), never malloc, which an interrupted thread may hold. */
 void cli_rmdir_in_handler(const char *dir);
 /* "modc: error: " fmt "\n" on stderr; returns 1. */

@@ -30,7 +30,6 @@
  * The environment variable MODC_TUNE_FAULT is a test hook (tune_kern.h): every candidate's
  * output is made wrong, and the test checks that none is chosen.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -272,18 +271,6 @@ static void summary(Tuner *u) {
 
 /* ---- the command ---- */
 
-/* the work folder and what a failed build left in it */
-static void remove_dir(const char *dir) {
-  DIR *d = opendir(dir);
-  struct dirent *e;
-  char path[1400];
-  while (d && (e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-      snprintf(path, sizeof path, "%s/%s", dir, e->d_name), unlink(path);
-  if (d) closedir(d);
-  if (rmdir(dir)) fprintf(stderr, "modc: warning: cannot remove the work folder %s: %s\n", dir, strerror(errno));
-}
-
 /* An interrupted tune leaves no work folder: the signal's default action after the clean-up
  * (build_part's children reset these handlers before they compile). */
 static char interrupted_dir[1200];
@@ -358,7 +345,9 @@ static void tuner_free(Tuner *u) {
   trunner_free(&u->run);
   for (int i = 0; u->compare && i < u->o.ncompare; i++) tuning_free(&u->compare[i]);
   free(u->compare);
-  if (u->dir[0]) remove_dir(u->dir), interrupted_dir[0] = 0;
+  if (u->dir[0] && cli_rmdir(u->dir)) /* the work folder and what a failed build left in it */
+    fprintf(stderr, "modc: warning: cannot remove the work folder %s: %s\n", u->dir, strerror(errno));
+  interrupted_dir[0] = 0;
 }
 
 int tune_main(int argc, char **argv) {

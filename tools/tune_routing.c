@@ -22,7 +22,6 @@
  */
 #include "tools/tune_routing.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <fcntl.h>
@@ -193,17 +192,6 @@ static const char *conf_name(const RTuner *u, const RConf *c, char *buf, size_t 
 
 /* ---- one measurement: write, compile, load, eval ---- */
 
-static int rm_tree_files(const char *dir) {
-  DIR *d = opendir(dir);
-  if (!d) return errno == ENOENT ? 0 : -1;
-  struct dirent *e;
-  char p[3400];
-  while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) snprintf(p, sizeof p, "%s/%s", dir, e->d_name), unlink(p);
-  closedir(d);
-  return rmdir(dir);
-}
-
 /* ---- interruption: the compile child killed, the work folder removed, then the signal ---- */
 
 static volatile pid_t compiling;
@@ -279,7 +267,7 @@ static int measure(RTuner *u, RConf *c, const Spec *s, int keep_dir, char *dir, 
   int rc = !f || spec_write(&w, NULL, "a configuration of modc tune --routing", f) ? cli_fail("cannot write '%s'", yaml) : 0;
   if (f) fclose(f);
   rc = rc || spawn_compile(u, yaml, lib, errf) || eval_lib(u, lib, s, c);
-  if (!keep_dir) rm_tree_files(dir);
+  if (!keep_dir) cli_rmdir(dir);
   u->eval_s += timing_now() - t, u->measured++, c->runs = 1;
   if (!rc) {
     char take[256] = "";
@@ -615,7 +603,7 @@ static int baselines(RTuner *u) {
   int rc = measure(u, c, &u->spec, u->mode == EVAL_SESSION, dir, sizeof dir, "config 1");
   if (!rc) u->nconf++;
   if (!rc && u->mode == EVAL_SESSION) rc = threshold_grid(u, dir);
-  rm_tree_files(dir);
+  cli_rmdir(dir);
   if (rc || !u->twin) return rc;
   Spec t;
   if (spec_load(u->twin, NULL, 0, &t, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;

@@ -31,7 +31,8 @@ static const char usage_import[] =
   "LlamaForCausalLM, and model.safetensors or model.safetensors.index.json with its shards):\n"
   "routing: none, weights pointing into DIR (absolute path), compile.weights_dtype bf16 when\n"
   "the checkpoint is bfloat16.  The checkpoint is checked against the spec before it is\n"
-  "written.  Refused: other architectures, attention or mlp biases, rope_scaling, sliding\n"
+  "written.  Refused: other architectures, attention or mlp biases, rope_scaling or\n"
+  "rope_parameters other than default RoPE (transformers 5 writes theta there), sliding\n"
   "windows, an activation other than silu, a head_dim other than hidden_size / heads.\n"
   "  -o PATH             the spec to write\n"
   "  --name NAME         the model's name (default: DIR's name, as [a-z][a-z0-9_]*)\n"
@@ -95,6 +96,32 @@ static int check_architecture(Import *im) {
   return 0;
 }
 
+/* transformers 5 writes RoPE's settings as "rope_parameters": {"rope_type": "default",
+ * "rope_theta": ...} (earlier versions: a top-level "rope_theta" and "rope_scaling").  Only
+ * plain RoPE is accepted; its theta wins over a top-level one. */
+static int read_rope_parameters(Import *im) {
+  json_t *rp = json_object_get(im->cfg, "rope_parameters");
+  if (!rp || json_is_null(rp)) return 0;
+  if (!json_is_object(rp)) return cli_fail("%s: \"rope_parameters\" must be an object", im->config);
+  const char *key;
+  json_t *v;
+  json_object_foreach(rp, key, v) {
+    if (!strcmp(key, "rope_type")) {
+      if (!json_is_string(v) || strcmp(json_string_value(v), "default"))
+        return cli_fail("%s: \"rope_parameters.rope_type\" is %s: only default RoPE is supported (DESIGN section 4)",
+                        im->config, json_is_string(v) ? json_string_value(v) : "not a string");
+    } else if (!strcmp(key, "rope_theta")) {
+      if (!json_is_number(v) || !(json_number_value(v) > 0))
+        return cli_fail("%s: \"rope_parameters.rope_theta\" must be a positive number", im->config);
+      im->s.rope_theta = json_number_value(v);
+    } else {
+      return cli_fail("%s: \"rope_parameters.%s\" is set: only default RoPE with rope_theta is supported", im->config,
+                      key);
+    }
+  }
+  return 0;
+}
+
 static int read_dims(Import *im) {
   Spec *s = &im->s;
   int mpe = 2048, head_dim = 0;
@@ -104,7 +131,8 @@ static int read_dims(Import *im) {
       cfg_int(im, "num_attention_heads", 1, 1, INT_MAX, &s->n_heads) ||
       cfg_int(im, "intermediate_size", 1, 1, INT_MAX, &s->d_ff) ||
       cfg_int(im, "max_position_embeddings", 0, 1, INT_MAX, &mpe) || cfg_num(im, "rms_norm_eps", 1, &s->norm_eps) ||
-      cfg_num(im, "rope_theta", 0, &s->rope_theta) || cfg_int(im, "head_dim", 0, 1, INT_MAX, &head_dim))
+      cfg_num(im, "rope_theta", 0, &s->rope_theta) || read_rope_parameters(im) ||
+      cfg_int(im, "head_dim", 0, 1, INT_MAX, &head_dim))
     return 1;
   s->n_kv_heads = s->n_heads;
   if (cfg_int(im, "num_key_value_heads", 0, 1, INT_MAX, &s->n_kv_heads)) return 1;

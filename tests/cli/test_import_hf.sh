@@ -82,7 +82,21 @@ config hfb ', "torch_dtype_note": 0' && sed -i 's/"float32"/"bfloat16"/' hfb/con
 "$M" import-hf hfb -o b.yaml > /dev/null 2>&1 && expect "bfloat16 checkpoints keep bf16 storage" "weights_dtype: bf16" b.yaml \
   || bad "import-hf bfloat16"
 
+# transformers 5 writes RoPE as rope_parameters (and "dtype" for torch_dtype)
+config hf5 && sed -i 's/"rope_theta": 500000.0, //; s/"torch_dtype"/"dtype"/' hf5/config.json &&
+  sed -i 's/"use_cache": true/"use_cache": true, "rope_parameters": {"rope_type": "default", "rope_theta": 500000.0}/' hf5/config.json &&
+  cp ref.safetensors hf5/model.safetensors
+"$M" import-hf hf5 -o imp5.yaml > /dev/null 2> imp5.err && expect "rope_parameters' theta taken" "rope_theta: 500000" imp5.yaml \
+  || bad "import-hf rope_parameters: $(cat imp5.err)"
+"$M" compile imp5.yaml --shape 1,16 -o imp5/lib.so -q 2> c.err || bad "compile imp5: $(cat c.err)"
+[ "$(nll ref/lib.so --mode forward)" = "$(nll imp5/lib.so --mode forward)" ] && ok "and it computes the original's NLL" \
+  || bad "rope_parameters import computes another function"
+
 # refused, naming the file and key; nothing written
+config rp ', "rope_parameters": {"rope_type": "yarn", "rope_theta": 10000.0, "factor": 4.0}'
+refuse_import "rope_parameters of another RoPE" "\"rope_parameters.rope_type\" is yarn: only default RoPE" rp -o x.yaml
+config rp2 ', "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0, "partial_rotary_factor": 0.5}'
+refuse_import "rope_parameters with more than theta" "\"rope_parameters.partial_rotary_factor\" is set" rp2 -o x.yaml
 refuse_import "a folder without config.json" "nope: no config.json" nope -o x.yaml
 config arch && sed -i 's/LlamaForCausalLM/MistralForCausalLM/' arch/config.json && cp ref.safetensors arch/model.safetensors
 refuse_import "another architecture" "architecture MistralForCausalLM is not supported" arch -o x.yaml

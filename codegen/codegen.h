@@ -59,12 +59,21 @@ int cg_emit(const CgModel *model, Graph **graphs, int n_graphs, const CgTarget *
 /* Link an object with the runtime archive into a shared library (runs the C compiler
  * driver, $MODC_CC or cc).  Only for the host triple. */
 int cg_link_shared(const char *obj_path, const char *so_path, char *err, size_t errlen);
+/* The same for target t: the host, or a foreign target cg_target_linkable accepts (its cross
+ * driver, $MODC_CROSS_CC or ARCH-linux-gnu-gcc, and runtime archive). */
+int cg_link_for(const CgTarget *t, const char *obj_path, const char *so_path, char *err, size_t errlen);
+/* 0 when a library for t can be linked here: the host, or aarch64 Linux with the cross driver
+ * on $PATH and the runtime built for it; else -1 and an error naming what to install. */
+int cg_target_linkable(const CgTarget *t, char *err, size_t errlen);
 
 /* The runtime archive linked into libraries, and the folder holding modc.h: from
  * $MODC_RUNTIME_LIB / $MODC_RUNTIME_DIR, else beside an installed modc (BIN/../lib/modc,
  * BIN/../include/modc), else the build tree (runtime_files.c).  Written into buf. */
 const char *cg_runtime_lib(char *buf, size_t n);
 const char *cg_runtime_dir(char *buf, size_t n);
+/* The runtime archive for target t (NULL: the host): for a foreign one, ARCH-OS/libmodc_rt.a
+ * in the host archive's folder (e.g. aarch64-linux-gnu/libmodc_rt.a). */
+const char *cg_runtime_lib_for(const CgTarget *t, char *buf, size_t n);
 /* The same for an object of graphs without a model descriptor (cg_emit with model NULL: the
  * tuner's kernel libraries): only the runtime helpers its kernels call are linked in. */
 int cg_link_kernels(const char *obj_path, const char *so_path, char *err, size_t errlen);

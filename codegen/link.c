@@ -15,6 +15,11 @@
  * visible, so the library exports exactly modc_* (plus the graph functions).
  * The driver runs through fork/execvp, without a shell, so paths may hold spaces; what it
  * prints is collected and becomes the error message if it fails.
+ *
+ * A foreign target that modc can link (cg_target_linkable: AArch64 Linux) uses Debian's
+ * cross driver ($MODC_CROSS_CC, else ARCH-linux-gnu-gcc) with -fopenmp, and the runtime
+ * archive built for that architecture (cg_runtime_lib_for); never the sanitizer flags, since
+ * the cross runtime is not instrumented.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -76,20 +81,30 @@ static int arg_words(Argv *a, const char *s) {
   return 0;
 }
 
+/* The C compiler driver for t (NULL: the host): its words into out[n]. */
+static void driver_for(const CgTarget *t, char *out, size_t n) {
+  const char *cc = getenv(t && !cg_target_is_host(t) ? "MODC_CROSS_CC" : "MODC_CC");
+  if (cc && *cc) snprintf(out, n, "%s", cc);
+  else if (t && !cg_target_is_host(t)) snprintf(out, n, "%.*s-linux-gnu-gcc", (int)strcspn(t->triple, "-"), t->triple);
+  else snprintf(out, n, "%s", MODC_CC);
+}
+
 /* whole: the runtime archive whole (a model's library: every modc_* entry point); else only
  * what the object calls (a kernel library without a model, cg_link_kernels). */
-static int build_argv(Argv *a, const char *obj, const char *so, char *soname, int whole) {
-  const char *cc = getenv("MODC_CC");
+static int build_argv(Argv *a, const CgTarget *t, const char *obj, const char *so, char *soname, int whole) {
+  int cross = t && !cg_target_is_host(t);
+  char cc[512];
   const char *base = strrchr(so, '/');
   snprintf(soname, 512, "-Wl,-soname,%s", base ? base + 1 : so);
   memset(a, 0, sizeof *a);
-  int bad = arg_words(a, cc && *cc ? cc : MODC_CC);
-  const char *fixed[] = {"-shared", "-o", so, obj, "-Wl,--whole-archive", cg_runtime_lib(a->rtlib, sizeof a->rtlib),
+  driver_for(t, cc, sizeof cc);
+  int bad = arg_words(a, cc);
+  const char *fixed[] = {"-shared", "-o", so, obj, "-Wl,--whole-archive", cg_runtime_lib_for(t, a->rtlib, sizeof a->rtlib),
                          "-Wl,--no-whole-archive"};
   for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
     if (whole || (i != 4 && i != 6)) bad |= arg_add(a, fixed[i]);
-  bad |= arg_words(a, MODC_OPENMP_FLAGS);
-  bad |= arg_words(a, MODC_RT_LINK_FLAGS);
+  bad |= arg_words(a, cross ? "-fopenmp" : MODC_OPENMP_FLAGS);
+  if (!cross) bad |= arg_words(a, MODC_RT_LINK_FLAGS);
   bad |= arg_add(a, "-lm");
   bad |= arg_add(a, soname);
   return bad || a->n == 0 ? -1 : 0;
@@ -148,10 +163,10 @@ static int run(char *const *argv, char *out, size_t n) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int link_so(const char *obj_path, const char *so_path, int whole, char *err, size_t errlen) {
+static int link_so(const CgTarget *t, const char *obj_path, const char *so_path, int whole, char *err, size_t errlen) {
   Argv a;
   char soname[512], out[4096];
-  if (build_argv(&a, obj_path, so_path, soname, whole))
+  if (build_argv(&a, t, obj_path, so_path, soname, whole))
     return link_fail(err, errlen, "internal error: the link command line is too long");
   int st = run(a.v, out, sizeof out);
   if (st == 0) return 0;
@@ -162,9 +177,51 @@ static int link_so(const char *obj_path, const char *so_path, int whole, char *e
 }
 
 int cg_link_shared(const char *obj_path, const char *so_path, char *err, size_t errlen) {
-  return link_so(obj_path, so_path, 1, err, errlen);
+  return link_so(NULL, obj_path, so_path, 1, err, errlen);
+}
+
+int cg_link_for(const CgTarget *t, const char *obj_path, const char *so_path, char *err, size_t errlen) {
+  return link_so(t, obj_path, so_path, 1, err, errlen);
 }
 
 int cg_link_kernels(const char *obj_path, const char *so_path, char *err, size_t errlen) {
-  return link_so(obj_path, so_path, 0, err, errlen);
+  return link_so(NULL, obj_path, so_path, 0, err, errlen);
+}
+
+/* Is the first word of cmd an executable on $PATH (or a path to one)? */
+static int on_path(const char *cmd) {
+  char word[512], p[4096];
+  snprintf(word, sizeof word, "%.*s", (int)strcspn(cmd, " \t"), cmd);
+  if (strchr(word, '/')) return access(word, X_OK) == 0;
+  const char *path = getenv("PATH");
+  for (const char *d = path ? path : "/usr/bin:/bin"; *d;) {
+    size_t len = strcspn(d, ":");
+    snprintf(p, sizeof p, "%.*s/%s", (int)len, d, word);
+    if (len && access(p, X_OK) == 0) return 1;
+    d += len + (d[len] == ':');
+  }
+  return 0;
+}
+
+/* Debian's packages for a cross target's driver and OpenMP runtime. */
+static const char *debian_packages(const char *arch) {
+  return !strcmp(arch, "aarch64") ? "gcc-aarch64-linux-gnu and libgomp1-arm64-cross" : NULL;
+}
+
+int cg_target_linkable(const CgTarget *t, char *err, size_t errlen) {
+  if (cg_target_is_host(t)) return 0;
+  char arch[64], cc[512], rt[4096];
+  snprintf(arch, sizeof arch, "%.*s", (int)strcspn(t->triple, "-"), t->triple);
+  const char *pkgs = debian_packages(arch);
+  if (!pkgs || !strstr(t->triple, "-linux-gnu"))
+    return link_fail(err, errlen, "cannot link a shared library for foreign target '%s' (modc links "
+                     "the host's and aarch64-linux-gnu); use --emit obj|asm|llvm", t->triple);
+  driver_for(t, cc, sizeof cc);
+  if (!on_path(cc))
+    return link_fail(err, errlen, "linking for %s needs the cross C compiler '%s', which is not "
+                     "installed: install Debian's %s (or set MODC_CROSS_CC)", t->triple, cc, pkgs);
+  if (access(cg_runtime_lib_for(t, rt, sizeof rt), R_OK))
+    return link_fail(err, errlen, "no modc runtime for %s at %s: modc was built without the cross "
+                     "compiler; install Debian's %s and rebuild modc", t->triple, rt, pkgs);
+  return 0;
 }

@@ -3,7 +3,9 @@
  * it).  In order: $MODC_RUNTIME_LIB / $MODC_RUNTIME_DIR; next to an installed modc,
  * BIN/../lib/modc/libmodc_rt.a and BIN/../include/modc/modc.h (cmake --install lays them out
  * so, and a prefix moved as a whole keeps working); else the build tree modc was built in
- * (MODC_RUNTIME_LIB, MODC_RUNTIME_DIR, set by CMakeLists.txt). */
+ * (MODC_RUNTIME_LIB, MODC_RUNTIME_DIR, set by CMakeLists.txt).  A foreign target's archive
+ * (the runtime cross-built for AArch64) sits in a folder named by its triple without the
+ * vendor beside the host's: aarch64-linux-gnu/libmodc_rt.a. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,4 +46,18 @@ const char *cg_runtime_lib(char *buf, size_t n) {
 
 const char *cg_runtime_dir(char *buf, size_t n) {
   return pick("MODC_RUNTIME_DIR", "include/modc/modc.h", 1, MODC_RUNTIME_DIR, buf, n);
+}
+
+const char *cg_runtime_lib_for(const CgTarget *t, char *buf, size_t n) {
+  cg_runtime_lib(buf, n);
+  if (!t || cg_target_is_host(t)) return buf;
+  char host[4096];
+  snprintf(host, sizeof host, "%s", buf);
+  char *slash = strrchr(host, '/');
+  const char *arch_end = t->triple + strcspn(t->triple, "-");  /* "aarch64-unknown-linux-gnu" */
+  const char *os = *arch_end ? arch_end + 1 + strcspn(arch_end + 1, "-") : arch_end;
+  if (slash) *slash = 0;
+  snprintf(buf, n, "%s%s%.*s%s/libmodc_rt.a", slash ? host : "", slash ? "/" : "", (int)(arch_end - t->triple),
+           t->triple, os);
+  return buf;
 }

@@ -2,8 +2,9 @@
  * ISA features the library will need (runtime/cpu.c refuses to open on a CPU without them).
  *
  * Named CPUs: the LLVM C API reports the host's features but not a named CPU's, so for
- * x86 a table below lists the vector-ISA features each CPU implies (checked against clang
- * by tests/codegen/test_module.c); LLVM itself still derives everything else from the name.
+ * x86 and AArch64 tables below list the ISA features each CPU implies that a kernel could
+ * use (x86 checked against clang by tests/codegen/test_module.c); LLVM itself still derives
+ * everything else from the name.
  * Whether LLVM knows a CPU at all is learnt from its own "is not a recognized processor"
  * diagnostic, caught on stderr while a probe target machine is created.
  */
@@ -75,8 +76,41 @@ static const char *x86_features(const char *cpu) {
   return NULL;
 }
 
+/* Features implied by AArch64 CPU names (LLVM 19's AArch64Processors.td): those the runtime
+ * can see in the kernel's HWCAP bits (runtime/cpu.c), so a library refuses a CPU that lacks
+ * what its kernels may use (SVE above all, which LLVM may pick for any loop). */
+#define A_V80 "+fp-armv8,+neon"
+#define A_V82 A_V80 ",+crc,+lse,+fullfp16"
+#define A_N1 A_V82 ",+rcpc,+dotprod"
+#define A_V1 A_N1 ",+sve,+bf16,+i8mm"
+#define A_N2 A_V1 ",+sve2"
+
+static const struct { const char *cpu, *features; } arm_cpus[] = {
+  {"generic", A_V80}, {"cortex-a35", A_V80 ",+crc"}, {"cortex-a53", A_V80 ",+crc"},
+  {"cortex-a57", A_V80 ",+crc"}, {"cortex-a72", A_V80 ",+crc"}, {"cortex-a73", A_V80 ",+crc"},
+  {"cortex-a55", A_N1}, {"cortex-a75", A_N1}, {"cortex-a76", A_N1}, {"cortex-a77", A_N1},
+  {"cortex-a78", A_N1}, {"cortex-x1", A_N1}, {"neoverse-n1", A_N1}, {"neoverse-v1", A_V1},
+  {"neoverse-n2", A_N2}, {"neoverse-v2", A_N2}, {"cortex-a710", A_N2}, {"cortex-x2", A_N2},
+  {"a64fx", A_V82 ",+sve"}, {"ampere1", A_N1 ",+bf16,+i8mm"}, {"apple-m1", A_N1},
+  {"apple-m2", A_N1 ",+bf16,+i8mm"},
+};
+#define N_ARM_CPUS ((int)(sizeof arm_cpus / sizeof arm_cpus[0]))
+
+static const char arm_examples[] = "generic, cortex-a72, cortex-a76, neoverse-n1, neoverse-v1, "
+                                   "neoverse-n2, neoverse-v2, a64fx, ampere1, apple-m1";
+
+static const char *arm_features(const char *cpu) {
+  for (int i = 0; i < N_ARM_CPUS; i++)
+    if (!strcmp(arm_cpus[i].cpu, cpu)) return arm_cpus[i].features;
+  return NULL;
+}
+
 static int is_x86(LLVMTargetRef t) {
   return !strcmp(LLVMGetTargetName(t), "x86-64") || !strcmp(LLVMGetTargetName(t), "x86");
+}
+
+static int is_aarch64(LLVMTargetRef t) {
+  return !strcmp(LLVMGetTargetName(t), "aarch64") || !strcmp(LLVMGetTargetName(t), "aarch64_be");
 }
 
 /* LLVM reports unknown CPUs only as a warning on stderr; these catch what it prints. */
@@ -168,21 +202,21 @@ static int unknown_cpu(LLVMTargetRef t, const char *triple, const char *cpu, cha
   return cg_fail(err, errlen, "unknown CPU '%s' for target %s%s%s%s; valid names include %s "
               "(`llc -mtriple=%s -mcpu=help` lists them all), or --cpu native", cpu, triple,
               best[0] ? " (did you mean '" : "", best, best[0] ? "'?)" : "",
-              is_x86(t) ? x86_examples : some, triple);
+              is_x86(t) ? x86_examples : is_aarch64(t) ? arm_examples : some, triple);
 }
 
-/* A named CPU: LLVM must know it; on x86 the table must give its features. */
+/* A named CPU: LLVM must know it; on x86 and AArch64 a table must give its features. */
 static int resolve_named_cpu(LLVMTargetRef t, CgTarget *out, char *err, size_t errlen) {
   char msg[4096];
   probe_cpu(t, out->triple, out->cpu, msg, sizeof msg);
   if (strstr(msg, "is not a recognized processor"))
     return unknown_cpu(t, out->triple, out->cpu, err, errlen);
-  if (!is_x86(t)) return 0;  /* features "": LLVM derives them; the runtime checks none */
-  const char *f = x86_features(out->cpu);
+  if (!is_x86(t) && !is_aarch64(t)) return 0;  /* features "": LLVM derives them; the runtime checks none */
+  const char *f = is_x86(t) ? x86_features(out->cpu) : arm_features(out->cpu);
   if (!f)
     return cg_fail(err, errlen, "CPU '%s' is known to LLVM but modc has no list of its ISA "
                 "features, so the library could not refuse a CPU that lacks them; use "
-                "--cpu native or one of %s", out->cpu, x86_examples);
+                "--cpu native or one of %s", out->cpu, is_x86(t) ? x86_examples : arm_examples);
   snprintf(out->features, sizeof out->features, "%s", f);
   return 0;
 }

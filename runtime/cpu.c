@@ -6,11 +6,22 @@
  * AMX) also with XGETBV.  Names not in the table (tuning flags, "+64bit", other targets) are
  * not checked: a missing entry can only let a library load, never refuse a good CPU.
  * modc_open fails with MODC_ERR_CPU naming every missing extension, instead of dying of
- * SIGILL in the first kernel.  Non-x86-64 builds check nothing.
+ * SIGILL in the first kernel.  On AArch64 Linux the same is done with the kernel's HWCAP and
+ * HWCAP2 bits (getauxval) for the features codegen's table lists (neon, fullfp16, dotprod,
+ * sve, sve2, bf16, i8mm, ...).  Other builds check nothing.
  */
 #include <stdio.h>
 #include <string.h>
 #include "internal.h"
+
+#if defined(__x86_64__) || (defined(__aarch64__) && defined(__linux__))
+/* Append name[0..len) to missing[n] after a ", " when it is not the first. */
+static void append_name(char *missing, size_t n, int count, const char *name, size_t len) {
+  if (!missing || !n) return;
+  size_t used = strlen(missing);
+  snprintf(missing + used, n - used, "%s%.*s", count ? ", " : "", (int)len, name);
+}
+#endif
 
 #if defined(__x86_64__)
 #include <cpuid.h>
@@ -98,13 +109,6 @@ static const CpuFeature *find_feature(const char *name, size_t len) {
   return NULL;
 }
 
-/* Append name[0..len) to missing[n] after a ", " when it is not the first. */
-static void append_name(char *missing, size_t n, int count, const char *name, size_t len) {
-  if (!missing || !n) return;
-  size_t used = strlen(missing);
-  snprintf(missing + used, n - used, "%s%.*s", count ? ", " : "", (int)len, name);
-}
-
 int modc_rt_missing_features(const char *features, char *missing, size_t n) {
   if (missing && n) missing[0] = 0;
   if (!features) return 0;
@@ -130,7 +134,42 @@ int rt_cpu_prepare(const char *features) {
   return 0;
 }
 
-#else /* not x86-64: the target triple was checked at compile time; nothing to query */
+#elif defined(__aarch64__) && defined(__linux__)
+#include <sys/auxv.h>
+
+typedef struct {
+  const char *name;          /* LLVM feature name */
+  unsigned char hwcap2;      /* 0: AT_HWCAP, 1: AT_HWCAP2 */
+  unsigned char bit;
+} ArmFeature;
+
+/* Linux's arch/arm64/include/uapi/asm/hwcap.h */
+static const ArmFeature arm_features[] = {
+  {"fp-armv8", 0, 0}, {"neon", 0, 1}, {"crc", 0, 7}, {"lse", 0, 8}, {"fullfp16", 0, 9},
+  {"rcpc", 0, 15}, {"dotprod", 0, 20}, {"sve", 0, 22},
+  {"sve2", 1, 1}, {"i8mm", 1, 13}, {"bf16", 1, 14},
+};
+
+int modc_rt_missing_features(const char *features, char *missing, size_t n) {
+  if (missing && n) missing[0] = 0;
+  if (!features) return 0;
+  unsigned long caps[2] = {getauxval(AT_HWCAP), getauxval(AT_HWCAP2)};
+  int count = 0;
+  for (const char *p = features; *p;) {
+    size_t len = strcspn(p, ",");
+    for (size_t i = 0; p[0] == '+' && i < sizeof arm_features / sizeof arm_features[0]; i++) {
+      const ArmFeature *f = &arm_features[i];
+      if (strlen(f->name) == len - 1 && !memcmp(f->name, p + 1, len - 1) && !(caps[f->hwcap2] >> f->bit & 1))
+        append_name(missing, n, count++, p + 1, len - 1);
+    }
+    p += len + (p[len] == ',');
+  }
+  return count;
+}
+
+int rt_cpu_prepare(const char *features) { (void)features; return 0; }
+
+#else /* neither: the target triple was checked at compile time; nothing to query */
 
 int modc_rt_missing_features(const char *features, char *missing, size_t n) {
   (void)features;

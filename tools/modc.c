@@ -59,7 +59,8 @@ static const char usage_compile[] =
   "and NAME.pc (pkg-config: PKG_CONFIG_PATH=DIR pkg-config --cflags --libs NAME).\n"
   "  -o PATH                 output path (for --emit: the emitted file, '-' for stdout)\n"
   "  --cpu native|NAME       target CPU (LLVM name, e.g. znver4, skylake-avx512); overrides compile.cpu\n"
-  "  --target host|TRIPLE    target triple; a foreign triple can only --emit (no linking)\n"
+  "  --target host|TRIPLE    target triple: the host, or aarch64-linux-gnu (linked with Debian's\n"
+  "                          gcc-aarch64-linux-gnu); other foreign triples can only --emit\n"
   "  --shape B,T             a (batch, seq_len) for modc_forward; repeatable; replaces compile.shapes\n"
   "  --weights-dtype f32|bf16  storage dtype of weight matrices (computation stays f32)\n"
   "  --embed-weights         put the weights inside the library instead of NAME.weights\n"
@@ -299,8 +300,8 @@ static int compile_model(int argc, char **argv, Model *m) {
   const Spec *s = &m->spec;
   CgTarget t;
   if (cg_target_resolve(s->target, s->cpu, o.opt, &t, err, sizeof err)) return cli_fail("%s", err);
-  if (!o.emit && !cg_target_is_host(&t))   /* before anything is created */
-    return cli_fail("cannot link a shared library for foreign target '%s' here; use --emit obj|asm|llvm", t.triple);
+  if (!o.emit && cg_target_linkable(&t, err, sizeof err))   /* before anything is created */
+    return cli_fail("%s", err);
   if (o.tuning && load_tuning(o.tuning, &t, &m->tuning)) return 1;
   if (o.out) snprintf(out, sizeof out, "%s", o.out);
   else default_out(s, o.emit, out, sizeof out);
@@ -330,7 +331,7 @@ static int compile_model(int argc, char **argv, Model *m) {
   if (!rc) rc = emit_code(m, &o, &t, o.emit ? out : obj, hash, wfile, o.embed ? wpath : NULL);
   if (!rc && !o.emit) {
     cli_progress("linking %s", out);
-    rc = cg_link_shared(obj, out, err, sizeof err) ? cli_fail("%s", err) : 0;
+    rc = cg_link_for(&t, obj, out, err, sizeof err) ? cli_fail("%s", err) : 0;
     if (!rc) rc = cg_write_header(s, hpath, err, sizeof err) ? cli_fail("%s", err) : 0;
     const char *base = strrchr(out, '/');
     if (!rc) rc = cg_write_build_files(s, dir, base ? base + 1 : out, err, sizeof err) ? cli_fail("%s", err) : 0;

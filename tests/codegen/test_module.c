@@ -106,7 +106,11 @@ static void test_named(void) {
   ASSERT(t.features[0] == 0);
   ASSERT_OK(cg_target_resolve("aarch64-linux-gnu", "neoverse-v1", 3, &t, err, sizeof err), err);
   ASSERT(!strcmp(t.triple, "aarch64-unknown-linux-gnu"));
-  ASSERT(!cg_target_is_host(&t) && t.features[0] == 0);
+  /* AArch64 CPUs get the features of modc's table, which the runtime checks in HWCAP */
+  ASSERT(!cg_target_is_host(&t) && feature_on(t.features, "sve") && feature_on(t.features, "bf16") &&
+         !feature_on(t.features, "sve2"));
+  ASSERT_OK(cg_target_resolve("aarch64-linux-gnu", "cortex-a72", 3, &t, err, sizeof err), err);
+  ASSERT(feature_on(t.features, "neon") && !feature_on(t.features, "sve") && !feature_on(t.features, "fullfp16"));
 }
 
 static void test_target_errors(void) {

@@ -13,6 +13,12 @@ r > 0 used for generation agrees with top-k membership.
 Usage (GPU machine):
   python3 examples/train/train_mod.py --out DIR --seconds 290
 Writes DIR/bytes_mod.safetensors, DIR/train_log.txt, DIR/corpus_files.txt.
+
+The shape, the routing and the corpus are options (defaults: the model above), so one recipe
+trains a MoD model and its dense twin (--routing none) at equal training FLOPs (DESIGN
+section 1: about 1.5x the steps for MoD); examples/train/run_pair.sh does that.
+--corpus stdlib+site adds the interpreter's site-packages sources to the training set (never
+to validation, which stays every 50th standard-library file).
 """
 import argparse
 import json
@@ -40,22 +46,37 @@ ROPE_THETA = 10000.0
 NORM_EPS = 1e-5
 
 
+def configure(args):
+    """Sets the model's shape and routing from the command line (module constants, read when
+    the model is built)."""
+    global D_MODEL, N_LAYERS, N_HEADS, N_KV_HEADS, D_FF, HEAD_DIM, ROUTED, CAPACITY
+    D_MODEL, N_LAYERS, N_HEADS, N_KV_HEADS, D_FF = args.d_model, args.layers, args.heads, args.kv_heads, args.d_ff
+    HEAD_DIM = D_MODEL // N_HEADS
+    ROUTED = tuple(range(1, N_LAYERS, 2)) if args.routing == "every_other" else ()
+    CAPACITY = args.capacity
+
+
 def capacity_k(c, T):
     return min(T, max(1, math.ceil(c * T - 1e-9)))
 
 
 # ----------------------------------------------------------------------------- corpus
 
-def corpus_files():
-    """Deterministic list of text files on this machine: Python's standard library
-    sources (sorted by path) and, where present, /usr/share/common-licenses."""
-    stdlib = sysconfig.get_paths()["stdlib"]
+def py_files(top, skip=("site-packages", "dist-packages", "__pycache__")):
+    """The .py files under top, walked in sorted order."""
     files = []
-    for root, dirs, names in os.walk(stdlib):
-        dirs[:] = sorted(d for d in dirs if d not in ("site-packages", "dist-packages", "__pycache__"))
+    for root, dirs, names in os.walk(top):
+        dirs[:] = sorted(d for d in dirs if d not in skip)
         for n in sorted(names):
             if n.endswith(".py"):
                 files.append(os.path.join(root, n))
+    return files
+
+
+def corpus_files():
+    """Deterministic list of text files on this machine: Python's standard library
+    sources (sorted by path) and, where present, /usr/share/common-licenses."""
+    files = py_files(sysconfig.get_paths()["stdlib"])
     lic = "/usr/share/common-licenses"
     if os.path.isdir(lic):
         for n in sorted(os.listdir(lic)):
@@ -65,22 +86,41 @@ def corpus_files():
     return files
 
 
-def build_corpus(max_bytes):
-    """Returns (train_bytes, val_bytes, used_files). Every 50th file goes to validation."""
-    train, val, used, total = [], [], [], 0
+def read_file(p, limit=None):
+    try:
+        with open(p, "rb") as f:
+            b = f.read()
+    except OSError:
+        return b""
+    return b"" if limit is not None and len(b) > limit else b
+
+
+def build_corpus(max_bytes, site=False):
+    """Returns (train_bytes, val_bytes, used_files). Every 50th standard-library file goes to
+    validation.  With site, the site-packages sources (files up to 1 MB; sorted; duplicates of
+    a file already taken skipped) follow in the training set, up to max_bytes in all."""
+    train, val, used, total, seen = [], [], [], 0, set()
     for i, p in enumerate(corpus_files()):
-        try:
-            with open(p, "rb") as f:
-                b = f.read()
-        except OSError:
-            continue
+        b = read_file(p)
         if not b:
             continue
         if total + len(b) > max_bytes:
             break
         total += len(b)
         used.append(p)
+        seen.add(hash(b))
         (val if i % 50 == 0 else train).append(b)
+    if site:
+        for p in py_files(sysconfig.get_paths()["purelib"], skip=("__pycache__",)):
+            b = read_file(p, 1 << 20)
+            if not b or hash(b) in seen:
+                continue
+            if total + len(b) > max_bytes:
+                break
+            total += len(b)
+            used.append(p)
+            seen.add(hash(b))
+            train.append(b)
     return b"".join(train), b"".join(val), used
 
 
@@ -227,7 +267,7 @@ class MoDModel(nn.Module):
                 upd = h + r[..., None] * layer.block(h, pos_all, mask)
                 h = torch.where(taken[..., None], upd, h)
         logits = self.lm_head(self.norm(h)).float()
-        return logits, aux / len(ROUTED), stats
+        return logits, aux / max(1, len(ROUTED)), stats
 
 
 # ----------------------------------------------------------------------------- safetensors
@@ -282,7 +322,17 @@ def main():
     ap.add_argument("--corpus-mb", type=float, default=12.0)
     ap.add_argument("--eval-every", type=int, default=500)
     ap.add_argument("--seed", type=int, default=1234)
+    ap.add_argument("--name", default="bytes_mod", help="the weights file is NAME.safetensors")
+    ap.add_argument("--d-model", type=int, default=D_MODEL)
+    ap.add_argument("--layers", type=int, default=N_LAYERS)
+    ap.add_argument("--heads", type=int, default=N_HEADS)
+    ap.add_argument("--kv-heads", type=int, default=N_KV_HEADS)
+    ap.add_argument("--d-ff", type=int, default=D_FF)
+    ap.add_argument("--routing", choices=("every_other", "none"), default="every_other")
+    ap.add_argument("--capacity", type=float, default=CAPACITY)
+    ap.add_argument("--corpus", choices=("stdlib", "stdlib+site"), default="stdlib")
     args = ap.parse_args()
+    configure(args)
     os.makedirs(args.out, exist_ok=True)
     logf = open(os.path.join(args.out, "train_log.txt"), "w")
 
@@ -297,7 +347,7 @@ def main():
     if dev == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    train_b, val_b, used = build_corpus(int(args.corpus_mb * 1e6))
+    train_b, val_b, used = build_corpus(int(args.corpus_mb * 1e6), site=args.corpus == "stdlib+site")
     with open(os.path.join(args.out, "corpus_files.txt"), "w") as f:
         f.write("\n".join(used) + "\n")
     with open(os.path.join(args.out, "corpus_val.bin"), "wb") as f:
@@ -305,12 +355,15 @@ def main():
     log(f"corpus: {len(used)} files, train {len(train_b)} bytes, val {len(val_b)} bytes; "
         f"torch {torch.__version__}, device {dev}"
         + (f" ({torch.cuda.get_device_name()})" if dev == "cuda" else ""))
-    train_t = torch.frombuffer(bytearray(train_b), dtype=torch.uint8).to(dev).long()
-    val_t = torch.frombuffer(bytearray(val_b), dtype=torch.uint8).to(dev).long()
+    # bytes stay uint8 on the device (a large corpus as int64 would take 8x the memory)
+    train_t = torch.frombuffer(bytearray(train_b), dtype=torch.uint8).to(dev)
+    val_t = torch.frombuffer(bytearray(val_b), dtype=torch.uint8).to(dev)
 
     model = MoDModel().to(dev)
     nparam = sum(p.numel() for p in model.parameters())
-    log(f"parameters: {nparam}")
+    log(f"parameters: {nparam}; d_model {D_MODEL}, layers {N_LAYERS}, heads {N_HEADS}/{N_KV_HEADS}, d_ff {D_FF}, "
+        f"routed layers {list(ROUTED)} at capacity {CAPACITY}; batch {args.batch} x {args.seq}, "
+        f"steps {args.steps}, seconds {args.seconds}")
     decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "router" not in n and "embed" not in n]
     other = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "router" not in n and "embed" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}],
@@ -322,7 +375,7 @@ def main():
     def batch(data, B, g=None):
         off = torch.randint(0, data.numel() - T - 1, (B,), device=dev, generator=g)
         idx = off[:, None] + torch.arange(T + 1, device=dev)
-        w = data[idx]
+        w = data[idx].long()
         return w[:, :-1], w[:, 1:]
 
     amp = torch.autocast(device_type="cuda", dtype=torch.bfloat16) if dev == "cuda" else \
@@ -341,9 +394,30 @@ def main():
                 with amp:
                     logits, _, st = model(x, mode)
                 tot += F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1)).item()
-                acc += sum(s.item() for s in st) / len(st)
+                acc += sum(s.item() for s in st) / max(1, len(st))
             res[mode] = tot / nbatch
             res["router_acc"] = acc / nbatch
+        model.train()
+        return res
+
+    @torch.no_grad()
+    def evaluate_all():
+        """Mean CE over the whole validation text in windows of T bytes (each byte predicted
+        from the bytes before it in its window), both routing modes."""
+        model.eval()
+        n = (val_t.numel() - 1) // T
+        w = val_t[: n * T + 1]
+        res = {"tokens": n * (T - 1)}
+        for mode in ("topk", "causal"):
+            tot = 0.0
+            for i in range(0, n, 64):
+                j = min(n, i + 64)
+                x = torch.stack([w[r * T:(r + 1) * T] for r in range(i, j)]).long()
+                with amp:
+                    logits, _, _ = model(x, mode)
+                tot += F.cross_entropy(logits[:, :-1].reshape(-1, VOCAB), x[:, 1:].reshape(-1),
+                                       reduction="sum").item()
+            res[mode] = tot / res["tokens"]
         model.train()
         return res
 
@@ -381,13 +455,18 @@ def main():
                 f"router acc (r>0 == in top-k) {ev['router_acc']:.4f}")
             if ev["topk"] < best[0]:
                 best = (ev["topk"], {k: v.detach().clone() for k, v in model.state_dict().items()}, step)
+    if step < args.steps and args.steps < 1_000_000:
+        log(f"stopped by --seconds at step {step} of {args.steps}")
     ev = evaluate()
     log(f"final step {step} ({time.time() - t0:.1f}s): val ce topk {ev['topk']:.4f}  causal {ev['causal']:.4f}  "
         f"router acc {ev['router_acc']:.4f}")
     if best[1] is not None and best[0] < ev["topk"]:
         model.load_state_dict(best[1])
         log(f"restored best checkpoint from step {best[2]} (val ce topk {best[0]:.4f})")
-    path = os.path.join(args.out, "bytes_mod.safetensors")
+    full = evaluate_all()
+    log(f"whole validation text ({full['tokens']} bytes scored, windows of {T}): "
+        f"ce topk {full['topk']:.4f}  causal {full['causal']:.4f} nats/byte")
+    path = os.path.join(args.out, args.name + ".safetensors")
     save_safetensors_bf16(hf_state_dict(model), path)
     log(f"saved {path} ({os.path.getsize(path)} bytes)")
 

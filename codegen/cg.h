@@ -34,6 +34,7 @@ typedef struct CgCtx {
   LLVMValueRef fn_topk;     /* void modc_rt_topk(ptr r, i64 n, i64 k, ptr idx) */
   CgKernel *kernels;
   int nkernels, capkernels;
+  char suffix[16];          /* of the exported symbols: "" or "__s<set>" (runtime/exec.h) */
 } CgCtx;
 
 /* Field indices of modc_exec (runtime/exec.h). */

@@ -50,6 +50,9 @@ typedef struct CgModel {
   int64_t weights_size;
   const char *weights_file; /* default file name beside the library, e.g. "tiny_mod.weights" */
   const char *embed_blob;   /* path of the packed weights file to .incbin, or NULL */
+  int set, nsets;           /* kernel set `set` of nsets (one per CPU of --cpu A,B,...): its
+                             * symbols are suffixed __s<set> (set 0: none), and set 0's object
+                             * defines modc__descs, the table of all (runtime/exec.h) */
 } CgModel;
 
 /* Emit graphs (and the descriptor when model != NULL; then graphs are model's) to path. */
@@ -59,9 +62,10 @@ int cg_emit(const CgModel *model, Graph **graphs, int n_graphs, const CgTarget *
 /* Link an object with the runtime archive into a shared library (runs the C compiler
  * driver, $MODC_CC or cc).  Only for the host triple. */
 int cg_link_shared(const char *obj_path, const char *so_path, char *err, size_t errlen);
-/* The same for target t: the host, or a foreign target cg_target_linkable accepts (its cross
- * driver, $MODC_CROSS_CC or ARCH-linux-gnu-gcc, and runtime archive). */
-int cg_link_for(const CgTarget *t, const char *obj_path, const char *so_path, char *err, size_t errlen);
+/* The same for target t and nobj objects (a library of several kernel sets): the host, or a
+ * foreign target cg_target_linkable accepts (its cross driver, $MODC_CROSS_CC or
+ * ARCH-linux-gnu-gcc, and runtime archive). */
+int cg_link_for(const CgTarget *t, const char *const *objs, int nobj, const char *so_path, char *err, size_t errlen);
 /* 0 when a library for t can be linked here: the host, or aarch64 Linux with the cross driver
  * on $PATH and the runtime built for it; else -1 and an error naming what to install. */
 int cg_target_linkable(const CgTarget *t, char *err, size_t errlen);

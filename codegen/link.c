@@ -91,7 +91,8 @@ static void driver_for(const CgTarget *t, char *out, size_t n) {
 
 /* whole: the runtime archive whole (a model's library: every modc_* entry point); else only
  * what the object calls (a kernel library without a model, cg_link_kernels). */
-static int build_argv(Argv *a, const CgTarget *t, const char *obj, const char *so, char *soname, int whole) {
+static int build_argv(Argv *a, const CgTarget *t, const char *const *objs, int nobj, const char *so, char *soname,
+                      int whole) {
   int cross = t && !cg_target_is_host(t);
   char cc[512];
   const char *base = strrchr(so, '/');
@@ -99,10 +100,12 @@ static int build_argv(Argv *a, const CgTarget *t, const char *obj, const char *s
   memset(a, 0, sizeof *a);
   driver_for(t, cc, sizeof cc);
   int bad = arg_words(a, cc);
-  const char *fixed[] = {"-shared", "-o", so, obj, "-Wl,--whole-archive", cg_runtime_lib_for(t, a->rtlib, sizeof a->rtlib),
+  const char *fixed[] = {"-shared", "-o", so, "-Wl,--whole-archive", cg_runtime_lib_for(t, a->rtlib, sizeof a->rtlib),
                          "-Wl,--no-whole-archive"};
-  for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
-    if (whole || (i != 4 && i != 6)) bad |= arg_add(a, fixed[i]);
+  for (size_t i = 0; i < 3; i++) bad |= arg_add(a, fixed[i]);
+  for (int i = 0; i < nobj; i++) bad |= arg_add(a, objs[i]);
+  for (size_t i = 3; i < sizeof fixed / sizeof fixed[0]; i++)
+    if (whole || i == 4) bad |= arg_add(a, fixed[i]);
   bad |= arg_words(a, cross ? "-fopenmp" : MODC_OPENMP_FLAGS);
   if (!cross) bad |= arg_words(a, MODC_RT_LINK_FLAGS);
   bad |= arg_add(a, "-lm");
@@ -163,10 +166,11 @@ static int run(char *const *argv, char *out, size_t n) {
   return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static int link_so(const CgTarget *t, const char *obj_path, const char *so_path, int whole, char *err, size_t errlen) {
+static int link_so(const CgTarget *t, const char *const *objs, int nobj, const char *so_path, int whole, char *err,
+                   size_t errlen) {
   Argv a;
   char soname[512], out[4096];
-  if (build_argv(&a, t, obj_path, so_path, soname, whole))
+  if (build_argv(&a, t, objs, nobj, so_path, soname, whole))
     return link_fail(err, errlen, "internal error: the link command line is too long");
   int st = run(a.v, out, sizeof out);
   if (st == 0) return 0;
@@ -177,15 +181,15 @@ static int link_so(const CgTarget *t, const char *obj_path, const char *so_path,
 }
 
 int cg_link_shared(const char *obj_path, const char *so_path, char *err, size_t errlen) {
-  return link_so(NULL, obj_path, so_path, 1, err, errlen);
+  return link_so(NULL, &obj_path, 1, so_path, 1, err, errlen);
 }
 
-int cg_link_for(const CgTarget *t, const char *obj_path, const char *so_path, char *err, size_t errlen) {
-  return link_so(t, obj_path, so_path, 1, err, errlen);
+int cg_link_for(const CgTarget *t, const char *const *objs, int nobj, const char *so_path, char *err, size_t errlen) {
+  return link_so(t, objs, nobj, so_path, 1, err, errlen);
 }
 
 int cg_link_kernels(const char *obj_path, const char *so_path, char *err, size_t errlen) {
-  return link_so(NULL, obj_path, so_path, 0, err, errlen);
+  return link_so(NULL, &obj_path, 1, so_path, 0, err, errlen);
 }
 
 /* Is the first word of cmd an executable on $PATH (or a path to one)? */

@@ -230,8 +230,8 @@ static int emit_call(GraphEmit *e, int i, char *err, size_t errlen) {
 }
 
 static LLVMValueRef graph_fn_add(CgCtx *c, const Graph *g, char *err, size_t errlen) {
-  char name[96];
-  snprintf(name, sizeof name, "modc__graph_%s", g->name);
+  char name[112];
+  snprintf(name, sizeof name, "modc__graph_%s%s", g->name, c->suffix);
   if (LLVMGetNamedFunction(c->mod, name)) {
     cg_fail(err, errlen, "internal error: two graphs named '%s'", g->name);
     return NULL;
@@ -287,8 +287,8 @@ static LLVMValueRef const_array(CgCtx *c, LLVMTypeRef elt, LLVMValueRef *v, int 
 /* The graph function of g, or a null pointer when there is no graph. */
 static LLVMValueRef graph_ref(CgCtx *c, const Graph *g, char *err, size_t errlen) {
   if (!g) return LLVMConstPointerNull(c->t_ptr);
-  char name[96];
-  snprintf(name, sizeof name, "modc__graph_%s", g->name);
+  char name[112];
+  snprintf(name, sizeof name, "modc__graph_%s%s", g->name, c->suffix);
   LLVMValueRef f = LLVMGetNamedFunction(c->mod, name);
   if (!f) cg_fail(err, errlen, "internal error: the model's graph '%s' was not emitted", g->name);
   return f;
@@ -343,19 +343,20 @@ static int blob_check(const CgModel *m, char *err, size_t errlen) {
   return 0;
 }
 
-/* Module asm putting the blob in a read-only section, 64-aligned, under a local label. */
-static char *blob_asm(const char *triple, const char *path) {
-  size_t n = strlen(path) + 256;
+/* Module asm putting the blob in a read-only section, 64-aligned, under a local label
+ * (modc__weights, suffixed for kernel sets after the first). */
+static char *blob_asm(const char *triple, const char *path, const char *sfx) {
+  size_t n = strlen(path) + 320;
   char *s = malloc(n);
   if (!s) return NULL;
   if (strstr(triple, "apple") || strstr(triple, "darwin") || strstr(triple, "macos"))
-    snprintf(s, n, "\t.pushsection __TEXT,__const\n\t.p2align 6\n_modc__weights:\n"
-             "\t.incbin \"%s\", %d\n\t.popsection\n", path, MODC_WEIGHTS_HEADER);
+    snprintf(s, n, "\t.pushsection __TEXT,__const\n\t.p2align 6\n_modc__weights%s:\n"
+             "\t.incbin \"%s\", %d\n\t.popsection\n", sfx, path, MODC_WEIGHTS_HEADER);
   else
     snprintf(s, n, "\t.pushsection .rodata.modc_weights,\"a\"\n\t.p2align 6\n"
-             "\t.type modc__weights, %%object\nmodc__weights:\n\t.incbin \"%s\", %d\n"
-             "\t.size modc__weights, . - modc__weights\n\t.popsection\n", path,
-             MODC_WEIGHTS_HEADER);
+             "\t.type modc__weights%s, %%object\nmodc__weights%s:\n\t.incbin \"%s\", %d\n"
+             "\t.size modc__weights%s, . - modc__weights%s\n\t.popsection\n", sfx, sfx, path,
+             MODC_WEIGHTS_HEADER, sfx, sfx);
   return s;
 }
 
@@ -369,19 +370,43 @@ static LLVMValueRef embed_blob(CgCtx *c, const CgModel *m, char *err, size_t err
     return NULL;
   }
   if (blob_check(m, err, errlen)) return NULL;
-  char *s = blob_asm(triple, m->embed_blob);
+  char *s = blob_asm(triple, m->embed_blob, c->suffix);
   if (!s) {
     cg_fail(err, errlen, "out of memory");
     return NULL;
   }
   LLVMSetModuleInlineAsm2(c->mod, s, strlen(s));
   free(s);
-  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMArrayType2(c->t_i8, (uint64_t)m->weights_size),
-                                 "modc__weights");
+  char label[48];
+  snprintf(label, sizeof label, "modc__weights%s", c->suffix);
+  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMArrayType2(c->t_i8, (uint64_t)m->weights_size), label);
   LLVMSetVisibility(g, LLVMHiddenVisibility);
   LLVMSetGlobalConstant(g, 1);
   LLVMSetAlignment(g, 64);
   return g;
+}
+
+/* const modc_desc_set modc__descs = {n, {&modc__desc, &modc__desc_1, ...}}: the other sets'
+ * descriptors are declared here and defined by their own objects, linked into one library. */
+static int emit_desc_table(CgCtx *c, LLVMTypeRef desc_ty, LLVMValueRef first, int n) {
+  LLVMValueRef v[64];
+  if (n > 64) return -1;
+  v[0] = first;
+  for (int i = 1; i < n; i++) {
+    char name[48];
+    snprintf(name, sizeof name, "modc__desc_%d", i);
+    v[i] = LLVMAddGlobal(c->mod, desc_ty, name);
+    LLVMSetVisibility(v[i], LLVMHiddenVisibility);
+    LLVMSetGlobalConstant(v[i], 1);
+  }
+  LLVMValueRef f[2] = {i64c(c, n), const_array(c, c->t_ptr, v, n, "modc.descs")};
+  LLVMValueRef init = LLVMConstStructInContext(c->ctx, f, 2, 0);
+  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), "modc__descs");
+  LLVMSetInitializer(g, init);
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetAlignment(g, 8);
+  LLVMSetVisibility(g, LLVMHiddenVisibility);
+  return 0;
 }
 
 /* const modc_desc modc__desc = {...}: exec.h's fields, in order. */
@@ -422,11 +447,14 @@ static int emit_desc(CgCtx *c, const CgModel *m, char *err, size_t errlen) {
   v[k++] = i64c(c, m->session ? m->session->arena_size : 0); /* 25 session_arena */
   v[k++] = i64c(c, m->session ? m->session->nsym : 0);     /* 26 session_nsym */
   LLVMValueRef init = LLVMConstStructInContext(c->ctx, v, DESC_NFIELDS, 0);
-  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), "modc__desc");
+  char name[48];
+  snprintf(name, sizeof name, m->set ? "modc__desc_%d" : "modc__desc", m->set);
+  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
   LLVMSetInitializer(g, init);
   LLVMSetGlobalConstant(g, 1);
   LLVMSetAlignment(g, 8);
-  return 0;
+  if (m->set) LLVMSetVisibility(g, LLVMHiddenVisibility);
+  return m->set ? 0 : emit_desc_table(c, LLVMTypeOf(init), g, m->nsets > 1 ? m->nsets : 1);
 }
 
 /* ---- verify, optimise, write ----------------------------------------------------------- */
@@ -472,6 +500,7 @@ int cg_emit(const CgModel *model, Graph **graphs, int n_graphs, const CgTarget *
   CgCtx c;
   const char *name = model && model->spec ? model->spec->name : "modc";
   if (ctx_open(&c, t, name, err, errlen)) return -1;
+  if (model && model->set) snprintf(c.suffix, sizeof c.suffix, "__s%d", model->set);
   int rc = 0;
   for (int i = 0; i < n_graphs && !rc; i++) rc = emit_graph(&c, graphs[i], err, errlen);
   if (!rc && model) rc = emit_desc(&c, model, err, errlen);

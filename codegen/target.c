@@ -198,6 +198,10 @@ static void cpu_hints(LLVMTargetRef t, const char *triple, const char *cpu, char
 static int unknown_cpu(LLVMTargetRef t, const char *triple, const char *cpu, char *err,
                        size_t errlen) {
   char best[64], some[256];
+  if (is_x86(t) ? arm_features(cpu) != NULL : is_aarch64(t) && x86_features(cpu) && strcmp(cpu, "generic"))
+    return cg_fail(err, errlen, "CPU '%s' is %s CPU, but the target is %s (CPU lists and --cpu must "
+                   "name CPUs of the target's architecture; see --target)", cpu,
+                   is_x86(t) ? "an AArch64" : "an x86", triple);
   cpu_hints(t, triple, cpu, best, sizeof best, some, sizeof some);
   return cg_fail(err, errlen, "unknown CPU '%s' for target %s%s%s%s; valid names include %s "
               "(`llc -mtriple=%s -mcpu=help` lists them all), or --cpu native", cpu, triple,
@@ -270,6 +274,9 @@ int cg_target_resolve(const char *target, const char *cpu, int opt_level, CgTarg
   out->opt_level = opt_level;
   if (resolve_triple(target, out, &t, err, errlen)) return -1;
   if (!cpu || !*cpu || !strcmp(cpu, "native")) return resolve_native(out, err, errlen);
+  if (strchr(cpu, ','))
+    return cg_fail(err, errlen, "'%s' is a list of CPUs: only modc compile takes one (a kernel set per "
+                   "CPU); name one CPU here", cpu);
   if (strlen(cpu) >= sizeof out->cpu) return cg_fail(err, errlen, "CPU name '%s' is too long", cpu);
   snprintf(out->cpu, sizeof out->cpu, "%s", cpu);
   return resolve_named_cpu(t, out, err, errlen);

@@ -297,12 +297,13 @@ static int compile_shapes(SCtx *c, int node) {
   return 0;
 }
 
-/* "host"/"native" or a name made of [A-Za-z0-9_.-]; a triple also needs a '-' */
+/* "host"/"native" or a name made of [A-Za-z0-9_.-]; a triple also needs a '-'; cpu may be a
+ * list of names separated by single commas */
 static int check_target_name(SCtx *c, int node, const char *key, const char *v, size_t cap) {
-  int ok = *v && strlen(v) < cap;
+  int ok = *v && strlen(v) < cap, list = !strcmp(key, "cpu");
   for (const char *p = v; ok && *p; p++)
     ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-         *p == '_' || *p == '.' || *p == '-';
+         *p == '_' || *p == '.' || *p == '-' || (list && *p == ',' && p != v && p[1] && p[1] != ',');
   if (ok && !strcmp(key, "target") && strcmp(v, "host") && !strchr(v, '-')) ok = 0;
   if (ok) return 0;
   char q[128];
@@ -310,8 +311,8 @@ static int check_target_name(SCtx *c, int node, const char *key, const char *v, 
   if (!strcmp(key, "target"))
     return sf_fail(c, node, "'target' must be host or an LLVM triple such as "
                    "aarch64-linux-gnu, got '%s'", q);
-  return sf_fail(c, node, "'cpu' must be native or an LLVM CPU name such as znver4, got '%s'",
-                 q);
+  return sf_fail(c, node, "'cpu' must be native, an LLVM CPU name such as znver4, or a list such as "
+                 "x86-64-v2,x86-64-v3,x86-64-v4, got '%s'", q);
 }
 
 static int compile_names(SCtx *c, int m) {

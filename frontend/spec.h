@@ -41,7 +41,8 @@ typedef struct Spec {
   int n_shapes;
   int shapes[SPEC_MAX_SHAPES][2];   /* (batch, seq_len) */
   char target[128];         /* "host" or an LLVM triple */
-  char cpu[64];             /* "native" or an LLVM CPU name */
+  char cpu[256];            /* "native", an LLVM CPU name, or a comma-separated list of them
+                             * (modc compile: one kernel set per CPU in one library) */
   DType weights_dtype;      /* DT_F32 or DT_BF16 */
   int threads;              /* 0 = all cores */
 } Spec;

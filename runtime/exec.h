@@ -73,6 +73,16 @@ typedef struct modc_desc {
   int64_t session_nsym;           /* 26 */
 } modc_desc;
 
+/* The library's kernel sets (modc compile --cpu A,B,...: one per CPU; one for a single CPU):
+ * `modc__descs`, defined by the first set's object, points at every set's modc_desc (the
+ * first is `modc__desc`, set i's `modc__desc_<i>`; their graph functions and embedded blobs
+ * are suffixed "__s<i>" likewise).  modc_open runs the set with the most ISA features this
+ * CPU has, or the one $MODC_CPU names. */
+typedef struct modc_desc_set {
+  int64_t n;
+  const modc_desc *const *descs;  /* [n] in the order of the CPU list */
+} modc_desc_set;
+
 /* Runtime helpers that generated kernels call (defined in runtime/, linked into every library). */
 typedef void (*modc_task_fn)(void *args, int64_t lo, int64_t hi);
 /* Splits [0,n) into contiguous chunks, one per thread (at most x->nthreads), calls fn on

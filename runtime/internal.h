@@ -21,6 +21,7 @@
 
 /* The model the generated object describes (same shared library, so hidden). */
 extern const modc_desc modc__desc RT_HIDDEN;
+extern const modc_desc_set modc__descs RT_HIDDEN;   /* every kernel set, modc__desc first */
 
 struct modc_model {
   const modc_desc *desc;

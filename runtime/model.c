@@ -1,12 +1,15 @@
 /* model.c: modc_open, modc_close, modc_get_info: the model context's whole life.
  *
- * modc_open checks, in order, that the library's descriptor speaks this ABI, that the CPU
- * has every ISA extension the kernels were compiled for, and that the weights belong to this
+ * modc_open picks the kernel set to run (a library compiled for several CPUs has one per CPU:
+ * the one with the most ISA features this CPU has, or the one $MODC_CPU names), then checks,
+ * in order, that its descriptor speaks this ABI, that the CPU has every ISA extension its
+ * kernels were compiled for, and that the weights belong to this
  * library (weights.c); then it allocates everything modc_forward will ever need (the planned
  * arena, the dims buffer, the 0..T-1 positions), so a forward call never allocates, and starts
  * the model's worker threads (pool.c), which every call's kernels share; modc_close joins them.
  */
 #include <omp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "pool.h"
@@ -87,11 +90,45 @@ static int start_pool(modc_model *m) {
   return 0;
 }
 
+/* How much of the ISA a kernel set uses: its feature string's "+name" entries. */
+static int feature_count(const char *f) {
+  int n = 0;
+  for (; f && *f; f++) n += *f == '+';
+  return n;
+}
+
+/* The kernel set $MODC_CPU names, else the runnable one with the most features, else the
+ * first (whose missing features check_cpu then names). */
+static int pick_set(const modc_desc **out) {
+  const modc_desc_set *t = &modc__descs;
+  const char *want = getenv("MODC_CPU");
+  const modc_desc *best = NULL;
+  *out = t->n > 0 ? t->descs[0] : &modc__desc;
+  for (int64_t i = 0; i < t->n; i++) {
+    const modc_desc *d = t->descs[i];
+    if (check_abi(d)) return MODC_ERR_MISMATCH;
+    if (want && *want ? d->cpu && !strcmp(d->cpu, want)
+                      : !modc_rt_missing_features(d->features, NULL, 0) &&
+                        (!best || feature_count(d->features) > feature_count(best->features)))
+      best = d;
+  }
+  if (want && *want && !best) {
+    char have[512] = "";
+    for (int64_t i = 0; i < t->n; i++)
+      snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", i ? ", " : "", t->descs[i]->cpu);
+    return rt_error(MODC_ERR_CPU, "modc_open: MODC_CPU=%s names no kernel set of this library (it has %s)",
+                    want, have);
+  }
+  if (best) *out = best;
+  return 0;
+}
+
 RT_API int modc_open(const char *weights_path, int n_threads, modc_model **out) {
   if (!out) return rt_error(MODC_ERR_ARG, "modc_open: out is NULL");
   *out = NULL;
-  const modc_desc *d = &modc__desc;
-  int rc = check_abi(d);
+  const modc_desc *d;
+  int rc = pick_set(&d);
+  if (!rc) rc = check_abi(d);
   if (!rc) rc = check_cpu(d);
   if (rc) return rc;
   modc_model *m = calloc(1, sizeof *m);

@@ -30,7 +30,7 @@ static int beside_library(const modc_desc *d, char *buf, size_t n) {
   if (!d->weights_file || !d->weights_file[0])
     return rt_error(MODC_ERR_ARG, "modc_open: this library has no default weights file; "
                     "pass a weights path");
-  if (!dladdr(&modc__desc, &di) || !di.dli_fname)   /* an address inside this library */
+  if (!dladdr(&modc__descs, &di) || !di.dli_fname)   /* an address inside this library */
     return rt_error(MODC_ERR_IO, "modc_open: cannot find the library's own path; "
                     "pass a weights path");
   const char *slash = strrchr(di.dli_fname, '/');

@@ -38,3 +38,18 @@ else()
     set_tests_properties(${t} PROPERTIES SKIP_RETURN_CODE 77)
   endforeach()
 endif()
+
+# One x86 library for several CPUs (issue 11, item 2): tests/cli/test_multicpu.sh, with the
+# runner built for the host and qemu-x86_64 (qemu-user) playing CPUs without AVX and AVX-512.
+find_program(MODC_QEMU_X86_64 qemu-x86_64)
+add_executable(host_runner cross/runner.c)
+target_include_directories(host_runner PRIVATE ${CMAKE_SOURCE_DIR})
+target_link_libraries(host_runner PRIVATE ${CMAKE_DL_LIBS})
+if(MODC_QEMU_X86_64 AND NOT MODC_SANITIZE AND NOT MODC_TSAN)
+  add_test(NAME cli_multicpu COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli/test_multicpu.sh $<TARGET_FILE:modc>
+           $<TARGET_FILE:modc-randweights> $<TARGET_FILE:host_runner> ${MODC_QEMU_X86_64}
+           ${CMAKE_CURRENT_BINARY_DIR}/cli_multicpu_work)
+elseif(NOT MODC_QEMU_X86_64)
+  add_test(NAME cli_multicpu COMMAND sh -c "echo 'cli_multicpu DID NOT RUN: it needs qemu-user (scripts/setup.sh installs it)' >&2; exit 77")
+  set_tests_properties(cli_multicpu PROPERTIES SKIP_RETURN_CODE 77)
+endif()

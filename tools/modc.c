@@ -58,7 +58,11 @@ static const char usage_compile[] =
   "Writes OUT (default libNAME.so), and beside it NAME.h, NAME.weights, modc.h (the ABI alone)\n"
   "and NAME.pc (pkg-config: PKG_CONFIG_PATH=DIR pkg-config --cflags --libs NAME).\n"
   "  -o PATH                 output path (for --emit: the emitted file, '-' for stdout)\n"
-  "  --cpu native|NAME       target CPU (LLVM name, e.g. znver4, skylake-avx512); overrides compile.cpu\n"
+  "  --cpu native|NAME|A,B,...  target CPU (LLVM name, e.g. znver4, skylake-avx512); overrides\n"
+  "                          compile.cpu.  A list (x86-64-v2,x86-64-v3,x86-64-v4) puts a kernel set\n"
+  "                          per CPU in one library; modc_open runs the one with the most ISA\n"
+  "                          features this CPU has (MODC_CPU=NAME forces one); sets whose packed\n"
+  "                          weights differ get NAME.<cpu>.weights beside NAME.weights\n"
   "  --target host|TRIPLE    target triple: the host, or aarch64-linux-gnu (linked with Debian's\n"
   "                          gcc-aarch64-linux-gnu); other foreign triples can only --emit\n"
   "  --shape B,T             a (batch, seq_len) for modc_forward; repeatable; replaces compile.shapes\n"
@@ -274,15 +278,6 @@ static void default_out(const Spec *s, const char *emit, char *buf, size_t n) {
   snprintf(buf, n, emit ? "%s.%s" : "lib%s.%s", s->name, ext);
 }
 
-static int emit_code(Model *m, const CompileOpts *o, const CgTarget *t, const char *out, uint64_t hash,
-                     const char *wfile, const char *embed_path) {
-  char err[ERRLEN];
-  EmitKind kind = !o->emit ? EMIT_OBJ : !strcmp(o->emit, "llvm") ? EMIT_LLVM : !strcmp(o->emit, "asm") ? EMIT_ASM : EMIT_OBJ;
-  CgModel cm = {&m->spec, m->forward, m->graphs[m->ngraphs - 1], hash, m->layout.size, wfile, embed_path};
-  if (cg_emit(&cm, m->graphs, m->ngraphs, t, kind, out, err, sizeof err)) return cli_fail("%s", err);
-  return 0;
-}
-
 /* Everything a compile holds: graphs, layout, the mapped checkpoint (all safe when zeroed). */
 static void model_free(Model *m) {
   for (int i = 0; i < m->ngraphs; i++) graph_free(m->graphs[i]);
@@ -291,60 +286,154 @@ static void model_free(Model *m) {
   tuning_free(&m->tuning);
 }
 
+#define MAX_SETS 8
+
+/* compile.cpu split at its commas: one kernel set per CPU */
+typedef struct CpuList {
+  char name[MAX_SETS][64];
+  int n;
+} CpuList;
+
+static int cpu_list(const char *cpus, CpuList *l) {
+  l->n = 0;
+  for (const char *p = cpus; *p;) {
+    size_t len = strcspn(p, ",");
+    if (l->n == MAX_SETS) return cli_fail("compile.cpu '%s' lists more than %d CPUs", cpus, MAX_SETS);
+    if (len >= sizeof l->name[0]) return cli_fail("CPU name '%.*s' is too long", (int)len, p);
+    snprintf(l->name[l->n++], sizeof l->name[0], "%.*s", (int)len, p);
+    p += len + (p[len] == ',');
+  }
+  return l->n ? 0 : cli_fail("compile.cpu is empty");
+}
+
+/* What one kernel set wrote: its object and its weights file (shared with an earlier set
+ * whose packing came out byte-identical). */
+typedef struct SetOut {
+  char obj[1400], wfile[200], wpath[1400];
+  uint64_t hash;
+  int64_t size;
+  int shared;               /* wfile is an earlier set's: nothing of this set's to remove */
+} SetOut;
+
+/* Free the graphs and layout of the previous kernel set (spec, checkpoint and tuning stay). */
+static void model_reset(Model *m) {
+  for (int i = 0; i < m->ngraphs; i++) graph_free(m->graphs[i]);
+  m->ngraphs = 0;
+  memset(m->forward, 0, sizeof m->forward);
+  wlayout_free(&m->layout);
+}
+
+/* Kernel set `set` of n for target t: graphs scheduled for its target model, the weights packed
+ * in its panels (NAME.weights for the first set, NAME.<cpu>.weights for another unless its
+ * bytes equal an earlier set's), its code into so[set].obj (or o->out for --emit).
+ * Returns 0, 1 on error, or 2 when --emit ir has written the IR and nothing else is to do. */
+static int compile_set(Model *m, const CompileOpts *o, const CgTarget *t, int set, int n, const char *dir,
+                       const char *out, SetOut *so) {
+  const Spec *s = &m->spec;
+  SetOut *me = &so[set];
+  char err[ERRLEN], dline[512];
+  TargetDesc desc;
+  cg_target_describe(t, s->threads, &desc);
+  target_format(&desc, dline, sizeof dline);
+  if (n > 1) cli_progress("kernel set %d of %d, target: %s", set + 1, n, dline);
+  else cli_progress("target: %s", dline);
+  model_reset(m);
+  wlayout_build(s, &desc, &m->layout);
+  build_graphs(m);
+  cli_progress("running passes on %d graphs", m->ngraphs);
+  if (run_passes(m, o, &desc)) return 1;
+  if (o->tuning) report_tuning(&m->tuning, o->tuning);
+  if (o->emit && !strcmp(o->emit, "ir")) return emit_ir(m, o->out) ? 1 : 2;
+  if (set) snprintf(me->wfile, sizeof me->wfile, "%s.%s.weights", s->name, t->cpu);
+  else snprintf(me->wfile, sizeof me->wfile, "%s.weights", s->name);
+  snprintf(me->wpath, sizeof me->wpath, "%s/%s%s", dir, me->wfile, o->embed ? ".tmp" : "");
+  if (set) snprintf(me->obj, sizeof me->obj, "%s.%d.o", out, set);
+  else snprintf(me->obj, sizeof me->obj, "%s.o", out);
+  cli_progress("packing weights (%.1f MB) into %s", m->layout.size / 1e6, me->wpath);
+  if (wlayout_write(&m->layout, &m->st, me->wpath, &me->hash, err, sizeof err)) return cli_fail("%s", err);
+  me->size = m->layout.size;
+  for (int j = 0; j < set && !o->embed; j++)
+    if (so[j].hash == me->hash && so[j].size == me->size && !so[j].shared) {
+      unlink(me->wpath);
+      snprintf(me->wfile, sizeof me->wfile, "%s", so[j].wfile);
+      me->shared = 1;
+      break;
+    }
+  cli_progress("generating code for %s (%s)", t->cpu, t->triple);
+  char err2[ERRLEN];
+  EmitKind kind = !o->emit ? EMIT_OBJ : !strcmp(o->emit, "llvm") ? EMIT_LLVM : !strcmp(o->emit, "asm") ? EMIT_ASM : EMIT_OBJ;
+  CgModel cm = {s, m->forward, m->graphs[m->ngraphs - 1], me->hash, m->layout.size, me->wfile,
+                o->embed ? me->wpath : NULL, set, n};
+  if (cg_emit(&cm, m->graphs, m->ngraphs, t, kind, o->emit ? out : me->obj, err2, sizeof err2)) return cli_fail("%s", err2);
+  return 0;
+}
+
+/* The targets of a compile: one per CPU of compile.cpu, each known to LLVM, none twice. */
+static int compile_targets(const Spec *s, const CompileOpts *o, CgTarget *t, int *n) {
+  char err[ERRLEN];
+  CpuList cl;
+  if (cpu_list(s->cpu, &cl)) return 1;
+  if (cl.n > 1 && o->emit)
+    return cli_fail("--emit writes the code of one CPU; compile.cpu lists %d (%s)", cl.n, s->cpu);
+  if (cl.n > 1 && o->tuning)
+    return cli_fail("--tuning records belong to one CPU; compile.cpu lists %d (%s)", cl.n, s->cpu);
+  for (int i = 0; i < cl.n; i++) {
+    if (cg_target_resolve(s->target, cl.name[i], o->opt, &t[i], err, sizeof err)) return cli_fail("%s", err);
+    for (int j = 0; j < i; j++)
+      if (!strcmp(t[i].cpu, t[j].cpu))
+        return cli_fail("compile.cpu '%s' names CPU '%s' twice", s->cpu, t[i].cpu);
+  }
+  *n = cl.n;
+  return 0;
+}
+
 static int compile_model(int argc, char **argv, Model *m) {
   CompileOpts o = {0};
-  char err[ERRLEN], out[1024], dir[1024], wpath[1400], obj[1400], hpath[1400], wfile[128];
+  char err[ERRLEN], out[1024], dir[1024], hpath[1400];
+  CgTarget t[MAX_SETS];
+  SetOut so[MAX_SETS];
+  int n = 0;
+  memset(so, 0, sizeof so);
   if (parse_compile(argc, argv, &o)) return 1;
   cli_progress("reading %s", o.spec);
   if (load_checked(o.spec, o.defs, o.ndefs, &m->spec, &m->st)) return 1;
   const Spec *s = &m->spec;
-  CgTarget t;
-  if (cg_target_resolve(s->target, s->cpu, o.opt, &t, err, sizeof err)) return cli_fail("%s", err);
-  if (!o.emit && cg_target_linkable(&t, err, sizeof err))   /* before anything is created */
+  if (compile_targets(s, &o, t, &n)) return 1;
+  if (!o.emit && cg_target_linkable(&t[0], err, sizeof err))   /* before anything is created */
     return cli_fail("%s", err);
-  if (o.tuning && load_tuning(o.tuning, &t, &m->tuning)) return 1;
+  if (o.tuning && load_tuning(o.tuning, &t[0], &m->tuning)) return 1;
   if (o.out) snprintf(out, sizeof out, "%s", o.out);
   else default_out(s, o.emit, out, sizeof out);
   dirname_of(out, dir, sizeof dir);
   if (make_dirs(dir)) return 1;
-  TargetDesc desc;
-  char dline[512];
-  cg_target_describe(&t, s->threads, &desc);
-  target_format(&desc, dline, sizeof dline);
-  cli_progress("target: %s", dline);
-  wlayout_build(s, &desc, &m->layout);
-  build_graphs(m);
-  cli_progress("running passes on %d graphs", m->ngraphs);
-  if (run_passes(m, &o, &desc)) return 1;
-  if (o.tuning) report_tuning(&m->tuning, o.tuning);
-  if (o.emit && !strcmp(o.emit, "ir")) return emit_ir(m, o.out);
-  snprintf(wfile, sizeof wfile, "%s.weights", s->name);
-  snprintf(wpath, sizeof wpath, "%s/%s%s", dir, wfile, o.embed ? ".tmp" : "");
-  snprintf(obj, sizeof obj, "%s.o", out);
   snprintf(hpath, sizeof hpath, "%s/%s.h", dir, s->name);
-  uint64_t hash = 0;
   /* From here on the outputs are being written: a failure removes all of them, so that no
    * partial weights, object, library or header is left behind. */
-  cli_progress("packing weights (%.1f MB) into %s", m->layout.size / 1e6, wpath);
-  int rc = wlayout_write(&m->layout, &m->st, wpath, &hash, err, sizeof err) ? cli_fail("%s", err) : 0;
-  if (!rc) cli_progress("generating code for %s (%s)", t.cpu, t.triple);
-  if (!rc) rc = emit_code(m, &o, &t, o.emit ? out : obj, hash, wfile, o.embed ? wpath : NULL);
+  int rc = 0, sets = 0;
+  for (; sets < n && !rc; sets++) rc = compile_set(m, &o, &t[sets], sets, n, dir, out, so);
+  if (rc == 2) return 0;   /* --emit ir */
   if (!rc && !o.emit) {
+    const char *objs[MAX_SETS];
+    for (int i = 0; i < n; i++) objs[i] = so[i].obj;
     cli_progress("linking %s", out);
-    rc = cg_link_for(&t, obj, out, err, sizeof err) ? cli_fail("%s", err) : 0;
+    rc = cg_link_for(&t[0], objs, n, out, err, sizeof err) ? cli_fail("%s", err) : 0;
     if (!rc) rc = cg_write_header(s, hpath, err, sizeof err) ? cli_fail("%s", err) : 0;
     const char *base = strrchr(out, '/');
     if (!rc) rc = cg_write_build_files(s, dir, base ? base + 1 : out, err, sizeof err) ? cli_fail("%s", err) : 0;
   }
-  if (!o.emit) unlink(obj);
-  if (rc || (o.embed && !o.emit)) unlink(wpath);
+  for (int i = 0; i < sets; i++) {
+    if (!o.emit) unlink(so[i].obj);
+    if ((rc || o.embed) && !so[i].shared && so[i].wpath[0]) unlink(so[i].wpath);
+  }
   if (rc && strcmp(out, "-")) unlink(out);
   if (rc && !o.emit) {
     char pc[1400];
     snprintf(pc, sizeof pc, "%s/%s.pc", dir, s->name);
     unlink(hpath), unlink(pc);
   }
-  if (!rc && !o.emit) cli_progress("wrote %s, %s%s%s", out, hpath, o.embed ? "" : " and ", o.embed ? "" : wpath);
+  if (!rc && !o.emit)
+    cli_progress("wrote %s, %s%s%s%s", out, hpath, o.embed ? "" : " and ", o.embed ? "" : so[0].wpath,
+                 n > 1 && !o.embed ? " (and each kernel set's weights)" : "");
   return rc;
 }
 

@@ -121,7 +121,7 @@ static void test_target_errors(void) {
   ASSERT_ERR(cg_target_resolve("host", "pentium-9000", 2, &t, err, sizeof err), err,
              "valid names include");
   ASSERT_ERR(cg_target_resolve("aarch64-linux-gnu", "skylake", 2, &t, err, sizeof err), err,
-             "unknown CPU 'skylake' for target aarch64");
+             "CPU 'skylake' is an x86 CPU, but the target is aarch64");
   ASSERT_ERR(cg_target_resolve("nonsense-foo-bar", "generic", 2, &t, err, sizeof err), err,
              "unknown target triple 'nonsense-foo-bar'");
   ASSERT_ERR(cg_target_resolve("aarch64-linux-gnu", "native", 2, &t, err, sizeof err), err,

@@ -1,6 +1,6 @@
 /* fake_model.c: a hand-written stand-in for the object codegen emits, for runtime tests.
  *
- * It defines `modc__desc` (exec.h) for the tiny model of fake_model.h and graph functions
+ * It defines `modc__desc` and the one-set table `modc__descs` (exec.h) for the tiny model of fake_model.h and graph functions
  * written in plain C, so the runtime's whole ABI can be tested without the compiler.  Built
  * into shared libraries with the runtime archive (tests/runtime.cmake) in variants:
  *   FAKE_EMBED     the weights blob is embedded (weights_embedded != NULL)
@@ -113,6 +113,8 @@ const modc_desc modc__desc = {
   .forward_arena = fake_forward_arena, .forward_nsym = fake_forward_nsym,
   .session = session_graph, .session_arena = 512, .session_nsym = 1,
 };
+static const modc_desc *const fake_descs[1] = {&modc__desc};
+const modc_desc_set modc__descs = {1, fake_descs};
 
 /* The runtime's hidden helpers, exported for the test driver. */
 int modc_rt_missing_features(const char *features, char *missing, size_t n);

@@ -88,7 +88,7 @@ static const char *good_weights(void) {
 
 static void test_exports(void) {
   const char *hidden[] = {"modc_rt_topk", "modc_rt_parallel_for", "modc_rt_missing_features",
-                          "rt_error", "rt_alloc", "rt_weights_open", "modc__desc"};
+                          "rt_error", "rt_alloc", "rt_weights_open", "modc__desc", "modc__descs"};
   for (size_t i = 0; i < sizeof hidden / sizeof hidden[0]; i++)
     CHECK(dlsym(api.abi.h, hidden[i]) == NULL);
   CHECK(strcmp(api.abi.last_error(), "") == 0);

@@ -64,6 +64,11 @@ static const char usage_bench[] =
   "  --dump PREFIX      write PREFIX.tokens, PREFIX.logits (forward, first shape, f32),\n"
   "                     PREFIX.session.tokens, PREFIX.session.routing, PREFIX.prefill.logits\n"
   "                     and PREFIX.decode.logits (last logits of the prefill and of the last step)\n"
+  "  --vs OTHER.so      A/B instead: LIB and OTHER (the same model, e.g. untuned and tuned)\n"
+  "                     timed call by call in one process, forward (first shape), prefill\n"
+  "                     and decode; rounds alternate AB, BA with a pause longer than the\n"
+  "                     workers' spin between blocks; prints each median and OTHER/LIB per\n"
+  "                     round (median, min, max); --repeats rounds (default 5)\n"
   "  -q                 no progress lines\n";
 
 /* ------------------------------------------------------------------ plumbing */
@@ -71,7 +76,7 @@ static const char usage_bench[] =
 typedef ModcLib Lib;
 
 typedef struct Opts {
-  const char *lib, *header, *weights, *kv, *dump;
+  const char *lib, *header, *weights, *kv, *dump, *vs;
   int threads, repeats, warmup, prefill, decode, forward, session, quiet, recalibrate;
   double peak, dram;   /* the ceilings compared with: given, else from machine_figures() */
   const char *peak_src, *dram_src;   /* "given", "measured" or "cached" */
@@ -170,6 +175,7 @@ static int parse_value(const char *a, const char *v, Opts *o) {
   else if (!strcmp(a, "--weights")) o->weights = v;
   else if (!strcmp(a, "--kv")) o->kv = v;
   else if (!strcmp(a, "--dump")) o->dump = v;
+  else if (!strcmp(a, "--vs")) o->vs = v;
   else return -1;   /* not an option that takes a value */
   return 0;
 }
@@ -708,6 +714,128 @@ static void print_model(const Lib *l, modc_model *m, const Opts *o, const Dims *
   kv("load_average", "%.2f", load_average());
 }
 
+/* ------------------------------------------------------------------ A/B (--vs) */
+
+/* Two libraries of one model, each with its model open and a session: side A and side B. */
+typedef struct Side {
+  const Lib *l;
+  modc_model *m;
+  modc_session *s;
+} Side;
+
+typedef enum { AB_FORWARD, AB_PREFILL, AB_DECODE, AB_KINDS } AbKind;
+
+/* One block of a side: a warm-up call, then the timed one (seconds; decode: per step). */
+static int ab_block(const Side *x, AbKind k, const int32_t *tok, int B, int T, SessRuns *sr, float *logits,
+                    double *out) {
+  for (int rep = 0; rep < 2; rep++) {
+    double pre = 0, *step = k == AB_DECODE ? sr->step : NULL, t0 = timing_now();
+    int rc = k == AB_FORWARD ? (x->l->forward(x->m, B, T, tok, logits) ? bfail("modc_forward: %s", x->l->last_error()) : 0)
+                             : session_once(x->l, x->s, sr, &pre, step);
+    if (rc) return rc;
+    double t = timing_now() - t0;
+    if (k == AB_PREFILL) t = pre;
+    if (k == AB_DECODE) {
+      t = 0;
+      for (int i = 0; i < sr->M; i++) t += sr->step[i];
+      t /= sr->M;
+    }
+    *out = t;
+  }
+  return 0;
+}
+
+static void ab_report(const Opts *o, AbKind k, const char *what, const double *ta, const double *tb, int R) {
+  static const char *const key[AB_KINDS] = {"forward", "prefill", "decode"};
+  double q[256], a = median(ta, R), b = median(tb, R), lo = 1e30, hi = 0;
+  for (int r = 0; r < R; r++) {
+    q[r] = tb[r] / ta[r];
+    lo = q[r] < lo ? q[r] : lo, hi = q[r] > hi ? q[r] : hi;
+  }
+  double mq = median(q, R);
+  printf("  %-16s A %10.4f ms  B %10.4f ms  B/A %.3f [%.3f - %.3f]\n", what, a * 1e3, b * 1e3, mq, lo, hi);
+  char kk[64];
+  snprintf(kk, sizeof kk, "ab.%s.a_ms", key[k]), kv(kk, "%.6g", a * 1e3);
+  snprintf(kk, sizeof kk, "ab.%s.b_ms", key[k]), kv(kk, "%.6g", b * 1e3);
+  snprintf(kk, sizeof kk, "ab.%s.ratio", key[k]), kv(kk, "%.6g", mq);
+  snprintf(kk, sizeof kk, "ab.%s.ratio_min", key[k]), kv(kk, "%.6g", lo);
+  snprintf(kk, sizeof kk, "ab.%s.ratio_max", key[k]), kv(kk, "%.6g", hi);
+  (void)o;
+}
+
+/* Rounds alternate AB and BA; before each block a pause longer than the pool's spin, so
+ * that the other side's workers sleep while this side runs. */
+static int bench_ab(Side *sd, const Opts *o, const Dims *dm) {
+  const modc_info *in = sd[0].l->info(sd[0].m);
+  int B = in->shapes[0][0], T = in->shapes[0][1], R = o->repeats > 256 ? 256 : o->repeats, rc = 0;
+  SessRuns sr = {.R = 1};
+  sr.n = o->prefill ? o->prefill : dm->max_seq / 2 < 128 ? dm->max_seq / 2 : 128;
+  sr.M = o->decode ? o->decode : dm->max_seq - sr.n < 32 ? dm->max_seq - sr.n : 32;
+  if (sr.n < 1 || sr.M < 1 || sr.n + sr.M > dm->max_seq)
+    return bfail("--prefill %d + --decode %d tokens do not fit max_seq_len %d", sr.n, sr.M, dm->max_seq);
+  int32_t *tok = malloc((size_t)B * T * sizeof *tok);
+  float *logits = malloc((size_t)B * T * dm->V * sizeof *logits);
+  double *t = calloc((size_t)AB_KINDS * 2 * R, sizeof *t);   /* [kind][side][round] */
+  sr.tok = malloc((sr.n + sr.M) * sizeof *sr.tok);
+  sr.step = malloc(sr.M * sizeof *sr.step);
+  sr.pre_logits = malloc(dm->V * sizeof(float));
+  sr.dec_logits = malloc(dm->V * sizeof(float));
+  make_tokens(tok, B * T, dm->V, o->seed);
+  make_tokens(sr.tok, sr.n + sr.M, dm->V, o->seed + 1);
+  for (int k = 0; k < AB_KINDS && !rc; k++) {
+    if ((k == AB_FORWARD && !o->forward) || (k != AB_FORWARD && !o->session)) continue;
+    for (int r = 0; r < R && !rc; r++) {
+      progress("A/B rounds", k * R + r, AB_KINDS * R);
+      for (int j = 0; j < 2 && !rc; j++) {
+        int side = (r & 1) ^ j;
+        usleep(5000);
+        rc = ab_block(&sd[side], (AbKind)k, tok, B, T, &sr, logits, &t[((size_t)k * 2 + side) * R + r]);
+      }
+    }
+  }
+  progress("A/B rounds", 1, 1);
+  if (!rc) {
+    char what[64];
+    printf("A/B (A = %s, B = %s; %d rounds alternating AB, BA, call by call in one process):\n", o->lib, o->vs, R);
+    snprintf(what, sizeof what, "forward %dx%d", B, T);
+    if (o->forward) ab_report(o, AB_FORWARD, what, &t[0], &t[R], R);
+    snprintf(what, sizeof what, "prefill %d", sr.n);
+    if (o->session) ab_report(o, AB_PREFILL, what, &t[2 * R], &t[3 * R], R);
+    snprintf(what, sizeof what, "decode step (%d)", sr.M);
+    if (o->session) ab_report(o, AB_DECODE, what, &t[4 * R], &t[5 * R], R);
+  }
+  free(tok), free(logits), free(t), free(sr.tok), free(sr.step), free(sr.pre_logits), free(sr.dec_logits);
+  return rc;
+}
+
+/* --vs: both libraries open, the same model (vocabulary, layers, shapes), then bench_ab. */
+static int bench_vs(const Lib *la, modc_model *ma, const Opts *o) {
+  Lib lb;
+  modc_model *mb = NULL;
+  Dims dm;
+  if (load_lib(o->vs, &lb)) return 1;
+  if (lb.open(NULL, o->threads, &mb)) return bfail("modc_open(%s): %s", o->vs, lb.last_error());
+  const modc_info *a = la->info(ma), *b = lb.info(mb);
+  int rc = 0;
+  if (a->vocab_size != b->vocab_size || a->n_layers != b->n_layers || a->d_model != b->d_model ||
+      a->max_seq_len != b->max_seq_len || a->shapes[0][0] != b->shapes[0][0] || a->shapes[0][1] != b->shapes[0][1])
+    rc = bfail("--vs: %s and %s are not the same model (vocabulary, layers, width, sequence or first shape differ)",
+               o->lib, o->vs);
+  if (!rc) rc = model_dims(la, ma, o, &dm);
+  Side sd[2] = {{la, ma, NULL}, {&lb, mb, NULL}};
+  for (int i = 0; i < 2 && !rc; i++)
+    if (sd[i].l->session_open(sd[i].m, &sd[i].s)) rc = bfail("modc_session_open: %s", sd[i].l->last_error());
+  if (!rc) {
+    print_model(la, ma, o, &dm);
+    printf("B: %s, %s\n", o->vs, b->target_cpu);
+    rc = bench_ab(sd, o, &dm);
+  }
+  for (int i = 0; i < 2; i++)
+    if (sd[i].s) sd[i].l->session_close(sd[i].s);
+  lb.close(mb);
+  return rc;
+}
+
 static int bench_forward(const Lib *l, modc_model *m, const Opts *o, const Dims *dm) {
   const modc_info *in = l->info(m);
   printf("forward (modc_forward, top-k routing; median of %d after %d warm-up):\n", o->repeats, o->warmup);
@@ -742,7 +870,7 @@ int bench_main(int argc, char **argv) {
   int rc = 1;
   if (l.open(o.weights, o.threads, &m)) bfail("modc_open: %s", l.last_error());
   else {
-    rc = bench_model(&l, m, &o);
+    rc = o.vs ? bench_vs(&l, m, &o) : bench_model(&l, m, &o);
     l.close(m);
   }
   if (kvf && fclose(kvf) && !rc) rc = bfail("writing '%s' failed", o.kv);

@@ -91,6 +91,19 @@ grep -q "^1 [01]\{14\}$" dump.session.routing && ok "bench --dump writes the rou
 expect_re "bench names the limit" "max_seq_len" bench2.txt
 "$B/modc" bench a/libsmall.so --header /nonexistent.h -q > bench3.txt 2>&1 && bad "bench without a header accepted" || ok "bench without a header refused"
 "$B/modc" bench --help | grep -q -- "--repeats" && ok "bench --help" || bad "bench --help"
+# modc bench --vs: two libraries of one model side by side (a and nofuse: the same function)
+"$B/modc" bench a/libsmall.so --vs nofuse/libsmall.so --threads 2 --repeats 3 --prefill 8 --decode 4 --kv ab.kv -q \
+  > ab.txt 2>&1 && ok "bench --vs" || bad "bench --vs: $(cat ab.txt)"
+for w in "forward 1x16" "prefill 8" "decode step (4)"; do expect "bench --vs prints $w" "$w" ab.txt; done
+for k in forward prefill decode; do
+  awk -F= -v k="ab.$k.ratio" '$1 == k && $2 > 0 { f = 1 } END { exit !f }' ab.kv && ok "bench --vs kv ab.$k.ratio" \
+    || bad "ab.$k.ratio missing"
+done
+"$B/modc" bench a/libsmall.so --vs other/libsmall.so --no-session -q > ab2.txt 2>&1 && ok "bench --vs bf16 weights (same model)" \
+  || bad "bench --vs bf16: $(cat ab2.txt)"
+sed 's/d_model: [0-9]*/d_model: 64/; s/^name: small/name: wider/; s/weights: small/weights: wider/' small.yaml > wider.yaml
+"$B/modc-randweights" wider.yaml > /dev/null 2>&1 && "$B/modc" compile wider.yaml -o w/libwider.so -q 2> /dev/null
+refuse "bench --vs of another model" "are not the same model" "$B/modc" bench a/libsmall.so --vs w/libwider.so -q
 
 # modc bench's machine figures: measured on the first run and cached per CPU and thread
 # count; the second run reads the cache; a corrupted cache is re-measured, never trusted;

@@ -17,6 +17,10 @@ add_test(NAME cli_install COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_instal
 # first python3 with numpy (a pyenv shim may lack it while Debian's has it); none is a failure.
 add_test(NAME python_modc COMMAND sh -c "for p in python3 /usr/bin/python3; do $p -c 'import numpy' 2>/dev/null && exec $p \"$0\" \"$@\"; done; echo 'no python3 with numpy (scripts/setup.sh installs python3-numpy)'; exit 1"
          ${CMAKE_SOURCE_DIR}/tests/python/test_modc.py $<TARGET_FILE:modc> ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/python_work)
+# Checkpoints written by transformers 5.17 itself (tests/hf/, made by tests/hf/make_fixtures.py on
+# the GPU machine): import-hf, compile, transformers' float64 logits and greedy tokens.
+add_test(NAME python_hf_fixtures COMMAND sh -c "for p in python3 /usr/bin/python3; do $p -c 'import numpy' 2>/dev/null && exec $p \"$0\" \"$@\"; done; echo 'no python3 with numpy (scripts/setup.sh installs python3-numpy)'; exit 1"
+         ${CMAKE_SOURCE_DIR}/tests/python/test_hf_fixtures.py $<TARGET_FILE:modc> ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/hf_work)
 # modc.torch (tests/python/test_torch.py): PyTorch's logits and routing against the exported,
 # compiled model.  Without PyTorch it says so and ctest shows it not run (77); not in a
 # sanitizer build (PyTorch under a preloaded ASan runtime is not something we test).
@@ -32,7 +36,7 @@ if(MODC_SANITIZE)
                   OUTPUT_VARIABLE CLI_LIBASAN OUTPUT_STRIP_TRAILING_WHITESPACE)
   set_tests_properties(cli_install PROPERTIES ENVIRONMENT
     "MODC_TEST_CFLAGS=-fsanitize=address,undefined;MODC_TEST_PRELOAD=${CLI_LIBASAN};ASAN_OPTIONS=detect_leaks=0")
-  set_tests_properties(python_modc PROPERTIES ENVIRONMENT
+  set_tests_properties(python_modc python_hf_fixtures PROPERTIES ENVIRONMENT
     "LD_PRELOAD=${CLI_LIBASAN};ASAN_OPTIONS=detect_leaks=0")
 endif()
 # modc import-hf end to end (tests/cli/test_import_hf.sh): one file, shards, bf16, refusals.

@@ -2,7 +2,9 @@
 # tune.sh: the benchmarks of issue 10 (modc tune), on the benchmark model (bench/models/):
 #   random weights -> `modc tune` of dense12 and mod12 (timed, default budget) -> each compiled
 #   untuned and with its records -> ROUNDS interleaved rounds of `modc bench` on the four
-#   libraries (forward [1,512], a PREFILL-token prefill, DECODE decode steps) -> a second tune
+#   libraries (forward [1,512], a PREFILL-token prefill, DECODE decode steps) -> `modc bench
+#   UNTUNED --vs TUNED` per model (AB_ROUNDS rounds call by call in one process: the ratio the
+#   VM's drift between separate runs cannot blur) -> a second tune
 #   of dense12 and both runs' records timed side by side (`modc tune --compare A --compare B`:
 #   do two runs agree?) -> `modc tune --exhaustive 4 --compare` on dense12 (the four most
 #   expensive GEMMs swept, the tuned records timed beside the sweep's best)
@@ -12,7 +14,8 @@
 # usage: bench/tune.sh [-b BUILD_DIR] [-o OUT_DIR] [-w WORK_DIR]
 # environment: THREADS (all CPUs), BUDGET (modc tune's default), ROUNDS (3), REPEATS (5),
 #   PREFILL (128), DECODE (32), SWEEP (4: kernels of the exhaustive sweep; 0 skips it),
-#   MODELS ("dense12 mod12"), AGAIN (1: the second tune; 0 skips it), SETTLE (40: seconds at most
+#   MODELS ("dense12 mod12"), AGAIN (1: the second tune; 0 skips it), AB_ROUNDS (9; 0 skips the
+#   A/B), SETTLE (40: seconds at most
 #   to wait before each step for the load average to fall below 1.2; a few on many cores)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -29,6 +32,7 @@ while [ $# -gt 0 ]; do
 done
 THREADS=${THREADS:-$(nproc)} ROUNDS=${ROUNDS:-3} REPEATS=${REPEATS:-5} PREFILL=${PREFILL:-128}
 DECODE=${DECODE:-32} SWEEP=${SWEEP:-4} MODELS=${MODELS:-dense12 mod12} BUDGET=${BUDGET:-} AGAIN=${AGAIN:-1}
+AB_ROUNDS=${AB_ROUNDS:-9}
 SETTLE=${SETTLE:-40}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -80,6 +84,16 @@ for r in $(seq "$ROUNDS"); do
     done
   done
 done
+
+if [ "$AB_ROUNDS" -gt 0 ]; then
+  for m in $MODELS; do
+    settle
+    log "A/B: $m untuned --vs tuned, $AB_ROUNDS rounds in one process"
+    "$MODC" bench "$W/$m/lib$m.so" --vs "$W/$m-tuned/lib$m.so" --threads "$THREADS" --repeats "$AB_ROUNDS" \
+      --prefill "$PREFILL" --decode "$DECODE" --kv "$OUT/tkv/$m.ab.kv" -q > "$OUT/ab-$m.txt"
+    tail -3 "$OUT/ab-$m.txt" >&2
+  done
+fi
 
 first=${MODELS%% *}
 if [ "$AGAIN" = 1 ]; then

@@ -66,6 +66,19 @@ def main():
             ub = statistics.median(y for _, y in pairs)
             rs = ", ".join(f"{r:.3f}" for r in ratios)
             print(f"| {m} | {fig} | {ua:.2f} | {ub:.2f} | {med:.3f} [{rs}] | {'pass' if med <= 1.02 else '**fail**'} |")
+    ab = [(m, kv(f"{out}/tkv/{m}.ab.kv")) for m in models]
+    if any(d for _, d in ab):
+        print("\n## Tuned against untuned, call by call in one process (`modc bench UNTUNED --vs TUNED`)\n")
+        print("| model | figure | untuned ms | tuned ms | tuned/untuned, median round [min - max] | goal <= 1.02 |")
+        print("|---|---|---|---|---|---|")
+        for m, d in ab:
+            for fig in ("forward", "prefill", "decode"):
+                r = fnum(d, f"ab.{fig}.ratio")
+                if r is None:
+                    continue
+                print(f"| {m} | {fig} | {fnum(d, f'ab.{fig}.a_ms'):.3f} | {fnum(d, f'ab.{fig}.b_ms'):.3f} | "
+                      f"{r:.3f} [{fnum(d, f'ab.{fig}.ratio_min'):.3f} - {fnum(d, f'ab.{fig}.ratio_max'):.3f}] | "
+                      f"{'pass' if r <= 1.02 else '**fail**'} |")
     print("\n## Tune runs\n")
     print("| run | seconds | summary |\n|---|---|---|")
     for k, v in sorted(tune.items()):

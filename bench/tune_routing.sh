@@ -4,16 +4,19 @@
 #   from this machine's own Python standard library), the first CALIB_BYTES for calibration,
 #   the next TEST_BYTES held out -> the spec as given compiled, its decode ms per step on the
 #   calibration text (modc eval --mode session, the median of three runs) -> budget = RATIO x that -> `modc tune
-#   --routing` (timed) -> the tuned spec, the spec as given and the all-dense configuration
-#   (every routed layer per_layer dense) compiled -> ROUNDS interleaved rounds of `modc eval
+#   --routing` (timed) -> the tuned spec, the spec as given, the all-dense configuration
+#   (every routed layer per_layer dense) and, with TWIN, the dense twin compiled -> ROUNDS
+#   interleaved rounds of `modc eval
 #   --mode session` on the held-out text (NLL and median ms per decode step) -> OUT/report.md.
 # Not part of ctest: about 3 minutes on 2 cores.  Timings are medians of interleaved rounds.
 #
 # usage: bench/tune_routing.sh [-b BUILD_DIR] [-o OUT_DIR]
 # environment: SPEC (examples/trained/bytes_mod.yaml), CALIB_BYTES (16384), TEST_BYTES
 #   (65536), RATIO (0.95), ROUNDS (5), THREADS (the spec's), SEARCH_S (120: the search's
-#   --budget-seconds), WINDOW (256: tokens per session window), KEEP (0: 1 keeps OUT/work,
-#   the texts and the libraries)
+#   --budget-seconds), WINDOW (256: tokens per session window), TWIN (a dense twin's spec,
+#   e.g. examples/pair/pair_dense.yaml with SPEC=examples/pair/pair_mod.yaml: given to the
+#   search as --twin and measured beside the others), KEEP (0: 1 keeps OUT/work, the texts and
+#   the libraries)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -28,7 +31,7 @@ while [ $# -gt 0 ]; do
 done
 SPEC=${SPEC:-$root/examples/trained/bytes_mod.yaml} CALIB_BYTES=${CALIB_BYTES:-16384}
 TEST_BYTES=${TEST_BYTES:-65536} RATIO=${RATIO:-0.95} ROUNDS=${ROUNDS:-5} SEARCH_S=${SEARCH_S:-120}
-WINDOW=${WINDOW:-256} THREADS=${THREADS:-0}
+WINDOW=${WINDOW:-256} THREADS=${THREADS:-0} TWIN=${TWIN:-}
 MODC=$B/modc
 [ -x "$MODC" ] || { echo "tune_routing.sh: no modc in $B (build first)" >&2; exit 1; }
 mkdir -p "$OUT/work"
@@ -57,8 +60,10 @@ budget=$(python3 -c "print(f'{$ms0 * $RATIO:.6g}')")
 log "spec as given: $ms0 ms per decode step on the calibration text; budget $budget ms"
 
 t0=$(date +%s.%N)
+twin=()
+[ -n "$TWIN" ] && twin=(--twin "$TWIN")
 "$MODC" tune "$SPEC" --routing --calib "$T/calib.bin" --bytes --budget-ms "$budget" --window "$WINDOW" \
-  --threads "$THREADS" --budget-seconds "$SEARCH_S" -o "$OUT/rt" -v 2> "$OUT/tune.log" > "$OUT/tune.out" || true
+  --threads "$THREADS" --budget-seconds "$SEARCH_S" "${twin[@]}" -o "$OUT/rt" -v 2> "$OUT/tune.log" > "$OUT/tune.out" || true
 t1=$(date +%s.%N)
 tune_s=$(python3 -c "print(f'{$t1 - $t0:.1f}')")
 cat "$OUT/tune.out" >&2
@@ -69,10 +74,13 @@ for l in $(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^threshold_/) 
   dense+=(-D "routing.per_layer.$l.dense=true")
 done
 "$MODC" compile "$SPEC" "${dense[@]}" -o "$T/dense/lib$name.so" -q
+if [ -n "$TWIN" ]; then
+  "$MODC" compile "$TWIN" -o "$T/twin/lib$name.so" -q   # lib$name: the rounds below find it so
+fi
 
 : > "$OUT/rounds.txt"
 for r in $(seq "$ROUNDS"); do
-  for v in given tuned dense; do
+  for v in given tuned dense twin; do
     [ -f "$T/$v/lib$name.so" ] || continue
     echo "$r $v $(ev "$T/$v/lib$name.so" "$T/test.bin")" >> "$OUT/rounds.txt"
   done
@@ -100,7 +108,8 @@ if chosen:
 L += ["", "Held-out text, `modc eval --mode session` (median of interleaved rounds; each round's ms in brackets):", "",
       "| library | nll (nats/byte) | ms per decode step | vs spec as given | take rates |", "|---|---|---|---|---|"]
 base = statistics.median(j["ms_per_call"] for j in runs["given"])
-for v, label in [("given", "spec as given"), ("tuned", "tuned"), ("dense", "all routed layers dense")]:
+for v, label in [("given", "spec as given"), ("tuned", "tuned"), ("dense", "all routed layers dense"),
+                 ("twin", "the dense twin (trained dense, equal FLOPs)")]:
     if v not in runs: continue
     ms = [j["ms_per_call"] for j in runs[v]]
     m = statistics.median(ms)

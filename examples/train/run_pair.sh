@@ -27,7 +27,7 @@ pm=$!
 rc=0
 wait $pd || rc=1
 wait $pm || rc=1
-tail -4 "$W/dense.out" "$W/mod.out"
+tail -n 4 "$W/dense.out" "$W/mod.out"
 for r in dense mod; do
   mv "$W/$r/pair_$r.safetensors" "$out/" || rc=1
   gzip -9 -c "$W/$r/corpus_files.txt" > "$W/$r/corpus_files.txt.gz" && rm -f "$W/$r/corpus_files.txt" "$W/$r/corpus_val.bin"

@@ -67,8 +67,9 @@ static const char usage_bench[] =
   "  --vs OTHER.so      A/B instead: LIB and OTHER (the same model, e.g. untuned and tuned)\n"
   "                     timed call by call in one process, forward (first shape), prefill\n"
   "                     and decode; rounds alternate AB, BA with a pause longer than the\n"
-  "                     workers' spin between blocks; prints each median and OTHER/LIB per\n"
-  "                     round (median, min, max); --repeats rounds (default 5)\n"
+  "                     workers' spin between calls (decode: step by step, each round's\n"
+  "                     median step); prints each median and OTHER/LIB per round (median,\n"
+  "                     min, max); --repeats rounds (default 5)\n"
   "  -q                 no progress lines\n";
 
 /* ------------------------------------------------------------------ plumbing */
@@ -725,23 +726,38 @@ typedef struct Side {
 
 typedef enum { AB_FORWARD, AB_PREFILL, AB_DECODE, AB_KINDS } AbKind;
 
-/* One block of a side: a warm-up call, then the timed one (seconds; decode: per step). */
+/* One block of a side: a warm-up call, then the timed one (seconds): a forward or a prefill. */
 static int ab_block(const Side *x, AbKind k, const int32_t *tok, int B, int T, SessRuns *sr, float *logits,
                     double *out) {
   for (int rep = 0; rep < 2; rep++) {
-    double pre = 0, *step = k == AB_DECODE ? sr->step : NULL, t0 = timing_now();
+    double pre = 0, t0 = timing_now();
     int rc = k == AB_FORWARD ? (x->l->forward(x->m, B, T, tok, logits) ? bfail("modc_forward: %s", x->l->last_error()) : 0)
-                             : session_once(x->l, x->s, sr, &pre, step);
+                             : (x->l->reset(x->s) || x->l->prefill(x->s, sr->tok, sr->n, sr->pre_logits))
+                                   ? bfail("modc_prefill: %s", x->l->last_error()) : 0;
     if (rc) return rc;
-    double t = timing_now() - t0;
-    if (k == AB_PREFILL) t = pre;
-    if (k == AB_DECODE) {
-      t = 0;
-      for (int i = 0; i < sr->M; i++) t += sr->step[i];
-      t /= sr->M;
-    }
-    *out = t;
+    *out = k == AB_FORWARD ? timing_now() - t0 : (pre = timing_now() - t0);
   }
+  return 0;
+}
+
+/* Decode: both sessions prefilled, then their steps alternate one by one (A B, then B A, ...)
+ * with a pause before each, so that every pair of steps sees the same moment of the machine;
+ * out[side] = the median step of each side. */
+static int ab_decode(const Side *sd, SessRuns *sr, int r, double out[2]) {
+  double *t[2] = {sr->step, sr->step + sr->M};
+  for (int side = 0; side < 2; side++)
+    if (sd[side].l->reset(sd[side].s) || sd[side].l->prefill(sd[side].s, sr->tok, sr->n, sr->pre_logits))
+      return bfail("modc_prefill: %s", sd[side].l->last_error());
+  for (int i = 0; i < sr->M; i++)
+    for (int j = 0; j < 2; j++) {
+      int side = ((r + i) & 1) ^ j;
+      usleep(3000);
+      double t0 = timing_now();
+      if (sd[side].l->decode(sd[side].s, sr->tok[sr->n + i], sr->dec_logits))
+        return bfail("modc_decode: %s", sd[side].l->last_error());
+      t[side][i] = timing_now() - t0;
+    }
+  for (int side = 0; side < 2; side++) out[side] = median(t[side], sr->M);
   return 0;
 }
 
@@ -777,7 +793,7 @@ static int bench_ab(Side *sd, const Opts *o, const Dims *dm) {
   float *logits = malloc((size_t)B * T * dm->V * sizeof *logits);
   double *t = calloc((size_t)AB_KINDS * 2 * R, sizeof *t);   /* [kind][side][round] */
   sr.tok = malloc((sr.n + sr.M) * sizeof *sr.tok);
-  sr.step = malloc(sr.M * sizeof *sr.step);
+  sr.step = malloc(2 * sr.M * sizeof *sr.step);
   sr.pre_logits = malloc(dm->V * sizeof(float));
   sr.dec_logits = malloc(dm->V * sizeof(float));
   make_tokens(tok, B * T, dm->V, o->seed);
@@ -786,6 +802,12 @@ static int bench_ab(Side *sd, const Opts *o, const Dims *dm) {
     if ((k == AB_FORWARD && !o->forward) || (k != AB_FORWARD && !o->session)) continue;
     for (int r = 0; r < R && !rc; r++) {
       progress("A/B rounds", k * R + r, AB_KINDS * R);
+      if (k == AB_DECODE) {
+        double d[2] = {0, 0};
+        rc = ab_decode(sd, &sr, r, d);
+        t[(size_t)k * 2 * R + r] = d[0], t[((size_t)k * 2 + 1) * R + r] = d[1];
+        continue;
+      }
       for (int j = 0; j < 2 && !rc; j++) {
         int side = (r & 1) ^ j;
         usleep(5000);
@@ -801,7 +823,7 @@ static int bench_ab(Side *sd, const Opts *o, const Dims *dm) {
     if (o->forward) ab_report(o, AB_FORWARD, what, &t[0], &t[R], R);
     snprintf(what, sizeof what, "prefill %d", sr.n);
     if (o->session) ab_report(o, AB_PREFILL, what, &t[2 * R], &t[3 * R], R);
-    snprintf(what, sizeof what, "decode step (%d)", sr.M);
+    snprintf(what, sizeof what, "decode step (%d)", sr.M);   /* each round: the median of its steps */
     if (o->session) ab_report(o, AB_DECODE, what, &t[4 * R], &t[5 * R], R);
   }
   free(tok), free(logits), free(t), free(sr.tok), free(sr.step), free(sr.pre_logits), free(sr.dec_logits);

@@ -16,13 +16,15 @@
  *             one round, compiled by one process per CPU; each candidate runs once, to be
  *             checked against the reference (a wrong output is never chosen) and screened;
  *             the cheapest few are timed call by call in turn with the best so far (the
- *             VM's drifts cancel) and one wins only below 0.98 of its cost, confirmed by a
- *             longer alternation.  A kernel stops when a whole cycle of its groups brought
+ *             VM's drifts cancel) and one wins only below 0.98 of its cost with none of its
+ *             calls (a forward shape, the decode step) over 1.02 of the best's, confirmed by
+ *             a longer alternation.  A kernel stops when a whole cycle of its groups brought
  *             nothing; kernels go in order of share and the rounds stop when the next
  *             round's estimate would overrun the budget (less a reserve for the last round).
  *             Kernels below 0.5% share keep the heuristic's record unsearched.
  *   last      every changed record against the heuristic's, alternating, ~100 ms of calls:
- *             kept only below 0.99 of its cost (tune_search.c: tune_validate).
+ *             kept only below 0.99 of its cost and with no call over 1.02 of the heuristic's
+ *             (tune_search.c: tune_validate).
  * Every kernel gets a record (the key set does not depend on timings): the best found, with
  * its ms and the heuristic's default_ms, both the kernel's milliseconds in one forward of
  * each shape plus one decode step.  --shard I/N keeps kernels I, I+N, ... of the key order;

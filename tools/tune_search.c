@@ -11,6 +11,7 @@
 
 #define MIN_SHARE 0.005
 #define WIN 0.98
+#define WORSE 1.02   /* no call of a kernel (a forward shape, the decode step) may lose more */
 #define SCREEN 6
 #define ERRLEN 2048
 /* Seconds a build takes besides its jobs' compiles (forks, the link, loading). */
@@ -140,6 +141,15 @@ static void wrong_output(const Tuner *u, const TKern *k, const Sched *s, const c
           why);
 }
 
+/* Is every call of k (each forward shape, the decode step) with times cand within WORSE of
+ * its times inc?  The weighted cost alone could trade a slower decode for a faster forward,
+ * and the tuned library must be slower at none of them. */
+static int no_call_worse(const TKern *k, const double *inc, const double *cand) {
+  for (int c = 0; c < k->nctx; c++)
+    if (k->ctx[c].w > 0 && cand[c] > WORSE * inc[c]) return 0;
+  return 1;
+}
+
 /* a's and b's costs (and per-call times ta, tb) from calls made in turn (tjob_time_pair),
  * about min_ms of calls per kernel call */
 static void pair_cost(Tuner *u, TKern *k, TuneJob *a, TuneJob *b, double min_ms, double *ca, double *cb, double *ta,
@@ -177,12 +187,12 @@ static void judge(Tuner *u, Plan *p, Round *r) {
     }
   for (int i = 0; i < n && i < SCREEN; i++) {
     pair_cost(u, k, inc, &r->jobs[p->first + (order[i] + 1) * k->nctx], 20, &ca, &cc, ta, tc);
-    if (cc < WIN * ca && (win < 0 || cc / ca < bestq)) win = order[i], bestq = cc / ca;
+    if (cc < WIN * ca && no_call_worse(k, ta, tc) && (win < 0 || cc / ca < bestq)) win = order[i], bestq = cc / ca;
   }
   k->searched = 1;
   int ng = tune_groups(k->best.kind);
   if (win >= 0) pair_cost(u, k, inc, &r->jobs[p->first + (win + 1) * k->nctx], 60, &ca, &cc, ta, tc);
-  if (win >= 0 && cc < WIN * ca) {
+  if (win >= 0 && cc < WIN * ca && no_call_worse(k, ta, tc)) {
     k->best = p->cand[win], k->wins++, k->stale = 0;
     k->best_cost = cc, k->best_ms = tune_ms(k, tc);
   } else if (++k->stale >= ng) {
@@ -266,7 +276,8 @@ int tune_search_round(Tuner *u) {
 
 /* The last round: each kernel whose best is not the heuristic's record timed in turn with
  * that record, call by call (pair_cost, ~100 ms of calls each); a best that is not below 0.99
- * of it goes back to the heuristic's.  ms and default_ms come from these medians, so that no
+ * of it, or that makes one of the kernel's calls slower than WORSE x, goes back to the
+ * heuristic's.  ms and default_ms come from these medians, so that no
  * record claims a gain the noise of one moment gave it. */
 int tune_validate(Tuner *u) {
   Round r = {0};
@@ -296,9 +307,10 @@ int tune_validate(Tuner *u) {
     double td[MAX_CTX], tb[MAX_CTX];
     pair_cost(u, k, &r.jobs[first[i]], &r.jobs[first[i] + k->nctx], 100, &k->def_cost, &k->best_cost, td, tb);
     k->def_ms = tune_ms(k, td), k->best_ms = tune_ms(k, tb);
-    if (k->best_cost >= 0.99 * k->def_cost) {
+    int worse = !no_call_worse(k, td, tb);
+    if (k->best_cost >= 0.99 * k->def_cost || worse) {
       k->best = k->def, k->best_cost = k->def_cost, k->best_ms = k->def_ms, reverted++;
-      cli_progress("  %-48s back to the heuristic's record", k->key);
+      cli_progress("  %-48s back to the heuristic's record%s", k->key, worse ? " (one of its calls got slower)" : "");
     } else {
       cli_progress("  %-48s %.3f ms against %.3f (%.3f)", k->key, k->best_ms, k->def_ms, k->best_cost / k->def_cost);
     }

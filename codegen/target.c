@@ -43,7 +43,18 @@ void cg_llvm_init(void) {
 #define F_ICX F_V4 ",+avx512vbmi,+avx512vnni"
 #define F_SPR F_ICX ",+avx512bf16,+avx512fp16,+avxvnni,+amx-tile,+amx-bf16,+amx-int8"
 
-static const struct { const char *cpu, *features; } x86_cpus[] = {
+typedef struct CpuFeatures {
+  const char *cpu, *features;
+} CpuFeatures;
+
+/* The features of cpu in table t[n], or NULL when it is not there. */
+static const char *table_features(const CpuFeatures *t, int n, const char *cpu) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(t[i].cpu, cpu)) return t[i].features;
+  return NULL;
+}
+
+static const CpuFeatures x86_cpus[] = {
   {"generic", ""}, {"x86-64", ""}, {"x86-64-v2", F_V2}, {"x86-64-v3", F_V3},
   {"x86-64-v4", F_V4},
   {"nehalem", F_V2}, {"westmere", F_V2}, {"sandybridge", F_V2 ",+avx"},
@@ -70,11 +81,7 @@ static const struct { const char *cpu, *features; } x86_cpus[] = {
 static const char x86_examples[] = "x86-64-v3, x86-64-v4, haswell, skylake-avx512, "
                                    "icelake-server, sapphirerapids, znver3, znver4, znver5";
 
-static const char *x86_features(const char *cpu) {
-  for (int i = 0; i < N_X86_CPUS; i++)
-    if (!strcmp(x86_cpus[i].cpu, cpu)) return x86_cpus[i].features;
-  return NULL;
-}
+static const char *x86_features(const char *cpu) { return table_features(x86_cpus, N_X86_CPUS, cpu); }
 
 /* Features implied by AArch64 CPU names (LLVM 19's AArch64Processors.td): those the runtime
  * can see in the kernel's HWCAP bits (runtime/cpu.c), so a library refuses a CPU that lacks
@@ -85,7 +92,7 @@ static const char *x86_features(const char *cpu) {
 #define A_V1 A_N1 ",+sve,+bf16,+i8mm"
 #define A_N2 A_V1 ",+sve2"
 
-static const struct { const char *cpu, *features; } arm_cpus[] = {
+static const CpuFeatures arm_cpus[] = {
   {"generic", A_V80}, {"cortex-a35", A_V80 ",+crc"}, {"cortex-a53", A_V80 ",+crc"},
   {"cortex-a57", A_V80 ",+crc"}, {"cortex-a72", A_V80 ",+crc"}, {"cortex-a73", A_V80 ",+crc"},
   {"cortex-a55", A_N1}, {"cortex-a75", A_N1}, {"cortex-a76", A_N1}, {"cortex-a77", A_N1},
@@ -99,11 +106,7 @@ static const struct { const char *cpu, *features; } arm_cpus[] = {
 static const char arm_examples[] = "generic, cortex-a72, cortex-a76, neoverse-n1, neoverse-v1, "
                                    "neoverse-n2, neoverse-v2, a64fx, ampere1, apple-m1";
 
-static const char *arm_features(const char *cpu) {
-  for (int i = 0; i < N_ARM_CPUS; i++)
-    if (!strcmp(arm_cpus[i].cpu, cpu)) return arm_cpus[i].features;
-  return NULL;
-}
+static const char *arm_features(const char *cpu) { return table_features(arm_cpus, N_ARM_CPUS, cpu); }
 
 static int is_x86(LLVMTargetRef t) {
   return !strcmp(LLVMGetTargetName(t), "x86-64") || !strcmp(LLVMGetTargetName(t), "x86");

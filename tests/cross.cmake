@@ -18,7 +18,7 @@ if(MODC_AARCH64_CC AND MODC_QEMU_AARCH64 AND EXISTS /usr/aarch64-linux-gnu/lib)
     DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/cross/runner.c ${CMAKE_SOURCE_DIR}/runtime/modc_load.h
             ${CMAKE_SOURCE_DIR}/runtime/modc.h VERBATIM)
   add_custom_target(cross_runner ALL DEPENDS ${XRUNNER})
-  add_executable(test_cross cross/test_cross.c e2e/randspec.c)
+  add_executable(test_cross cross/test_cross.c e2e/e2e_util.c e2e/randspec.c)
   target_include_directories(test_cross PRIVATE ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/e2e)
   target_link_libraries(test_cross PRIVATE modc_core m)
   set(XENV "MODC_QEMU=${MODC_QEMU_AARCH64} -L /usr/aarch64-linux-gnu")

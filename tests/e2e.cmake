@@ -1,6 +1,6 @@
 # End-to-end property tests: random specs compiled with the real CLI, run through the ABI,
 # compared with the reference interpreter.
-add_executable(test_e2e e2e/test_e2e.c e2e/e2e_eval.c e2e/randspec.c)
+add_executable(test_e2e e2e/test_e2e.c e2e/e2e_eval.c e2e/e2e_util.c e2e/randspec.c)
 target_include_directories(test_e2e PRIVATE ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR}/e2e)
 target_link_libraries(test_e2e PRIVATE modc_core dl m)
 # MODC_E2E_SPECS specs from seed MODC_E2E_FIRST_SEED.  A sanitizer build (scripts/test.sh

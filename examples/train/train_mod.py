@@ -99,28 +99,29 @@ def build_corpus(max_bytes, site=False):
     """Returns (train_bytes, val_bytes, used_files). Every 50th standard-library file goes to
     validation.  With site, the site-packages sources (files up to 1 MB; sorted; duplicates of
     a file already taken skipped) follow in the training set, up to max_bytes in all."""
-    train, val, used, total, seen = [], [], [], 0, set()
-    for i, p in enumerate(corpus_files()):
-        b = read_file(p)
-        if not b:
-            continue
-        if total + len(b) > max_bytes:
-            break
-        total += len(b)
+    train, val, used, seen = [], [], [], set()
+    total = [0]
+
+    def take(p, b, to, dedupe):
+        """False when max_bytes is reached; else p's bytes b go to `to` (empty files, and with
+        dedupe files whose bytes were taken already, are skipped)."""
+        if not b or (dedupe and hash(b) in seen):
+            return True
+        if total[0] + len(b) > max_bytes:
+            return False
+        total[0] += len(b)
         used.append(p)
         seen.add(hash(b))
-        (val if i % 50 == 0 else train).append(b)
+        to.append(b)
+        return True
+
+    for i, p in enumerate(corpus_files()):
+        if not take(p, read_file(p), val if i % 50 == 0 else train, False):
+            break
     if site:
         for p in py_files(sysconfig.get_paths()["purelib"], skip=("__pycache__",)):
-            b = read_file(p, 1 << 20)
-            if not b or hash(b) in seen:
-                continue
-            if total + len(b) > max_bytes:
+            if not take(p, read_file(p, 1 << 20), train, True):
                 break
-            total += len(b)
-            used.append(p)
-            seen.add(hash(b))
-            train.append(b)
     return b"".join(train), b"".join(val), used
 
 

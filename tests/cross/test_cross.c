@@ -11,12 +11,10 @@
  * 3) with a message naming FEATURE: the CPU check of runtime/cpu.c on that architecture.
  * QEMU is $MODC_QEMU (default "qemu-aarch64 -L /usr/aarch64-linux-gnu").
  */
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "codegen/codegen.h"
@@ -25,6 +23,7 @@
 #include "ir/interp.h"
 #include "passes/passes.h"
 #include "randspec.h"
+#include "e2e_util.h"
 #include "runtime/exec.h"
 
 #define TOL 1e-4
@@ -51,15 +50,6 @@ typedef struct Case {
   Job jobs[MAXJ];
   int njobs, redrawn;
 } Case;
-
-static const uint8_t *map_blob(const char *path) {
-  int fd = open(path, O_RDONLY);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st)) return NULL;
-  const uint8_t *p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-  close(fd);
-  return p == MAP_FAILED ? NULL : p + MODC_WEIGHTS_HEADER;
-}
 
 static Graph *typed(Graph *g) {
   char err[512];
@@ -151,12 +141,6 @@ static int write_jobs(const Case *c, const char *path, int threads) {
   return 0;
 }
 
-static double rel_err(const float *a, const double *b, size_t n) {
-  double num = 0, den = 1e-30;
-  for (size_t i = 0; i < n; i++) num = fmax(num, fabs(a[i] - b[i])), den = fmax(den, fabs(b[i]));
-  return num / den;
-}
-
 /* the runner's output against each job's reference */
 static int compare(const Case *c, const char *out) {
   const Spec *s = &c->spec;
@@ -173,9 +157,9 @@ static int compare(const Case *c, const char *out) {
         (j->kind == 1 && fread(taken, 1, L * j->a, f) != L * j->a)) {
       fprintf(stderr, "FAIL %s: short runner output at job %d\n", s->name, i);
       failures++, rc = -1;
-    } else if (rel_err(got, j->want, rows * V) >= TOL) {
+    } else if (e2e_rel_err(got, j->want, rows * V) >= TOL) {
       fprintf(stderr, "FAIL %s: %s (%d,%d): relative error %.3g\n", s->name, j->kind ? "session" : "forward", j->a,
-              j->b, rel_err(got, j->want, rows * V));
+              j->b, e2e_rel_err(got, j->want, rows * V));
       failures++, rc = -1;
     }
     for (size_t l = 0; !rc && j->kind == 1 && l < L; l++)
@@ -216,7 +200,7 @@ static int run_case(char **argv, uint64_t seed, const char *refused, int *redraw
   cg_target_describe(&t, c.spec.threads, &desc);
   wlayout_build(&c.spec, &desc, &c.layout);
   snprintf(cmd, sizeof cmd, "%s/%s.weights", dir, r.name);
-  CHECK((c.blob = map_blob(cmd)), "cannot map %s", cmd);
+  CHECK((c.blob = e2e_map_blob(cmd)), "cannot map %s", cmd);
   int rc = 0;
   for (int i = 0; i < c.spec.n_shapes && !rc; i++) rc = add_forward(&c, c.spec.shapes[i][0], c.spec.shapes[i][1]);
   int n = rs_int(&c.rng, 1, c.spec.max_seq_len < 24 ? c.spec.max_seq_len : 24);

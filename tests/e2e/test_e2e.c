@@ -16,12 +16,10 @@
  * usage: test_e2e MODC_BINARY WORKDIR N_SPECS [FIRST_SEED]
  */
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "codegen/codegen.h"
@@ -31,6 +29,7 @@
 #include "passes/passes.h"
 #include "randspec.h"
 #include "e2e.h"
+#include "e2e_util.h"
 #include "runtime/exec.h"
 #include "runtime/modc.h"
 
@@ -45,25 +44,6 @@ static int load_lib(const char *path, Lib *l) {
   SYM(decode, "modc_decode"); SYM(session_close, "modc_session_close"); SYM(routing, "modc_routing");
 #undef SYM
   return 0;
-}
-
-static const uint8_t *map_blob(const char *path) {
-  int fd = open(path, O_RDONLY);
-  struct stat st;
-  if (fd < 0 || fstat(fd, &st)) return NULL;
-  const uint8_t *p = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-  close(fd);
-  return p == MAP_FAILED ? NULL : p + MODC_WEIGHTS_HEADER;
-}
-
-/* max |a-b| / max |b| */
-static double rel_err(const float *a, const double *b, int64_t n) {
-  double num = 0, den = 1e-30;
-  for (int64_t i = 0; i < n; i++) {
-    num = fmax(num, fabs(a[i] - b[i]));
-    den = fmax(den, fabs(b[i]));
-  }
-  return num / den;
 }
 
 Graph *e2e_typed(Graph *g) {
@@ -103,7 +83,7 @@ static int check_forward(Case *c, int B, int T) {
     CHECK(++tries < TRIES, "%s: no input without a near-tie in %d tries", s->name, TRIES);
   }
   CHECK(!c->lib.forward(c->m, B, T, tok, got), "modc_forward(%d,%d): %s", B, T, c->lib.last_error());
-  double e = rel_err(got, want, B * T * V);
+  double e = e2e_rel_err(got, want, B * T * V);
   CHECK(e < TOL, "%s: forward (%d,%d) relative error %.3g", s->name, B, T, e);
   c->compared++;
   free(tok), free(pos), free(got), free(want);
@@ -143,7 +123,7 @@ static int check_session(Case *c, int n, int n1) {
   CHECK(!c->lib.prefill(ss, tok, n1, got + (n1 - 1) * V), "prefill: %s", c->lib.last_error());
   for (int t = n1; t < n; t++) CHECK(!c->lib.decode(ss, tok[t], got + t * V), "decode: %s", c->lib.last_error());
   for (int t = n1 - 1; t < n; t++) {
-    double e = rel_err(got + t * V, want + t * V, V);
+    double e = e2e_rel_err(got + t * V, want + t * V, V);
     CHECK(e < TOL, "%s: session logits at step %d (prefill %d of %d): relative error %.3g", s->name, t, n1, n, e);
   }
   uint8_t taken[1024];
@@ -200,7 +180,7 @@ static int run_case(const char *modc, const char *dir, uint64_t seed, int *skipp
   cg_target_describe(&t, c.spec.threads, &desc);
   wlayout_build(&c.spec, &desc, &c.layout);
   snprintf(wfile, sizeof wfile, "%s/%s.weights", dir, r.name);
-  CHECK((c.blob = map_blob(wfile)), "cannot map %s", wfile);
+  CHECK((c.blob = e2e_map_blob(wfile)), "cannot map %s", wfile);
   if (load_lib(lib, &c.lib)) return -1;
   CHECK(!c.lib.open(NULL, 2, &c.m), "modc_open: %s", c.lib.last_error());
   int rc = 0;

@@ -388,9 +388,9 @@ static LLVMValueRef embed_blob(CgCtx *c, const CgModel *m, char *err, size_t err
 
 /* const modc_desc_set modc__descs = {n, {&modc__desc, &modc__desc_1, ...}}: the other sets'
  * descriptors are declared here and defined by their own objects, linked into one library. */
-static int emit_desc_table(CgCtx *c, LLVMTypeRef desc_ty, LLVMValueRef first, int n) {
+static int emit_desc_table(CgCtx *c, LLVMTypeRef desc_ty, LLVMValueRef first, int n, char *err, size_t errlen) {
   LLVMValueRef v[64];
-  if (n > 64) return -1;
+  if (n > 64) return cg_fail(err, errlen, "internal error: %d kernel sets, at most 64", n);
   v[0] = first;
   for (int i = 1; i < n; i++) {
     char name[48];
@@ -454,7 +454,7 @@ static int emit_desc(CgCtx *c, const CgModel *m, char *err, size_t errlen) {
   LLVMSetGlobalConstant(g, 1);
   LLVMSetAlignment(g, 8);
   if (m->set) LLVMSetVisibility(g, LLVMHiddenVisibility);
-  return m->set ? 0 : emit_desc_table(c, LLVMTypeOf(init), g, m->nsets > 1 ? m->nsets : 1);
+  return m->set ? 0 : emit_desc_table(c, LLVMTypeOf(init), g, m->nsets > 1 ? m->nsets : 1, err, errlen);
 }
 
 /* ---- verify, optimise, write ----------------------------------------------------------- */

@@ -730,12 +730,12 @@ typedef enum { AB_FORWARD, AB_PREFILL, AB_DECODE, AB_KINDS } AbKind;
 static int ab_block(const Side *x, AbKind k, const int32_t *tok, int B, int T, SessRuns *sr, float *logits,
                     double *out) {
   for (int rep = 0; rep < 2; rep++) {
-    double pre = 0, t0 = timing_now();
+    double t0 = timing_now();
     int rc = k == AB_FORWARD ? (x->l->forward(x->m, B, T, tok, logits) ? bfail("modc_forward: %s", x->l->last_error()) : 0)
                              : (x->l->reset(x->s) || x->l->prefill(x->s, sr->tok, sr->n, sr->pre_logits))
                                    ? bfail("modc_prefill: %s", x->l->last_error()) : 0;
     if (rc) return rc;
-    *out = k == AB_FORWARD ? timing_now() - t0 : (pre = timing_now() - t0);
+    *out = timing_now() - t0;
   }
   return 0;
 }

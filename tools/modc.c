@@ -360,11 +360,10 @@ static int compile_set(Model *m, const CompileOpts *o, const CgTarget *t, int se
       break;
     }
   cli_progress("generating code for %s (%s)", t->cpu, t->triple);
-  char err2[ERRLEN];
   EmitKind kind = !o->emit ? EMIT_OBJ : !strcmp(o->emit, "llvm") ? EMIT_LLVM : !strcmp(o->emit, "asm") ? EMIT_ASM : EMIT_OBJ;
   CgModel cm = {s, m->forward, m->graphs[m->ngraphs - 1], me->hash, m->layout.size, me->wfile,
                 o->embed ? me->wpath : NULL, set, n};
-  if (cg_emit(&cm, m->graphs, m->ngraphs, t, kind, o->emit ? out : me->obj, err2, sizeof err2)) return cli_fail("%s", err2);
+  if (cg_emit(&cm, m->graphs, m->ngraphs, t, kind, o->emit ? out : me->obj, err, sizeof err)) return cli_fail("%s", err);
   return 0;
 }
 

@@ -17,7 +17,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "codegen/codegen.h"
 #include "frontend/graph.h"
 #include "frontend/spec.h"
 #include "ir/interp.h"
@@ -194,11 +193,7 @@ static int run_case(char **argv, uint64_t seed, const char *refused, int *redraw
   const char *defs[2] = {dt, dc};
   c.rng = seed * 31 + 7;
   CHECK(!spec_load(yaml, defs, 2, &c.spec, err, sizeof err), "%s", err);
-  CgTarget t; /* the layout modc compile packed: panel widths follow the target */
-  TargetDesc desc;
-  CHECK(!cg_target_resolve(c.spec.target, c.spec.cpu, 2, &t, err, sizeof err), "%s", err);
-  cg_target_describe(&t, c.spec.threads, &desc);
-  wlayout_build(&c.spec, &desc, &c.layout);
+  CHECK(!e2e_layout(&c.spec, &c.layout, err, sizeof err), "%s", err);
   snprintf(cmd, sizeof cmd, "%s/%s.weights", dir, r.name);
   CHECK((c.blob = e2e_map_blob(cmd)), "cannot map %s", cmd);
   int rc = 0;

@@ -174,11 +174,7 @@ static int run_case(const char *modc, const char *dir, uint64_t seed, int *skipp
   Case c = {0};
   c.rng = seed * 31 + 7;
   CHECK(!spec_load(yaml, NULL, 0, &c.spec, err, sizeof err), "%s", err);
-  CgTarget t; /* the layout modc compile packed: panel widths follow the spec's target */
-  TargetDesc desc;
-  CHECK(!cg_target_resolve(c.spec.target, c.spec.cpu, 2, &t, err, sizeof err), "%s", err);
-  cg_target_describe(&t, c.spec.threads, &desc);
-  wlayout_build(&c.spec, &desc, &c.layout);
+  CHECK(!e2e_layout(&c.spec, &c.layout, err, sizeof err), "%s", err);
   snprintf(wfile, sizeof wfile, "%s/%s.weights", dir, r.name);
   CHECK((c.blob = e2e_map_blob(wfile)), "cannot map %s", wfile);
   if (load_lib(lib, &c.lib)) return -1;

@@ -73,4 +73,10 @@ uint16_t f32_to_f16(float f);
 typedef void (*StExpectFn)(const char *name, int rank, const int64_t *shape, void *ctx);
 void st_expected_tensors(const Spec *s, StExpectFn fn, void *ctx);
 
+/* Deterministic random weights for s written to path (safetensors_random.c: the seed and a
+ * hash of each tensor's name pick its values, scaled to keep activations O(1)); dt f32, bf16
+ * or f16.  ntensors and params (either may be NULL) count what was written.  0, or -1 with err. */
+int st_write_random(const Spec *s, const char *path, DType dt, uint64_t seed, int *ntensors, int64_t *params,
+                    char *err, size_t errlen);
+
 #endif

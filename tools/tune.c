@@ -25,6 +25,9 @@
  *   last      every changed record against the heuristic's, alternating, ~100 ms of calls:
  *             kept only below 0.99 of its cost and with no call over 1.02 of the heuristic's
  *             (tune_search.c: tune_validate).
+ *   e2e       the spec compiled with and without the changed records, a prefill and decode
+ *             steps timed side by side; a kind of call that got slower puts fields back
+ *             (tune_e2e.c).  The search leaves room for it in the budget.
  * Every kernel gets a record (the key set does not depend on timings): the best found, with
  * its ms and the heuristic's default_ms, both the kernel's milliseconds in one forward of
  * each shape plus one decode step.  --shard I/N keeps kernels I, I+N, ... of the key order;
@@ -88,6 +91,14 @@ static const char usage_tune[] =
   "                          of the spec that a FILE names is timed with each FILE's record and\n"
   "                          the heuristic's, call by call in rotation, one line per kernel and a\n"
   "                          total (forward and decode weighed alike); repeatable (up to 4 files)\n"
+  "  --no-e2e                skip the end-to-end check: the spec compiled with the heuristic's\n"
+  "                          records and with the tuned ones (its weights, else random ones), a\n"
+  "                          prefill and decode steps timed side by side; fields of a kind of\n"
+  "                          call that got slower go back to the heuristic's, then every record\n"
+  "                          if it still loses (the check takes two compiles and ~10 s of runs)\n"
+  "  --check FILE            no search: FILE's records (of this CPU) timed beside the\n"
+  "                          heuristic's and put through the end-to-end check, the survivors\n"
+  "                          written to -o (e.g. after --merge of shards tuned apart)\n"
   "  -q                      no progress lines (default when stderr is not a terminal)\n"
   "  -v                      progress lines even when stderr is not a terminal\n"
   "  --merge A.json ...      join records files (shards) of one CPU into -o, keys sorted; a key\n"
@@ -107,7 +118,7 @@ static int parse_opts(int argc, char **argv, TuneOpts *o) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     int takes = !strcmp(a, "-o") || !strcmp(a, "--budget-seconds") || !strcmp(a, "--threads") ||
                 !strcmp(a, "--shape") || !strcmp(a, "--shard") || !strcmp(a, "--cpu") || !strcmp(a, "-D") ||
-                !strcmp(a, "--exhaustive") || !strcmp(a, "--compare");
+                !strcmp(a, "--exhaustive") || !strcmp(a, "--compare") || !strcmp(a, "--check");
     if (takes && !v) return cli_fail("%s needs a value", a);
     if (takes) i++;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_tune, stdout); exit(0); }
@@ -142,6 +153,8 @@ static int parse_opts(int argc, char **argv, TuneOpts *o) {
     }
     else if (!strcmp(a, "-D")) { if (o->ndefs < 250) o->defs[o->ndefs++] = v; }
     else if (!strncmp(a, "-D", 2) && a[2]) { if (o->ndefs < 250) o->defs[o->ndefs++] = a + 2; }
+    else if (!strcmp(a, "--no-e2e")) o->no_e2e = 1;
+    else if (!strcmp(a, "--check")) o->check = v;
     else if (!strcmp(a, "-q")) cli_quiet = 1;
     else if (!strcmp(a, "-v")) cli_quiet = 0;
     else if (a[0] == '-' && a[1]) return cli_fail("tune: unknown option '%s' (see modc tune --help)", a);
@@ -149,6 +162,8 @@ static int parse_opts(int argc, char **argv, TuneOpts *o) {
     else return cli_fail("tune: more than one spec given ('%s' and '%s')", o->spec, a);
   }
   if (!o->spec) return cli_fail("tune: no spec given (see modc tune --help)");
+  if (o->check && (o->exhaustive || o->ncompare || o->no_e2e || o->shard_n > 1))
+    return cli_fail("tune: --check takes none of --exhaustive, --compare, --no-e2e and --shard");
   if (!o->out && (o->exhaustive || !o->ncompare)) return cli_fail("tune: no output file given (-o RECORDS.json)");
   static char defs[2][1200];
   if (o->shapes[0]) snprintf(defs[0], sizeof defs[0], "compile.shapes=[%s]", o->shapes), o->defs[o->ndefs++] = defs[0];
@@ -242,7 +257,7 @@ static int collect(Tuner *u) {
 
 /* ---- output ---- */
 
-static int write_records(Tuner *u) {
+int tune_write_records(Tuner *u, const char *path) {
   Tuning t = {0};
   char err[ERRLEN];
   snprintf(t.cpu, sizeof t.cpu, "%s", u->target.cpu);
@@ -252,7 +267,7 @@ static int write_records(Tuner *u) {
   for (int i = 0; i < n; i++)
     if (tuning_add(&t, u->k[i].key, &u->k[i].best, u->k[i].best_ms, u->k[i].def_ms)) return cli_fail("out of memory");
   tuning_sort(&t);
-  int rc = records_write(u->o.out, &t, err, sizeof err) ? cli_fail("%s", err) : 0;
+  int rc = records_write(path, &t, err, sizeof err) ? cli_fail("%s", err) : 0;
   tuning_free(&t);
   return rc;
 }
@@ -267,8 +282,8 @@ static void summary(Tuner *u) {
   }
   fprintf(stderr, "modc tune: %d kernels (%d searched, %d improved, %d wrong candidates rejected, %d gains not "
           "confirmed) in %d rounds, %.1f s; their time %.3f of the heuristic's records' (forward and decode weighed "
-          "alike)\n", u->nk, searched, improved - u->reverted, rejected, u->reverted, u->rounds, cli_elapsed(),
-          def > 0 ? best / def : 1);
+          "alike)%s\n", u->nk, searched, improved - u->reverted, rejected, u->reverted, u->rounds, cli_elapsed(),
+          def > 0 ? best / def : 1, u->e2e_reverted ? "; the end-to-end check put every record back" : "");
 }
 
 /* ---- the command ---- */
@@ -278,6 +293,7 @@ static void summary(Tuner *u) {
 static char interrupted_dir[1200];
 static void on_signal(int sig) {
   tune_kill_builds();
+  tune_e2e_kill();
   if (interrupted_dir[0]) cli_rmdir_in_handler(interrupted_dir);
   signal(sig, SIG_DFL);
   raise(sig);
@@ -299,6 +315,34 @@ static int load_compare(Tuner *u) {
     if (records_read(u->o.compare[i], &u->compare[i], err, sizeof err) ||
         records_check_target(&u->compare[i], u->o.compare[i], u->target.cpu, u->target.features, err, sizeof err))
       return cli_fail("%s", err);
+  return 0;
+}
+
+/* --check's records become the bests (every kernel the file does not name keeps the
+ * heuristic's; a key the spec does not have is ignored with a warning, as compile does) */
+static int load_check(Tuner *u) {
+  char err[ERRLEN];
+  Tuning t = {0};
+  if (records_read(u->o.check, &t, err, sizeof err) ||
+      records_check_target(&t, u->o.check, u->target.cpu, u->target.features, err, sizeof err))
+    return tuning_free(&t), cli_fail("%s", err);
+  int used = 0;
+  for (int j = 0; j < t.n; j++) {
+    TKern *k = NULL;
+    for (int i = 0; i < u->nk && !k; i++)
+      if (!strcmp(u->k[i].key, t.r[j].key)) k = &u->k[i];
+    if (!k) {
+      fprintf(stderr, "modc: warning: %s: kernel '%s' is not in this spec; its record is ignored\n", u->o.check, t.r[j].key);
+      continue;
+    }
+    if (t.r[j].sched.kind != k->def.kind || !tjob_valid(&k->ctx[0].call, &t.r[j].sched)) {
+      tuning_free(&t);
+      return cli_fail("%s: the record of '%s' does not fit its kernel", u->o.check, k->key);
+    }
+    k->best = t.r[j].sched, used++;
+  }
+  tuning_free(&t);
+  cli_progress("--check: %d records of %s for the spec's %d kernels", used, u->o.check, u->nk);
   return 0;
 }
 
@@ -360,8 +404,8 @@ int tune_main(int argc, char **argv) {
   Tuner *u = calloc(1, sizeof *u);
   if (!u) return cli_fail("out of memory");
   int rc = parse_opts(argc, argv, &u->o) || tuner_setup(u) || tune_round0(u);
-  int search = !u->o.exhaustive && !u->o.ncompare;
-  u->reserve = 0.12 * u->o.budget;
+  int search = !u->o.exhaustive && !u->o.ncompare && !u->o.check;
+  u->reserve = (u->o.no_e2e ? 0.12 : 0.27) * u->o.budget;   /* validation; the end-to-end check */
   if (!rc && u->o.exhaustive) rc = tune_sweep(u, u->o.exhaustive);
   if (!rc && !u->o.exhaustive && u->o.ncompare) rc = tune_compare(u);
   while (!rc && search) {
@@ -369,9 +413,11 @@ int tune_main(int argc, char **argv) {
     if (n < 0) rc = 1;
     if (n <= 0) break;
   }
-  if (!rc && search) rc = tune_validate(u);
-  if (!rc && u->o.out) rc = write_records(u);
-  if (!rc && search) summary(u);
+  if (!rc && u->o.check) rc = load_check(u) || tune_validate(u, 0);
+  if (!rc && search) rc = tune_validate(u, 1);
+  if (!rc && (search || u->o.check) && !u->o.no_e2e) rc = tune_e2e(u);
+  if (!rc && u->o.out) rc = tune_write_records(u, u->o.out);
+  if (!rc && (search || u->o.check)) summary(u);
   tuner_free(u);
   free(u);
   return rc;

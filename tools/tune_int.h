@@ -1,6 +1,6 @@
 /* tune_int.h: what the parts of `modc tune` share (tune.c: the command, the model's kernels
  * and the records; tune_search.c: round 0, the search rounds and the validation round;
- * tune_sweep.c: the exhaustive sweep).  Not an interface outside tools/tune*.c.
+ * tune_e2e.c: the end-to-end check; tune_sweep.c: the exhaustive sweep).  Not an interface outside tools/tune*.c.
  */
 #ifndef MODC_TUNE_INT_H
 #define MODC_TUNE_INT_H
@@ -22,11 +22,13 @@ typedef struct TuneOpts {
   int ndefs;
   double budget;
   int threads, shard_i, shard_n;
+  int no_e2e;               /* --no-e2e: no end-to-end check (tune_e2e.c) */
   int exhaustive;           /* --exhaustive N: sweep the N largest matmuls instead of searching */
 #define TUNE_MAX_COMPARE 4
   const char *compare[TUNE_MAX_COMPARE]; /* --compare FILE: records timed beside the sweep's best,
                                             or (without --exhaustive) beside each other */
   int ncompare;
+  const char *check;        /* --check FILE: its records validated and checked end to end, no search */
   char shapes[1024];
 } TuneOpts;
 
@@ -36,6 +38,7 @@ typedef struct TCtx {
   double count;             /* calls per step (decode: a routed block's times its capacity) */
   double w;                 /* count over the class's total default time */
   double t_def;             /* ms per call, heuristic record (round 0) */
+  double t_vdef, t_vbest;   /* ms per call of the heuristic's and the best record, validation round */
 } TCtx;
 
 typedef struct TKern {     /* one kernel (by key) and its search */
@@ -67,6 +70,7 @@ typedef struct Tuner {
   TuneRunner run;
   char dir[1200];
   int rounds, reverted;
+  int e2e_reverted;         /* the end-to-end check put every record back */
   int nk_out;               /* records written: the first nk_out kernels (-1: all) */
   Tuning *compare;          /* [o.ncompare] --compare's records, or NULL */
   double reserve;           /* seconds of the budget kept for the validation round */
@@ -88,11 +92,19 @@ double tune_cost(const TKern *k, const double *t);   /* weighted over k's calls 
 double tune_ms(const TKern *k, const double *t);     /* ms of a forward per shape + a decode step */
 int tune_round0(Tuner *u);
 int tune_search_round(Tuner *u);
-int tune_validate(Tuner *u);
+int tune_validate(Tuner *u, int revert);   /* revert: a best that does not gain goes back */
 
 /* tune_sweep.c: the exhaustive sweep of the n largest matmuls (--exhaustive N); records files
  * side by side (--compare without --exhaustive) */
 int tune_sweep(Tuner *u, int n);
 int tune_compare(Tuner *u);
+
+/* tune.c: the records as they stand (every kernel's best) into path */
+int tune_write_records(Tuner *u, const char *path);
+
+/* tune_e2e.c: the spec compiled with and without the changed records, prefill and decode
+ * timed side by side; a kind that got slower puts fields back (tune_e2e.c says which) */
+int tune_e2e(Tuner *u);
+void tune_e2e_kill(void);   /* its children, from a signal handler */
 
 #endif

@@ -275,11 +275,11 @@ int tune_search_round(Tuner *u) {
 }
 
 /* The last round: each kernel whose best is not the heuristic's record timed in turn with
- * that record, call by call (pair_cost, ~100 ms of calls each); a best that is not below 0.99
- * of it, or that makes one of the kernel's calls slower than WORSE x, goes back to the
- * heuristic's.  ms and default_ms come from these medians, so that no
+ * that record, call by call (pair_cost, ~100 ms of calls each); with revert, a best that is
+ * not below 0.99 of it, or that makes one of the kernel's calls slower than WORSE x, goes
+ * back to the heuristic's.  ms and default_ms come from these medians, so that no
  * record claims a gain the noise of one moment gave it. */
-int tune_validate(Tuner *u) {
+int tune_validate(Tuner *u, int revert) {
   Round r = {0};
   int first[MAX_KERNELS], n = 0, reverted = 0;
   for (int i = 0; i < u->nk; i++) {
@@ -307,8 +307,9 @@ int tune_validate(Tuner *u) {
     double td[MAX_CTX], tb[MAX_CTX];
     pair_cost(u, k, &r.jobs[first[i]], &r.jobs[first[i] + k->nctx], 100, &k->def_cost, &k->best_cost, td, tb);
     k->def_ms = tune_ms(k, td), k->best_ms = tune_ms(k, tb);
+    for (int c = 0; c < k->nctx; c++) k->ctx[c].t_vdef = td[c], k->ctx[c].t_vbest = tb[c];
     int worse = !no_call_worse(k, td, tb);
-    if (k->best_cost >= 0.99 * k->def_cost || worse) {
+    if (revert && (k->best_cost >= 0.99 * k->def_cost || worse)) {
       k->best = k->def, k->best_cost = k->def_cost, k->best_ms = k->def_ms, reverted++;
       cli_progress("  %-48s back to the heuristic's record%s", k->key, worse ? " (one of its calls got slower)" : "");
     } else {

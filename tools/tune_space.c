@@ -128,3 +128,16 @@ int tune_moves(const Sched *cur, int g, int threads, Sched *out, int max) {
   if (cur->kind == SK_ATTN) attn_moves(&m, g);
   return m.n;
 }
+
+void tune_revert_paths(Sched *s, const Sched *def, int paths) {
+  int many = paths & TUNE_MANY, one = paths & TUNE_ONE;
+  if (s->kind == SK_MATMUL) {   /* mm_paths: mr, mc/items, pf, mr_tail many-row; ku one-row; par_min both */
+    if (many) s->mr = def->mr, s->mc = def->mc, s->items = def->items, s->pf = def->pf, s->mr_tail = def->mr_tail;
+    if (one) s->ku = def->ku;
+  }
+  if (s->kind == SK_ATTN) {     /* at_paths: mr, qb, cv many-row; dq, dkb one-row; par_min both */
+    if (many) s->mr = def->mr, s->qb = def->qb, s->cv = def->cv;
+    if (one) s->dq = def->dq, s->dkb = def->dkb;
+  }
+  if (many || one) s->par_min = def->par_min;
+}

@@ -25,6 +25,9 @@ const char *tune_group_name(SchedKind k, int g);
 /* The records that differ from cur in group g (cur itself excluded), at most max; threads
  * the count the library runs with.  Validity is the caller's to check (the verifier). */
 int tune_moves(const Sched *cur, int g, int threads, Sched *out, int max);
+/* The fields of s that a group on one of `paths` (TUNE_MANY, TUNE_ONE) moves, set back to
+ * def's: a group on both paths goes back for either. */
+void tune_revert_paths(Sched *s, const Sched *def, int paths);
 /* Are a and b the same record (every field)? */
 int tune_same(const Sched *a, const Sched *b);
 

@@ -2,7 +2,8 @@
 # test_tune.sh: `modc tune` end to end on the small spec: records written and refused as the
 # contract says, shards that merge into one run's key set, a tuned library that generates
 # what the untuned one does and compiles to the same bytes twice, a candidate with a wrong
-# output never chosen ($MODC_TUNE_FAULT), and bad arguments refused.  Timings are never
+# output never chosen ($MODC_TUNE_FAULT), the end-to-end check (--check) putting back what a
+# loss names ($MODC_TUNE_E2E_RATIO), and bad arguments refused.  Timings are never
 # asserted: only what the records hold and which kernels they name.
 # usage: test_tune.sh BUILD_DIR WORK_DIR
 set -u
@@ -78,9 +79,48 @@ r = json.load(open(sys.argv[1]))["records"]
 sys.exit(0 if r and all(x["ms"] == x["default_ms"] for x in r) else 1)
 EOF
 
+# --check: a records file (here t.json with one matmul's tile rows and decode groups moved)
+# timed beside the heuristic's and checked end to end; a loss the check sees puts fields back.
+# $MODC_TUNE_E2E_RATIO "P,D;P,D" stands for the measured prefill and decode ratios of the first
+# and the second check (the libraries are still compiled and timed).
+silu() { python3 -c 'import json,sys; print(json.dumps(next(r["schedule"] for r in json.load(open(sys.argv[1]))["records"] if r["kernel"].startswith("k_matmul_silu_mul")), sort_keys=True))' "$1"; }
+python3 - t.json alt.json <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+s = next(r["schedule"] for r in d["records"] if r["kernel"].startswith("k_matmul_silu_mul"))
+s.update(mr=2, mc=8, mr_tail=1, ku=1 if s["ku"] != 1 else 2)
+json.dump(d, open(sys.argv[2], "w"))
+EOF
+"$B/modc" tune small.yaml --check alt.json -o c1.json -v 2> c1.err && ok "tune --check" || bad "tune --check: $(cat c1.err)"
+expect_re "end-to-end ratios printed" "end-to-end: tuned/untuned prefill [0-9.]*, decode step [0-9.]*" c1.err
+MODC_TUNE_E2E_RATIO="1.0,1.0" "$B/modc" tune small.yaml --check alt.json -o c4.json 2> c4.err
+[ "$(silu c4.json)" = "$(silu alt.json)" ] && ok "--check keeps a record the end-to-end check does not find slower" \
+  || bad "--check changed a record: $(silu c4.json) for $(silu alt.json)"
+MODC_TUNE_E2E_RATIO="1.0,1.5;1.0,1.0" "$B/modc" tune small.yaml --check alt.json -o c2.json -v 2> c2.err \
+  && ok "--check with a slower decode" || bad "--check with a slower decode: $(cat c2.err)"
+expect_re "decode loss named" "one-row (decode) fields back to the heuristic's" c2.err
+python3 - c2.json alt.json f.json <<'EOF' && ok "a slower decode puts back the decode groups only" || bad "decode revert: $(silu c2.json)"
+import json, sys
+pick = lambda f: next(r["schedule"] for r in json.load(open(f))["records"] if r["kernel"].startswith("k_matmul_silu_mul"))
+got, alt, heur = map(pick, sys.argv[1:])
+sys.exit(0 if got["ku"] == heur["ku"] != alt["ku"] and all(got[k] == alt[k] for k in ("mr", "mc", "mr_tail")) else 1)
+EOF
+MODC_TUNE_E2E_RATIO="1.5,1.0;1.5,1.0" "$B/modc" tune small.yaml --check alt.json -o c3.json -v 2> c3.err \
+  && ok "--check with a prefill that stays slower" || bad "--check, prefill slower: $(cat c3.err)"
+expect_re "every record back" "every record back to the heuristic's" c3.err
+[ "$(grep -o '"schedule": {[^}]*}' c3.json)" = "$(grep -o '"schedule": {[^}]*}' f.json)" ] \
+  && ok "a loss that stays puts every record back" || bad "records after a lasting loss differ from the heuristic's"
+"$B/modc" tune small.yaml --check alt.json --no-e2e -o x.json 2> /dev/null && bad "--check with --no-e2e accepted" \
+  || ok "--check with --no-e2e refused"
+"$B/modc" tune small.yaml --check nothere.json -o x.json 2> /dev/null && bad "--check of a missing file accepted" \
+  || ok "--check of a missing file refused"
+
 # records of another CPU are refused, naming both
 "$B/modc" compile small.yaml --tuning other.json -o o/libsmall.so -q 2> other.err && bad "another CPU's records accepted" \
   || ok "another CPU's records refused"
+"$B/modc" tune small.yaml --check other.json -o x.json 2> checko.err && bad "--check of another CPU's records accepted" \
+  || ok "--check refuses another CPU's records"
+expect_re "--check refusal names haswell" "haswell" checko.err
 expect_re "refusal names haswell" "haswell" other.err
 [ ! -e o/libsmall.so ] && ok "nothing written on refusal" || bad "a library was written"
 

@@ -764,9 +764,11 @@ static int ab_decode(const Side *sd, SessRuns *sr, int r, double out[2]) {
 static void ab_report(const Opts *o, AbKind k, const char *what, const double *ta, const double *tb, int R) {
   static const char *const key[AB_KINDS] = {"forward", "prefill", "decode"};
   double q[256], a = median(ta, R), b = median(tb, R), lo = 1e30, hi = 0;
+  int slower = 0;
   for (int r = 0; r < R; r++) {
     q[r] = tb[r] / ta[r];
     lo = q[r] < lo ? q[r] : lo, hi = q[r] > hi ? q[r] : hi;
+    slower += q[r] > 1;
   }
   double mq = median(q, R);
   printf("  %-16s A %10.4f ms  B %10.4f ms  B/A %.3f [%.3f - %.3f]\n", what, a * 1e3, b * 1e3, mq, lo, hi);
@@ -776,6 +778,8 @@ static void ab_report(const Opts *o, AbKind k, const char *what, const double *t
   snprintf(kk, sizeof kk, "ab.%s.ratio", key[k]), kv(kk, "%.6g", mq);
   snprintf(kk, sizeof kk, "ab.%s.ratio_min", key[k]), kv(kk, "%.6g", lo);
   snprintf(kk, sizeof kk, "ab.%s.ratio_max", key[k]), kv(kk, "%.6g", hi);
+  snprintf(kk, sizeof kk, "ab.%s.rounds", key[k]), kv(kk, "%d", R);
+  snprintf(kk, sizeof kk, "ab.%s.rounds_b_slower", key[k]), kv(kk, "%d", slower);
   (void)o;
 }
 

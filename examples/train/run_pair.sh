@@ -3,13 +3,14 @@
 # training FLOPs.  DESIGN section 1: a step of the model routed every other layer at 12.5%
 # costs about 0.66 of the dense twin's, so it trains 1.5x the steps; at 25% a step costs about
 # 0.71 (the same count: 4 dense layers + 4 routed at c, plus the fixed part 0.22 that makes
-# 0.66 at 12.5%), so 1.4x.  The chosen runs go at once on the one GPU (small models leave it
+# 0.66 at 12.5%), so 1.4x; at 50% 0.81, so 1.24x.  The chosen runs go at once on the one GPU (small models leave it
 # idle between kernel launches).  Run from the repo root there:
 #
 #   bash examples/train/run_pair.sh OUT [DENSE_STEPS] [RUN...]
 #
-# RUN is dense (pair_dense), mod (pair_mod, capacity 0.125, 1.5x the steps) or mod25
-# (pair_mod25, capacity 0.25, 1.4x); default "dense mod".  Writes OUT/<name>.safetensors and
+# RUN is dense (pair_dense), mod (pair_mod, capacity 0.125, 1.5x the steps), mod25
+# (pair_mod25, capacity 0.25, 1.4x) or mod50 (pair_mod50, capacity 0.5, 1.24x); default
+# "dense mod".  Writes OUT/<name>.safetensors and
 # OUT/<name>_logs.tar (its train_log.txt, stdout and corpus file list) per run.  Environment:
 # SECONDS_CAP (430; a run stopped by it says so in its log, and then it is not at equal FLOPs).
 set -eo pipefail
@@ -29,7 +30,8 @@ for r in "${runs[@]}"; do
     dense) args=(--name pair_dense --routing none --steps "$dense") ;;
     mod)   args=(--name pair_mod --routing every_other --capacity 0.125 --steps $((dense * 3 / 2))) ;;
     mod25) args=(--name pair_mod25 --routing every_other --capacity 0.25 --steps $((dense * 7 / 5))) ;;
-    *) echo "run_pair.sh: unknown run '$r' (dense, mod or mod25)" >&2; exit 2 ;;
+    mod50) args=(--name pair_mod50 --routing every_other --capacity 0.5 --steps $((dense * 31 / 25))) ;;
+    *) echo "run_pair.sh: unknown run '$r' (dense, mod, mod25 or mod50)" >&2; exit 2 ;;
   esac
   mkdir -p "$W/$r"
   python3 examples/train/train_mod.py --out "$W/$r" "${args[@]}" "${common[@]}" > "$W/$r.out" 2>&1 &

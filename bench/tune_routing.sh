@@ -15,8 +15,10 @@
 #   (65536), RATIO (0.95), ROUNDS (5), THREADS (the spec's), SEARCH_S (120: the search's
 #   --budget-seconds), WINDOW (256: tokens per session window), TWIN (a dense twin's spec,
 #   e.g. examples/pair/pair_dense.yaml with SPEC=examples/pair/pair_mod.yaml: given to the
-#   search as --twin and measured beside the others), KEEP (0: 1 keeps OUT/work, the texts and
-#   the libraries)
+#   search as --twin and measured beside the others), SPEEDUP (with TWIN: the budget is the
+#   twin's decode ms on the calibration text over SPEEDUP instead of RATIO x the spec's: the
+#   best quality at least SPEEDUP x faster than the twin, issue 13's quality target at 1.3),
+#   KEEP (0: 1 keeps OUT/work, the texts and the libraries)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -31,7 +33,7 @@ while [ $# -gt 0 ]; do
 done
 SPEC=${SPEC:-$root/examples/trained/bytes_mod.yaml} CALIB_BYTES=${CALIB_BYTES:-16384}
 TEST_BYTES=${TEST_BYTES:-65536} RATIO=${RATIO:-0.95} ROUNDS=${ROUNDS:-5} SEARCH_S=${SEARCH_S:-120}
-WINDOW=${WINDOW:-256} THREADS=${THREADS:-0} TWIN=${TWIN:-}
+WINDOW=${WINDOW:-256} THREADS=${THREADS:-0} TWIN=${TWIN:-} SPEEDUP=${SPEEDUP:-}
 MODC=$B/modc
 [ -x "$MODC" ] || { echo "tune_routing.sh: no modc in $B (build first)" >&2; exit 1; }
 mkdir -p "$OUT/work"
@@ -57,6 +59,13 @@ field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]
 "$MODC" compile "$SPEC" -o "$T/given/lib$name.so" -q
 ms0=$(for i in 1 2 3; do field "$(ev "$T/given/lib$name.so" "$T/calib.bin")" ms_per_call; done | sort -g | sed -n 2p)
 budget=$(python3 -c "print(f'{$ms0 * $RATIO:.6g}')")
+twin_ms=0
+if [ -n "$TWIN" ] && [ -n "$SPEEDUP" ]; then
+  "$MODC" compile "$TWIN" -o "$T/twin/lib$name.so" -q   # lib$name: the rounds below find it so
+  twin_ms=$(for i in 1 2 3; do field "$(ev "$T/twin/lib$name.so" "$T/calib.bin")" ms_per_call; done | sort -g | sed -n 2p)
+  budget=$(python3 -c "print(f'{$twin_ms / $SPEEDUP:.6g}')")
+  log "dense twin: $twin_ms ms per decode step on the calibration text; budget 1/$SPEEDUP of it"
+fi
 log "spec as given: $ms0 ms per decode step on the calibration text; budget $budget ms"
 
 t0=$(date +%s.%N)
@@ -74,7 +83,7 @@ for l in $(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^threshold_/) 
   dense+=(-D "routing.per_layer.$l.dense=true")
 done
 "$MODC" compile "$SPEC" "${dense[@]}" -o "$T/dense/lib$name.so" -q
-if [ -n "$TWIN" ]; then
+if [ -n "$TWIN" ] && [ ! -f "$T/twin/lib$name.so" ]; then
   "$MODC" compile "$TWIN" -o "$T/twin/lib$name.so" -q   # lib$name: the rounds below find it so
 fi
 
@@ -87,9 +96,9 @@ for r in $(seq "$ROUNDS"); do
   log "round $r of $ROUNDS"
 done
 
-python3 - "$OUT" "$budget" "$ms0" "$tune_s" "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores" <<'PY'
+python3 - "$OUT" "$budget" "$ms0" "$tune_s" "${SPEEDUP:-0}" "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores" <<'PY'
 import csv, json, statistics, sys
-out, budget, ms0, tune_s, cpu = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], sys.argv[5]
+out, budget, ms0, tune_s, speedup, cpu = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5]), sys.argv[6]
 runs = {}
 for line in open(f"{out}/rounds.txt"):
     r, v, js = line.split(" ", 2)
@@ -98,7 +107,9 @@ rows = list(csv.DictReader(open(f"{out}/rt/frontier.csv")))
 chosen = [r for r in rows if r["chosen"] == "1"]
 L = ["# modc tune --routing on the trained example", "",
      f"CPU: {cpu}.",
-     f"Budget {budget:.4g} ms per decode step ({budget / ms0:.3g} x the spec as given, {ms0:.4g} ms, on the calibration text); "
+     (f"Budget {budget:.4g} ms per decode step (the dense twin's on the calibration text over {speedup:g}; "
+      f"the spec as given took {ms0:.4g} ms); " if speedup else
+      f"Budget {budget:.4g} ms per decode step ({budget / ms0:.3g} x the spec as given, {ms0:.4g} ms, on the calibration text); ") +
      f"the search took {tune_s} s and measured {len(rows)} configurations, "
      f"{sum(r['on_frontier'] == '1' for r in rows)} on the frontier.", ""]
 if chosen:
@@ -106,15 +117,22 @@ if chosen:
     L.append(f"Chosen: levels `{c['levels'] or 'the spec as given'}`, calibration nll {float(c['nll']):.5f}, "
              f"{float(c['ms']):.4g} ms.")
 L += ["", "Held-out text, `modc eval --mode session` (median of interleaved rounds; each round's ms in brackets):", "",
-      "| library | nll (nats/byte) | ms per decode step | vs spec as given | take rates |", "|---|---|---|---|---|"]
+      "| library | nll (nats/byte) | ms per decode step | vs spec as given | nll / twin's | twin's ms / ms | take rates |",
+      "|---|---|---|---|---|---|---|"]
 base = statistics.median(j["ms_per_call"] for j in runs["given"])
+tw = (runs["twin"][0]["nll"], statistics.median(j["ms_per_call"] for j in runs["twin"])) if "twin" in runs else None
 for v, label in [("given", "spec as given"), ("tuned", "tuned"), ("dense", "all routed layers dense"),
                  ("twin", "the dense twin (trained dense, equal FLOPs)")]:
     if v not in runs: continue
     ms = [j["ms_per_call"] for j in runs[v]]
     m = statistics.median(ms)
     take = " ".join(f"{k}:{t:.3f}" for k, t in runs[v][0]["take_rate"].items()) or "-"
-    L.append(f"| {label} | {runs[v][0]['nll']:.5f} | {m:.4g} [{' '.join(f'{x:.4g}' for x in ms)}] | {m / base:.3f} | {take} |")
+    vs = f"{runs[v][0]['nll'] / tw[0]:.4f} | {tw[1] / m:.3f}" if tw else "- | -"
+    L.append(f"| {label} | {runs[v][0]['nll']:.5f} | {m:.4g} [{' '.join(f'{x:.4g}' for x in ms)}] | {m / base:.3f} | {vs} | {take} |")
+if tw and "tuned" in runs:
+    n, m = runs["tuned"][0]["nll"] / tw[0], tw[1] / statistics.median(j["ms_per_call"] for j in runs["tuned"])
+    L += ["", f"Issue 13's quality target (tuned within 0.5% of the twin's nll, its decode step >= 1.3x faster): "
+          f"nll {100 * (n - 1):+.2f}% of the twin's, {m:.2f}x faster: **{'pass' if n <= 1.005 and m >= 1.3 else 'miss'}**."]
 L += ["", "Frontier (calibration text):", "", "| levels | nll | ms | within budget |", "|---|---|---|---|"]
 for r in sorted((r for r in rows if r["on_frontier"] == "1"), key=lambda r: float(r["ms"])):
     L.append(f"| {r['levels'] or r['kind']} | {float(r['nll']):.5f} | {float(r['ms']):.4g} | {r['within_budget']} |")

@@ -195,8 +195,7 @@ static void revert_paths(Tuner *u, int paths) {
     tune_revert_paths(&k->best, &k->def, paths);
     double t[MAX_CTX];
     for (int c = 0; c < k->nctx; c++) {
-      int path = k->ctx[c].cls == u->nfwd ? TUNE_ONE : TUNE_MANY;
-      t[c] = tune_same(&k->best, &k->def) || (path & paths) ? k->ctx[c].t_vdef : k->ctx[c].t_vbest;
+      t[c] = tune_same(&k->best, &k->def) || (k->ctx[c].call.path & paths) ? k->ctx[c].t_vdef : k->ctx[c].t_vbest;
     }
     k->best_ms = tune_ms(k, t), k->best_cost = tune_cost(k, t);
   }

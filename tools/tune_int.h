@@ -14,7 +14,7 @@
 
 #define MAX_KERNELS 512
 #define MAX_CTX (SPEC_MAX_SHAPES + 1)
-#define MAX_TRIED 256
+#define MAX_TRIED 512
 
 typedef struct TuneOpts {
   const char *spec, *out, *cpu;

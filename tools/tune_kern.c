@@ -181,6 +181,7 @@ int tcall_make(TuneCall *c, const Graph *g, int i, int decode, int64_t kv_len, i
   r->ty = nd->ty, r->sched = nd->sched, r->st = ST_OUT, r->offset = 0;
   memcpy(r->attr, nd->attr, sizeof r->attr), r->nattr = nd->nattr;
   c->nout = numel(c, &nd->ty);
+  c->path = decode || (nd->ty.rank && dim_val(c, nd->ty.dim[0]) == 1) ? TUNE_ONE : TUNE_MANY;
   if (nd->op == OP_KV_ATTENTION) attr_set_i(r, "layer", 0);
   if (nd->op == OP_KV_ATTENTION && kv_cache(c, g, nd, kv_len, &rng)) {
     snprintf(err, n, "out of memory for a KV cache");

@@ -24,6 +24,8 @@ typedef struct TuneCall {
   Graph *tmpl;              /* operands as data + the node (ST_OUT); its record the heuristic's */
   int node;                 /* the kernel node in tmpl */
   int decode;               /* a session's one-row step (else the graph's own rows) */
+  int path;                 /* TUNE_ONE (tune_space.h) when the call takes the one-row path
+                               (decode, or one row), else TUNE_MANY */
   uint8_t *blob;            /* the operands' data, 64-byte aligned offsets */
   int64_t blen;
   /* Copies of the blob that successive runs take in turn, so that together they outgrow the

@@ -141,12 +141,15 @@ static void wrong_output(const Tuner *u, const TKern *k, const Sched *s, const c
           why);
 }
 
-/* Is every call of k (each forward shape, the decode step) with times cand within WORSE of
- * its times inc?  The weighted cost alone could trade a slower decode for a faster forward,
- * and the tuned library must be slower at none of them. */
-static int no_call_worse(const TKern *k, const double *inc, const double *cand) {
+/* Is every call of k (each forward shape, the decode step) with times tc of record b within
+ * WORSE of its times ta of record a?  The weighted cost alone could trade a slower decode for
+ * a faster forward, and the tuned library must be slower at none of them.  A call whose path
+ * reads none of the fields a and b differ in runs the same code with both: its two times
+ * differ only by noise, which would take back real gains on the other path, so it is not
+ * judged. */
+static int no_call_worse(const TKern *k, const Sched *a, const Sched *b, const double *ta, const double *tc) {
   for (int c = 0; c < k->nctx; c++)
-    if (k->ctx[c].w > 0 && cand[c] > WORSE * inc[c]) return 0;
+    if (k->ctx[c].w > 0 && tune_differs_on(a, b, k->ctx[c].call.path) && tc[c] > WORSE * ta[c]) return 0;
   return 1;
 }
 
@@ -187,12 +190,13 @@ static void judge(Tuner *u, Plan *p, Round *r) {
     }
   for (int i = 0; i < n && i < SCREEN; i++) {
     pair_cost(u, k, inc, &r->jobs[p->first + (order[i] + 1) * k->nctx], 20, &ca, &cc, ta, tc);
-    if (cc < WIN * ca && no_call_worse(k, ta, tc) && (win < 0 || cc / ca < bestq)) win = order[i], bestq = cc / ca;
+    if (cc < WIN * ca && no_call_worse(k, &k->best, &p->cand[order[i]], ta, tc) && (win < 0 || cc / ca < bestq))
+      win = order[i], bestq = cc / ca;
   }
   k->searched = 1;
   int ng = tune_groups(k->best.kind);
   if (win >= 0) pair_cost(u, k, inc, &r->jobs[p->first + (win + 1) * k->nctx], 60, &ca, &cc, ta, tc);
-  if (win >= 0 && cc < WIN * ca && no_call_worse(k, ta, tc)) {
+  if (win >= 0 && cc < WIN * ca && no_call_worse(k, &k->best, &p->cand[win], ta, tc)) {
     k->best = p->cand[win], k->wins++, k->stale = 0;
     k->best_cost = cc, k->best_ms = tune_ms(k, tc);
   } else if (++k->stale >= ng) {
@@ -308,7 +312,7 @@ int tune_validate(Tuner *u, int revert) {
     pair_cost(u, k, &r.jobs[first[i]], &r.jobs[first[i] + k->nctx], 100, &k->def_cost, &k->best_cost, td, tb);
     k->def_ms = tune_ms(k, td), k->best_ms = tune_ms(k, tb);
     for (int c = 0; c < k->nctx; c++) k->ctx[c].t_vdef = td[c], k->ctx[c].t_vbest = tb[c];
-    int worse = !no_call_worse(k, td, tb);
+    int worse = !no_call_worse(k, &k->def, &k->best, td, tb);
     if (revert && (k->best_cost >= 0.99 * k->def_cost || worse)) {
       k->best = k->def, k->best_cost = k->def_cost, k->best_ms = k->def_ms, reverted++;
       cli_progress("  %-48s back to the heuristic's record%s", k->key, worse ? " (one of its calls got slower)" : "");

@@ -2,9 +2,11 @@
  *
  * matmul: tile rows mr (1..12; the rows per item follow, as near the same tile count as the
  *         new mr allows), rows per item mc (1..48 tiles) with least items (0 or 1..16 per
- *         thread) as one group (the two decide together how a call is cut for the threads:
- *         measured, moving them one at a time stopped 3-6% short of the sweep's best),
- *         prefetch, tail rows, decode groups ku, par_min;
+ *         thread) and prefetch as one group (they decide together how a call is cut for the
+ *         threads and how its panels stream: measured, moving mc and items one at a time
+ *         stopped 3-6% short of the sweep's best, and with prefetch a group of its own the
+ *         search missed the sweep's best of dense12's down projection and MLP, items 16 per
+ *         thread with prefetch off, by 7-15% side by side), tail rows, decode groups ku, par_min;
  * attn:   query rows mr (2..16, qb following), rows per item qb, P.V vectors cv, decode rows
  *         per group dq, decode keys per block dkb, par_min.
  * The verifier decides which of these fit (registers, accumulators, the stack buffer).
@@ -12,12 +14,12 @@
 #include <string.h>
 #include "tools/tune_space.h"
 
-enum { MM_MR, MM_BLOCK, MM_PF, MM_TAIL, MM_KU, MM_PARMIN, MM_GROUPS };
+enum { MM_MR, MM_BLOCK, MM_TAIL, MM_KU, MM_PARMIN, MM_GROUPS };
 enum { AT_MR, AT_QB, AT_CV, AT_DQ, AT_DKB, AT_PARMIN, AT_GROUPS };
 
-static const char *const mm_names[MM_GROUPS] = {"mr", "mc,items", "pf", "mr_tail", "ku", "par_min"};
+static const char *const mm_names[MM_GROUPS] = {"mr", "mc,items,pf", "mr_tail", "ku", "par_min"};
 static const char *const at_names[AT_GROUPS] = {"mr", "qb", "cv", "dq", "dkb", "par_min"};
-static const int mm_paths[MM_GROUPS] = {TUNE_MANY, TUNE_MANY, TUNE_MANY, TUNE_MANY, TUNE_ONE, TUNE_MANY | TUNE_ONE};
+static const int mm_paths[MM_GROUPS] = {TUNE_MANY, TUNE_MANY, TUNE_MANY, TUNE_ONE, TUNE_MANY | TUNE_ONE};
 static const int at_paths[AT_GROUPS] = {TUNE_MANY, TUNE_MANY, TUNE_MANY, TUNE_ONE, TUNE_ONE, TUNE_MANY | TUNE_ONE};
 static const int64_t par_mins[] = {0, 1 << 15, 1 << 17, 1 << 19, 1 << 21};
 
@@ -76,12 +78,13 @@ static void mm_moves(Moves *m, int g, int threads) {
         add(m, &s);
       }
     break;
-  case MM_BLOCK: /* rows per item and least items together: how a call is cut for the threads */
-    for (size_t i = 0; i < sizeof tiles / sizeof *tiles; i++)
-      for (size_t j = 0; j < sizeof per / sizeof *per; j++)
-        s.mc = tiles[i] * m->cur->mr, s.items = per[j] * threads, add(m, &s);
+  case MM_BLOCK: /* rows per item, least items and prefetch together: how a call is cut for
+                  * the threads and how its panels stream */
+    for (int pf = 0; pf < 2; pf++)
+      for (size_t i = 0; i < sizeof tiles / sizeof *tiles; i++)
+        for (size_t j = 0; j < sizeof per / sizeof *per; j++)
+          s.mc = tiles[i] * m->cur->mr, s.items = per[j] * threads, s.pf = pf ? !m->cur->pf : m->cur->pf, add(m, &s);
     break;
-  case MM_PF: s.pf = !m->cur->pf, add(m, &s); break;
   case MM_TAIL:
     for (int64_t t = 1; t <= m->cur->mr; t++) s.mr_tail = t, add(m, &s);
     break;
@@ -131,7 +134,7 @@ int tune_moves(const Sched *cur, int g, int threads, Sched *out, int max) {
 
 void tune_revert_paths(Sched *s, const Sched *def, int paths) {
   int many = paths & TUNE_MANY, one = paths & TUNE_ONE;
-  if (s->kind == SK_MATMUL) {   /* mm_paths: mr, mc/items, pf, mr_tail many-row; ku one-row; par_min both */
+  if (s->kind == SK_MATMUL) {   /* mm_paths: mr, mc/items/pf, mr_tail many-row; ku one-row; par_min both */
     if (many) s->mr = def->mr, s->mc = def->mc, s->items = def->items, s->pf = def->pf, s->mr_tail = def->mr_tail;
     if (one) s->ku = def->ku;
   }
@@ -140,4 +143,10 @@ void tune_revert_paths(Sched *s, const Sched *def, int paths) {
     if (one) s->dq = def->dq, s->dkb = def->dkb;
   }
   if (many || one) s->par_min = def->par_min;
+}
+
+int tune_differs_on(const Sched *a, const Sched *b, int paths) {
+  Sched x = *a;
+  tune_revert_paths(&x, b, paths);
+  return !tune_same(&x, a);
 }

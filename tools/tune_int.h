@@ -75,6 +75,8 @@ typedef struct Tuner {
   Tuning *compare;          /* [o.ncompare] --compare's records, or NULL */
   double reserve;           /* seconds of the budget kept for the validation round */
   double cj;                /* seconds a job adds to a round's build (measured: round 0, then each round) */
+  double slow;              /* the last round's seconds over its estimate (1 to 4): later estimates
+                               are scaled by it (the lm head's calls took 1.5x theirs) */
 } Tuner;
 
 /* One round's jobs and their libraries. */

@@ -225,7 +225,8 @@ static double plan_seconds(const Tuner *u, const TKern *k, int ncand) {
 }
 
 /* One round: plans for the searching kernels by share while their estimate fits the budget
- * (u->cj, compile seconds per job, updated).  A round whose build fails (a candidate the
+ * (u->cj, compile seconds per job, updated; the estimate scaled by how far the last round
+ * overran its own, u->slow).  A round whose build fails (a candidate the
  * compiler refused) ends its kernels' search with the best records so far, and the search
  * goes on: the records found before are not lost. */
 int tune_search_round(Tuner *u) {
@@ -236,7 +237,8 @@ int tune_search_round(Tuner *u) {
   if (!plans) return cli_fail("out of memory"), -1;
   for (int i = 0; i < u->nk; i++) order[n++] = &u->k[i];
   qsort(order, (size_t)n, sizeof *order, by_share);
-  double left = u->o.budget - u->reserve - cli_elapsed(), need = BUILD_FIXED;
+  double left = u->o.budget - u->reserve - cli_elapsed(), need = BUILD_FIXED, est = BUILD_FIXED;
+  double slow = u->slow > 1 ? u->slow : 1;
   for (int i = 0; i < n; i++) {
     TKern *k = order[i];
     if (k->done) continue;
@@ -245,8 +247,8 @@ int tune_search_round(Tuner *u) {
     p->ncand = next_moves(u, k, p->cand, TUNE_MAX_MOVES);
     if (!p->ncand) continue;
     double s = plan_seconds(u, k, p->ncand);
-    if (need + s > left) continue; /* a cheaper kernel may still fit */
-    need += s;
+    if (need + slow * s > left) continue; /* a cheaper kernel may still fit */
+    need += slow * s, est += s;
     int oom = 0;
     for (int q = -1; q < p->ncand; q++)
       for (int c = 0; c < k->nctx; c++) oom |= round_add(&r, &k->ctx[c].call, q < 0 ? &k->best : &p->cand[q]);
@@ -273,6 +275,7 @@ int tune_search_round(Tuner *u) {
     cli_progress("  kernel %d/%d %-48s %-7s best %.3f ms (heuristic %.3f)%s", i + 1, np, k->key, group, k->best_ms,
                  k->def_ms, k->done ? ", done" : "");
   }
+  u->slow = fmin(4, fmax(1, (timing_now() - start) / est));
   round_free(&r);
   free(plans);
   return np;

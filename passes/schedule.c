@@ -9,8 +9,10 @@
  * 12 x 32 (24 + 2 registers), AVX2 6 x 16 (12 + 2 + 1: the BLIS/OpenBLAS Haswell shape),
  * SSE 6 x 8, NEON 12 x 8.  Panels are two vectors wide for that reason (sched_panel_nr).
  * A tile needs its accumulators plus either one k step's weight vectors and a broadcast or
- * every row's broadcast and one weight vector (ir/sched.h: sched_mm_regs), so AVX2's
- * silu_mul gets 3 x 16 x 2 (12 accumulators, 3 broadcasts, 1 weight vector).
+ * every row's broadcast and one weight vector (ir/sched.h: sched_mm_regs), and one register
+ * is left spare: AVX2's silu_mul at 3 x 16 x 2 (12 accumulators, 3 broadcasts, 1 weight
+ * vector: all 16) ran its forward call at 1.45-1.75x the time of 2 x 16 x 2 (8 + 3, the
+ * record `modc tune --cpu haswell` found on a Zen 5: the full tile spills), so it gets 2 rows.
  *
  * Cache blocking.  A work item's x rows (mc x K floats) stay in half of the core's L2 while
  * the panels stream past, each panel reused by every register tile of the item; mc is at
@@ -78,7 +80,7 @@ Sched sched_matmul(int64_t N, int64_t K, SchedEpilogue ep, SchedA a, int nr, con
   while (s.vw > 4 && nr % s.vw) s.vw /= 2; /* weights packed narrower than the target's vectors */
   int64_t nv = nr / s.vw > 0 ? nr / s.vw : 1, np = ep == SCHED_MM_SILU_MUL ? 2 : 1;
   s.mr = 1; /* the most rows whose tile fits the registers, at most MAX_ACC accumulators */
-  while (s.mr < 12 && (s.mr + 1) * np * nv <= MAX_ACC && sched_mm_regs(s.mr + 1, np, nv, s.vw) <= t->vregs) s.mr++;
+  while (s.mr < 12 && (s.mr + 1) * np * nv <= MAX_ACC && sched_mm_regs(s.mr + 1, np, nv, s.vw) < t->vregs) s.mr++;
   int64_t budget = t->vregs - np * nv - (s.vw < 16); /* one-row path: accumulators beside a row's weights */
   if (budget > MAX_ACC) budget = MAX_ACC;
   s.mr_tail = s.mr >= 8 ? 4 : s.mr >= 4 ? 2 : 1;

@@ -7,8 +7,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "tools/cli.h"
 #include "tools/timing.h"
@@ -83,4 +85,35 @@ void cli_rmdir_in_handler(const char *dir) {
     }
   if (fd >= 0) close(fd);
   rmdir(dir);
+}
+
+extern char **environ;
+
+int cli_self_exe(char *buf, size_t n) {
+  ssize_t got = readlink("/proc/self/exe", buf, n - 1);
+  if (got <= 0) return cli_fail("cannot find this modc's executable: %s", strerror(errno));
+  buf[got] = 0;
+  return 0;
+}
+
+int cli_spawn(const char *self, char *const argv[], const char *outf, pid_t *pid) {
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, outf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  int rc = posix_spawn(pid, self, &fa, NULL, argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  return rc ? cli_fail("cannot run %s: %s", self, strerror(rc)) : 0;
+}
+
+int cli_reap(pid_t pid, const char *what, const char *outf) {
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
+  char msg[1024] = "";
+  FILE *f = fopen(outf, "r");
+  size_t got = f ? fread(msg, 1, sizeof msg - 1, f) : 0;
+  msg[got] = 0;
+  if (f) fclose(f);
+  return cli_fail("%s failed:\n%s", what, msg);
 }

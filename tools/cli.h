@@ -8,6 +8,9 @@
 #ifndef MODC_CLI_H
 #define MODC_CLI_H
 
+#include <stddef.h>
+#include <sys/types.h>
+
 extern int cli_quiet;
 
 /* Start the clock of the progress lines; quiet unless stderr is a terminal. */
@@ -25,6 +28,13 @@ int cli_rmdir(const char *dir);
 /* The same from a signal handler: async-signal-safe calls only
  * (open, getdents64, unlinkat, rmdir), never malloc, which an interrupted thread may hold. */
 void cli_rmdir_in_handler(const char *dir);
+/* Children that are this modc (tune runs compile and bench so): its own executable
+ * (/proc/self/exe) into buf[n]; argv run by the executable self with stdout and stderr into
+ * the file outf, the child in *pid; waiting for pid, a failure quoting the start of outf as
+ * "<what> failed:".  Each returns 0, or 1 after cli_fail. */
+int cli_self_exe(char *buf, size_t n);
+int cli_spawn(const char *self, char *const argv[], const char *outf, pid_t *pid);
+int cli_reap(pid_t pid, const char *what, const char *outf);
 /* "modc: error: " fmt "\n" on stderr; returns 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -193,9 +193,16 @@ static int model_graphs(Tuner *u) {
   return 0;
 }
 
-static TKern *kern_of(Tuner *u, const char *key, const Sched *def) {
+/* the kernel of key, or NULL */
+static TKern *find_kern(Tuner *u, const char *key) {
   for (int i = 0; i < u->nk; i++)
     if (!strcmp(u->k[i].key, key)) return &u->k[i];
+  return NULL;
+}
+
+static TKern *kern_of(Tuner *u, const char *key, const Sched *def) {
+  TKern *found = find_kern(u, key);
+  if (found) return found;
   if (u->nk == MAX_KERNELS) return NULL;
   TKern *k = &u->k[u->nk++];
   memset(k, 0, sizeof *k);
@@ -329,9 +336,7 @@ static int load_check(Tuner *u) {
     return tuning_free(&t), cli_fail("%s", err);
   int used = 0;
   for (int j = 0; j < t.n; j++) {
-    TKern *k = NULL;
-    for (int i = 0; i < u->nk && !k; i++)
-      if (!strcmp(u->k[i].key, t.r[j].key)) k = &u->k[i];
+    TKern *k = find_kern(u, t.r[j].key);
     if (!k) {
       fprintf(stderr, "modc: warning: %s: kernel '%s' is not in this spec; its record is ignored\n", u->o.check, t.r[j].key);
       continue;

@@ -20,11 +20,9 @@
  * compiled and timed), so a test can see a loss handled.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,8 +42,6 @@
 #define E2E_WORSE 1.04
 #define E2E_ROUNDS 7
 #define ERRLEN 2048
-
-extern char **environ;
 
 /* the children running (a compile or the bench), for tune_e2e_kill */
 static volatile pid_t running[2];
@@ -68,30 +64,17 @@ typedef struct E2e {
 
 enum { E2E_PREFILL, E2E_DECODE };
 
+/* a child in slot (tune_e2e_kill finds it there) */
 static int spawn(E2e *e, char **argv, const char *outf, int slot, pid_t *pid) {
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, outf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  int rc = posix_spawn(pid, e->self, &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc) return cli_fail("cannot run %s: %s", e->self, strerror(rc));
+  if (cli_spawn(e->self, argv, outf, pid)) return 1;
   running[slot] = *pid;
   return 0;
 }
 
-/* wait for the child of slot; a failure quotes the start of its output */
 static int reap(pid_t pid, int slot, const char *what, const char *outf) {
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  int rc = cli_reap(pid, what, outf);
   running[slot] = 0;
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
-  char msg[1024] = "";
-  FILE *f = fopen(outf, "r");
-  size_t got = f ? fread(msg, 1, sizeof msg - 1, f) : 0;
-  msg[got] = 0;
-  if (f) fclose(f);
-  return cli_fail("tune: end-to-end check: %s failed:\n%s", what, msg);
+  return rc;
 }
 
 /* the libraries: A (which = 0, heuristic) and/or B (which = 1, tuned), compiled at once */
@@ -105,7 +88,8 @@ static int compile_libs(E2e *e, int which_from, int which_to) {
     rc = spawn(e, argv, outf[w], w, &pid[w]);
   }
   for (int w = which_from; w <= which_to; w++)
-    if (pid[w] > 0 && reap(pid[w], w, w ? "compiling with the tuned records" : "compiling", outf[w])) rc = 1;
+    if (pid[w] > 0 && reap(pid[w], w, w ? "tune: end-to-end check: compiling with the tuned records"
+                                        : "tune: end-to-end check: compiling", outf[w])) rc = 1;
   return rc;
 }
 
@@ -130,7 +114,7 @@ static int measure(E2e *e) {
   char *argv[] = {"modc", "bench", e->lib[0], "--vs", e->lib[1], "--no-forward", "--threads", threads,
                   "--repeats", rounds, "--kv", kvf, "-q", "--peak-gflops", "1", "--dram-gbs", "1", NULL};
   pid_t pid;
-  if (spawn(e, argv, outf, 0, &pid) || reap(pid, 0, "modc bench --vs", outf)) return 1;
+  if (spawn(e, argv, outf, 0, &pid) || reap(pid, 0, "tune: end-to-end check: modc bench --vs", outf)) return 1;
   static const char *const kind[2] = {"prefill", "decode"};
   double slower[2];
   for (int i = 0; i < 2; i++) {
@@ -243,9 +227,7 @@ int tune_e2e(Tuner *u) {
   E2e *e = calloc(1, sizeof *e);
   if (!e) return cli_fail("out of memory");
   e->u = u;
-  ssize_t n = readlink("/proc/self/exe", e->self, sizeof e->self - 1);
-  int rc = n <= 0 ? cli_fail("cannot find this modc's executable: %s", strerror(errno)) : 0;
-  if (!rc) e->self[n] = 0;
+  int rc = cli_self_exe(e->self, sizeof e->self);
   snprintf(e->rec, sizeof e->rec, "%s/e2e_tuned.json", u->dir);
   if (!rc) rc = run_check(e);
   free(e);

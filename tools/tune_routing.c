@@ -27,7 +27,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,8 +45,6 @@
 #include "tools/plot.h"
 #include "tools/timing.h"
 #include "tools/tokfile.h"
-
-extern char **environ;
 
 #define RT_LEVELS 8
 #define RT_DENSE (RT_LEVELS - 1)
@@ -212,23 +209,14 @@ static void catch_signals(const char *work) {
 
 static int spawn_compile(const RTuner *u, const char *yaml, const char *lib, const char *errf) {
   char *argv[] = {(char *)"modc", (char *)"compile", (char *)yaml, (char *)"-o", (char *)lib, (char *)"-q", NULL};
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 2, errf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  char what[3400];
   pid_t pid;
-  int st = 0, rc = posix_spawn(&pid, u->self, &fa, NULL, argv, environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc) return cli_fail("cannot run %s: %s", u->self, strerror(rc));
+  if (cli_spawn(u->self, argv, errf, &pid)) return 1;
   compiling = pid;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+  snprintf(what, sizeof what, "compiling %s", yaml);
+  int rc = cli_reap(pid, what, errf);
   compiling = 0;
-  if (WIFEXITED(st) && WEXITSTATUS(st) == 0) return 0;
-  FILE *f = fopen(errf, "r");
-  char msg[1024] = "";
-  size_t got = f ? fread(msg, 1, sizeof msg - 1, f) : 0;
-  msg[got] = 0;
-  if (f) fclose(f);
-  return cli_fail("compiling %s failed:\n%s", yaml, msg);
+  return rc;
 }
 
 static int eval_lib(const RTuner *u, const char *lib, const Spec *s, RConf *c) {
@@ -585,9 +573,7 @@ static int prepare(RTuner *u) {
   if (W < 2) return cli_fail("tune --routing: windows of %d token predict nothing", W);
   if (u->ntok < W)
     return cli_fail("tune --routing: the calibration file holds %d tokens, fewer than one window of %d", u->ntok, W);
-  ssize_t n = readlink("/proc/self/exe", u->self, sizeof u->self - 1);
-  if (n <= 0) return cli_fail("cannot find this modc's executable: %s", strerror(errno));
-  u->self[n] = 0;
+  if (cli_self_exe(u->self, sizeof u->self)) return 1;
   if (mkdir(u->out, 0777) && errno != EEXIST) return cli_fail("cannot create '%s': %s", u->out, strerror(errno));
   snprintf(u->work, sizeof u->work, "%s/work", u->out);
   if (mkdir(u->work, 0777) && errno != EEXIST) return cli_fail("cannot create '%s': %s", u->work, strerror(errno));

@@ -52,33 +52,34 @@ typedef struct MMA {
 /* rows of the matmul: x's, which for a scatter differ from the result's (h's) */
 static LLVMValueRef mm_m(const MM *m, const KArgs *a) { return m->ep == SCHED_MM_SCATTER ? a->r[0] : a->rows; }
 
-/* A bf16 panel row at p (columns paired, schedule.h) as nv <vw x float>: the row's nr/2
- * words, << 16 for the first nr/2 columns, & 0xffff0000 for the rest (exact widening). */
-static void mm_bf16_row(Em *e, const MM *m, LLVMValueRef p, LLVMValueRef *out) {
+/* Row k of a bf16 panel as nv <vw x float>, from its pair row at p (schedule.h): the words
+ * [v*vw, v*vw+vw), << 16 for an even k, & 0xffff0000 for an odd one (exact widening).  odd:
+ * k's parity, known when the code is built. */
+static void mm_bf16_row(Em *e, const MM *m, LLVMValueRef p, int odd, LLVMValueRef *out) {
   CgCtx *c = e->c;
-  int h = m->s.nr / 2, vw = m->s.vw;
-  LLVMTypeRef wt = LLVMVectorType(c->t_i32, (unsigned)h), ft = LLVMVectorType(c->t_f32, (unsigned)h);
-  LLVMValueRef w = LLVMBuildLoad2(e->b, wt, p, "");
-  LLVMSetAlignment(w, 4);
-  LLVMValueRef lo = LLVMBuildBitCast(e->b, LLVMBuildShl(e->b, w, em_splat(e, em_i32(e, 16), h), ""), ft, "");
-  LLVMValueRef hi = LLVMBuildBitCast(e->b, LLVMBuildAnd(e->b, w, em_splat(e, em_i32(e, (int32_t)0xffff0000u), h), ""), ft, "");
-  for (int v = 0; v < m->s.nv; v++) { /* lanes [v*vw, v*vw+vw) of lo ++ hi */
-    LLVMValueRef idx[64];
-    for (int j = 0; j < vw; j++) idx[j] = em_i32(e, v * vw + j);
-    out[v] = LLVMBuildShuffleVector(e->b, lo, hi, LLVMConstVector(idx, (unsigned)vw), "");
+  int vw = m->s.vw;
+  LLVMTypeRef wt = LLVMVectorType(c->t_i32, (unsigned)vw), ft = LLVMVectorType(c->t_f32, (unsigned)vw);
+  for (int v = 0; v < m->s.nv; v++) {
+    LLVMValueRef w = LLVMBuildLoad2(e->b, wt, gep_i32(e, p, em_i64(e, v * vw)), "");
+    LLVMSetAlignment(w, 4);
+    w = odd ? LLVMBuildAnd(e->b, w, em_splat(e, em_i32(e, (int32_t)0xffff0000u), vw), "")
+            : LLVMBuildShl(e->b, w, em_splat(e, em_i32(e, 16), vw), "");
+    out[v] = LLVMBuildBitCast(e->b, w, ft, "");
   }
 }
 
-/* One k step of a tile at k = kk into the accumulator group acc (mr x ns x nv vectors). */
+/* One k step of a tile at k = kk (of parity odd) into the accumulator group acc (mr x ns x
+ * nv vectors). */
 static void mm_kstep(Em *e, const MM *m, LLVMValueRef *acc, const LLVMValueRef *carry, LLVMValueRef xb,
-                     const LLVMValueRef *wb, int mr, int ns, LLVMValueRef kk) {
+                     const LLVMValueRef *wb, int mr, int ns, LLVMValueRef kk, int odd) {
   int vw = m->s.vw, nv = m->s.nv;
   LLVMTypeRef wt = elem_type(e->c, m->dt);
-  LLVMValueRef wv[EM_MAXCARRY], woff = em_mul(e, kk, em_i64(e, m->s.nr));
+  /* f32: row kk; bf16: the pair row that holds kk (element kk - odd of a [K][nr] view) */
+  LLVMValueRef wv[EM_MAXCARRY], woff = em_mul(e, m->dt == DT_BF16 ? em_sub(e, kk, em_i64(e, odd)) : kk, em_i64(e, m->s.nr));
   for (int s = 0; s < ns; s++) {
     LLVMValueRef p = em_gep(e, wt, wb[s], woff);
     if (m->dt == DT_BF16) {
-      mm_bf16_row(e, m, p, wv + s * nv);
+      mm_bf16_row(e, m, p, odd, wv + s * nv);
       continue;
     }
     for (int v = 0; v < nv; v++) wv[s * nv + v] = em_vload(e, vw, gep_f32(e, p, em_i64(e, v * vw)), NULL);
@@ -90,16 +91,16 @@ static void mm_kstep(Em *e, const MM *m, LLVMValueRef *acc, const LLVMValueRef *
   }
 }
 
-/* Prefetch (into L2) the row at k = kk of the panel after each stream's, so the next panel
- * arrives from memory while this one is being reused from cache (x86 prefetches never fault,
- * so the one past the last panel is harmless). */
-static void mm_prefetch_next(Em *e, const MM *m, const LLVMValueRef *wb, int ns, LLVMValueRef kk) {
+/* Prefetch (into L2) rows [kk, kk + rows) of the panel after each stream's, so the next
+ * panel arrives from memory while this one is being reused from cache (x86 prefetches never
+ * fault, so the one past the last panel is harmless).  kk is even where rows pair (bf16). */
+static void mm_prefetch_next(Em *e, const MM *m, const LLVMValueRef *wb, int ns, LLVMValueRef kk, int rows) {
   CgCtx *c = e->c;
-  int64_t es = dtype_size(m->dt), rowb = m->s.nr * es;
+  int64_t es = dtype_size(m->dt), rowb = m->s.nr * es, pbytes = sched_panel_k(m->K, m->dt) * rowb;
   LLVMTypeRef pty = c->t_ptr;
   for (int s = 0; s < ns; s++) {
-    LLVMValueRef base = em_gep(e, c->t_i8, wb[s], em_add(e, em_mul(e, kk, em_i64(e, rowb)), em_i64(e, m->K * rowb)));
-    for (int64_t off = 0; off < rowb; off += 64) {
+    LLVMValueRef base = em_gep(e, c->t_i8, wb[s], em_add(e, em_mul(e, kk, em_i64(e, rowb)), em_i64(e, pbytes)));
+    for (int64_t off = 0; off < rows * rowb; off += 64) {
       LLVMValueRef args[4] = {em_gep(e, c->t_i8, base, em_i64(e, off)), em_i32(e, 0), em_i32(e, 2), em_i32(e, 1)};
       em_intrin(e, "llvm.prefetch", &pty, 1, args, 4);
     }
@@ -150,13 +151,15 @@ static void mm_store(Em *e, const MM *m, const MMRow *o, LLVMValueRef y, LLVMVal
 /* Rows [r0, r0+mr) x output panels [p0, p0+npo): the tile, k loop and epilogue.  ku > 1 (the
  * one-row path): ku accumulator groups take k = ku*j + g, then a tail over the last K % ku
  * into group 0, then the groups are added in a fixed tree; so one panel row after another is
- * read as one sequential stream with ku independent FMA chains per vector. */
+ * read as one sequential stream with ku independent FMA chains per vector.  bf16 rows come
+ * in pairs: the loop takes at least two k per trip (both into group 0 when ku = 1: the same
+ * chain), so each k's parity is known where the code is built. */
 static void mm_tile(Em *e, const MM *m, const KArgs *a, const MMA *A, LLVMValueRef r0, int mr, LLVMValueRef p0,
                     int npo, int ku, int pf) {
   CgCtx *c = e->c;
   int vw = m->s.vw, nv = m->s.nv, nr = m->s.nr, per = m->ep == SCHED_MM_SILU_MUL ? 2 : 1;
-  int ns = npo * per, ng = mr * ns * nv, nacc = ng * ku;
-  int64_t K = m->K, pstride = K * nr, kmain = K / ku * ku;
+  int ns = npo * per, ng = mr * ns * nv, nacc = ng * ku, step = m->dt == DT_BF16 && ku == 1 ? 2 : ku;
+  int64_t K = m->K, pstride = sched_panel_k(K, m->dt) * nr, kmain = K / step * step;
   LLVMTypeRef wt = elem_type(c, m->dt);
   LLVMValueRef xb = gep_f32(e, A->base, em_mul(e, em_sub(e, r0, A->row0), em_i64(e, K)));
   LLVMValueRef wb[16];
@@ -168,14 +171,17 @@ static void mm_tile(Em *e, const MM *m, const KArgs *a, const MMA *A, LLVMValueR
   for (int q = 0; q < nacc; q++) acc[q] = em_vzero(e, vw);
   if (kmain > 0) {
     EmLoop l;
-    em_loop_begin(e, &l, em_i64(e, 0), em_i64(e, kmain), ku, nacc, acc);
-    for (int g = 0; g < ku; g++)
-      mm_kstep(e, m, acc + g * ng, l.carry + g * ng, xb, wb, mr, ns, em_add(e, l.iv, em_i64(e, g)));
-    if (pf) mm_prefetch_next(e, m, wb, ns, l.iv);
+    em_loop_begin(e, &l, em_i64(e, 0), em_i64(e, kmain), step, nacc, acc);
+    memcpy(acc, l.carry, sizeof(LLVMValueRef) * nacc);
+    for (int j = 0; j < step; j++) {
+      int g = j % ku;
+      mm_kstep(e, m, acc + g * ng, acc + g * ng, xb, wb, mr, ns, em_add(e, l.iv, em_i64(e, j)), j & 1);
+    }
+    if (pf) mm_prefetch_next(e, m, wb, ns, l.iv, step);
     em_loop_end(e, &l, acc, NULL);
     memcpy(acc, l.carry, sizeof(LLVMValueRef) * nacc);
   }
-  for (int64_t kk = kmain; kk < K; kk++) mm_kstep(e, m, acc, acc, xb, wb, mr, ns, em_i64(e, kk));
+  for (int64_t kk = kmain; kk < K; kk++) mm_kstep(e, m, acc, acc, xb, wb, mr, ns, em_i64(e, kk), (int)(kk & 1));
   for (int w = 1; w < ku; w *= 2) /* fixed tree over the groups: (0+1)+(2+3) ... */
     for (int g = 0; g + w < ku; g += 2 * w)
       for (int q = 0; q < ng; q++) acc[g * ng + q] = em_fadd(e, acc[g * ng + q], acc[(g + w) * ng + q]);

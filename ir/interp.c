@@ -407,13 +407,13 @@ static int op_weight(Run *R, int i) {
   if (off < 0) return fail(R, i, "no offset attribute");
   int es = dtype_size(n->ty.dt);
   int64_t nr = !strcmp(attr_s(n, "layout", ""), "panel") ? attr_i(n, "nr", 0) : 0;
-  if (nr > 0 && n->ty.rank == 2) { /* panels: W[r][c] at ((r / nr) * K + c) * nr + slot */
-    int64_t K = n->ty.dim[1];
+  if (nr > 0 && n->ty.rank == 2) { /* panels: W[r][c] at ((r / nr) * K + c) * nr + r % nr */
+    int64_t K = n->ty.dim[1], bf = n->ty.dt == DT_BF16, Kp = bf ? (K + 1) / 2 * 2 : K;
     for (int64_t j = 0; j < R->val[i].n; j++) {
-      int64_t r = j / K, c = j % K, slot = r % nr;
-      if (n->ty.dt == DT_BF16) /* bf16 pairs column s with s + nr/2 */
-        slot = slot < nr / 2 ? 2 * slot : 2 * (slot - nr / 2) + 1;
-      R->val[i].v[j] = widen(n->ty.dt, R->w + off + (((r / nr) * K + c) * nr + slot) * es);
+      int64_t r = j / K, c = j % K, at = ((r / nr) * Kp + c) * nr + r % nr;
+      if (bf) /* bf16 pairs rows c and c + 1 (c even): column s's two at 2s, 2s + 1 */
+        at = ((r / nr) * Kp + (c & ~(int64_t)1)) * nr + 2 * (r % nr) + (c & 1);
+      R->val[i].v[j] = widen(n->ty.dt, R->w + off + at * es);
     }
     return 0;
   }

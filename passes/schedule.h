@@ -10,10 +10,11 @@
  *   panel p = columns [p*NR, p*NR + NR) of the output, stored [K][NR] contiguous;
  *   element W[n][k] at  ((n / NR) * K + k) * NR + n % NR;  columns past N are zero.
  * The kernel's k step loads NR/vw vectors of one panel row, in exactly this order.
- * bf16 panels pair their columns inside each panel row: column j < NR/2 at position 2j,
- * column NR/2 + j at 2j + 1, so the row read as NR/2 32-bit words widens in two instructions
- * (word << 16: the first half of the columns; word & 0xffff0000: the second half) instead
- * of a zero-extension and a shift per vector.
+ * bf16 panels pair rows k and k + 1 of a panel (K rounded up to even, the last odd row's
+ * partner zero): pair i = k / 2 is NR 32-bit words, word j = column j's bf16 at k = 2i in its
+ * low half and at k = 2i + 1 in its high half.  Read as words, a pair row widens in one
+ * instruction per row (word << 16: row 2i; word & 0xffff0000: row 2i + 1), and 16 columns x
+ * 16 pairs of it are an AMX B tile as it stands (64 bytes per tile row, stride NR words).
  */
 #ifndef MODC_SCHEDULE_H
 #define MODC_SCHEDULE_H
@@ -27,15 +28,17 @@
  * predictor heads), to pad less. */
 int sched_panel_nr(int64_t N, int64_t K, DType dt, const TargetDesc *t);
 
+/* Rows of one panel: K, for bf16 rounded up to pair rows. */
+static inline int64_t sched_panel_k(int64_t K, DType dt) { return dt == DT_BF16 ? (K + 1) / 2 * 2 : K; }
 /* Index of W[n][k] in the panel layout (elements). */
 static inline int64_t sched_panel_index(int64_t n, int64_t k, int64_t K, int nr, DType dt) {
-  int64_t j = n % nr;
-  if (dt == DT_BF16) j = j < nr / 2 ? 2 * j : 2 * (j - nr / 2) + 1;
-  return ((n / nr) * K + k) * nr + j;
+  int64_t p = n / nr, j = n % nr;
+  if (dt == DT_BF16) return (p * sched_panel_k(K, dt) + (k & ~(int64_t)1)) * nr + 2 * j + (k & 1);
+  return (p * K + k) * nr + j;
 }
-/* Elements of the packed matrix (panels padded to NR columns). */
-static inline int64_t sched_panel_elems(int64_t N, int64_t K, int nr) {
-  return (N + nr - 1) / nr * nr * K;
+/* Elements of the packed matrix (panels padded to NR columns, bf16 to pair rows). */
+static inline int64_t sched_panel_elems(int64_t N, int64_t K, int nr, DType dt) {
+  return (N + nr - 1) / nr * nr * sched_panel_k(K, dt);
 }
 
 /* What the epilogue does with the tile: store; + residual; silu(gate) * up; + residual

@@ -69,7 +69,7 @@ int wlayout_build(const Spec *s, const TargetDesc *t, WLayout *out) {
   for (int i = 0; i < out->n; i++) {
     WEntry *e = &out->e[i];
     e->dt = e->rank == 2 ? s->weights_dtype : DT_F32;
-    int64_t elems = e->nr ? sched_panel_elems(e->shape[0], e->shape[1], e->nr)
+    int64_t elems = e->nr ? sched_panel_elems(e->shape[0], e->shape[1], e->nr, e->dt)
                           : e->shape[0] * (e->rank == 2 ? e->shape[1] : 1);
     e->bytes = elems * dtype_size(e->dt);
     e->offset = off;

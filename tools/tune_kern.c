@@ -38,7 +38,7 @@ static int64_t numel(const TuneCall *c, const Type *t) {
 static int64_t stored_elems(const TuneCall *c, const Node *s) {
   int64_t nr = attr_i(s, "nr", 0);
   if (s->op == OP_WEIGHT && !strcmp(attr_s(s, "layout", ""), "panel") && nr > 0 && s->ty.rank == 2)
-    return sched_panel_elems(s->ty.dim[0], s->ty.dim[1], (int)nr);
+    return sched_panel_elems(s->ty.dim[0], s->ty.dim[1], (int)nr, s->ty.dt);
   return numel(c, &s->ty);
 }
 

@@ -186,21 +186,22 @@ static int data(Case *c, DType dt, int rank, int64_t d0, int64_t d1, const void 
 }
 
 /* A matrix W[N,K] of dt (bf16 as uint16 bits) packed as the matmul kernels read it: panels
- * of nr columns, [K][nr] each, zero past N, bf16 columns paired (passes/schedule.h; written out here again so a
- * mistake there cannot cancel out). */
+ * of nr columns, [K][nr] each, zero past N; bf16 pairs rows k, k + 1 (k even), each column's
+ * two side by side, K padded to even (passes/schedule.h; written out here again so a mistake
+ * there cannot cancel out). */
 static int panel(Case *c, DType dt, int64_t N, int64_t K, int nr, const void *vals) {
-  int64_t np = (N + nr - 1) / nr, es = dtype_size(dt);
-  uint8_t *buf = calloc((size_t)(np * nr * K > 0 ? np * nr * K : 1), (size_t)es);
+  int64_t np = (N + nr - 1) / nr, es = dtype_size(dt), Kp = dt == DT_BF16 ? K + K % 2 : K;
+  uint8_t *buf = calloc((size_t)(np * nr * Kp > 0 ? np * nr * Kp : 1), (size_t)es);
   for (int64_t n = 0; n < N; n++)
     for (int64_t k = 0; k < K; k++) {
-      int64_t j = n % nr; /* bf16: column j and j + nr/2 side by side */
-      if (dt == DT_BF16) j = j < nr / 2 ? 2 * j : 2 * (j - nr / 2) + 1;
-      memcpy(buf + (((n / nr) * K + k) * nr + j) * es, (const uint8_t *)vals + (n * K + k) * es, (size_t)es);
+      int64_t at = ((n / nr) * K + k) * nr + n % nr;
+      if (dt == DT_BF16) at = ((n / nr) * Kp + k / 2 * 2) * nr + (n % nr) * 2 + k % 2;
+      memcpy(buf + at * es, (const uint8_t *)vals + (n * K + k) * es, (size_t)es);
     }
-  int i = data(c, dt, 2, np * nr, K, buf);
+  int i = data(c, dt, 2, np * nr, Kp, buf);
   free(buf);
   Node *w = &c->g->n[i];
-  w->ty.dim[0] = N;
+  w->ty.dim[0] = N, w->ty.dim[1] = K;
   attr_set_s(w, "layout", "panel");
   attr_set_i(w, "nr", nr);
   return i;

@@ -1,5 +1,5 @@
 /* kern_matmul.c: the matmul family, everything a #matmul record schedules (kern.h). */
-#include "kern.h"
+#include "kern_mm.h"
 
 /* ---- matmul family: out[R,N] = x[R,K] W^T, matmul_add (+ r), matmul_silu_mul, and the
  * routed forms of fuse-routing: matmul_norm_gather, matmul_add_gather, matmul_scatter_gate ----
@@ -32,25 +32,10 @@
  * scaled by MM_UNIT in the parallel_for range so the runtime's grain (16) never serialises
  * a matrix of few panels. */
 
-#define MM_UNIT 16
-
-typedef struct MM {
-  MMSched s;
-  int64_t N, K;
-  DType dt;
-  SchedEpilogue ep;
-  SchedA src;
-  Norm norm;                /* SCHED_A_NORM_GATHER: the rmsnorm applied while packing */
-  int sig;                  /* SCHED_MM_SCATTER: the gate is sigmoid (else raw) */
-} MM;
-
 /* Where a tile's A rows are: row r at base + (r - row0) * K. */
 typedef struct MMA {
   LLVMValueRef base, row0;
 } MMA;
-
-/* rows of the matmul: x's, which for a scatter differ from the result's (h's) */
-static LLVMValueRef mm_m(const MM *m, const KArgs *a) { return m->ep == SCHED_MM_SCATTER ? a->r[0] : a->rows; }
 
 /* Row k of a bf16 panel as nv <vw x float>, from its pair row at p (schedule.h): the words
  * [v*vw, v*vw+vw), << 16 for an even k, & 0xffff0000 for an odd one (exact widening).  odd:
@@ -107,19 +92,11 @@ static void mm_prefetch_next(Em *e, const MM *m, const LLVMValueRef *wb, int ns,
   }
 }
 
-/* the row of h that routed row r stands for: idx[r], clamped into h's rows */
-static LLVMValueRef mm_hrow(Em *e, LLVMValueRef idx, LLVMValueRef r, LLVMValueRef hrows) {
+LLVMValueRef mm_hrow(Em *e, LLVMValueRef idx, LLVMValueRef r, LLVMValueRef hrows) {
   return clamp_row(e, em_sext64(e, em_load(e, e->c->t_i32, gep_i32(e, idx, r))), hrows);
 }
 
-/* Where row r's results go and what its epilogue reads (element offsets and pointers). */
-typedef struct MMRow {
-  LLVMValueRef out;         /* row r of the result (a scatter: h's row idx[r]) */
-  LLVMValueRef res;         /* the residual row, or NULL */
-  LLVMValueRef h, g;        /* a scatter: h's row idx[r] and its gate g(s[idx[r]]) */
-} MMRow;
-
-static MMRow mm_row(Em *e, const MM *m, const KArgs *a, LLVMValueRef r) {
+MMRow mm_row(Em *e, const MM *m, const KArgs *a, LLVMValueRef r) {
   LLVMValueRef N = em_i64(e, m->N), own = em_mul(e, r, N);
   MMRow o = {gep_f32(e, a->out, own), NULL, NULL, NULL};
   if (m->ep == SCHED_MM_ADD) o.res = gep_f32(e, a->p[2], own);
@@ -135,8 +112,7 @@ static MMRow mm_row(Em *e, const MM *m, const KArgs *a, LLVMValueRef r) {
   return o;
 }
 
-/* the epilogue of one output vector y at column col of row o */
-static void mm_store(Em *e, const MM *m, const MMRow *o, LLVMValueRef y, LLVMValueRef up, LLVMValueRef col,
+void mm_store(Em *e, const MM *m, const MMRow *o, LLVMValueRef y, LLVMValueRef up, LLVMValueRef col,
                      LLVMValueRef mask) {
   int vw = m->s.vw;
   if (o->res) y = em_fadd(e, y, em_vload(e, vw, gep_f32(e, o->res, col), mask));
@@ -215,17 +191,29 @@ static void mm_rows(Em *e, const MM *m, const KArgs *a, const MMA *A, LLVMValueR
   }
 }
 
-/* The row tiles of a call: ceil(blocks / (mc / mr)) of them over its ceil(rows / mr) register
- * blocks (more where the record asks for items and the blocks allow), tile t taking blocks [t*blocks/T, (t+1)*blocks/T), so tiles differ by at most one
- * block and an even split of the items over threads is an even split of the work. */
-static LLVMValueRef mm_row_tiles(Em *e, const MM *m, LLVMValueRef rows, LLVMValueRef *blocks) {
-  LLVMValueRef mr = em_i64(e, m->s.mr), bpt = em_i64(e, m->s.mc / m->s.mr);
-  *blocks = LLVMBuildSDiv(e->b, em_add(e, rows, em_i64(e, m->s.mr - 1)), mr, "blocks");
+/* The row tiles of a call: ceil(blocks / (mc / mr)) of them over its ceil(rows / mr) blocks
+ * (more where the record asks for items and the blocks allow); tile t takes blocks [t*blocks/T,
+ * (t+1)*blocks/T) (mm_item), so tiles differ by at most one block and an even split of the
+ * items over threads is an even split of the work. */
+LLVMValueRef mm_row_tiles(Em *e, const MM *m, LLVMValueRef rows, int64_t mr, int64_t mc, LLVMValueRef *blocks) {
+  LLVMValueRef bpt = em_i64(e, mc / mr);
+  *blocks = LLVMBuildSDiv(e->b, em_add(e, rows, em_i64(e, mr - 1)), em_i64(e, mr), "blocks");
   LLVMValueRef T = LLVMBuildSDiv(e->b, em_add(e, *blocks, em_sub(e, bpt, em_i64(e, 1))), bpt, "rtiles");
   if (m->s.items <= m->s.panels) return T;
-  /* the record's least item count: ceil(items / panels) tiles, at most one per register block */
+  /* the record's least item count: ceil(items / panels) tiles, at most one per block */
   LLVMValueRef want = em_smin(e, em_i64(e, (m->s.items + m->s.panels - 1) / m->s.panels), *blocks);
   return em_smax(e, T, want);
+}
+
+void mm_item(Em *e, const MM *m, const KArgs *a, LLVMValueRef t, LLVMValueRef T, LLVMValueRef blocks, int64_t mr,
+             LLVMValueRef *rt, LLVMValueRef *p, LLVMValueRef *r0, LLVMValueRef *r1) {
+  LLVMValueRef P = em_i64(e, m->s.panels), R = em_i64(e, mr);
+  *rt = LLVMBuildSDiv(e->b, t, P, "rtile");
+  *p = em_sub(e, t, em_mul(e, *rt, P));
+  LLVMValueRef b0 = LLVMBuildSDiv(e->b, em_mul(e, *rt, blocks), T, "");
+  LLVMValueRef b1 = LLVMBuildSDiv(e->b, em_mul(e, em_add(e, *rt, em_i64(e, 1)), blocks), T, "");
+  *r0 = em_mul(e, b0, R);
+  *r1 = em_smin(e, mm_m(m, a), em_mul(e, b1, R));
 }
 
 /* The A rows of a task: in place, or a stack buffer of `rows` packed rows (matmul_norm_gather). */
@@ -250,17 +238,14 @@ static void mm_pack(Em *e, const MM *m, const KArgs *a, MMA *A, LLVMValueRef r0,
  * A is refilled whenever the item's row tile differs from the last one's */
 static void mm_gemm_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
   const MM *m = vctx;
-  LLVMValueRef u = em_i64(e, MM_UNIT), P = em_i64(e, m->s.panels), mr = em_i64(e, m->s.mr), blocks;
-  LLVMValueRef T = mm_row_tiles(e, m, mm_m(m, a), &blocks);
+  LLVMValueRef u = em_i64(e, MM_UNIT), blocks;
+  LLVMValueRef T = mm_row_tiles(e, m, mm_m(m, a), m->s.mr, m->s.mc, &blocks);
   LLVMValueRef t0 = LLVMBuildSDiv(e->b, lo, u, ""), t1 = LLVMBuildSDiv(e->b, em_add(e, hi, em_i64(e, MM_UNIT - 1)), u, "");
   MMA A = mm_a(e, m, a, m->s.mc);
-  LLVMValueRef none = em_i64(e, -1);
+  LLVMValueRef none = em_i64(e, -1), rt, p, r0, r1;
   EmLoop l;
   em_loop_begin(e, &l, t0, t1, 1, 1, &none);
-  LLVMValueRef rt = LLVMBuildSDiv(e->b, l.iv, P, "rtile"), p = em_sub(e, l.iv, em_mul(e, rt, P));
-  LLVMValueRef b0 = LLVMBuildSDiv(e->b, em_mul(e, rt, blocks), T, "");
-  LLVMValueRef b1 = LLVMBuildSDiv(e->b, em_mul(e, em_add(e, rt, em_i64(e, 1)), blocks), T, "");
-  LLVMValueRef r0 = em_mul(e, b0, mr), r1 = em_smin(e, mm_m(m, a), em_mul(e, b1, mr));
+  mm_item(e, m, a, l.iv, T, blocks, m->s.mr, &rt, &p, &r0, &r1);
   if (m->src == SCHED_A_NORM_GATHER) {
     EmIf f;
     em_if_begin(e, &f, LLVMBuildICmp(e->b, LLVMIntNE, rt, l.carry[0], ""));
@@ -325,6 +310,10 @@ LLVMValueRef k_matmul(Kern *k) {
   if (m.s.mr < 1 || m.s.mr_tail < 1 || m.s.mc < m.s.mr || m.s.mr * m.s.np * m.s.nv > EM_MAXCARRY ||
       m.s.gemv_ku * per * m.s.nv > EM_MAXCARRY || m.s.gemv_ku < 1)
     kdie(k, "register tile too large");
+  if (m.s.amx > 0 && !(k->c->desc.features & TF_AMX_BF16))
+    kdie(k, "record amx = %lld for a target without amx-bf16 (%s)", (long long)m.s.amx, k->c->desc.cpu);
+  if (m.s.amx > 0 && !sched_amx_fits(m.K, m.dt, m.s.nr, m.s.vw, &k->c->desc))
+    kdie(k, "record amx = %lld: AMX tiles need bf16 weights, nr = 32, vw = 16, K a multiple of 32", (long long)m.s.amx);
   Em e;
   KArgs a;
   kbegin(&e, k, &a);
@@ -332,15 +321,24 @@ LLVMValueRef k_matmul(Kern *k) {
     copy_unless_inplace(&e, a.out, a.p[3], em_mul(&e, a.rows, em_i64(&e, m.N * 4)));
   LLVMValueRef M = mm_m(&m, &a), work = em_mul(&e, M, em_i64(&e, m.N * m.K * per));
   LLVMValueRef P = em_i64(&e, m.s.panels), U = em_i64(&e, MM_UNIT);
-  Kern kv = *k, km = *k;
+  Kern kv = *k, km = *k, ka = *k;
   snprintf(kv.name, sizeof kv.name, "%.240s.gemv", k->name);
   snprintf(km.name, sizeof km.name, "%.240s.gemm", k->name);
-  EmIf f;
+  snprintf(ka.name, sizeof ka.name, "%.240s.amx", k->name);
+  EmIf f, g;
   em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntEQ, M, em_i64(&e, 1), ""));
   par_for(&e, &kv, &a, em_mul(&e, P, U), work, mm_gemv_body, &m);
   em_if_else(&e, &f);
-  LLVMValueRef blocks, tiles = mm_row_tiles(&e, &m, M, &blocks);
+  LLVMValueRef blocks, tiles;
+  if (m.s.amx > 0) { /* enough rows: AMX tiles */
+    em_if_begin(&e, &g, LLVMBuildICmp(e.b, LLVMIntSGE, M, em_i64(&e, m.s.amx), ""));
+    tiles = mm_row_tiles(&e, &m, M, SCHED_AMX_ROWS, mm_amx_mc(&m), &blocks);
+    par_for(&e, &ka, &a, em_mul(&e, em_mul(&e, tiles, P), U), work, mm_amx_body, &m);
+    em_if_else(&e, &g);
+  }
+  tiles = mm_row_tiles(&e, &m, M, m.s.mr, m.s.mc, &blocks);
   par_for(&e, &km, &a, em_mul(&e, em_mul(&e, tiles, P), U), work, mm_gemm_body, &m);
+  if (m.s.amx > 0) em_if_end(&e, &g);
   em_if_end(&e, &f);
   return kend(&e);
 }

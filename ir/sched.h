@@ -23,6 +23,8 @@
  *           items    many-row path: at least this many work items where the rows allow (row
  *                    tiles shrink below mc), so that many cores stay busy on few rows; 0: none
  *           pf       1: prefetch the next panel into L2 while a tile reuses this one
+ *           amx      calls of at least this many rows run on AMX tiles (bf16 weights, nr 32,
+ *                    K a multiple of 32: rows rounded to bf16 as they are packed); 0: never
  *           par_min  work (multiply-adds) below which the call runs on the calling thread
  *   attn    vw       f32 lanes per vector of a head (>= the target's when hd is long)
  *           regs     vector registers (the target's)
@@ -47,6 +49,9 @@
 #define SCHED_PACK_BYTES (128 * 1024)
 /* Values a kernel's loop may carry (codegen/emit.h EM_MAXCARRY): accumulators and state. */
 #define SCHED_MAX_CARRY 40
+/* An AMX tile set: 32 rows (two A tiles of 16) x 32 columns (two B tiles), k in steps of 32. */
+#define SCHED_AMX_ROWS 32
+#define SCHED_AMX_K 32
 /* Bound on an attention item's output accumulators, qb x (head rounded up to vw) floats. */
 #define SCHED_ATTN_ACC_ELEMS 8192
 
@@ -66,14 +71,15 @@ typedef enum {
 /* X(kind, field): the fields of each kind, in print order. */
 #define SCHED_FIELDS(X) \
   X(SK_MATMUL, vw) X(SK_MATMUL, regs) X(SK_MATMUL, nr) X(SK_MATMUL, mr) X(SK_MATMUL, mr_tail) \
-  X(SK_MATMUL, ku) X(SK_MATMUL, mc) X(SK_MATMUL, items) X(SK_MATMUL, pf) X(SK_MATMUL, par_min) \
+  X(SK_MATMUL, ku) X(SK_MATMUL, mc) X(SK_MATMUL, items) X(SK_MATMUL, pf) X(SK_MATMUL, amx) \
+  X(SK_MATMUL, par_min) \
   X(SK_ATTN, vw) X(SK_ATTN, regs) X(SK_ATTN, mr) X(SK_ATTN, kb) X(SK_ATTN, cv) X(SK_ATTN, qb) \
   X(SK_ATTN, dq) X(SK_ATTN, dkb) X(SK_ATTN, par_min) \
   X(SK_EW, vw) X(SK_EW, par_min)
 
 typedef struct Sched {
   SchedKind kind;           /* SK_NONE: no record */
-  int64_t vw, regs, nr, mr, mr_tail, ku, mc, items, pf, par_min;
+  int64_t vw, regs, nr, mr, mr_tail, ku, mc, items, pf, amx, par_min;
   int64_t kb, cv, qb, dq, dkb;
 } Sched;
 

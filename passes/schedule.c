@@ -36,6 +36,12 @@
 
 #define PAR_MIN_WORK (1 << 17)  /* work (multiply-adds, bytes) below which one thread runs */
 #define MAX_ACC 24
+#define AMX_MIN_ROWS 32         /* one AMX tile set's rows: fewer take the FMA tiles */
+
+int sched_amx_fits(int64_t K, DType dt, int nr, int64_t vw, const TargetDesc *t) {
+  return (t->features & TF_AMX_BF16) && dt == DT_BF16 && nr == 32 && vw == 16 && K > 0 && K % SCHED_AMX_K == 0 &&
+         SCHED_AMX_ROWS * K * 2 <= SCHED_PACK_BYTES;
+}
 
 int sched_panel_nr(int64_t N, int64_t K, DType dt, const TargetDesc *t) {
   (void)K, (void)dt;
@@ -71,7 +77,7 @@ static int64_t mm_rows_per_item(int64_t K, int64_t mr, SchedA a, const TargetDes
   return mc < mr ? mr : mc;
 }
 
-Sched sched_matmul(int64_t N, int64_t K, SchedEpilogue ep, SchedA a, int nr, const TargetDesc *t) {
+Sched sched_matmul(int64_t N, int64_t K, DType dt, SchedEpilogue ep, SchedA a, int nr, const TargetDesc *t) {
   (void)N;
   Sched s;
   memset(&s, 0, sizeof s);
@@ -88,6 +94,7 @@ Sched sched_matmul(int64_t N, int64_t K, SchedEpilogue ep, SchedA a, int nr, con
   s.mc = mm_rows_per_item(K, s.mr, a, t);
   s.items = t->cores > 2 ? 8 * t->cores : 0;
   s.pf = 1;
+  s.amx = sched_amx_fits(K, dt, nr, s.vw, t) ? AMX_MIN_ROWS : 0;
   s.par_min = PAR_MIN_WORK;
   return s;
 }
@@ -131,6 +138,7 @@ MMSched sched_mm_expand(const Sched *r, int64_t N, SchedEpilogue ep) {
   m.gemv_ku = (int)r->ku, m.pf = (int)r->pf;
   m.mc = r->mc;
   m.items = r->items;
+  m.amx = r->amx;
   m.panels = (N + m.nr - 1) / m.nr;
   return m;
 }
@@ -147,7 +155,7 @@ static int matmul_record(Graph *g, int i, const TargetDesc *t, char *err, size_t
     return -1;
   }
   SchedA a = n->op == OP_MATMUL_NORM_GATHER ? SCHED_A_NORM_GATHER : SCHED_A_ROWS;
-  n->sched = sched_matmul(w->ty.dim[0], w->ty.dim[1], sched_epilogue(n->op), a, (int)nr, t);
+  n->sched = sched_matmul(w->ty.dim[0], w->ty.dim[1], w->ty.dt, sched_epilogue(n->op), a, (int)nr, t);
   return 0;
 }
 

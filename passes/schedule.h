@@ -63,6 +63,7 @@ typedef struct MMSched {
   int np;                   /* weight streams per tile: 2 for silu_mul (gate, up), else 1 */
   int gemv_ku;              /* one-row path: accumulator groups over k */
   int pf;                   /* prefetch the next panel */
+  int64_t amx;              /* rows from which a call runs on AMX tiles; 0: never */
   int64_t mc;               /* rows per work item of the many-row path (at most) */
   int64_t items;            /* at least this many items where the rows allow; 0: none */
   int64_t panels;           /* ceil(N / nr) */
@@ -70,7 +71,9 @@ typedef struct MMSched {
 MMSched sched_mm_expand(const Sched *r, int64_t N, SchedEpilogue ep);
 
 /* The heuristics: one record per kernel kind. */
-Sched sched_matmul(int64_t N, int64_t K, SchedEpilogue ep, SchedA a, int nr, const TargetDesc *t);
+Sched sched_matmul(int64_t N, int64_t K, DType dt, SchedEpilogue ep, SchedA a, int nr, const TargetDesc *t);
+/* Whether a matmul of W[.,K] (dt, panel width nr, vw lanes) can run on t's AMX tiles. */
+int sched_amx_fits(int64_t K, DType dt, int nr, int64_t vw, const TargetDesc *t);
 Sched sched_attention(int64_t hd, const TargetDesc *t);
 Sched sched_elementwise(const TargetDesc *t);
 

@@ -7,6 +7,9 @@
  *         stopped 3-6% short of the sweep's best, and with prefetch a group of its own the
  *         search missed the sweep's best of dense12's down projection and MLP, items 16 per
  *         thread with prefetch off, by 7-15% side by side), tail rows, decode groups ku, par_min;
+ *         amx stays the heuristic's: moving a call between AMX tiles and the FMA tiles changes
+ *         its arithmetic (x rounded to bf16 or not), which the candidates' check against the
+ *         heuristic's output (1e-5) would take for a wrong result;
  * attn:   query rows mr (2..16, qb following), rows per item qb, P.V vectors cv, decode rows
  *         per group dq, decode keys per block dkb, par_min.
  * The verifier decides which of these fit (registers, accumulators, the stack buffer).
@@ -45,8 +48,8 @@ typedef struct Moves {
 int tune_same(const Sched *a, const Sched *b) {
   return a->kind == b->kind && a->vw == b->vw && a->regs == b->regs && a->nr == b->nr && a->mr == b->mr &&
          a->mr_tail == b->mr_tail && a->ku == b->ku && a->mc == b->mc && a->items == b->items && a->pf == b->pf &&
-         a->par_min == b->par_min && a->kb == b->kb && a->cv == b->cv && a->qb == b->qb && a->dq == b->dq &&
-         a->dkb == b->dkb;
+         a->amx == b->amx && a->par_min == b->par_min && a->kb == b->kb && a->cv == b->cv && a->qb == b->qb &&
+         a->dq == b->dq && a->dkb == b->dkb;
 }
 
 /* s as a move, unless it is cur or already listed */
@@ -134,8 +137,9 @@ int tune_moves(const Sched *cur, int g, int threads, Sched *out, int max) {
 
 void tune_revert_paths(Sched *s, const Sched *def, int paths) {
   int many = paths & TUNE_MANY, one = paths & TUNE_ONE;
-  if (s->kind == SK_MATMUL) {   /* mm_paths: mr, mc/items/pf, mr_tail many-row; ku one-row; par_min both */
-    if (many) s->mr = def->mr, s->mc = def->mc, s->items = def->items, s->pf = def->pf, s->mr_tail = def->mr_tail;
+  if (s->kind == SK_MATMUL) {   /* mm_paths: mr, mc/items/pf, mr_tail, amx many-row; ku one-row; par_min both */
+    if (many)
+      s->mr = def->mr, s->mc = def->mc, s->items = def->items, s->pf = def->pf, s->mr_tail = def->mr_tail, s->amx = def->amx;
     if (one) s->ku = def->ku;
   }
   if (s->kind == SK_ATTN) {     /* at_paths: mr, qb, cv many-row; dq, dkb one-row; par_min both */

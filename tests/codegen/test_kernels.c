@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include "codegen/codegen.h"
 #include "ir/interp.h"
@@ -62,7 +63,7 @@
 #define MAXCASES 128
 #define NLAYERS 2
 
-static int failures, checks;
+static int failures, checks, amx_checks;
 
 /* ---- deterministic data ---- */
 
@@ -104,6 +105,10 @@ typedef struct Case {
   int64_t nout;             /* result elements */
   int out_i32;
   double *ref;              /* [nout] */
+  double *ref_amx;          /* [nout] a matmul's reference with x rounded to bf16 (the AMX
+                               path's arithmetic), or NULL; used when the record took it */
+  int res;                  /* the result node */
+  int64_t mrows;            /* a matmul's x rows (which path it takes) */
   /* kv_attention: layer `layer` of NLAYERS holds kv0 rows before the call */
   int kv, layer;
   int64_t kvw, kv0, kvcap;
@@ -150,7 +155,7 @@ static Case *case_new(const char *name, GraphMode mode) {
 
 static void case_free(Case *c) {
   graph_free(c->g);
-  free(c->blob), free(c->pos), free(c->ref), free(c->route_ref);
+  free(c->blob), free(c->pos), free(c->ref), free(c->ref_amx), free(c->route_ref);
   free(c->kv_k0), free(c->kv_v0), free(c->kv_pos0), free(c->out0);
   free(c);
 }
@@ -226,6 +231,30 @@ static int ktarget_init(void) {
   return 0;
 }
 
+/* The target's ISA extensions ("+name") that the host's feature string lacks, comma-separated
+ * into buf; returns how many. */
+static int host_lacks(char *buf, size_t n) {
+  CgTarget host;
+  buf[0] = 0;
+  if (cg_target_resolve("host", "native", 3, &host, err, sizeof err)) return 0;
+  int count = 0;
+  for (const char *p = ktarget.features; *p;) {
+    size_t len = strcspn(p, ",");
+    char want[128];
+    snprintf(want, sizeof want, "%.*s", (int)(len < 120 ? len : 120), p);
+    int have = 0;
+    for (const char *h = host.features; *h && !have;) {
+      size_t hl = strcspn(h, ",");
+      have = hl == len && !memcmp(h, want, len);
+      h += hl + (h[hl] == ',');
+    }
+    if (want[0] == '+' && !have)
+      snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", count++ ? ", " : "", want + 1);
+    p += len + (p[len] == ',');
+  }
+  return count;
+}
+
 static int panel_nr(int64_t N) { return sched_panel_nr(N, 0, DT_F32, &kdesc); }
 
 /* A weight node holding f32 data; dims may be symbols (rows at run time), n the elements. */
@@ -259,7 +288,24 @@ static int result(Case *c, Op op, int nin, const int *in, DType dt, int rank, in
   c->nout = nout;
   c->out_i32 = dt == DT_I32;
   c->ref = calloc((size_t)(nout ? nout : 1), sizeof(double));
+  c->res = i;
   return i;
+}
+
+/* Whether this target runs W[.,K] of dt on AMX tiles for some rows (kern_amx.c): then the
+ * case also gets ref_amx, its reference with x rounded to bf16, for its R rows. */
+static int amx_ref(Case *c, DType dt, int64_t K, int64_t R) {
+  if (!(kdesc.features & TF_AMX_BF16) || !sched_amx_fits(K, dt, 32, 16, &kdesc)) return 0;
+  c->ref_amx = calloc((size_t)(c->nout ? c->nout : 1), sizeof(double));
+  c->mrows = R;
+  return 1;
+}
+
+/* x rounded to bf16 (to nearest even), as the AMX path packs it */
+static float *bf16_copy(const float *x, int64_t n) {
+  float *y = malloc((size_t)(n ? n : 1) * sizeof *y);
+  for (int64_t i = 0; i < n; i++) y[i] = from_bf16(to_bf16(x[i]));
+  return y;
 }
 
 /* rows dimension: a constant, or symbol 0 of a session graph (dims[0] = n) */
@@ -376,6 +422,11 @@ static void t_matmul(const char *name, GraphMode mode, int64_t R, int64_t N, int
   int wi = panel(c, dt, N, K, panel_nr(N), dt == DT_BF16 ? (void *)wb : (void *)w);
   result(c, OP_MATMUL, 2, (int[]){xi, wi}, DT_F32, 2, rd, N, R * N);
   ref_matmul(x, w, R, N, K, c->ref);
+  if (amx_ref(c, dt, K, R)) {
+    float *xr = bf16_copy(x, R * K);
+    ref_matmul(xr, w, R, N, K, c->ref_amx);
+    free(xr);
+  }
   free(x), free(w), free(wb);
 }
 
@@ -396,11 +447,15 @@ static void t_matmul_fused(const char *name, GraphMode mode, Op op, int64_t R, i
   int third = op == OP_MATMUL_ADD ? fdata(c, 2, rd, N, r, R * N) : wi[1];
   result(c, op, 3, (int[]){xi, wi[0], third}, DT_F32, 2, rd, N, R * N);
   double *u = calloc((size_t)(R * N + 1), sizeof *u);
-  ref_matmul(x, w[0], R, N, K, c->ref);
-  ref_matmul(x, w[1], R, N, K, u);
-  for (int64_t i = 0; i < R * N; i++)
-    c->ref[i] = op == OP_MATMUL_ADD ? c->ref[i] + r[i] : c->ref[i] * dsig(c->ref[i]) * u[i];
-  free(x), free(w[0]), free(w[1]), free(r), free(wb[0]), free(wb[1]), free(u);
+  float *xr = bf16_copy(x, R * K);
+  int refs = 1 + amx_ref(c, dt, K, R);
+  for (int v = 0; v < refs; v++) { /* x, then (AMX) x rounded to bf16 */
+    double *o = v ? c->ref_amx : c->ref;
+    ref_matmul(v ? xr : x, w[0], R, N, K, o);
+    ref_matmul(v ? xr : x, w[1], R, N, K, u);
+    for (int64_t i = 0; i < R * N; i++) o[i] = op == OP_MATMUL_ADD ? o[i] + r[i] : o[i] * dsig(o[i]) * u[i];
+  }
+  free(x), free(w[0]), free(w[1]), free(r), free(wb[0]), free(wb[1]), free(u), free(xr);
 }
 
 /* fuse-routing's matmuls, k routed rows idx (distinct, unsorted) of h's R rows:
@@ -429,23 +484,35 @@ static void t_matmul_routed(const char *name, GraphMode mode, Op op, int64_t R, 
     int hi = fdata(c, 2, R, K, h, R * K), gi = data(c, DT_F32, 1, K, 0, gain);
     int t = result(c, op, 4, (int[]){hi, wi, ii, gi}, DT_F32, 2, kd, N, k * N);
     attr_set_f(&c->g->n[t], "eps", 1e-5);
-    for (int64_t j = 0; j < k; j++) { /* x = rmsnorm(h[idx]) in double */
+    int amx = amx_ref(c, dt, K, k);
+    for (int64_t j = 0; j < k; j++) { /* x = rmsnorm(h[idx]) in double (AMX: as a float, rounded to bf16) */
       double ss = 0;
       for (int64_t q = 0; q < K; q++) ss += (double)h[idx[j] * K + q] * h[idx[j] * K + q];
       double inv = 1.0 / sqrt(ss / K + 1e-5);
       for (int64_t n = 0; n < N; n++) {
-        double acc = 0;
-        for (int64_t q = 0; q < K; q++) acc += h[idx[j] * K + q] * inv * gain[q] * w[n * K + q];
+        double acc = 0, acc_r = 0;
+        for (int64_t q = 0; q < K; q++) {
+          double xq = h[idx[j] * K + q] * inv * gain[q];
+          acc += xq * w[n * K + q];
+          acc_r += (double)from_bf16(to_bf16((float)xq)) * w[n * K + q];
+        }
         c->ref[j * N + n] = acc;
+        if (amx) c->ref_amx[j * N + n] = acc_r;
       }
     }
   } else {
     int xi = fdata(c, 2, kd, K, x, k * K);
-    ref_matmul(x, w, k, N, K, y);
+    float *xr = bf16_copy(x, k * K);
+    int refs = 0;
     if (op == OP_MATMUL_ADD_GATHER) {
       int hi = fdata(c, 2, R, N, h, R * N);
       result(c, op, 4, (int[]){xi, wi, hi, ii}, DT_F32, 2, kd, N, k * N);
-      for (int64_t i = 0; i < k * N; i++) c->ref[i] = y[i] + h[idx[i / N] * N + i % N];
+      refs = 1 + amx_ref(c, dt, K, k);
+      for (int v = 0; v < refs; v++) { /* x, then (AMX) x rounded to bf16 */
+        double *o = v ? c->ref_amx : c->ref;
+        ref_matmul(v ? xr : x, w, k, N, K, y);
+        for (int64_t i = 0; i < k * N; i++) o[i] = y[i] + h[idx[i / N] * N + i % N];
+      }
     } else {
       int ri = fdata(c, 2, kd, N, r, k * N), si = fdata(c, 2, R, 1, sc, R), hi;
       if (inplace) { /* h is the result buffer: a node at the output's own address */
@@ -460,9 +527,14 @@ static void t_matmul_routed(const char *name, GraphMode mode, Op op, int64_t R, 
       }
       int t = result(c, op, 6, (int[]){xi, wi, ri, hi, ii, si}, DT_F32, 2, R, N, R * N);
       attr_set_s(&c->g->n[t], "gate", sig ? "sigmoid" : "raw");
-      for (int64_t i = 0; i < k * N; i++) y[i] += r[i];
-      ref_scatter(h, R, N, idx, k, y, sc, sig, c->ref);
+      refs = 1 + amx_ref(c, dt, K, k);
+      for (int v = 0; v < refs; v++) { /* x, then (AMX) x rounded to bf16 */
+        ref_matmul(v ? xr : x, w, k, N, K, y);
+        for (int64_t i = 0; i < k * N; i++) y[i] += r[i];
+        ref_scatter(h, R, N, idx, k, y, sc, sig, v ? c->ref_amx : c->ref);
+      }
     }
+    free(xr);
   }
   free(h), free(x), free(w), free(r), free(gain), free(sc), free(wb), free(idx), free(y);
 }
@@ -665,6 +737,7 @@ static void draw_record(Sched *s) {
     s->vw = draw_vw();
     s->mr = 1 + sdraw(12), s->mr_tail = 1 + sdraw(s->mr), s->ku = 1 << sdraw(4);
     s->mc = s->mr * (1 + sdraw(6)), s->items = sdraw(2) ? 0 : sdraw(96), s->pf = sdraw(2);
+    if (kdesc.features & TF_AMX_BF16) s->amx = sdraw(3) ? 2 + sdraw(48) : 0; /* the verifier refuses misfits */
   }
   if (s->kind == SK_ATTN) {
     s->vw = draw_vw(), s->kb = 2 * s->vw;
@@ -807,12 +880,15 @@ static void check_values(Case *c, const Run *r) {
       }
     return;
   }
+  const Sched *rec = &c->g->n[c->res].sched;
+  const double *ref = c->ref_amx && rec->kind == SK_MATMUL && rec->amx > 0 && c->mrows >= rec->amx ? c->ref_amx : c->ref;
+  if (ref == c->ref_amx) amx_checks++;
   double se = 0, sr = 0, maxe = 0, scale = 0;
   for (int64_t i = 0; i < c->nout; i++) {
-    double d = r->out[i] - c->ref[i];
+    double d = r->out[i] - ref[i];
     if (!(fabs(d) <= maxe)) maxe = fabs(d);
-    se += d * d, sr += c->ref[i] * c->ref[i];
-    if (fabs(c->ref[i]) > scale) scale = fabs(c->ref[i]);
+    se += d * d, sr += ref[i] * ref[i];
+    if (fabs(ref[i]) > scale) scale = fabs(ref[i]);
   }
   double nmse = sr > 0 ? se / sr : se, rel = maxe / (scale > 0 ? scale : 1);
   if (!(nmse < 1e-10) || !(rel < 1e-5)) fail(c, "nmse %.3g, max err / max |ref| %.3g", nmse, rel);
@@ -1125,6 +1201,16 @@ static void build_cases(void) {
   t_matmul_routed("mmsg_sig_inplace_64of512x96x64", GRAPH_FORWARD, OP_MATMUL_SCATTER_GATE, 512, 64, 96, 64, DT_F32, 1, 1);
   t_matmul_routed("mmsg_sess_r1_inplace_bf16", GRAPH_SESSION, OP_MATMUL_SCATTER_GATE, 7, 1, 300, 48, DT_BF16, 0, 1);
   t_matmul_routed("mmsg_sess_r0", GRAPH_SESSION, OP_MATMUL_SCATTER_GATE, 7, 0, 40, 48, DT_F32, 1, 0);
+  /* shapes AMX tiles take where the target has them (bf16, K a multiple of 32, >= 32 rows):
+   * row counts past whole 32-row blocks, columns past whole panels, K at the stack bound */
+  t_matmul("mm_amx_70x100x96", GRAPH_FORWARD, 70, 100, 96, DT_BF16);
+  t_matmul("mm_amx_33x64x2048", GRAPH_FORWARD, 33, 64, 2048, DT_BF16);
+  t_matmul("mm_amx_sess_37x64x64", GRAPH_SESSION, 37, 64, 64, DT_BF16);
+  t_matmul_fused("mma_amx_40x70x64", GRAPH_FORWARD, OP_MATMUL_ADD, 40, 70, 64, DT_BF16);
+  t_matmul_fused("mmsm_amx_45x50x128", GRAPH_FORWARD, OP_MATMUL_SILU_MUL, 45, 50, 128, DT_BF16);
+  t_matmul_routed("mmng_amx_40of80x64x64", GRAPH_FORWARD, OP_MATMUL_NORM_GATHER, 80, 40, 64, 64, DT_BF16, 0, 0);
+  t_matmul_routed("mmag_amx_35of70x40x96", GRAPH_FORWARD, OP_MATMUL_ADD_GATHER, 70, 35, 40, 96, DT_BF16, 0, 0);
+  t_matmul_routed("mmsg_amx_48of90x64x64", GRAPH_SESSION, OP_MATMUL_SCATTER_GATE, 90, 48, 64, 64, DT_BF16, 1, 1);
   t_gather("gather_f32", GRAPH_FORWARD, 10, 37, 4, DT_F32);
   t_gather("gather_pos", GRAPH_FORWARD, 10, 0, 6, DT_I32);
   t_gather("gather_sess", GRAPH_SESSION, 12, 16, 3, DT_F32);
@@ -1270,18 +1356,40 @@ int main(int argc, char **argv) {
   snprintf(work, sizeof work, "%s", argv[1]);
   mkdir(work, 0777);
   if (ktarget_init()) return 1;
-  if (argc > 2 && !strcmp(argv[2], "--bench")) return bench(argc - 3, argv + 3);
+  char lacks[512];
+  int cannot_run = host_lacks(lacks, sizeof lacks);
+  if (argc > 2 && !strcmp(argv[2], "--bench")) return cannot_run ? 77 : bench(argc - 3, argv + 3);
   build_cases();
   if (!build_library(cases, ncases, "kernels")) {
     cases_free();
     return 1;
   }
+  if (cannot_run) { /* built (codegen took every record), not run: ctest's SKIP_RETURN_CODE, never a pass */
+    printf("NOT RUN: the library of %d cases built; this CPU lacks %s of target %s, so no kernel ran\n", ncases, lacks,
+           ktarget.cpu);
+    cases_free();
+    return 77;
+  }
+#if defined(__x86_64__) && defined(__linux__)
+  extern long syscall(long number, ...); /* unistd.h's (its pipe() would clash with this file's) */
+  /* as modc_open does (runtime/cpu.c): Linux hands out AMX tile state only on request */
+  if ((kdesc.features & TF_AMX_BF16) && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18) != 0) {
+    printf("FAIL: the OS refused AMX tile state\n");
+    return 1;
+  }
+#endif
   setvbuf(stdout, NULL, _IONBF, 0);
   for (int i = 0; i < ncases; i++) {
     if (getenv("KVERBOSE")) printf("%s\n", cases[i]->name);
     check_case(cases[i]);
   }
   printf("%d cases, %d checks, %d failures\n", ncases, checks, failures);
+  if (kdesc.features & TF_AMX_BF16) {
+    printf("AMX: %d checks took the AMX tiles (against x rounded to bf16)\n", amx_checks);
+    if (!amx_checks) failures++, printf("FAIL: the target has amx-bf16 but no case took the AMX tiles\n");
+  } else {
+    printf("AMX: not run (target %s has no amx-bf16)\n", ktarget.cpu);
+  }
   cases_free();
   return failures != 0;
 }

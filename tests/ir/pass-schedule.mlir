@@ -17,11 +17,11 @@
 
 // DEFAULT-LABEL: graph @avx512_packed
 // DEFAULT: rmsnorm {{.*}} #ew{vw = 16, par_min = 131072}
-// DEFAULT: matmul %8, %3 : f32[64,768] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 168, items = 0, pf = 1, par_min = 131072}
+// DEFAULT: matmul %8, %3 : f32[64,768] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 168, items = 0, pf = 1, amx = 0, par_min = 131072}
 // DEFAULT: matmul_silu_mul {{.*}} #matmul{vw = 16, regs = 32, nr = 32, mr = 6, mr_tail = 2, ku = 4, mc = 144, items = 0,
 // DEFAULT: attention {{.*}} #attn{vw = 16, regs = 32, mr = 8, kb = 32, cv = 3, qb = 64, dq = 4, dkb = 16, par_min = 131072}
 // DEFAULT-LABEL: graph @kept
-// DEFAULT: matmul %2, %1 : f32[4,64] #matmul{vw = 8, regs = 16, nr = 32, mr = 2, mr_tail = 1, ku = 1, mc = 4, items = 0, pf = 0, par_min = 0}
+// DEFAULT: matmul %2, %1 : f32[4,64] #matmul{vw = 8, regs = 16, nr = 32, mr = 2, mr_tail = 1, ku = 1, mc = 4, items = 0, pf = 0, amx = 0, par_min = 0}
 
 // AVX512-LABEL: graph @avx512_packed
 // AVX512: matmul %8, %3 : f32[64,768] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 168, items = 0,
@@ -36,6 +36,14 @@
 // MANY-LABEL: graph @avx512_packed
 // MANY: matmul %8, %3 : f32[64,768] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 288, items = 128,
 // MANY: matmul_silu_mul {{.*}} #matmul{vw = 16, regs = 32, nr = 32, mr = 6, mr_tail = 2, ku = 4, mc = 144, items = 128,
+
+// bf16 weights whose K is a multiple of 32: AMX tiles from 32 rows where the target has
+// amx-bf16 (sapphirerapids), never elsewhere.
+// MANY-LABEL: graph @amx_bf16
+// MANY: matmul %4, %2 : f32[64,768] #matmul{vw = 16, regs = 32, nr = 32, {{.*}} pf = 1, amx = 32, par_min = 131072}
+// MANY: matmul %4, %3 : f32[64,48] #matmul{vw = 16, regs = 32, nr = 16, {{.*}} pf = 1, amx = 0, par_min = 131072}
+// AVX512-LABEL: graph @amx_bf16
+// AVX512: matmul %4, %2 : f32[64,768] #matmul{vw = 16, regs = 32, nr = 32, {{.*}} pf = 1, amx = 0, par_min = 131072}
 
 // NEON-LABEL: graph @neon_packed
 // NEON: matmul %6, %3 : f32[64,768] #matmul{vw = 4, regs = 32, nr = 8, mr = 12, mr_tail = 4, ku = 8, mc = 168, items = 0,
@@ -77,6 +85,19 @@ graph @avx2_packed mode = forward syms = [] arena = 0 {
 
 // -----
 
+graph @amx_bf16 mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[64,768]
+  %1 = weight {name = "n", offset = 0} : f32[768]
+  %2 = weight {name = "wq", offset = 0, layout = "panel", nr = 32} : bf16[768,768]
+  %3 = weight {name = "wr", offset = 0, layout = "panel", nr = 16} : bf16[48,768]
+  %4 = rmsnorm %0, %1 {eps = 1e-05} : f32[64,768]
+  %5 = matmul %4, %2 : f32[64,768]
+  %6 = matmul %4, %3 : f32[64,48]
+  %7 = output %5 {name = "logits"} : f32[64,768]
+}
+
+// -----
+
 graph @neon_packed mode = forward syms = [] arena = 0 {
   %0 = input {name = "tokens"} : i32[64]
   %1 = input {name = "pos"} : i32[64]
@@ -97,6 +118,6 @@ graph @kept mode = forward syms = [] arena = 0 {
   %0 = input {name = "tokens"} : i32[4]
   %1 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : f32[64,64]
   %2 = weight {name = "x", offset = 0} : f32[4,64]
-  %3 = matmul %2, %1 : f32[4,64] #matmul{vw = 8, regs = 16, nr = 32, mr = 2, mr_tail = 1, ku = 1, mc = 4, items = 0, pf = 0, par_min = 0}
+  %3 = matmul %2, %1 : f32[4,64] #matmul{vw = 8, regs = 16, nr = 32, mr = 2, mr_tail = 1, ku = 1, mc = 4, items = 0, pf = 0, amx = 0, par_min = 0}
   %4 = output %3 {name = "logits"} : f32[4,64]
 }

@@ -3,7 +3,7 @@
 // RUN: not modc-opt %s 2>&1 >/dev/null | FileCheck %s --implicit-check-not=error:
 // --no-verify skips the verifier: every piece then prints.
 // RUN: modc-opt %s --no-verify | FileCheck %s --check-prefix=NOVERIFY
-// NOVERIFY-COUNT-31: // -----
+// NOVERIFY-COUNT-35: // -----
 // NOVERIFY-NEXT: graph @sched_attn
 
 // CHECK: error: in graph @missing_eps: verify: %2 (rmsnorm): missing attribute 'eps'
@@ -280,7 +280,7 @@ graph @sched_kind mode = forward syms = [] arena = 0 {
 graph @sched_nr mode = forward syms = [] arena = 0 {
   %0 = weight {name = "x", offset = 0} : f32[4,64]
   %1 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : f32[64,64]
-  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 8, regs = 16, nr = 16, mr = 6, mr_tail = 2, ku = 4, mc = 42, items = 0, pf = 1, par_min = 0}
+  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 8, regs = 16, nr = 16, mr = 6, mr_tail = 2, ku = 4, mc = 42, items = 0, pf = 1, amx = 0, par_min = 0}
 }
 
 // -----
@@ -291,7 +291,7 @@ graph @sched_nr mode = forward syms = [] arena = 0 {
 graph @sched_regs mode = forward syms = [] arena = 0 {
   %0 = weight {name = "x", offset = 0} : f32[4,64]
   %1 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : f32[64,64]
-  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 8, regs = 16, nr = 32, mr = 4, mr_tail = 1, ku = 2, mc = 40, items = 0, pf = 1, par_min = 0}
+  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 8, regs = 16, nr = 32, mr = 4, mr_tail = 1, ku = 2, mc = 40, items = 0, pf = 1, amx = 0, par_min = 0}
 }
 
 // -----
@@ -301,7 +301,7 @@ graph @sched_regs mode = forward syms = [] arena = 0 {
 graph @sched_wide mode = forward syms = [] arena = 0 {
   %0 = weight {name = "x", offset = 0} : f32[4,64]
   %1 = weight {name = "w", offset = 0, layout = "panel", nr = 8} : f32[64,64]
-  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 16, regs = 32, nr = 8, mr = 12, mr_tail = 4, ku = 8, mc = 168, items = 0, pf = 1, par_min = 0}
+  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 16, regs = 32, nr = 8, mr = 12, mr_tail = 4, ku = 8, mc = 168, items = 0, pf = 1, amx = 0, par_min = 0}
 }
 
 // -----
@@ -310,7 +310,45 @@ graph @sched_wide mode = forward syms = [] arena = 0 {
 graph @sched_mc mode = forward syms = [] arena = 0 {
   %0 = weight {name = "x", offset = 0} : f32[4,64]
   %1 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : f32[64,64]
-  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 100, items = 0, pf = 1, par_min = 0}
+  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 100, items = 0, pf = 1, amx = 0, par_min = 0}
+}
+
+// -----
+
+// AMX tiles read bf16 pair rows of 32-wide panels, K in steps of 32.
+// CHECK: error: in graph @sched_amx_f32: verify: %2 (matmul): #matmul record does not fit: amx needs bf16 weights packed with nr = 32, vw = 16 and K a multiple of 32
+graph @sched_amx_f32 mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,64]
+  %1 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : f32[64,64]
+  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 168, items = 0, pf = 1, amx = 32, par_min = 0}
+}
+
+// -----
+
+// CHECK: error: in graph @sched_amx_k: verify: %2 (matmul): #matmul record does not fit: amx needs bf16 weights packed with nr = 32, vw = 16 and K a multiple of 32
+graph @sched_amx_k mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,48]
+  %1 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : bf16[64,48]
+  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 168, items = 0, pf = 1, amx = 32, par_min = 0}
+}
+
+// -----
+
+// CHECK: error: in graph @sched_amx_one: verify: %2 (matmul): #matmul record does not fit: amx must be 0 (off) or a row count in 2..2^20
+graph @sched_amx_one mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,64]
+  %1 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : bf16[64,64]
+  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 168, items = 0, pf = 1, amx = 1, par_min = 0}
+}
+
+// -----
+
+// AMX packs 32 rows of K bf16 on the task's stack (128 KiB): K <= 2048.
+// CHECK: error: in graph @sched_amx_pack: verify: %2 (matmul): #matmul record does not fit: amx: 32 packed bf16 rows of K = 2080 exceed the 131072-byte stack buffer
+graph @sched_amx_pack mode = forward syms = [] arena = 0 {
+  %0 = weight {name = "x", offset = 0} : f32[4,2080]
+  %1 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : bf16[64,2080]
+  %2 = matmul %0, %1 : f32[4,64] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 168, items = 0, pf = 1, amx = 32, par_min = 0}
 }
 
 // -----
@@ -323,7 +361,7 @@ graph @sched_pack mode = forward syms = [] arena = 0 {
   %2 = weight {name = "w", offset = 0, layout = "panel", nr = 32} : f32[64,768]
   %3 = weight {name = "n", offset = 0} : f32[768]
   %4 = weight {name = "idx", offset = 0} : i32[2]
-  %5 = matmul_norm_gather %1, %2, %4, %3 {eps = 1e-05} : f32[2,64] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 288, items = 0, pf = 1, par_min = 0}
+  %5 = matmul_norm_gather %1, %2, %4, %3 {eps = 1e-05} : f32[2,64] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 288, items = 0, pf = 1, amx = 0, par_min = 0}
 }
 
 // -----

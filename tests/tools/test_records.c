@@ -179,7 +179,7 @@ static void test_deterministic(void) {
   ASSERT(text && strstr(text, "\n    {\"kernel\": \"k_rmsnorm_d768_eps1e-05\", \"schedule\": {\"kind\": \"ew\", "
                               "\"vw\": 301, \"par_min\": 302}, \"ms\": 0.5, \"default_ms\": 1.0}\n  ]\n}\n"));
   ASSERT(text && strstr(text, "{\"kind\": \"matmul\", \"vw\": 101, \"regs\": 102, \"nr\": 103, \"mr\": 104, \"mr_tail\": 105, "
-                              "\"ku\": 106, \"mc\": 107, \"items\": 108, \"pf\": 109, \"par_min\": 110}"));
+                              "\"ku\": 106, \"mc\": 107, \"items\": 108, \"pf\": 109, \"amx\": 110, \"par_min\": 111}"));
   char *a = text ? strstr(text, "k_attention") : NULL, *m = text ? strstr(text, "k_matmul") : NULL;
   ASSERT(a && m && a < m);
   free(text);
@@ -328,7 +328,7 @@ static void test_check_target(void) {
 /* ---- malformed files ---- */
 
 #define HEAD "{\"modc_tuning\": 1, \"modc\": \"0.1.0\", \"cpu\": \"haswell\", \"features\": \"+avx2\", \"threads\": 4, "
-#define MM "\"kind\": \"matmul\", \"vw\": 8, \"regs\": 16, \"nr\": 16, \"mr\": 6, \"mr_tail\": 2, \"ku\": 4, \"mc\": 42, \"items\": 0, \"pf\": 1"
+#define MM "\"kind\": \"matmul\", \"vw\": 8, \"regs\": 16, \"nr\": 16, \"mr\": 6, \"mr_tail\": 2, \"ku\": 4, \"mc\": 42, \"items\": 0, \"pf\": 1, \"amx\": 0"
 #define REC(key, sched) "{\"kernel\": \"" key "\", \"schedule\": {" sched "}, \"ms\": 1.5, \"default_ms\": 2}"
 
 typedef struct BadCase {

@@ -78,6 +78,10 @@ int main(int argc, char **argv) {
   qsort(times, reps, sizeof(double), timing_cmp);
   WLayout w;
   wlayout_build(&s, NULL, &w);
+  if ((int64_t)st.st_size != w.size + MODC_WEIGHTS_HEADER) /* another dtype, or a target's other panel widths */
+    return fprintf(stderr, "%s: %lld bytes, where %s packed for the default AVX-512 target gives %lld: compile "
+                   "the library from this spec as it is (weights_dtype, --cpu with 16-lane vectors)\n", wpath,
+                   (long long)st.st_size, argv[1], (long long)(w.size + MODC_WEIGHTS_HEADER)), 1;
   Graph *g = build_forward(&s, &w, T);
   PassOptions po = {0, NULL, 0, NULL};
   if (passes_run(&g, &po, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;

@@ -834,13 +834,30 @@ static int bench_ab(Side *sd, const Opts *o, const Dims *dm) {
   return rc;
 }
 
-/* --vs: both libraries open, the same model (vocabulary, layers, shapes), then bench_ab. */
+/* The weights file A reads: --weights, else NAME.CPU.weights (a multi-CPU library's set) or
+ * NAME.weights beside A, the first that exists; 0 if found. */
+static int weights_of_a(const modc_info *a, const Opts *o, char *buf, size_t n) {
+  if (o->weights) return snprintf(buf, n, "%s", o->weights) >= (int)n;
+  const char *slash = strrchr(o->lib, '/'), *dir = slash ? o->lib : ".";
+  int dl = slash ? (int)(slash - o->lib) : 1;
+  snprintf(buf, n, "%.*s/%s.%s.weights", dl, dir, a->name, a->target_cpu);
+  if (!access(buf, R_OK)) return 0;
+  snprintf(buf, n, "%.*s/%s.weights", dl, dir, a->name);
+  return access(buf, R_OK) != 0;
+}
+
+/* --vs: both libraries open, the same model (vocabulary, layers, shapes), then bench_ab.  B
+ * reads A's weights file where B accepts it (modc_open checks its hash: the same packing), so
+ * both read the same pages: on a VM, two copies of one file were measured to time a forward
+ * 1.4-1.5x apart (where the host backs their pages decides), more than most A/B effects. */
 static int bench_vs(const Lib *la, modc_model *ma, const Opts *o) {
   Lib lb;
   modc_model *mb = NULL;
   Dims dm;
+  char wa[4096];
   if (load_lib(o->vs, &lb)) return 1;
-  if (lb.open(NULL, o->threads, &mb)) return bfail("modc_open(%s): %s", o->vs, lb.last_error());
+  int shared = !weights_of_a(la->info(ma), o, wa, sizeof wa) && !lb.open(wa, o->threads, &mb);
+  if (!shared && lb.open(NULL, o->threads, &mb)) return bfail("modc_open(%s): %s", o->vs, lb.last_error());
   const modc_info *a = la->info(ma), *b = lb.info(mb);
   int rc = 0;
   if (a->vocab_size != b->vocab_size || a->n_layers != b->n_layers || a->d_model != b->d_model ||
@@ -854,6 +871,9 @@ static int bench_vs(const Lib *la, modc_model *ma, const Opts *o) {
   if (!rc) {
     print_model(la, ma, o, &dm);
     printf("B: %s, %s\n", o->vs, b->target_cpu);
+    if (shared) printf("B reads A's weights file %s (the same bytes: both libraries read the same pages)\n", wa);
+    else printf("B reads its own weights file (A's is not found or packed otherwise): page placement may bias the ratios\n");
+    kv("ab.shared_weights", "%d", shared);
     rc = bench_ab(sd, o, &dm);
   }
   for (int i = 0; i < 2; i++)

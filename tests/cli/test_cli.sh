@@ -101,6 +101,10 @@ for k in forward prefill decode; do
 done
 "$B/modc" bench a/libsmall.so --vs other/libsmall.so --no-session -q > ab2.txt 2>&1 && ok "bench --vs bf16 weights (same model)" \
   || bad "bench --vs bf16: $(cat ab2.txt)"
+# B reads A's weights file when its packing is A's (one set of pages for both), its own otherwise
+grep -q "^ab.shared_weights=1" ab.kv && expect "bench --vs: B reads A's weights" "B reads A's weights file a/small.weights" ab.txt \
+  || bad "bench --vs did not share a's weights with nofuse: $(grep -i weights ab.txt)"
+expect "bench --vs: bf16 B keeps its own weights" "B reads its own weights file" ab2.txt
 sed 's/d_model: [0-9]*/d_model: 64/; s/^name: small/name: wider/; s/weights: small/weights: wider/' small.yaml > wider.yaml
 "$B/modc-randweights" wider.yaml > /dev/null 2>&1 && "$B/modc" compile wider.yaml -o w/libwider.so -q 2> /dev/null
 refuse "bench --vs of another model" "are not the same model" "$B/modc" bench a/libsmall.so --vs w/libwider.so -q

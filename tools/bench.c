@@ -69,7 +69,9 @@ static const char usage_bench[] =
   "                     and decode; rounds alternate AB, BA with a pause longer than the\n"
   "                     workers' spin between calls (decode: step by step, each round's\n"
   "                     median step); prints each median and OTHER/LIB per round (median,\n"
-  "                     min, max); --repeats rounds (default 5)\n"
+  "                     min, max); --repeats rounds (default 5).  OTHER reads LIB's weights\n"
+  "                     file when its packing is the same (one set of pages for both: copies\n"
+  "                     of a file can time apart on a VM), else its own, and says which\n"
   "  -q                 no progress lines\n";
 
 /* ------------------------------------------------------------------ plumbing */

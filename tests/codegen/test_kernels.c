@@ -29,6 +29,11 @@
  * items per work item, prefetch, attention blocks, vector widths up to the target's, and
  * par_min 0 so that even tiny cases run split over threads): codegen must honour any valid
  * record, which is what a tuner will hand it.
+ * Where the target has amx-bf16, matmul cases whose record sends their rows to AMX tiles are
+ * checked against a second double reference whose x is rounded to bf16 (kern_amx.c's
+ * arithmetic), to the same tolerance; the run fails if no case took the tiles.  A target
+ * this CPU cannot run (its ISA extensions missing here) is built, not run: the binary says
+ * NOT RUN and exits 77, which ctest shows as skipped.
  *
  * usage: test_kernels WORKDIR [--bench [[sm:|add:]R,N,K ...]]   (--bench: GFLOP/s of matmul
  *        (sm: matmul_silu_mul, add: matmul_add) at those shapes, by default the benchmark

@@ -113,7 +113,7 @@ MMRow mm_row(Em *e, const MM *m, const KArgs *a, LLVMValueRef r) {
 }
 
 void mm_store(Em *e, const MM *m, const MMRow *o, LLVMValueRef y, LLVMValueRef up, LLVMValueRef col,
-                     LLVMValueRef mask) {
+              LLVMValueRef mask) {
   int vw = m->s.vw;
   if (o->res) y = em_fadd(e, y, em_vload(e, vw, gep_f32(e, o->res, col), mask));
   if (m->ep == SCHED_MM_SILU_MUL) y = em_fmul(e, silu(e, y), up);

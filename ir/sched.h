@@ -99,6 +99,14 @@ static inline int64_t sched_mm_regs(int64_t mr, int64_t np, int64_t nv, int64_t 
   return mr * np * nv + (w < r ? w : r);
 }
 
+/* AMX tiles read bf16 pair rows of 32-wide panels with 16-lane vectors, K in steps of 32
+ * (kern_amx.c); their 32 packed rows of K bf16 sit in the stack buffer.  The shape alone: the
+ * target must also have amx-bf16. */
+static inline int sched_amx_layout(int64_t K, int bf16, int64_t nr, int64_t vw) {
+  return bf16 && nr == 32 && vw == 16 && K > 0 && K % SCHED_AMX_K == 0;
+}
+static inline int sched_amx_pack_fits(int64_t K) { return SCHED_AMX_ROWS * K * 2 <= SCHED_PACK_BYTES; }
+
 /* The record kind op's kernel takes (SK_NONE: no parallel kernel, no record). */
 SchedKind sched_kind_for(Op op);
 /* Attention's one-row form (decode) widens the record's vectors until a head is at most 16. */

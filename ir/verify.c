@@ -316,9 +316,9 @@ static const char *matmul_misfit(const Graph *g, const Node *n, char *why, size_
   if (s->items < 0 || s->items > 1 << 20) return "items must be in 0..2^20";
   if (s->pf != 0 && s->pf != 1) return "pf must be 0 or 1";
   if (s->amx < 0 || s->amx == 1 || s->amx > 1 << 20) return "amx must be 0 (off) or a row count in 2..2^20";
-  if (s->amx && (w->ty.dt != DT_BF16 || s->nr != 32 || s->vw != 16 || K % SCHED_AMX_K || K <= 0))
+  if (s->amx && !sched_amx_layout(K, w->ty.dt == DT_BF16, s->nr, s->vw))
     return "amx needs bf16 weights packed with nr = 32, vw = 16 and K a multiple of 32";
-  if (s->amx && SCHED_AMX_ROWS * K * 2 > SCHED_PACK_BYTES)
+  if (s->amx && !sched_amx_pack_fits(K))
     return snprintf(why, wl, "amx: 32 packed bf16 rows of K = %lld exceed the %d-byte stack buffer", (long long)K,
                     SCHED_PACK_BYTES), why;
   return s->par_min < 0 ? "par_min must be >= 0" : NULL;

@@ -39,8 +39,7 @@
 #define AMX_MIN_ROWS 32         /* one AMX tile set's rows: fewer take the FMA tiles */
 
 int sched_amx_fits(int64_t K, DType dt, int nr, int64_t vw, const TargetDesc *t) {
-  return (t->features & TF_AMX_BF16) && dt == DT_BF16 && nr == 32 && vw == 16 && K > 0 && K % SCHED_AMX_K == 0 &&
-         SCHED_AMX_ROWS * K * 2 <= SCHED_PACK_BYTES;
+  return (t->features & TF_AMX_BF16) && sched_amx_layout(K, dt == DT_BF16, nr, vw) && sched_amx_pack_fits(K);
 }
 
 int sched_panel_nr(int64_t N, int64_t K, DType dt, const TargetDesc *t) {

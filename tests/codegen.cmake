@@ -8,7 +8,8 @@
 # `test_kernels DIR --bench [R,N,K ...]` prints GFLOP/s instead (not part of ctest).
 add_executable(test_kernels codegen/test_kernels.c)
 target_include_directories(test_kernels PRIVATE ${CMAKE_SOURCE_DIR})
-target_link_libraries(test_kernels PRIVATE modc_core ${CMAKE_DL_LIBS} m)
+# the runtime archive too: its CPU check (modc_rt_missing_features) and AMX request
+target_link_libraries(test_kernels PRIVATE modc_core modc_rt ${CMAKE_DL_LIBS} m)
 add_dependencies(test_kernels modc_rt)
 add_test(NAME codegen_kernels COMMAND test_kernels ${CMAKE_CURRENT_BINARY_DIR}/kernels_work)
 set_tests_properties(codegen_kernels PROPERTIES TIMEOUT 300)

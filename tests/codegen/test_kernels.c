@@ -47,13 +47,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include "codegen/codegen.h"
 #include "ir/interp.h"
 #include "ir/ir.h"
 #include "passes/schedule.h"
 #include "runtime/exec.h"
+#include "runtime/internal.h"
 
 #ifndef MODC_CC
 #define MODC_CC "cc"
@@ -234,30 +234,6 @@ static int ktarget_init(void) {
   target_format(&kdesc, line, sizeof line);
   printf("target: %s\n", line);
   return 0;
-}
-
-/* The target's ISA extensions ("+name") that the host's feature string lacks, comma-separated
- * into buf; returns how many. */
-static int host_lacks(char *buf, size_t n) {
-  CgTarget host;
-  buf[0] = 0;
-  if (cg_target_resolve("host", "native", 3, &host, err, sizeof err)) return 0;
-  int count = 0;
-  for (const char *p = ktarget.features; *p;) {
-    size_t len = strcspn(p, ",");
-    char want[128];
-    snprintf(want, sizeof want, "%.*s", (int)(len < 120 ? len : 120), p);
-    int have = 0;
-    for (const char *h = host.features; *h && !have;) {
-      size_t hl = strcspn(h, ",");
-      have = hl == len && !memcmp(h, want, len);
-      h += hl + (h[hl] == ',');
-    }
-    if (want[0] == '+' && !have)
-      snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", count++ ? ", " : "", want + 1);
-    p += len + (p[len] == ',');
-  }
-  return count;
 }
 
 static int panel_nr(int64_t N) { return sched_panel_nr(N, 0, DT_F32, &kdesc); }
@@ -1362,7 +1338,7 @@ int main(int argc, char **argv) {
   mkdir(work, 0777);
   if (ktarget_init()) return 1;
   char lacks[512];
-  int cannot_run = host_lacks(lacks, sizeof lacks);
+  int cannot_run = modc_rt_missing_features(ktarget.features, lacks, sizeof lacks); /* modc_open's check */
   if (argc > 2 && !strcmp(argv[2], "--bench")) return cannot_run ? 77 : bench(argc - 3, argv + 3);
   build_cases();
   if (!build_library(cases, ncases, "kernels")) {
@@ -1375,14 +1351,10 @@ int main(int argc, char **argv) {
     cases_free();
     return 77;
   }
-#if defined(__x86_64__) && defined(__linux__)
-  extern long syscall(long number, ...); /* unistd.h's (its pipe() would clash with this file's) */
-  /* as modc_open does (runtime/cpu.c): Linux hands out AMX tile state only on request */
-  if ((kdesc.features & TF_AMX_BF16) && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18) != 0) {
-    printf("FAIL: the OS refused AMX tile state\n");
+  if (rt_cpu_prepare(ktarget.features)) { /* as modc_open: Linux hands out AMX tile state on request */
+    printf("FAIL: the OS refused the target's register state (AMX tiles)\n");
     return 1;
   }
-#endif
   setvbuf(stdout, NULL, _IONBF, 0);
   for (int i = 0; i < ncases; i++) {
     if (getenv("KVERBOSE")) printf("%s\n", cases[i]->name);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <spawn.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -101,9 +103,25 @@ int cli_spawn(const char *self, char *const argv[], const char *outf, pid_t *pid
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 1, outf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  int rc = posix_spawn(pid, self, &fa, NULL, argv, environ);
+  posix_spawnattr_t at;
+  posix_spawnattr_init(&at);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETPGROUP); /* its own group (cli_stop_child_in_handler) */
+  posix_spawnattr_setpgroup(&at, 0);
+  int rc = posix_spawn(pid, self, &fa, &at, argv, environ);
+  posix_spawnattr_destroy(&at);
   posix_spawn_file_actions_destroy(&fa);
   return rc ? cli_fail("cannot run %s: %s", self, strerror(rc)) : 0;
+}
+
+void cli_catch_children(void) { prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); }
+
+void cli_stop_child_in_handler(pid_t pid) {
+  if (pid <= 0) return;
+  if (kill(-pid, SIGTERM) != 0) kill(pid, SIGTERM); /* not yet its group's leader */
+}
+
+void cli_reap_all_in_handler(void) {
+  while (waitpid(-1, NULL, 0) > 0 || errno == EINTR) {}
 }
 
 int cli_reap(pid_t pid, const char *what, const char *outf) {

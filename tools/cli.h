@@ -35,6 +35,16 @@ void cli_rmdir_in_handler(const char *dir);
 int cli_self_exe(char *buf, size_t n);
 int cli_spawn(const char *self, char *const argv[], const char *outf, pid_t *pid);
 int cli_reap(pid_t pid, const char *what, const char *outf);
+/* An interrupted tune stops its children and every process they started (the C compiler
+ * driver, its collect2 and linker), and waits for them all, so that nothing writes after it
+ * has removed its work folder, and the driver deletes its temporary files (in $TMPDIR):
+ * cli_catch_children makes this process the subreaper of its descendants (Linux); children
+ * lead their own process group (cli_spawn does so; a forked child calls setpgid);
+ * cli_stop_child_in_handler sends SIGTERM to pid's group; cli_reap_all_in_handler waits for
+ * every descendant, orphans included.  Both are async-signal-safe. */
+void cli_catch_children(void);
+void cli_stop_child_in_handler(pid_t pid);
+void cli_reap_all_in_handler(void);
 /* "modc: error: " fmt "\n" on stderr; returns 1. */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -302,6 +302,7 @@ static char interrupted_dir[1200];
 static void on_signal(int sig) {
   tune_kill_builds();
   tune_e2e_kill();
+  cli_reap_all_in_handler();
   if (interrupted_dir[0]) cli_rmdir_in_handler(interrupted_dir);
   signal(sig, SIG_DFL);
   raise(sig);
@@ -309,6 +310,7 @@ static void on_signal(int sig) {
 
 static void catch_signals(const char *dir) {
   snprintf(interrupted_dir, sizeof interrupted_dir, "%s", dir);
+  cli_catch_children();
   signal(SIGINT, on_signal), signal(SIGTERM, on_signal), signal(SIGHUP, on_signal);
 }
 

@@ -48,7 +48,7 @@ static volatile pid_t running[2];
 
 void tune_e2e_kill(void) {
   for (int i = 0; i < 2; i++)
-    if (running[i] > 0) kill(running[i], SIGKILL), waitpid(running[i], NULL, 0), running[i] = 0;
+    if (running[i] > 0) cli_stop_child_in_handler(running[i]), running[i] = 0;
 }
 
 /* Everything lies flat in the tuner's work folder (removed at the end or on a signal): A and

@@ -107,6 +107,6 @@ int tune_write_records(Tuner *u, const char *path);
 /* tune_e2e.c: the spec compiled with and without the changed records, prefill and decode
  * timed side by side; a kind that got slower puts fields back (tune_e2e.c says which) */
 int tune_e2e(Tuner *u);
-void tune_e2e_kill(void);   /* its children, from a signal handler */
+void tune_e2e_kill(void);   /* stop its children, from a signal handler */
 
 #endif

@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include "passes/schedule.h"
 #include "runtime/pool.h"
+#include "tools/cli.h"
 #include "tools/timing.h"
 #include "tools/tune_kern.h"
 #include "tools/tune_space.h"
@@ -260,7 +261,7 @@ static volatile pid_t building[TUNE_MAX_PARTS];
 
 void tune_kill_builds(void) {
   for (int p = 0; p < TUNE_MAX_PARTS; p++)
-    if (building[p] > 0) kill(building[p], SIGKILL), waitpid(building[p], NULL, 0), building[p] = 0;
+    if (building[p] > 0) cli_stop_child_in_handler(building[p]), building[p] = 0;
 }
 
 /* Fork one child per part; wait for all; 0 if every one built its library.  The children
@@ -284,10 +285,12 @@ static int build_parts(Graph **gs, int n, int parts, const CgTarget *t, const ch
       continue;
     }
     pid[p] = fork();
-    if (pid[p] == 0) { /* the child: the parent cleans up after signals */
+    if (pid[p] == 0) { /* the child, its own group's leader: the parent cleans up after signals */
+      setpgid(0, 0);
       signal(SIGINT, SIG_DFL), signal(SIGTERM, SIG_DFL), signal(SIGHUP, SIG_DFL);
       _exit(build_part(gs + lo, hi - lo, t, path[0], path[1], path[2]));
     }
+    if (pid[p] > 0) setpgid(pid[p], pid[p]); /* whichever of the two runs first */
     building[p] = pid[p];
     if (pid[p] < 0) rc = -1, snprintf(err, errlen, "fork: %s", strerror(errno));
   }

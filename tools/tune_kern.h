@@ -79,7 +79,8 @@ typedef struct TuneLibs {
 int tune_build(TuneJob *jobs, int n, const CgTarget *t, const char *dir, const char *stem, int parts,
                TuneLibs *libs, char *err, size_t errlen);
 void tune_unload(TuneLibs *libs, TuneJob *jobs, int n);
-/* Kill and reap the children of a build in progress (a signal handler's clean-up). */
+/* Stop the children of a build in progress, their groups with them (a signal handler's clean-up;
+ * cli_reap_all_in_handler then waits for them). */
 void tune_kill_builds(void);
 
 /* The runner: threads, the worker pool, the output buffer (big enough for any call). */

@@ -195,7 +195,8 @@ static volatile pid_t compiling;
 static char work_dir[3000], conf_dir[3100];
 
 static void on_signal(int sig) {
-  if (compiling > 0) kill(compiling, SIGKILL), waitpid(compiling, NULL, 0);
+  cli_stop_child_in_handler(compiling);
+  cli_reap_all_in_handler();
   if (conf_dir[0]) cli_rmdir_in_handler(conf_dir);
   if (work_dir[0]) rmdir(work_dir);
   signal(sig, SIG_DFL);
@@ -204,6 +205,7 @@ static void on_signal(int sig) {
 
 static void catch_signals(const char *work) {
   snprintf(work_dir, sizeof work_dir, "%s", work);
+  cli_catch_children();
   signal(SIGINT, on_signal), signal(SIGTERM, on_signal), signal(SIGHUP, on_signal);
 }
 

@@ -60,6 +60,9 @@ static const char usage_bench[] =
   "                     $XDG_CACHE_HOME/modc (else ~/.cache/modc), one file per CPU and --threads\n"
   "  --header PATH      the model's generated header (default: NAME.h beside the library)\n"
   "  --weights PATH     weights file (default: the one beside the library)\n"
+  "  --weights-load map|copy\n"
+  "                     how modc_open holds a weights file: mapped (the default) or copied\n"
+  "                     into anonymous memory (sets MODC_WEIGHTS_LOAD; see the README)\n"
   "  --kv FILE          also write every figure as key=value lines\n"
   "  --dump PREFIX      write PREFIX.tokens, PREFIX.logits (forward, first shape, f32),\n"
   "                     PREFIX.session.tokens, PREFIX.session.routing, PREFIX.prefill.logits\n"
@@ -79,12 +82,13 @@ static const char usage_bench[] =
 typedef ModcLib Lib;
 
 typedef struct Opts {
-  const char *lib, *header, *weights, *kv, *dump, *vs;
+  const char *lib, *header, *weights, *kv, *dump, *vs, *load;
   int threads, repeats, warmup, prefill, decode, forward, session, quiet, recalibrate;
   double peak, dram;   /* the ceilings compared with: given, else from machine_figures() */
   const char *peak_src, *dram_src;   /* "given", "measured" or "cached" */
   Calib cal;           /* the calibration, when one of them was not given */
   uint64_t seed;
+  double open_s;       /* modc_open's time: the weights mapped or copied */
 } Opts;
 
 /* The model's dimensions: modc_info, the header's constants, the routed layers. */
@@ -179,7 +183,10 @@ static int parse_value(const char *a, const char *v, Opts *o) {
   else if (!strcmp(a, "--kv")) o->kv = v;
   else if (!strcmp(a, "--dump")) o->dump = v;
   else if (!strcmp(a, "--vs")) o->vs = v;
-  else return -1;   /* not an option that takes a value */
+  else if (!strcmp(a, "--weights-load")) {
+    if (strcmp(v, "map") && strcmp(v, "copy")) return bfail("--weights-load is '%s'; expected map or copy", v);
+    o->load = v;
+  } else return -1;   /* not an option that takes a value */
   return 0;
 }
 
@@ -194,6 +201,8 @@ static int parse_bench(int argc, char **argv, Opts *o) {
     if (!strcmp(a, "--recalibrate")) { o->recalibrate = 1; continue; }
     if (!strcmp(a, "-q")) { o->quiet = 1; continue; }
     if (a[0] == '-' && a[1]) {
+      Opts probe = *o;   /* is it an option that takes a value? */
+      if (!v && parse_value(a, "1", &probe) < 0) return bfail("unknown option '%s' (see modc bench --help)", a);
       if (!v) return bfail("%s needs a value (see modc bench --help)", a);
       int rc = parse_value(a, v, o);
       if (rc < 0) return bfail("unknown option '%s' (see modc bench --help)", a);
@@ -205,6 +214,7 @@ static int parse_bench(int argc, char **argv, Opts *o) {
     o->lib = a;
   }
   if (!o->lib) return bfail("no library given (see modc bench --help)");
+  if (o->load && setenv("MODC_WEIGHTS_LOAD", o->load, 1)) return bfail("setenv: %s", strerror(errno));
   if (!o->threads) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     o->threads = n > 0 ? (int)n : 1;
@@ -694,18 +704,22 @@ static double load_average(void) {
 static void print_model(const Lib *l, modc_model *m, const Opts *o, const Dims *dm) {
   const modc_info *in = l->info(m);
   double wbytes = total_bytes(dm);
-  printf("modc bench: %s (%s), %s, %d threads, weights %s\n", in->name, o->lib, in->target_cpu,
-         o->threads, dm->wb == 2 ? "bf16" : dm->wb == 4 ? "f32" : "?");
+  const char *load = getenv("MODC_WEIGHTS_LOAD");
+  printf("modc bench: %s (%s), %s, %d threads, weights %s%s\n", in->name, o->lib, in->target_cpu, o->threads,
+         dm->wb == 2 ? "bf16" : dm->wb == 4 ? "f32" : "?", load && !strcmp(load, "copy") ? " copied into memory" : "");
   printf("model: vocab %d, d_model %d, %d layers, %d heads (%d kv), d_ff %d, %.1f MB of weights; routed layers:",
          dm->V, dm->d, dm->L, dm->H, dm->KVH, dm->dff, wbytes / 1e6);
   for (int i = 0; i < dm->L; i++)
     if (dm->routed[i]) printf(" %d (%g)", i, dm->cap[i]);
   printf("%s\n", dm->n_routed ? "" : " none");
   print_machine(o);
+  printf("modc_open %.1f ms (weights %s)\n", o->open_s * 1e3, load && !strcmp(load, "copy") ? "copied" : "mapped");
   printf("load average %.2f\n", load_average());
   kv("model", "%s", in->name);
   kv("threads", "%d", o->threads);
   kv("weight_bytes", "%d", dm->wb);
+  kv("open_ms", "%.6g", o->open_s * 1e3);
+  kv("weights_load", "%s", getenv("MODC_WEIGHTS_LOAD") && getenv("MODC_WEIGHTS_LOAD")[0] ? getenv("MODC_WEIGHTS_LOAD") : "map");
   kv("routed_layers", "%d", dm->n_routed);
   kv("weights_mb", "%.6g", wbytes / 1e6);
   kv("peak_gflops", "%.6g", o->peak);
@@ -916,8 +930,10 @@ int bench_main(int argc, char **argv) {
   if (o.kv && !(kvf = fopen(o.kv, "w"))) return bfail("cannot write '%s': %s", o.kv, strerror(errno));
   modc_model *m;
   int rc = 1;
+  double t0 = timing_now();
   if (l.open(o.weights, o.threads, &m)) bfail("modc_open: %s", l.last_error());
   else {
+    o.open_s = timing_now() - t0;
     rc = o.vs ? bench_vs(&l, m, &o) : bench_model(&l, m, &o);
     l.close(m);
   }

@@ -91,6 +91,19 @@ grep -q "^1 [01]\{14\}$" dump.session.routing && ok "bench --dump writes the rou
 expect_re "bench names the limit" "max_seq_len" bench2.txt
 "$B/modc" bench a/libsmall.so --header /nonexistent.h -q > bench3.txt 2>&1 && bad "bench without a header accepted" || ok "bench without a header refused"
 "$B/modc" bench --help | grep -q -- "--repeats" && ok "bench --help" || bad "bench --help"
+# --weights-load copy: the weights copied into memory, the same logits as mapped
+"$B/modc" bench a/libsmall.so --repeats 1 --warmup 0 --prefill 8 --decode 6 --weights-load copy --kv copy.kv \
+  --dump dumpc -q > copy.txt 2>&1 && ok "bench --weights-load copy" || bad "bench --weights-load copy: $(cat copy.txt)"
+expect "bench says the weights were copied" "(weights copied)" copy.txt
+grep -q "^weights_load=copy$" copy.kv && grep -q "^weights_load=map$" bench.kv && ok "kv weights_load" || bad "kv weights_load"
+cmp -s dump.logits dumpc.logits && cmp -s dump.decode.logits dumpc.decode.logits && ok "copied weights: the same logits" \
+  || bad "copied weights change the logits"
+refuse "bench --weights-load of another value" "--weights-load is 'mmap'; expected map or copy" \
+  "$B/modc" bench a/libsmall.so --weights-load mmap
+MODC_WEIGHTS_LOAD=mmap refuse "MODC_WEIGHTS_LOAD of another value" "MODC_WEIGHTS_LOAD is 'mmap'; expected map or copy" \
+  "$B/modc" bench a/libsmall.so -q
+refuse "bench: an unknown last option" "unknown option '--no-decode'" "$B/modc" bench a/libsmall.so --no-decode
+refuse "bench: a last option without its value" "--threads needs a value" "$B/modc" bench a/libsmall.so --threads
 # modc bench --vs: two libraries of one model side by side (a and nofuse: the same function)
 "$B/modc" bench a/libsmall.so --vs nofuse/libsmall.so --threads 2 --repeats 3 --prefill 8 --decode 4 --kv ab.kv -q \
   > ab.txt 2>&1 && ok "bench --vs" || bad "bench --vs: $(cat ab.txt)"

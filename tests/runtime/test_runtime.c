@@ -57,9 +57,9 @@ static Api load(const char *path) {
   return a;
 }
 
-/* A weights file: header (magic, hash, blob size, offset 64) then `bytes` blob bytes of 1.0f. */
-static void write_weights(const char *path, const char *magic, uint64_t hash,
-                          uint64_t blob_size, size_t bytes) {
+/* A weights file: header (magic, hash, blob size, offset 64) then `bytes` blob bytes of value. */
+static void write_weights_of(const char *path, const char *magic, uint64_t hash, uint64_t blob_size, size_t bytes,
+                             float value) {
   uint8_t header[64] = {0};
   uint64_t fields[3] = {hash, blob_size, 64};
   memcpy(header, magic, 8);
@@ -67,9 +67,12 @@ static void write_weights(const char *path, const char *magic, uint64_t hash,
   FILE *f = fopen(path, "wb");
   if (!f) { perror(path); exit(1); }
   fwrite(header, 1, bytes < 64 ? bytes : 64, f);
-  float one = 1.0f;
-  for (size_t i = 64; i + 4 <= bytes; i += 4) fwrite(&one, 4, 1, f);
+  for (size_t i = 64; i + 4 <= bytes; i += 4) fwrite(&value, 4, 1, f);
   fclose(f);
+}
+
+static void write_weights(const char *path, const char *magic, uint64_t hash, uint64_t blob_size, size_t bytes) {
+  write_weights_of(path, magic, hash, blob_size, bytes, 1.0f);
 }
 
 static char *scratch_path(const char *name) {
@@ -151,6 +154,33 @@ static int forward_ok(const float *logits, const int32_t *tokens, int T) {
       if (logits[t * FAKE_VOCAB + v] != want) return 0;
     }
   return 1;
+}
+
+/* MODC_WEIGHTS_LOAD: "copy" holds the blob in the process's own memory, so the file may
+ * change underneath (the fake's logits read w[0]); a mapped file is live; a bad value is an
+ * error that opens nothing. */
+static void test_weights_load(void) {
+  static float logits[4 * FAKE_VOCAB];
+  int32_t tok[4] = {0, 5, 255, 7};
+  const char *p = scratch_path("load.weights");
+  for (int copy = 0; copy < 2; copy++) {
+    modc_model *m = NULL;
+    write_weights(p, "MODCW001", FAKE_HASH, FAKE_BLOB_SIZE, 64 + FAKE_BLOB_SIZE);
+    setenv("MODC_WEIGHTS_LOAD", copy ? "copy" : "map", 1);
+    CHECK(api.abi.open(p, 2, &m) == 0 && m);
+    if (!m) continue;
+    CHECK(api.abi.forward(m, 1, 4, tok, logits) == 0 && forward_ok(logits, tok, 4));
+    write_weights_of(p, "MODCW001", FAKE_HASH, FAKE_BLOB_SIZE, 64 + FAKE_BLOB_SIZE, 2.0f); /* rewritten in place */
+    CHECK(api.abi.forward(m, 1, 4, tok, logits) == 0);
+    /* forward_ok wants 1 + t at row t's next token: a live mapping now reads 2 + t */
+    CHECK(copy ? forward_ok(logits, tok, 4) : logits[(tok[1] + 1) % FAKE_VOCAB + FAKE_VOCAB] == 3.0f);
+    api.abi.close(m);
+  }
+  modc_model *m = (modc_model *)1;
+  setenv("MODC_WEIGHTS_LOAD", "mmap", 1);
+  CHECK_ERR(api.abi.open(p, 1, &m), MODC_ERR_ARG, "MODC_WEIGHTS_LOAD is 'mmap'; expected map or copy");
+  CHECK(m == NULL);
+  unsetenv("MODC_WEIGHTS_LOAD");
 }
 
 static void test_forward(modc_model *m) {
@@ -427,6 +457,7 @@ int main(int argc, char **argv) {
   test_parallel_for();
   test_open_errors();
   test_open_beside(argv[1]);
+  test_weights_load();
   modc_model *m = NULL;
   CHECK(api.abi.open(good_weights(), 3, &m) == 0 && m);
   if (!m) { fprintf(stderr, "open: %s\n", api.abi.last_error()); return 1; }

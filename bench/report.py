@@ -94,18 +94,23 @@ class Report:
     def goal_rounds(self, what, num, den, fmt_num, fmt_den, ratio_desc, op, target, note=""):
         """goal() on the ratio of num = (name, key) to den = (name, key) or a number, taken
         round by round (run.sh interleaves the rounds, so round N of each was measured side by
-        side); the row shows the round at the upper median ratio and lists every round's"""
+        side); the row shows the round at the upper median ratio and lists every round's; op None:
+        an info row (no goal), the median round"""
         a = self.per_round(*num)
         b = self.per_round(*den) if isinstance(den, tuple) else [den]
         n = max(len(a), len(b))
         a, b = (a * n if len(a) == 1 else a), (b * n if len(b) == 1 else b)
         pairs = [(x, y) for x, y in zip(a, b) if isinstance(x, (int, float)) and isinstance(y, (int, float)) and y]
         if not pairs:
+            if op is None:
+                return self.info(what, None, None, ratio_desc, note)
             return self.goal(what, None, None, ratio_desc, op, target, note)
         pairs.sort(key=lambda p: p[0] / p[1])  # the median; of an even count, the middle one on the goal's bad side
         x, y = pairs[len(pairs) // 2 if op == "<=" else (len(pairs) - 1) // 2]
         if len(pairs) > 1:
             note = (note + "; " if note else "") + "rounds: " + ", ".join("%.3f" % (p[0] / p[1]) for p in pairs)
+        if op is None:
+            return self.info(what, (x, fmt_num), (y, fmt_den), ratio_desc, note)
         self.goal(what, (x, fmt_num), (y, fmt_den), ratio_desc, op, target, note)
 
     def goal(self, what, fig, ref, ratio_desc, op, target, note=""):
@@ -137,6 +142,13 @@ def f(v, fmt):
     return None if v is None else (v, fmt)
 
 
+def weights_where(R):
+    """how run.sh had modc hold its weights (env weights_load)"""
+    w = R.get("env", "weights_load")
+    return {"copy": "copied into memory (MODC_WEIGHTS_LOAD=copy), as oneDNN's are",
+            "map": "mapped from the file"}.get(w, "mapped from the file")
+
+
 def take_for(R, ratio):
     """the take rate at which the random-router fit gives MoD / dense decode = ratio"""
     b, k, d = R.get("mod", "decode.fit_base_ms"), R.get("mod", "decode.fit_block_ms"), R.get("dense", "decode.ms")
@@ -150,7 +162,11 @@ def goals(R):
     g = R.get
     R.goal_rounds("dense forward vs oneDNN sgemm (the same GEMMs alone)", ("dense", "forward.ms"),
                   ("dnnl_dense", "dnnl.forward.ms"), "modc %.1f ms", "oneDNN %.1f ms", "modc / oneDNN", "<=",
-                  round(1 / 0.85, 3), "speed >= 0.85 of oneDNN's; oneDNN does only the GEMMs, modc also attention, norms")
+                  round(1 / 0.85, 3), "speed >= 0.85 of oneDNN's; oneDNN does only the GEMMs, modc also attention, "
+                  "norms; weights %s" % weights_where(R))
+    R.goal_rounds("dense forward, weights mapped, vs oneDNN sgemm", ("densemap", "forward.ms"),
+                  ("dnnl_dense", "dnnl.forward.ms"), "modc %.1f ms", "oneDNN %.1f ms", "modc / oneDNN", None, None,
+                  "modc_open's default: the weights file mapped (page cache), oneDNN's in malloc'd memory")
     R.goal_rounds("MoD forward vs dense forward", ("mod", "forward.ms"), ("dense", "forward.ms"), "%.1f ms", "%.1f ms",
                   "MoD / dense", "<=", 0.70, "top-k at capacity 0.125")
     R.goal_rounds("dense decode weight bandwidth", ("dense", "decode.gbs"), g("dense", "dram_gbs"), "%.2f GB/s",
@@ -196,6 +212,8 @@ def llama_note(R, dt, test):
         "%.1f" % off if off is not None else "-", "%.1f" % on if on is not None else "-")
     if test == "tg128":
         note += "; modc decodes after its 512-token prefill, llama.cpp from an empty context"
+    if R.get("env", "weights_load") == "copy":
+        note += "; both hold their weights in memory (modc copy, llama.cpp --load-mode none)"
     err = R.get("llama_check_" + dt, "llama.check.rel_err")
     if err is not None:
         note += "; llama.cpp's logits vs modc's: rel err %.1e, argmax agrees %.1f%%" % (

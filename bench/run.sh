@@ -20,7 +20,10 @@
 #   CAPACITIES ("0.125 0.25 0.5 1.0"), PYTHON (/usr/bin/python3: Debian's, with torch),
 #   TORCH_VARIANTS ("eager,eager-2t,mkldnn-2t"), CALIBRATE_SWEEP (1),
 #   LLAMA (1; 0 skips the llama.cpp peer), LLAMA_DIR (WORK_DIR/llama: bench/llama_peer.sh's
-#   build, kept between runs)
+#   build, kept between runs), WEIGHTS_LOAD (copy: modc's weights copied into memory, as
+#   oneDNN's and PyTorch's are, and llama-bench run with --load-mode none; map: mapped files
+#   and llama.cpp's default load mode).  oneDNN runs in every round beside dense12's forward, and a
+#   forward of dense12 with its weights mapped is timed each round for information.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
@@ -38,7 +41,8 @@ done
 THREADS=${THREADS:-2} REPEATS=${REPEATS:-5} PREFILL=${PREFILL:-128} DECODE=${DECODE:-64} ROUNDS=${ROUNDS:-3}
 TORCH_REPEATS=${TORCH_REPEATS:-1} CAPACITIES=${CAPACITIES:-0.125 0.25 0.5 1.0}
 PYTHON=${PYTHON:-/usr/bin/python3} TORCH_VARIANTS=${TORCH_VARIANTS:-eager,eager-2t,mkldnn-2t}
-CALIBRATE_SWEEP=${CALIBRATE_SWEEP:-1} LLAMA=${LLAMA:-1}
+CALIBRATE_SWEEP=${CALIBRATE_SWEEP:-1} LLAMA=${LLAMA:-1} WEIGHTS_LOAD=${WEIGHTS_LOAD:-copy}
+case $WEIGHTS_LOAD in map|copy) ;; *) echo "run.sh: WEIGHTS_LOAD is '$WEIGHTS_LOAD'; expected map or copy" >&2; exit 1 ;; esac
 if [ "$QUICK" = 1 ]; then
   REPEATS=2 DECODE=32 ROUNDS=1 CALIBRATE_SWEEP=0 TORCH_VARIANTS=eager,mkldnn-2t
 fi
@@ -61,6 +65,7 @@ command -v gnuplot >/dev/null || log "gnuplot not found: no capacity.png (apt-ge
 
 kvset env date "$(date -u '+%Y-%m-%d %H:%M UTC')"
 kvset env threads "$THREADS"
+kvset env weights_load "$WEIGHTS_LOAD"
 kvset env cpu "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores"
 
 # ---- weights and compiles
@@ -94,12 +99,17 @@ bench() {
   for _ in $(seq 40); do awk '{ exit !($1 < 1.2) }' /proc/loadavg && break; sleep 1; done
   log "modc bench $lib $*"
   "$MODC" bench "$lib" --threads "$THREADS" --repeats "$REPEATS" --prefill "$PREFILL" --decode "$DECODE" \
-    --kv "$OUT/kv/$kv.kv" "$@" | tee "$OUT/$kv.txt"
+    --weights-load "$WEIGHTS_LOAD" --kv "$OUT/kv/$kv.kv" "$@" | tee "$OUT/$kv.txt"
 }
 for r in $(seq "$ROUNDS"); do   # KVNAME.rN: round N, merged by report.py
   dump=()
   [ "$r" = 1 ] && dump=(--dump "$W/dense12/dump")
   bench "dense.r$r" "$W/dense12/libdense12.so" "${dump[@]}"
+  if [ -x "$B/bench_dnnl" ]; then   # the GEMM floor beside it, round by round
+    log "oneDNN sgemm on the dense12 GEMMs"
+    "$B/bench_dnnl" --threads "$THREADS" --repeats "$REPEATS" --kv "$OUT/kv/dnnl_dense.r$r.kv" | tee "$OUT/dnnl_dense.r$r.txt"
+  fi
+  bench "densemap.r$r" "$W/dense12/libdense12.so" --no-session --weights-load map
   [ "$r" = 1 ] && dump=(--dump "$W/mod12/dump")
   bench "mod.r$r" "$W/mod12/libmod12.so" "${dump[@]}"
   [ "$r" = 1 ] && dump=(--dump "$W/dense12_bf16/dump")
@@ -131,8 +141,7 @@ fi
 
 # ---- peers
 if [ -x "$B/bench_dnnl" ]; then
-  log "oneDNN sgemm on the dense12 and mod12 GEMMs"
-  "$B/bench_dnnl" --threads "$THREADS" --repeats "$REPEATS" --kv "$OUT/kv/dnnl_dense.kv" | tee "$OUT/dnnl_dense.txt"
+  log "oneDNN sgemm on the mod12 GEMMs"
   "$B/bench_dnnl" --threads "$THREADS" --repeats "$REPEATS" --routed-capacity 0.125 --kv "$OUT/kv/dnnl_mod.kv" \
     | tee "$OUT/dnnl_mod.txt"
 fi
@@ -182,6 +191,7 @@ llama_peer() {
       bench "llamaside_$dt.r$r" "$lib" --no-forward --prefill 512 --decode "$DECODE"
       log "llama-bench $dt (pp512, tg128, -fa 0 and 1, $REPEATS repetitions)"
       if "$llama_bin/llama-bench" -m "$W/dense12-$dt.gguf" -p 512 -n 128 -t "$THREADS" -fa 0,1 -r "$REPEATS" \
+           -lm "$([ "$WEIGHTS_LOAD" = copy ] && echo none || echo auto)" \
            -o jsonl 2> "$OUT/llama_$dt.r$r.err" > "$OUT/llama_$dt.r$r.jsonl"; then
         llama_kv "$OUT/llama_$dt.r$r.jsonl" "$OUT/kv/llama_$dt.r$r.kv"
       else

@@ -3,7 +3,8 @@
 # rounds merge into a model's fastest round per section, each target's ratio is taken round
 # by round and the median round decides pass or fail, a missing peer leaves "not measured",
 # the random-router row is information only, and the llama.cpp rows take llama-bench's better
-# flash-attention setting, paired with the modc bench beside it, or say why the peer is missing.
+# flash-attention setting, paired with the modc bench beside it, or say why the peer is missing;
+# oneDNN pairs with dense round by round, the mapped forward is an info row.
 #   test_report.sh WORKDIR
 set -u
 W=$1 here=$(cd "$(dirname "$0")" && pwd)
@@ -82,5 +83,21 @@ grep -F "| dense12 f32 |" report.md | grep -q "| 400.0 (" && ok "figures table: 
 kv mod.r3 model=mod12 routed_layers=6 load_average=0.5 forward.ms=300 decode.ms=6.1 decode.weight_mb=357
 python3 "$report" kv report.md capacity.dat > out.txt 2>&1
 row "MoD forward vs dense forward" | grep -q "**fail**" && ok "a median over the goal fails" || bad "median fail"
+# oneDNN beside dense round by round (400/350, 410/330, 400/345 -> 1.159 at the upper median,
+# under 1/0.85), the mapped forward an info row (its median 500/330); the weights' place named
+# from env
+for r in 1 2 3; do
+  dn=(350 330 345) dm=(520 500 540)
+  kv "dnnl_dense.r$r" "dnnl.forward.ms=${dn[r-1]}" dnnl.forward.gflops=300 dnnl.decode.ms=9 dnnl.decode.gbs=40
+  kv "densemap.r$r" load_average=0.5 "forward.ms=${dm[r-1]}"
+done
+kv env date=test threads=2 cpu=test weights_load=copy
+python3 "$report" kv report.md capacity.dat > out.txt 2>&1 || bad "report.py with oneDNN rounds: $(cat out.txt)"
+row "dense forward vs oneDNN sgemm (the same GEMMs alone)" | grep -q "| modc 400.0 ms | oneDNN 345.0 ms | 1.159 | modc / oneDNN <= 1.176 | pass |" \
+  && ok "oneDNN paired round by round" || bad "oneDNN row: $(row 'dense forward vs oneDNN sgemm (the same GEMMs alone)')"
+row "dense forward vs oneDNN sgemm (the same GEMMs alone)" | grep -q "weights copied into memory.*rounds: 1.143, 1.159, 1.242" \
+  && ok "oneDNN rounds and where the weights were" || bad "oneDNN row note"
+row "dense forward, weights mapped, vs oneDNN sgemm" | grep -q "| modc 500.0 ms | oneDNN 330.0 ms | 1.515 | modc / oneDNN | info |" \
+  && ok "mapped forward: an info row" || bad "mapped row: $(row 'dense forward, weights mapped, vs oneDNN sgemm')"
 [ "$fails" = 0 ] && echo "test_report: all passed" || echo "test_report: $fails failed"
 [ "$fails" = 0 ]

@@ -15,7 +15,8 @@
  *   bytes 0..63: header: "MODCW001" (8), uint64 hash, uint64 blob size, uint64 blob offset (=64),
  *                rest zero; the blob follows at offset 64.  Every tensor in the blob starts at a
  *                64-byte aligned offset; weight nodes' offsets are relative to the blob.
- *   hash = FNV-1a 64 of the blob bytes; the library records it and modc_open compares.
+ *   hash = FNV-1a 64 in 4 lanes over the blob's 64-bit words (passes/weights.c says how);
+ *   the library records it and modc_open compares.
  */
 #ifndef MODC_EXEC_H
 #define MODC_EXEC_H
@@ -58,7 +59,7 @@ typedef struct modc_desc {
   int64_t max_seq_len;            /* 11 */
   int64_t default_threads;        /* 12: 0 = all cores */
   int64_t weights_size;           /* 13: blob bytes */
-  uint64_t weights_hash;          /* 14: FNV-1a 64 of the blob */
+  uint64_t weights_hash;          /* 14: the blob's hash (4-lane FNV-1a 64) */
   const uint8_t *weights_embedded;/* 15: the blob inside the library (--embed-weights), else NULL */
   const char *weights_file;       /* 16: default file name, looked up beside the library */
   const float *capacity;          /* 17: [n_layers], 1.0 for dense layers */

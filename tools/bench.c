@@ -887,7 +887,10 @@ static int bench_vs(const Lib *la, modc_model *ma, const Opts *o) {
   if (!rc) {
     print_model(la, ma, o, &dm);
     printf("B: %s, %s\n", o->vs, b->target_cpu);
-    if (shared) printf("B reads A's weights file %s (the same bytes: both libraries read the same pages)\n", wa);
+    const char *load = getenv("MODC_WEIGHTS_LOAD");
+    if (shared)
+      printf("B reads A's weights file %s (the same bytes: %s)\n", wa,
+             load && !strcmp(load, "copy") ? "each library copies them into memory" : "both libraries read the same pages");
     else printf("B reads its own weights file (A's is not found or packed otherwise): page placement may bias the ratios\n");
     kv("ab.shared_weights", "%d", shared);
     rc = bench_ab(sd, o, &dm);

@@ -3,7 +3,7 @@
 #   random weights -> `modc compile` (timed) of dense12 and mod12, f32 and bf16
 #   -> modc bench on each -> the peers (oneDNN sgemm on the same GEMMs, PyTorch eager on the
 #   same model, checked against modc's logits; llama.cpp's llama-bench on dense12 as GGUF,
-#   f32 and bf16, beside a modc bench of the same 512-token prefill) -> a capacity sweep of mod12
+#   f32 and bf16, beside modc benches of the same prefill and decode) -> a capacity sweep of mod12
 #   -> report.md (targets as ratios with pass/fail) and capacity.png (gnuplot).
 # Not part of ctest: it takes many minutes (PyTorch eager alone ~1 min per forward here).
 #
@@ -147,7 +147,8 @@ if [ -x "$B/bench_dnnl" ]; then
 fi
 # llama.cpp: llama-bench pp512 (prefill of 512 tokens) and tg128 (128 decode steps from an
 # empty context), flash attention off and on, on dense12 converted to GGUF (f32, bf16), each
-# round beside a modc bench of the same library with a 512-token prefill.  Its logits on the
+# round beside modc benches of the same library: a 512-token prefill, and 128 decode steps after a
+# 1-token prompt (tg128's empty context).  Its logits on the
 # forward's tokens are compared with modc's first (the conversion must compute modc's function).
 llama_kv() {   # llama_kv JSONL KVFILE: llama-bench's tokens/s as llama.{pp512,tg128}.fa{0,1}.tps
   "$PYTHON" - "$1" >> "$2" << 'EOF'
@@ -188,7 +189,9 @@ llama_peer() {
     for dt in f32 bf16; do
       lib=$W/dense12/libdense12.so
       [ "$dt" = bf16 ] && lib=$W/dense12_bf16/libdense12.so
-      bench "llamaside_$dt.r$r" "$lib" --no-forward --prefill 512 --decode "$DECODE"
+      bench "llamaside_$dt.r$r" "$lib" --no-forward --prefill 512 --decode 8
+      # tg128's conditions: 128 steps from an empty context (the KV cache read grows from 0)
+      bench "llamatg_$dt.r$r" "$lib" --no-forward --prefill 1 --decode 128
       log "llama-bench $dt (pp512, tg128, -fa 0 and 1, $REPEATS repetitions)"
       if "$llama_bin/llama-bench" -m "$W/dense12-$dt.gguf" -p 512 -n 128 -t "$THREADS" -fa 0,1 -r "$REPEATS" \
            -lm "$([ "$WEIGHTS_LOAD" = copy ] && echo none || echo auto)" \

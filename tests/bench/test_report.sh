@@ -4,7 +4,8 @@
 # by round and the median round decides pass or fail, a missing peer leaves "not measured",
 # the random-router row is information only, and the llama.cpp rows take llama-bench's better
 # flash-attention setting, paired with the modc bench beside it, or say why the peer is missing;
-# oneDNN pairs with dense round by round, the mapped forward is an info row.
+# oneDNN pairs with dense round by round, the mapped forward is an info row, and tg128 pairs with
+# modc's decode from a 1-token prompt when run.sh measured it.
 #   test_report.sh WORKDIR
 set -u
 W=$1 here=$(cd "$(dirname "$0")" && pwd)
@@ -99,5 +100,15 @@ row "dense forward vs oneDNN sgemm (the same GEMMs alone)" | grep -q "weights co
   && ok "oneDNN rounds and where the weights were" || bad "oneDNN row note"
 row "dense forward, weights mapped, vs oneDNN sgemm" | grep -q "| modc 500.0 ms | oneDNN 330.0 ms | 1.515 | modc / oneDNN | info |" \
   && ok "mapped forward: an info row" || bad "mapped row: $(row 'dense forward, weights mapped, vs oneDNN sgemm')"
+# modc's decode from a 1-token prompt (llamatg) takes the tg128 row when run.sh measured it:
+# 44 tokens/s against 36, 38, 39 -> 1.158 at the median
+for r in 1 2 3; do kv "llamatg_f32.r$r" load_average=0.5 prefill.n=1 decode.ms=22.7 decode.tokens_per_s=44; done
+python3 "$report" kv report.md capacity.dat > out.txt 2>&1 || bad "report.py with llamatg: $(cat out.txt)"
+row "dense decode vs llama.cpp tg128 (f32)" | grep -q "| modc 44.0 tokens/s | llama.cpp 38.0 tokens/s | 1.158 | modc / llama.cpp >= 1.1 | pass |" \
+  && ok "tg128: modc's decode from an empty context" || bad "tg128 llamatg row: $(row 'dense decode vs llama.cpp tg128 (f32)')"
+row "dense decode vs llama.cpp tg128 (f32)" | grep -q "both decode 128 tokens from an empty context" \
+  && ok "tg128 note says the contexts match" || bad "tg128 llamatg note"
+row "dense decode vs llama.cpp tg128 (bf16)" | grep -q "modc decodes after its 512-token prefill" \
+  && ok "tg128 without llamatg keeps the prefill's decode" || bad "tg128 bf16 note"
 [ "$fails" = 0 ] && echo "test_report: all passed" || echo "test_report: $fails failed"
 [ "$fails" = 0 ]

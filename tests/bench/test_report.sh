@@ -32,6 +32,7 @@ done
 kv compile compile.dense12.s=4.5 compile.mod12.s=4.7
 kv env date=test threads=2 cpu=test
 row() { grep -F "| $1 |" report.md; }
+has() { if row "$1" | grep -q -- "$2"; then ok "$3"; else bad "$3: $(row "$1")"; fi; }   # has ROW PATTERN WHAT
 
 # the llama.cpp peer missing: its rows say why
 kv llama_env "status=not built (npm pack node-llama-cpp@1.0 failed)"
@@ -94,21 +95,19 @@ for r in 1 2 3; do
 done
 kv env date=test threads=2 cpu=test weights_load=copy
 python3 "$report" kv report.md capacity.dat > out.txt 2>&1 || bad "report.py with oneDNN rounds: $(cat out.txt)"
-row "dense forward vs oneDNN sgemm (the same GEMMs alone)" | grep -q "| modc 400.0 ms | oneDNN 345.0 ms | 1.159 | modc / oneDNN <= 1.176 | pass |" \
-  && ok "oneDNN paired round by round" || bad "oneDNN row: $(row 'dense forward vs oneDNN sgemm (the same GEMMs alone)')"
-row "dense forward vs oneDNN sgemm (the same GEMMs alone)" | grep -q "weights copied into memory.*rounds: 1.143, 1.159, 1.242" \
-  && ok "oneDNN rounds and where the weights were" || bad "oneDNN row note"
-row "dense forward, weights mapped, vs oneDNN sgemm" | grep -q "| modc 500.0 ms | oneDNN 330.0 ms | 1.515 | modc / oneDNN | info |" \
-  && ok "mapped forward: an info row" || bad "mapped row: $(row 'dense forward, weights mapped, vs oneDNN sgemm')"
+has "dense forward vs oneDNN sgemm (the same GEMMs alone)" \
+  "| modc 400.0 ms | oneDNN 345.0 ms | 1.159 | modc / oneDNN <= 1.176 | pass |" "oneDNN paired round by round"
+has "dense forward vs oneDNN sgemm (the same GEMMs alone)" "weights copied into memory.*rounds: 1.143, 1.159, 1.242" \
+  "oneDNN rounds and where the weights were"
+has "dense forward, weights mapped, vs oneDNN sgemm" "| modc 500.0 ms | oneDNN 330.0 ms | 1.515 | modc / oneDNN | info |" \
+  "mapped forward: an info row"
 # modc's decode from a 1-token prompt (llamatg) takes the tg128 row when run.sh measured it:
 # 44 tokens/s against 36, 38, 39 -> 1.158 at the median
 for r in 1 2 3; do kv "llamatg_f32.r$r" load_average=0.5 prefill.n=1 decode.ms=22.7 decode.tokens_per_s=44; done
 python3 "$report" kv report.md capacity.dat > out.txt 2>&1 || bad "report.py with llamatg: $(cat out.txt)"
-row "dense decode vs llama.cpp tg128 (f32)" | grep -q "| modc 44.0 tokens/s | llama.cpp 38.0 tokens/s | 1.158 | modc / llama.cpp >= 1.1 | pass |" \
-  && ok "tg128: modc's decode from an empty context" || bad "tg128 llamatg row: $(row 'dense decode vs llama.cpp tg128 (f32)')"
-row "dense decode vs llama.cpp tg128 (f32)" | grep -q "both decode 128 tokens from an empty context" \
-  && ok "tg128 note says the contexts match" || bad "tg128 llamatg note"
-row "dense decode vs llama.cpp tg128 (bf16)" | grep -q "modc decodes after its 512-token prefill" \
-  && ok "tg128 without llamatg keeps the prefill's decode" || bad "tg128 bf16 note"
+has "dense decode vs llama.cpp tg128 (f32)" "| modc 44.0 tokens/s | llama.cpp 38.0 tokens/s | 1.158 | modc / llama.cpp >= 1.1 | pass |" \
+  "tg128: modc's decode from an empty context"
+has "dense decode vs llama.cpp tg128 (f32)" "both decode 128 tokens from an empty context" "tg128 note says the contexts match"
+has "dense decode vs llama.cpp tg128 (bf16)" "modc decodes after its 512-token prefill" "tg128 without llamatg keeps the prefill's decode"
 [ "$fails" = 0 ] && echo "test_report: all passed" || echo "test_report: $fails failed"
 [ "$fails" = 0 ]

@@ -89,7 +89,9 @@ compile mod12 "$W/mod12.yaml" "$W/mod12"
 compile dense12_bf16 "$W/dense12.yaml" "$W/dense12_bf16" --weights-dtype bf16
 compile mod12_bf16 "$W/mod12.yaml" "$W/mod12_bf16" --weights-dtype bf16
 
-# bench KVNAME LIB [flags...]
+# bench KVNAME LIB [flags...]; the first one measures the machine's peak and bandwidth afresh
+# (modc bench's cache may hold figures taken while other work ran), the rest reuse them
+recal=--recalibrate
 bench() {
   local kv=$1 lib=$2; shift 2
   # Settle first: the compiles just wrote GBs of weights that the kernel is still writing
@@ -99,7 +101,8 @@ bench() {
   for _ in $(seq 40); do awk '{ exit !($1 < 1.2) }' /proc/loadavg && break; sleep 1; done
   log "modc bench $lib $*"
   "$MODC" bench "$lib" --threads "$THREADS" --repeats "$REPEATS" --prefill "$PREFILL" --decode "$DECODE" \
-    --weights-load "$WEIGHTS_LOAD" --kv "$OUT/kv/$kv.kv" "$@" | tee "$OUT/$kv.txt"
+    --weights-load "$WEIGHTS_LOAD" --kv "$OUT/kv/$kv.kv" $recal "$@" | tee "$OUT/$kv.txt"
+  recal=""
 }
 for r in $(seq "$ROUNDS"); do   # KVNAME.rN: round N, merged by report.py
   dump=()

@@ -81,5 +81,8 @@ const char *cg_runtime_lib_for(const CgTarget *t, char *buf, size_t n);
 /* The same for an object of graphs without a model descriptor (cg_emit with model NULL: the
  * tuner's kernel libraries): only the runtime helpers its kernels call are linked in. */
 int cg_link_kernels(const char *obj_path, const char *so_path, char *err, size_t errlen);
+/* The C compiler driver a link of this process is running (0: none), for a signal handler
+ * that must stop it (modc tune's, when it links in process: the sanitizer builds). */
+int cg_link_running(void);
 
 #endif

@@ -138,6 +138,10 @@ static void drain(int fd, char *out, size_t n) {
   while (used && (out[used - 1] == '\n' || out[used - 1] == ' ')) out[--used] = 0;
 }
 
+static volatile int running_driver; /* the driver's pid while run() waits for it */
+
+int cg_link_running(void) { return running_driver; }
+
 /* Run argv, collecting its output; returns its exit status (-1 if it did not exit). */
 static int run(char *const *argv, char *out, size_t n) {
   int fds[2];
@@ -157,13 +161,18 @@ static int run(char *const *argv, char *out, size_t n) {
     close(fds[0]);
     run_child(fds[1], argv);
   }
+  running_driver = (int)pid;
   close(fds[1]);
   drain(fds[0], out, n);
   close(fds[0]);
-  int st;
+  int st, rc = 0;
   while (waitpid(pid, &st, 0) < 0)
-    if (errno != EINTR) return -1;
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (errno != EINTR) {
+      rc = -1;
+      break;
+    }
+  running_driver = 0;
+  return rc ? -1 : WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 static int link_so(const CgTarget *t, const char *const *objs, int nobj, const char *so_path, int whole, char *err,

@@ -302,6 +302,7 @@ static char interrupted_dir[1200];
 static void on_signal(int sig) {
   tune_kill_builds();
   tune_e2e_kill();
+  cli_stop_child_in_handler(cg_link_running()); /* a link in this process (sanitizer builds) */
   cli_reap_all_in_handler();
   if (interrupted_dir[0]) cli_rmdir_in_handler(interrupted_dir);
   signal(sig, SIG_DFL);

@@ -61,14 +61,32 @@ expect_re "compare total" "^compare total heuristic=1 f1=[0-9.]* f2=[0-9.]*$" cm
   || ok "--compare refuses another CPU's records"
 
 # an interrupted tune leaves nothing in $TMPDIR: neither its work folder nor the C compiler
-# driver's temporaries (interrupted at three moments, so that one falls in a build; a driver
-# left running as an orphan once wrote its ccXXXXXX files after the tuner had exited)
+# driver's temporaries (a driver once outlived the tuner as an orphan and wrote its ccXXXXXX
+# files after the tuner had exited).  Interrupted early, and in a link: $MODC_CC is a driver
+# that makes its temporary file in $TMPDIR, as gcc does, says it has started, and waits
+# before it links; on SIGTERM it deletes the file, as gcc does.
 mkdir -p tmp
-for t in 0.7 1.4 2.1; do
-  TMPDIR=$PWD/tmp "$B/modc" tune small.yaml -o int.json --budget-seconds 30 -q 2> /dev/null &
-  sleep $t; kill -TERM $! 2>/dev/null; wait $! 2>/dev/null
+cat > slowcc.sh <<'EOF2'
+#!/bin/bash
+f=$(mktemp) || exit 1
+trap 'rm -f "$f"; exit 143' TERM
+touch "$LINK_STARTED"
+sleep 5 & wait $!
+rm -f "$f"
+exec cc "$@"
+EOF2
+chmod +x slowcc.sh
+for when in early link; do
+  rm -f started
+  TMPDIR=$PWD/tmp MODC_CC=$PWD/slowcc.sh LINK_STARTED=$PWD/started "$B/modc" tune small.yaml -o int.json \
+    --budget-seconds 30 -q 2> /dev/null &
+  pid=$!
+  if [ $when = early ]; then sleep 0.3
+  else for _ in $(seq 600); do [ -e started ] && break; sleep 0.05; done; fi
+  [ $when = link ] && { [ -e started ] || bad "the tuner started no link within 30 s"; }
+  kill -TERM $pid 2> /dev/null; wait $pid 2> /dev/null
   left=$(ls tmp)
-  [ -z "$left" ] && ok "tune interrupted after $t s left nothing in TMPDIR" || bad "interrupted after $t s, left behind: $left"
+  [ -z "$left" ] && ok "tune interrupted ($when) left nothing in TMPDIR" || bad "interrupted ($when), left behind: $left"
   rm -rf tmp/*
 done
 

@@ -69,9 +69,10 @@ mkdir -p tmp
 cat > slowcc.sh <<'EOF2'
 #!/bin/bash
 f=$(mktemp) || exit 1
-trap 'rm -f "$f"; exit 143' TERM
+trap 'kill $w 2> /dev/null; rm -f "$f"; exit 143' TERM
 touch "$LINK_STARTED"
-sleep 5 & wait $!
+sleep 5 & w=$!
+wait $w
 rm -f "$f"
 exec cc "$@"
 EOF2

@@ -115,8 +115,8 @@ static int load_mode(void) {
  * them), which replaces the mapping as m->map. */
 static int copy_blob(modc_model *m, const char *path, uint64_t off, uint64_t size) {
   const size_t huge = (size_t)2 << 20, chunk = (size_t)64 << 20;
-  size_t len = ((size_t)size + huge - 1) / huge * huge;
-  uint8_t *q = mmap(NULL, len ? len : huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  size_t len = size ? ((size_t)size + huge - 1) / huge * huge : huge;
+  uint8_t *q = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (q == MAP_FAILED)
     return rt_error(MODC_ERR_NOMEM, "modc_open: cannot allocate %llu bytes to copy weights file "
                     "'%s' into (MODC_WEIGHTS_LOAD=copy): %s", (unsigned long long)size, path, strerror(errno));
@@ -130,7 +130,7 @@ static int copy_blob(modc_model *m, const char *path, uint64_t off, uint64_t siz
     if (hi > lo) madvise((void *)lo, hi - lo, MADV_DONTNEED); /* the file's pages leave this process */
   }
   munmap(m->map, m->map_size);
-  m->map = q, m->map_size = len ? len : huge;
+  m->map = q, m->map_size = len;
   m->weights = q;
   return 0;
 }

@@ -183,10 +183,8 @@ static int parse_value(const char *a, const char *v, Opts *o) {
   else if (!strcmp(a, "--kv")) o->kv = v;
   else if (!strcmp(a, "--dump")) o->dump = v;
   else if (!strcmp(a, "--vs")) o->vs = v;
-  else if (!strcmp(a, "--weights-load")) {
-    if (strcmp(v, "map") && strcmp(v, "copy")) return bfail("--weights-load is '%s'; expected map or copy", v);
-    o->load = v;
-  } else return -1;   /* not an option that takes a value */
+  else if (!strcmp(a, "--weights-load")) o->load = v;   /* checked after the loop */
+  else return -1;   /* not an option that takes a value */
   return 0;
 }
 
@@ -214,6 +212,8 @@ static int parse_bench(int argc, char **argv, Opts *o) {
     o->lib = a;
   }
   if (!o->lib) return bfail("no library given (see modc bench --help)");
+  if (o->load && strcmp(o->load, "map") && strcmp(o->load, "copy"))
+    return bfail("--weights-load is '%s'; expected map or copy", o->load);
   if (o->load && setenv("MODC_WEIGHTS_LOAD", o->load, 1)) return bfail("setenv: %s", strerror(errno));
   if (!o->threads) {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -701,25 +701,31 @@ static double load_average(void) {
   return a;
 }
 
+/* modc_open copies the weights (MODC_WEIGHTS_LOAD=copy, which --weights-load sets) */
+static int weights_copied(void) {
+  const char *v = getenv("MODC_WEIGHTS_LOAD");
+  return v && !strcmp(v, "copy");
+}
+
 static void print_model(const Lib *l, modc_model *m, const Opts *o, const Dims *dm) {
   const modc_info *in = l->info(m);
   double wbytes = total_bytes(dm);
-  const char *load = getenv("MODC_WEIGHTS_LOAD");
+  int copied = weights_copied();
   printf("modc bench: %s (%s), %s, %d threads, weights %s%s\n", in->name, o->lib, in->target_cpu, o->threads,
-         dm->wb == 2 ? "bf16" : dm->wb == 4 ? "f32" : "?", load && !strcmp(load, "copy") ? " copied into memory" : "");
+         dm->wb == 2 ? "bf16" : dm->wb == 4 ? "f32" : "?", copied ? " copied into memory" : "");
   printf("model: vocab %d, d_model %d, %d layers, %d heads (%d kv), d_ff %d, %.1f MB of weights; routed layers:",
          dm->V, dm->d, dm->L, dm->H, dm->KVH, dm->dff, wbytes / 1e6);
   for (int i = 0; i < dm->L; i++)
     if (dm->routed[i]) printf(" %d (%g)", i, dm->cap[i]);
   printf("%s\n", dm->n_routed ? "" : " none");
   print_machine(o);
-  printf("modc_open %.1f ms (weights %s)\n", o->open_s * 1e3, load && !strcmp(load, "copy") ? "copied" : "mapped");
+  printf("modc_open %.1f ms (weights %s)\n", o->open_s * 1e3, copied ? "copied" : "mapped");
   printf("load average %.2f\n", load_average());
   kv("model", "%s", in->name);
   kv("threads", "%d", o->threads);
   kv("weight_bytes", "%d", dm->wb);
   kv("open_ms", "%.6g", o->open_s * 1e3);
-  kv("weights_load", "%s", getenv("MODC_WEIGHTS_LOAD") && getenv("MODC_WEIGHTS_LOAD")[0] ? getenv("MODC_WEIGHTS_LOAD") : "map");
+  kv("weights_load", "%s", copied ? "copy" : "map");
   kv("routed_layers", "%d", dm->n_routed);
   kv("weights_mb", "%.6g", wbytes / 1e6);
   kv("peak_gflops", "%.6g", o->peak);
@@ -887,10 +893,9 @@ static int bench_vs(const Lib *la, modc_model *ma, const Opts *o) {
   if (!rc) {
     print_model(la, ma, o, &dm);
     printf("B: %s, %s\n", o->vs, b->target_cpu);
-    const char *load = getenv("MODC_WEIGHTS_LOAD");
     if (shared)
       printf("B reads A's weights file %s (the same bytes: %s)\n", wa,
-             load && !strcmp(load, "copy") ? "each library copies them into memory" : "both libraries read the same pages");
+             weights_copied() ? "each library copies them into memory" : "both libraries read the same pages");
     else printf("B reads its own weights file (A's is not found or packed otherwise): page placement may bias the ratios\n");
     kv("ab.shared_weights", "%d", shared);
     rc = bench_ab(sd, o, &dm);

@@ -10,3 +10,5 @@ add_test(NAME bench_calibrate COMMAND test_calibrate ${CMAKE_CURRENT_BINARY_DIR}
 # (tests/bench/test_gguf.sh); skipped without numpy.
 add_test(NAME bench_gguf COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bench/test_gguf.sh ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/bench_gguf_work)
 set_tests_properties(bench_gguf PROPERTIES SKIP_RETURN_CODE 77)
+# bench/fma_pairs.c's lines for this machine's CPUs, and its refusals of bad options.
+add_test(NAME bench_fma_pairs COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bench/test_fma_pairs.sh $<TARGET_FILE:fma_pairs>)

@@ -45,7 +45,7 @@ static void run_rows(modc_model *m, int shape, int batch, int seq_len,
   for (int b = 0; b < batch; b++) {
     x.tokens = tokens + (int64_t)b * seq_len;
     x.out = logits + (int64_t)b * seq_len * d->vocab_size;
-    d->forward[shape](&x);
+    rt_run_graph(d->forward[shape], &x);
   }
 }
 

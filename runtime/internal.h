@@ -4,6 +4,7 @@
  * defines `modc__desc` (exec.h).  All state lives in the two context structs below; the one
  * global is the thread-local error message (error.c).  Every buffer a call needs is
  * allocated by modc_open or modc_session_open, so forward/prefill/decode never allocate.
+ * (profile.c keeps a process-wide table too, off unless MODC_PROFILE is set.)
  * Everything declared here is hidden: only the modc_* ABI of modc.h leaves the library.
  */
 #ifndef MODC_RT_INTERNAL_H
@@ -72,6 +73,26 @@ int rt_cpu_prepare(const char *features) RT_HIDDEN;
 /* parallel.c (on pool.c's threads) / topk.c (declared in exec.h, hidden here). */
 void modc_rt_parallel_for(const modc_exec *x, modc_task_fn fn, void *args, int64_t n) RT_HIDDEN;
 void modc_rt_topk(const float *r, int64_t n, int64_t k, int32_t *idx) RT_HIDDEN;
+
+/* profile.c (MODC_PROFILE): rt_prof_start at modc_open reads the variable; rt_prof_on says
+ * whether calls are timed; rt_prof_add counts one call of fn (a kernel's task function, or a
+ * graph with graph = 1): its wall, slowest and mean chunk ns over `threads` threads;
+ * rt_prof_flush (modc_close) appends the table to the file and clears it. */
+void rt_prof_start(void) RT_HIDDEN;
+int rt_prof_on(void) RT_HIDDEN;
+int64_t rt_prof_now(void) RT_HIDDEN;
+void rt_prof_add(const void *fn, int graph, int64_t wall, int64_t max, int64_t mean, int threads) RT_HIDDEN;
+void rt_prof_flush(void) RT_HIDDEN;
+/* g(x), timed as a graph when profiling. */
+static inline void rt_run_graph(modc_graph_fn g, modc_exec *x) {
+  if (!rt_prof_on()) {
+    g(x);
+    return;
+  }
+  int64_t t0 = rt_prof_now();
+  g(x);
+  rt_prof_add((const void *)g, 1, rt_prof_now() - t0, 0, 0, 0);
+}
 
 /* forward.c: check a token array against the vocabulary; the error names index and value. */
 int rt_check_tokens(const char *fn, const int32_t *tokens, int64_t n, int64_t vocab) RT_HIDDEN;

@@ -139,6 +139,7 @@ RT_API int modc_open(const char *weights_path, int n_threads, modc_model **out) 
     return rt_error(MODC_ERR_NOMEM, "modc_open: cannot create the model lock");
   }
   m->nthreads = pick_threads(d, n_threads);
+  rt_prof_start();
   rc = rt_weights_open(m, weights_path);
   if (!rc) rc = alloc_forward(m);
   if (!rc) rc = start_pool(m);
@@ -154,6 +155,7 @@ RT_API int modc_open(const char *weights_path, int n_threads, modc_model **out) 
 /* Sessions of m must be closed first: they keep pointers into it. */
 RT_API void modc_close(modc_model *m) {
   if (!m) return;
+  rt_prof_flush();
   rt_pool_destroy(m->pool);
   rt_weights_close(m);
   free(m->arena);

@@ -13,8 +13,10 @@
  *            any other (another user thread's session) opens an OpenMP region as before the
  *            pool existed.  Under ThreadSanitizer that region is serial too: libgomp is not
  *            instrumented, so TSan would report its threads' every access as a race.
+ * With MODC_PROFILE set (profile.c) each call is timed, and each thread's chunk inside it.
  */
 #include <omp.h>
+#include <string.h>
 #include "pool.h"
 
 #define RT_GRAIN 16
@@ -42,14 +44,16 @@ typedef struct Split {
   modc_task_fn fn;
   void *args;
   int64_t n;
+  int64_t *ns;     /* profiling: [nt] each thread's chunk time, else NULL */
 } Split;
 
 /* rt_job_fn: thread t's chunk of the split. */
 static void run_chunk(void *ctx, int t, int nt) {
   const Split *s = ctx;
-  int64_t lo, hi;
+  int64_t lo, hi, t0 = s->ns ? rt_prof_now() : 0;
   chunk_bounds(s->n, t, nt, &lo, &hi);
   if (lo < hi) s->fn(s->args, lo, hi);
+  if (s->ns) s->ns[t] = rt_prof_now() - t0;
 }
 
 static void run_openmp(const Split *s, int nt) {
@@ -65,12 +69,35 @@ static int pick_threads(const modc_exec *x, int64_t n) {
   return (int)nt;
 }
 
+/* Runs s on nt threads by the first path that takes it; returns the threads that ran chunks
+ * (1: serially, s->ns untouched). */
+static int run_split(const modc_exec *x, Split *s, int nt) {
+  rt_pool *p = nt > 1 ? x->pool : NULL;
+  if (p && nt <= rt_pool_threads(p) && rt_pool_run(p, run_chunk, s, nt) == 0) return nt;
+  if (nt > 1 && RT_OMP_FALLBACK && !(p && rt_pool_is_worker(p))) {
+    run_openmp(s, nt);
+    return nt;
+  }
+  s->fn(s->args, 0, s->n);
+  return 1;
+}
+
+/* run_split timed for profile.c: the call's wall, its slowest and its mean chunk. */
+static void run_profiled(const modc_exec *x, Split *s, int nt) {
+  int64_t ns[nt], t0 = rt_prof_now();
+  memset(ns, 0, sizeof ns);
+  s->ns = ns;
+  int ran = run_split(x, s, nt);
+  int64_t wall = rt_prof_now() - t0, max = 0, sum = 0;
+  if (ran == 1) ns[0] = wall;
+  for (int t = 0; t < ran; t++) max = ns[t] > max ? ns[t] : max, sum += ns[t];
+  rt_prof_add((const void *)s->fn, 0, wall, max, sum / ran, ran);
+}
+
 void modc_rt_parallel_for(const modc_exec *x, modc_task_fn fn, void *args, int64_t n) {
   if (n <= 0) return;
   int nt = pick_threads(x, n);
-  Split s = {fn, args, n};
-  rt_pool *p = nt > 1 ? x->pool : NULL;
-  if (p && nt <= rt_pool_threads(p) && rt_pool_run(p, run_chunk, &s, nt) == 0) return;
-  if (nt > 1 && RT_OMP_FALLBACK && !(p && rt_pool_is_worker(p))) run_openmp(&s, nt);
-  else fn(args, 0, n);
+  Split s = {fn, args, n, NULL};
+  if (rt_prof_on()) run_profiled(x, &s, nt);
+  else run_split(x, &s, nt);
 }

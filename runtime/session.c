@@ -118,7 +118,7 @@ static int run_session(const char *fn, modc_session *s, const int32_t *tokens, i
     .kv_v = s->kv_v, .kv_pos = s->kv_pos, .kv_len = s->kv_len, .route = s->route,
     .nthreads = m->nthreads, .pool = m->pool,
   };
-  m->desc->session(&x);
+  rt_run_graph(m->desc->session, &x);
   s->len += n;
   return 0;
 }

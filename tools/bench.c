@@ -33,6 +33,7 @@
 #include <unistd.h>
 #include "runtime/modc_load.h"
 #include "bench.h"
+#include "bench_prof.h"
 #include "calibrate.h"
 #include "cli.h"
 #include "timing.h"
@@ -75,6 +76,11 @@ static const char usage_bench[] =
   "                     min, max); --repeats rounds (default 5).  OTHER reads LIB's weights\n"
   "                     file when its packing is the same (one set of pages for both: copies\n"
   "                     of a file can time apart on a VM), else its own, and says which\n"
+  "  --profile          also time every kernel call (the runtime's MODC_PROFILE) and print\n"
+  "                     where the run's time went: kernels by kind and the slowest ones, each\n"
+  "                     split into work, load imbalance across threads and dispatch and join,\n"
+  "                     and the time between kernels; warm-ups included, timings a little\n"
+  "                     inflated by the clock reads (not with --vs)\n"
   "  -q                 no progress lines\n";
 
 /* ------------------------------------------------------------------ plumbing */
@@ -83,7 +89,7 @@ typedef ModcLib Lib;
 
 typedef struct Opts {
   const char *lib, *header, *weights, *kv, *dump, *vs, *load;
-  int threads, repeats, warmup, prefill, decode, forward, session, quiet, recalibrate;
+  int threads, repeats, warmup, prefill, decode, forward, session, quiet, recalibrate, profile;
   double peak, dram;   /* the ceilings compared with: given, else from machine_figures() */
   const char *peak_src, *dram_src;   /* "given", "measured" or "cached" */
   Calib cal;           /* the calibration, when one of them was not given */
@@ -197,6 +203,7 @@ static int parse_bench(int argc, char **argv, Opts *o) {
     if (!strcmp(a, "--no-forward")) { o->forward = 0; continue; }
     if (!strcmp(a, "--no-session")) { o->session = 0; continue; }
     if (!strcmp(a, "--recalibrate")) { o->recalibrate = 1; continue; }
+    if (!strcmp(a, "--profile")) { o->profile = 1; continue; }
     if (!strcmp(a, "-q")) { o->quiet = 1; continue; }
     if (a[0] == '-' && a[1]) {
       Opts probe = *o;   /* is it an option that takes a value? */
@@ -212,6 +219,7 @@ static int parse_bench(int argc, char **argv, Opts *o) {
     o->lib = a;
   }
   if (!o->lib) return bfail("no library given (see modc bench --help)");
+  if (o->profile && o->vs) return bfail("--profile times one library; it cannot be combined with --vs");
   if (o->load && strcmp(o->load, "map") && strcmp(o->load, "copy"))
     return bfail("--weights-load is '%s'; expected map or copy", o->load);
   if (o->load && setenv("MODC_WEIGHTS_LOAD", o->load, 1)) return bfail("setenv: %s", strerror(errno));
@@ -938,6 +946,8 @@ int bench_main(int argc, char **argv) {
   if (o.kv && !(kvf = fopen(o.kv, "w"))) return bfail("cannot write '%s': %s", o.kv, strerror(errno));
   modc_model *m;
   int rc = 1;
+  char prof[4096] = "";
+  if (o.profile && prof_begin(prof, sizeof prof)) return 1;
   double t0 = timing_now();
   if (l.open(o.weights, o.threads, &m)) bfail("modc_open: %s", l.last_error());
   else {
@@ -945,6 +955,8 @@ int bench_main(int argc, char **argv) {
     rc = o.vs ? bench_vs(&l, m, &o) : bench_model(&l, m, &o);
     l.close(m);
   }
+  if (o.profile && !rc) rc = prof_report(prof, o.lib, o.threads, kvf);
+  else if (o.profile) unlink(prof);
   if (kvf && fclose(kvf) && !rc) rc = bfail("writing '%s' failed", o.kv);
   kvf = NULL;
   return rc;

@@ -102,6 +102,20 @@ refuse "bench --weights-load of another value" "--weights-load is 'mmap'; expect
   "$B/modc" bench a/libsmall.so --weights-load mmap
 MODC_WEIGHTS_LOAD=mmap refuse "MODC_WEIGHTS_LOAD of another value" "MODC_WEIGHTS_LOAD is 'mmap'; expected map or copy" \
   "$B/modc" bench a/libsmall.so -q
+# --profile (MODC_PROFILE): where the time went, the logits unchanged; the raw table's lines
+"$B/modc" bench a/libsmall.so --repeats 1 --warmup 0 --prefill 8 --decode 6 --threads 2 --profile --kv prof.kv \
+  --dump dumpp -q > prof.txt 2>&1 && ok "bench --profile" || bad "bench --profile: $(cat prof.txt)"
+for w in "profile (MODC_PROFILE" "by kind:" "top kernels:" "k_matmul"; do expect "bench --profile prints $w" "$w" prof.txt; done
+cmp -s dump.logits dumpp.logits && cmp -s dump.decode.logits dumpp.decode.logits && ok "profiling: the same logits" \
+  || bad "profiling changes the logits"
+awk -F= '{ v[$1] = $2 } END { g = v["profile.graph_ms"]; k = v["profile.kernel_ms"]; s = v["profile.work_ms"] + v["profile.imbalance_ms"] + v["profile.dispatch_ms"]
+  exit !(g > 0 && k > 0 && k <= g && v["profile.kernels"] >= 4 && s > 0.999 * k && s < 1.001 * k) }' prof.kv \
+  && ok "profile totals: kernels within the graphs, work + imbalance + dispatch = kernels" || bad "profile totals: $(grep profile prof.kv)"
+MODC_PROFILE=$W/raw.prof "$B/modc" bench a/libsmall.so --repeats 1 --warmup 0 --prefill 8 --decode 6 -q > /dev/null 2>&1
+awk '$1 == "kernel" || $1 == "graph" { n[$1]++; if (NF != 8 || $2 !~ /^0x/ || $3 < 1 || $4 < 0 || $5 > $4 || $6 > $5) bad++; w[$1] += $4 }
+  END { exit !(n["kernel"] >= 4 && n["graph"] >= 2 && !bad && w["kernel"] <= w["graph"]) }' raw.prof \
+  && ok "MODC_PROFILE writes a kernel and graph table" || bad "MODC_PROFILE table: $(head -3 raw.prof)"
+refuse "bench --profile with --vs" "cannot be combined with --vs" "$B/modc" bench a/libsmall.so --profile --vs a/libsmall.so
 refuse "bench: an unknown last option" "unknown option '--no-decode'" "$B/modc" bench a/libsmall.so --no-decode
 refuse "bench: a last option without its value" "--threads needs a value" "$B/modc" bench a/libsmall.so --threads
 # modc bench --vs: two libraries of one model side by side (a and nofuse: the same function)

@@ -5,6 +5,14 @@
  * exactly one chunk and kernels compute an output the same way whatever chunk it falls in, so
  * results are bit-identical for every thread count and for every path below.
  *
+ * Stealing (up to RT_STEAL_MAX threads): a thread works through its own chunk in pieces of
+ * about 1/RT_PIECES of it, front to back, taking each with an atomic add on the chunk's
+ * cursor; when its chunk is done it takes the remaining pieces of the others' chunks the same
+ * way.  So a thread that runs slower (a core shared with another vCPU or process, a busier
+ * memory channel) does less, instead of every thread waiting for it at the join, while each
+ * thread still starts on its own contiguous stretch (the same weight panels and x rows as a
+ * static split).  Pieces are RT_GRAIN multiples, so results are as above.
+ *
  * Paths, in order:
  *   serial   x NULL (codegen's "small work"), one thread, a small range, or a call from
  *            inside a parallel region (a user's OpenMP code): fn(args, 0, n) on this thread;
@@ -16,10 +24,13 @@
  * With MODC_PROFILE set (profile.c) each call is timed, and each thread's chunk inside it.
  */
 #include <omp.h>
+#include <stdatomic.h>
 #include <string.h>
 #include "pool.h"
 
 #define RT_GRAIN 16
+#define RT_STEAL_MAX 64   /* threads up to which calls balance by stealing (cursors on the stack) */
+#define RT_PIECES 4       /* pieces per thread's chunk */
 
 #if defined(__SANITIZE_THREAD__)
 #define RT_OMP_FALLBACK 0
@@ -40,20 +51,54 @@ static void chunk_bounds(int64_t n, int t, int nt, int64_t *lo, int64_t *hi) {
   *hi = b1 * RT_GRAIN < n ? b1 * RT_GRAIN : n;
 }
 
+/* A chunk being worked through: the next piece's first block, and the chunk's end (blocks). */
+typedef struct Cursor {
+  _Alignas(64) _Atomic int64_t next;
+  int64_t end;
+} Cursor;
+
 typedef struct Split {
   modc_task_fn fn;
   void *args;
   int64_t n;
-  int64_t *ns;     /* profiling: [nt] each thread's chunk time, else NULL */
+  int64_t *ns;     /* profiling: [nt] each thread's time in the call, else NULL */
+  Cursor *cur;     /* stealing: [ncur] one per chunk, else NULL (static chunks) */
+  int ncur;
+  int64_t piece;   /* blocks per piece */
 } Split;
 
-/* rt_job_fn: thread t's chunk of the split. */
+/* Takes the next piece of chunk c and runs it; 0 when the chunk is used up. */
+static int take_piece(const Split *s, Cursor *c) {
+  int64_t b = atomic_fetch_add_explicit(&c->next, s->piece, memory_order_relaxed);
+  if (b >= c->end) return 0;
+  int64_t e = b + s->piece < c->end ? b + s->piece : c->end;
+  int64_t lo = b * RT_GRAIN, hi = e * RT_GRAIN < s->n ? e * RT_GRAIN : s->n;
+  if (lo < hi) s->fn(s->args, lo, hi);
+  return 1;
+}
+
+/* rt_job_fn: thread t's chunk of the split, then (stealing) what is left of the others'. */
 static void run_chunk(void *ctx, int t, int nt) {
   const Split *s = ctx;
   int64_t lo, hi, t0 = s->ns ? rt_prof_now() : 0;
-  chunk_bounds(s->n, t, nt, &lo, &hi);
-  if (lo < hi) s->fn(s->args, lo, hi);
+  if (s->cur) {
+    for (int i = 0; i < s->ncur; i++)
+      while (take_piece(s, &s->cur[(t + i) % s->ncur])) {}
+  } else {
+    chunk_bounds(s->n, t, nt, &lo, &hi);
+    if (lo < hi) s->fn(s->args, lo, hi);
+  }
   if (s->ns) s->ns[t] = rt_prof_now() - t0;
+}
+
+/* Cursors over the nt chunks of s (cur[nt]), pieces of about 1/RT_PIECES of a chunk. */
+static void init_cursors(Split *s, Cursor *cur, int nt) {
+  int64_t blocks = (s->n + RT_GRAIN - 1) / RT_GRAIN, piece = blocks / nt / RT_PIECES;
+  for (int t = 0; t < nt; t++) {
+    atomic_init(&cur[t].next, blocks * t / nt);
+    cur[t].end = blocks * (t + 1) / nt;
+  }
+  s->cur = cur, s->ncur = nt, s->piece = piece > 1 ? piece : 1;
 }
 
 static void run_openmp(const Split *s, int nt) {
@@ -72,6 +117,8 @@ static int pick_threads(const modc_exec *x, int64_t n) {
 /* Runs s on nt threads by the first path that takes it; returns the threads that ran chunks
  * (1: serially, s->ns untouched). */
 static int run_split(const modc_exec *x, Split *s, int nt) {
+  Cursor cur[nt > 1 && nt <= RT_STEAL_MAX ? nt : 1];
+  if (nt > 1 && nt <= RT_STEAL_MAX) init_cursors(s, cur, nt);
   rt_pool *p = nt > 1 ? x->pool : NULL;
   if (p && nt <= rt_pool_threads(p) && rt_pool_run(p, run_chunk, s, nt) == 0) return nt;
   if (nt > 1 && RT_OMP_FALLBACK && !(p && rt_pool_is_worker(p))) {
@@ -97,7 +144,7 @@ static void run_profiled(const modc_exec *x, Split *s, int nt) {
 void modc_rt_parallel_for(const modc_exec *x, modc_task_fn fn, void *args, int64_t n) {
   if (n <= 0) return;
   int nt = pick_threads(x, n);
-  Split s = {fn, args, n, NULL};
+  Split s = {fn, args, n, NULL, NULL, 0, 0};
   if (rt_prof_on()) run_profiled(x, &s, nt);
   else run_split(x, &s, nt);
 }

@@ -1,9 +1,10 @@
 /* test_pool.c: the runtime's persistent thread pool (runtime/pool.c) and
  * modc_rt_parallel_for on it (runtime/parallel.c), linked straight from the runtime archive.
  *
- * What must hold: every index of [0, n) is covered by exactly one call, in exactly the chunks
- * of parallel.c's chunk_bounds (multiples of 16, chunk t of nt) so that logits stay
- * bit-identical; part 0 runs on the caller and the others on distinct workers; thousands of
+ * What must hold: every index of [0, n) is covered by exactly one call, in exactly the pieces
+ * of parallel.c (chunk t of nt in multiples of 16, each cut into pieces of max(1, blocks / nt
+ * / 4) blocks from its start; threads steal pieces, never change their bounds) so that logits
+ * stay bit-identical; part 0 runs on the caller and the others on distinct workers; thousands of
  * dispatches in a row; a call that finds the pool busy (a nested call from inside a task, or
  * several user threads at once on one pool) still covers everything and never deadlocks;
  * workers that slept past their spin window wake for the next job; pools are created and
@@ -19,7 +20,9 @@
 
 #define GRAIN 16
 #define MAXN 5000
-#define MAXCHUNKS 64
+#define MAXCHUNKS 256
+#define PIECES 4   /* parallel.c RT_PIECES */
+#define STEAL_MAX 64   /* parallel.c RT_STEAL_MAX */
 
 static int failures;   /* test code: a global is fine */
 #define CHECK(c) do { if (!(c)) { failures++; fprintf(stderr, "%s:%d: CHECK(%s)\n", \
@@ -52,16 +55,20 @@ static int cmp_chunk(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-/* The chunks parallel.c must use: nt = min(nthreads, blocks), one chunk when serial. */
+/* The calls parallel.c must make: nt = min(nthreads, blocks) chunks, one when serial, each
+ * cut into pieces (up to STEAL_MAX threads). */
 static int expected_chunks(int64_t n, int64_t nthreads, int64_t out[][2]) {
   int64_t blocks = (n + GRAIN - 1) / GRAIN, nt = nthreads < blocks ? nthreads : blocks, k = 0;
   if (n <= 0) return 0;
   if (nt <= 1 || n < 2 * GRAIN) nt = 1;
-  for (int64_t t = 0; t < nt; t++) {
-    int64_t b0 = blocks * t / nt * GRAIN, b1 = blocks * (t + 1) / nt * GRAIN;
-    int64_t lo = b0 < n ? b0 : n, hi = b1 < n ? b1 : n;
-    if (lo < hi) out[k][0] = lo, out[k][1] = hi, k++;
-  }
+  int64_t piece = nt > 1 && nt <= STEAL_MAX ? blocks / nt / PIECES : blocks;
+  if (piece < 1) piece = 1;
+  for (int64_t t = 0; t < nt; t++)
+    for (int64_t b = blocks * t / nt, end = blocks * (t + 1) / nt; b < end; b += piece) {
+      int64_t e = b + piece < end ? b + piece : end;
+      int64_t lo = b * GRAIN < n ? b * GRAIN : n, hi = e * GRAIN < n ? e * GRAIN : n;
+      if (lo < hi && k < MAXCHUNKS) out[k][0] = lo, out[k][1] = hi, k++;
+    }
   return (int)k;
 }
 
@@ -165,6 +172,37 @@ static void nested_task(void *ctx, int64_t lo, int64_t hi) {
 
 static Nested nest;
 
+/* Stealing: the caller sleeps in the first piece of its chunk; the workers, done with theirs,
+ * take the rest of it.  n = 4 threads x 8 blocks, pieces of 2 blocks. */
+typedef struct Slow {
+  pthread_t caller;
+  int by_worker[64];   /* per block: 1 when a worker ran it */
+} Slow;
+
+static void slow_task(void *ctx, int64_t lo, int64_t hi) {
+  Slow *q = ctx;
+  int worker = !pthread_equal(pthread_self(), q->caller);
+  if (lo == 0 && !worker) nanosleep(&(struct timespec){0, 200000000}, NULL);
+  for (int64_t b = lo / GRAIN; b < hi / GRAIN; b++) q->by_worker[b] = worker;
+}
+
+static Slow slow;
+
+static void test_steal(void) {
+  rt_pool *p = rt_pool_create(4, RT_POOL_SPIN_NS);
+  modc_exec x = {.nthreads = 4, .pool = p};
+  int stolen = 0, tries = 0;
+  for (; tries < 3 && !stolen; tries++) {   /* a machine too loaded to run a worker in 200 ms retries */
+    memset(&slow, 0, sizeof slow);
+    slow.caller = pthread_self();
+    modc_rt_parallel_for(&x, slow_task, &slow, 32 * GRAIN);
+    for (int b = 2; b < 8; b++) stolen += slow.by_worker[b];
+  }
+  CHECK(stolen > 0);
+  printf("ok steal: %d of the 6 blocks behind the slow caller's piece ran on workers (try %d)\n", stolen, tries);
+  rt_pool_destroy(p);
+}
+
 static void test_nested(void) {
   rt_pool *p = rt_pool_create(4, RT_POOL_SPIN_NS);
   modc_exec x = {.nthreads = 4, .pool = p};
@@ -173,13 +211,14 @@ static void test_nested(void) {
     nest.x = &x, nest.p = p;
     modc_rt_parallel_for(&x, nested_task, &nest, 4 * GRAIN);   /* 4 chunks of one block */
     for (int k = 0; k < 4; k++) {
-      CHECK(nest.busy_seen[k] && nest.on_worker[k] == (k != 0));
-      /* the caller's own nested call may open an OpenMP region (or run serially); a
-       * worker's always runs serially: one chunk */
+      CHECK(nest.busy_seen[k]);
+      /* chunk k runs on any of the threads (they steal each other's pieces); the caller's
+       * own nested call may open an OpenMP region (or run serially), a worker's always runs
+       * serially: one chunk */
       Cover *c = &nest.inner[k];
       int ok = 1;
       for (int i = 0; i < 1000 + k; i++) ok &= c->counts[i] == 1;
-      CHECK(ok && (k == 0 || c->n_chunks == 1));
+      CHECK(ok && (!nest.on_worker[k] || c->n_chunks == 1));
     }
   }
   CHECK(run_cover(&cov, &x, 1000));   /* the pool is free again */
@@ -286,6 +325,7 @@ int main(int argc, char **argv) {
   test_many(quick ? 2000 : 20000);
   test_parts();
   test_nested();
+  test_steal();
   test_concurrent(quick ? 300 : 2000);
   test_sleep();
   test_lifecycle(quick ? 50 : 200);

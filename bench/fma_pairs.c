@@ -13,7 +13,9 @@
  * Lines are "key=value" words so scripts can read them.  An independent check of `modc bench`'s
  * calibrated peak, and the reason a forward's speed-up from 1 to N threads is bounded.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>

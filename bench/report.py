@@ -105,23 +105,28 @@ class Report:
             if op is None:
                 return self.info(what, None, None, ratio_desc, note)
             return self.goal(what, None, None, ratio_desc, op, target, note)
-        pairs.sort(key=lambda p: p[0] / p[1])  # the median; of an even count, the middle one on the goal's bad side
-        x, y = pairs[len(pairs) // 2 if op == "<=" else (len(pairs) - 1) // 2]
+        if op == "within":  # the median distance from 1; of an even count, the farther of the middle two
+            pairs.sort(key=lambda p: abs(p[0] / p[1] - 1))
+        else:  # the median; of an even count, the middle one on the goal's bad side
+            pairs.sort(key=lambda p: p[0] / p[1])
+        x, y = pairs[len(pairs) // 2 if op in ("<=", "within") else (len(pairs) - 1) // 2]
         if len(pairs) > 1:
-            note = (note + "; " if note else "") + "rounds: " + ", ".join("%.3f" % (p[0] / p[1]) for p in pairs)
+            note = (note + "; " if note else "") + "rounds: " + ", ".join(
+                "%.3f" % r for r in sorted(p[0] / p[1] for p in pairs))
         if op is None:
             return self.info(what, (x, fmt_num), (y, fmt_den), ratio_desc, note)
         self.goal(what, (x, fmt_num), (y, fmt_den), ratio_desc, op, target, note)
 
     def goal(self, what, fig, ref, ratio_desc, op, target, note=""):
-        """a target row: figure, reference, ratio fig/ref against target (op '<=' or '>=')"""
+        """a target row: figure, reference, ratio fig/ref against target (op '<=' or '>=', or
+        'within': the ratio in 1 +- target)"""
+        want = "%s within 1 ± %g" % (ratio_desc, target) if op == "within" else "%s %s %g" % (ratio_desc, op, target)
         if fig is None or ref is None:
-            self.rows.append((what, "not measured", "", "", "%s %s %g" % (ratio_desc, op, target), "n/a", note))
+            self.rows.append((what, "not measured", "", "", want, "n/a", note))
             return
         r = fig[0] / ref[0]
-        ok = r <= target if op == "<=" else r >= target
-        self.rows.append((what, fig[1] % fig[0], ref[1] % ref[0], "%.3f" % r,
-                          "%s %s %g" % (ratio_desc, op, target), "pass" if ok else "**fail**", note))
+        ok = abs(r - 1) <= target if op == "within" else r <= target if op == "<=" else r >= target
+        self.rows.append((what, fig[1] % fig[0], ref[1] % ref[0], "%.3f" % r, want, "pass" if ok else "**fail**", note))
 
     def info(self, what, fig, ref, ratio_desc, note=""):
         """a row measured for information, with no goal of its own"""
@@ -197,9 +202,20 @@ def goals(R):
                           (model, "forward.ms"), "%.0f ms", "modc %.1f ms", "PyTorch / modc", ">=", 3,
                           "%s thread%s" % ("%d" % th if th else "?", "" if th == 1 else "s"))
     llama_goals(R)
+    machine_goals(R)
     for m in ("dense12", "mod12"):
         R.goal("`modc compile` %s (f32, weight packing included)" % m, f(g("compile", "compile.%s.s" % m), "%.2f s"),
                (5.0, "%g s"), "time / 5 s", "<=", 1, "")
+
+
+def machine_goals(R):
+    """modc bench's calibrated peak and DRAM read against the independent probes run beside it"""
+    R.goal_rounds("modc bench's f32 FMA peak vs bench/fma_pairs", ("calib", "peak_gflops"),
+                  ("probe", "probe.fma_gflops"), "%.0f GFLOP/s", "fma_pairs %.0f GFLOP/s", "modc / probe", "within",
+                  0.15, "the same thread count; fma_pairs pins its threads, modc's calibration does not")
+    R.goal_rounds("modc bench's DRAM read vs bench/read_bw", ("calib", "dram_gbs"), ("probe", "probe.read_gbs"),
+                  "%.1f GB/s", "read_bw %.1f GB/s", "modc / probe", "within", 0.15,
+                  "read_bw: pinned threads, whole slices per pass, integer sums over 8x the last-level cache")
 
 
 def llama_note(R, dt, test, matched=False):

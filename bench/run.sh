@@ -89,6 +89,27 @@ compile mod12 "$W/mod12.yaml" "$W/mod12"
 compile dense12_bf16 "$W/dense12.yaml" "$W/dense12_bf16" --weights-dtype bf16
 compile mod12_bf16 "$W/mod12.yaml" "$W/mod12_bf16" --weights-dtype bf16
 
+# ---- the machine's figures against independent probes: modc bench's calibration (peak and
+# DRAM read at THREADS) beside bench/fma_pairs and bench/read_bw, ROUNDS times interleaved
+probe_kv() {   # probe_kv R: calib.rR.kv (modc bench) and probe.rR.kv (the probes)
+  local r=$1 fma
+  "$MODC" bench "$W/dense12/libdense12.so" --threads "$THREADS" --no-forward --no-session --recalibrate -q \
+    --kv "$OUT/kv/calib.r$r.kv" > /dev/null
+  fma=$("$B/fma_pairs" --cpus "$THREADS" --ms 50) || fma=""
+  if [ "$THREADS" = 1 ]; then
+    echo "$fma" | sed -n 's/.*alone_gflops=\([0-9.]*\).*/probe.fma_gflops=\1/p'
+  else
+    echo "$fma" | sed -n "s/^threads=$THREADS total_gflops=\([0-9.]*\).*/probe.fma_gflops=\1/p"
+  fi >> "$OUT/kv/probe.r$r.kv"
+  { "$B/read_bw" --threads "$THREADS" || true; } | sed -n 's/.*best_gbs=\([0-9.]*\).*/probe.read_gbs=\1/p' >> "$OUT/kv/probe.r$r.kv"
+  echo "$fma" > "$OUT/fma_pairs.r$r.txt"
+}
+if [ -x "$B/fma_pairs" ] && [ -x "$B/read_bw" ]; then
+  for r in $(seq "$ROUNDS"); do log "machine figures, round $r: modc bench's calibration, fma_pairs, read_bw"; probe_kv "$r"; done
+else
+  log "fma_pairs or read_bw not built in $B: modc bench's figures go unchecked"
+fi
+
 # bench KVNAME LIB [flags...]; the first one measures the machine's peak and bandwidth afresh
 # (modc bench's cache may hold figures taken while other work ran), the rest reuse them
 recal=--recalibrate

@@ -12,3 +12,5 @@ add_test(NAME bench_gguf COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bench/test_gguf.
 set_tests_properties(bench_gguf PROPERTIES SKIP_RETURN_CODE 77)
 # bench/fma_pairs.c's lines for this machine's CPUs, and its refusals of bad options.
 add_test(NAME bench_fma_pairs COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bench/test_fma_pairs.sh $<TARGET_FILE:fma_pairs>)
+# bench/read_bw.c's line on small buffers, and its refusals of bad options.
+add_test(NAME bench_read_bw COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bench/test_read_bw.sh $<TARGET_FILE:read_bw>)

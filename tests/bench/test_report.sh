@@ -109,5 +109,20 @@ has "dense decode vs llama.cpp tg128 (f32)" "| modc 44.0 tokens/s | llama.cpp 38
   "tg128: modc's decode from an empty context"
 has "dense decode vs llama.cpp tg128 (f32)" "both decode 128 tokens from an empty context" "tg128 note says the contexts match"
 has "dense decode vs llama.cpp tg128 (bf16)" "modc decodes after its 512-token prefill" "tg128 without llamatg keeps the prefill's decode"
+# the machine's figures against the probes, round by round: peak 480/500, 470/400, 490/500
+# (0.960, 1.175, 0.980: the median distance from 1 is 0.960's, a pass); DRAM 50/40, 52/40,
+# 60/40 (1.250, 1.300, 1.500: a fail at 1.300); no probe files: not measured
+has "modc bench's f32 FMA peak vs bench/fma_pairs" "| not measured |" "no probes: the peak row is not measured"
+for r in 1 2 3; do
+  pk=(480 470 490) fp=(500 400 500) dr=(50 52 60)
+  kv "calib.r$r" "peak_gflops=${pk[r-1]}" "dram_gbs=${dr[r-1]}"
+  kv "probe.r$r" "probe.fma_gflops=${fp[r-1]}" probe.read_gbs=40
+done
+python3 "$report" kv report.md capacity.dat > out.txt 2>&1 || bad "report.py with probes: $(cat out.txt)"
+has "modc bench's f32 FMA peak vs bench/fma_pairs" "| 480 GFLOP/s | fma_pairs 500 GFLOP/s | 0.960 | modc / probe within 1 ± 0.15 | pass |" \
+  "peak within 15% of fma_pairs at the median round"
+has "modc bench's f32 FMA peak vs bench/fma_pairs" "rounds: 0.960, 0.980, 1.175" "peak rounds listed"
+has "modc bench's DRAM read vs bench/read_bw" "| 52.0 GB/s | read_bw 40.0 GB/s | 1.300 | modc / probe within 1 ± 0.15 | \*\*fail\*\* |" \
+  "DRAM 30% over read_bw fails"
 [ "$fails" = 0 ] && echo "test_report: all passed" || echo "test_report: $fails failed"
 [ "$fails" = 0 ]

@@ -879,7 +879,10 @@ static int weights_of_a(const modc_info *a, const Opts *o, char *buf, size_t n) 
 /* --vs: both libraries open, the same model (vocabulary, layers, shapes), then bench_ab.  B
  * reads A's weights file where B accepts it (modc_open checks its hash: the same packing), so
  * both read the same pages: on a VM, two copies of one file were measured to time a forward
- * 1.4-1.5x apart (where the host backs their pages decides), more than most A/B effects. */
+ * 1.4-1.5x apart (where the host backs their pages decides), more than most A/B effects.  With
+ * MODC_WEIGHTS_LOAD=copy each library still copies into its own memory: the same A/B of two
+ * dense12 builds on the 2-core VM gave decode B/A 1.127, then 0.965, copied; 1.027 and (the
+ * order swapped) 1/0.984 mapped.  The report says so. */
 static int bench_vs(const Lib *la, modc_model *ma, const Opts *o) {
   Lib lb;
   modc_model *mb = NULL;
@@ -903,7 +906,9 @@ static int bench_vs(const Lib *la, modc_model *ma, const Opts *o) {
     printf("B: %s, %s\n", o->vs, b->target_cpu);
     if (shared)
       printf("B reads A's weights file %s (the same bytes: %s)\n", wa,
-             weights_copied() ? "each library copies them into memory" : "both libraries read the same pages");
+             weights_copied() ? "each library copies them into its own memory, whose placement may bias the ratios: "
+                                "--weights-load map shares one set of pages"
+                              : "both libraries read the same pages");
     else printf("B reads its own weights file (A's is not found or packed otherwise): page placement may bias the ratios\n");
     kv("ab.shared_weights", "%d", shared);
     rc = bench_ab(sd, o, &dm);

@@ -132,6 +132,10 @@ done
 grep -q "^ab.shared_weights=1" ab.kv && expect "bench --vs: B reads A's weights" "B reads A's weights file a/small.weights" ab.txt \
   || bad "bench --vs did not share a's weights with nofuse: $(grep -i weights ab.txt)"
 expect "bench --vs: bf16 B keeps its own weights" "B reads its own weights file" ab2.txt
+# copied weights: each library holds its own copy, and --vs says that this may bias the ratios
+"$B/modc" bench a/libsmall.so --vs nofuse/libsmall.so --weights-load copy --no-session --repeats 1 -q > ab3.txt 2>&1 \
+  && expect "bench --vs --weights-load copy warns of its copies" "placement may bias the ratios: --weights-load map" ab3.txt \
+  || bad "bench --vs copy: $(cat ab3.txt)"
 sed 's/d_model: [0-9]*/d_model: 64/; s/^name: small/name: wider/; s/weights: small/weights: wider/' small.yaml > wider.yaml
 "$B/modc-randweights" wider.yaml > /dev/null 2>&1 && "$B/modc" compile wider.yaml -o w/libwider.so -q 2> /dev/null
 refuse "bench --vs of another model" "are not the same model" "$B/modc" bench a/libsmall.so --vs w/libwider.so -q

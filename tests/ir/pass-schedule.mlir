@@ -2,7 +2,7 @@
 // the target description: AVX-512 (32 zmm: a 12x32 tile over 32-wide panels, 6x32x2 for
 // silu_mul), AVX2 (16 ymm: the 6x16 tile over the 16-wide panels its packer writes, 2x16x2
 // for silu_mul, one register left spare), a 16-core AVX-512 target (work cut into >= 8
-// items per core), and the portable default of modc-opt without --cpu.  Rows per item (mc) follow the L2 size: half
+// items per core, attention spread from less work), and the portable default of modc-opt without --cpu.  Rows per item (mc) follow the L2 size: half
 // of it holds an item's x rows.  A record already in the text is kept; records print and
 // parse back unchanged.
 // RUN: modc-opt %s --pass schedule | FileCheck %s --check-prefix=DEFAULT
@@ -36,6 +36,7 @@
 // MANY-LABEL: graph @avx512_packed
 // MANY: matmul %8, %3 : f32[64,768] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 288, items = 128,
 // MANY: matmul_silu_mul {{.*}} #matmul{vw = 16, regs = 32, nr = 32, mr = 6, mr_tail = 2, ku = 4, mc = 144, items = 128,
+// MANY: attention {{.*}} #attn{vw = 16, regs = 32, mr = 8, kb = 32, cv = 3, qb = 64, dq = 4, dkb = 16, par_min = 16384}
 
 // bf16 weights whose K is a multiple of 32: AMX tiles from 32 rows where the target has
 // amx-bf16 (sapphirerapids), never elsewhere.

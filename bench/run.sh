@@ -89,10 +89,20 @@ compile mod12 "$W/mod12.yaml" "$W/mod12"
 compile dense12_bf16 "$W/dense12.yaml" "$W/dense12_bf16" --weights-dtype bf16
 compile mod12_bf16 "$W/mod12.yaml" "$W/mod12_bf16" --weights-dtype bf16
 
+# Settle before a measurement: the compiles just wrote GBs of weights that the kernel is still
+# writing back (measured: dense decode 12.5 ms/step right after them, 7.1 ms settled; the DRAM
+# calibration 28.6 GB/s against 45-54 settled), and the previous bench's two threads still weigh
+# on the 1-minute load average (up to 40 s).
+settle() {
+  sync
+  for _ in $(seq 40); do awk '{ exit !($1 < 1.2) }' /proc/loadavg && break; sleep 1; done
+}
+
 # ---- the machine's figures against independent probes: modc bench's calibration (peak and
 # DRAM read at THREADS) beside bench/fma_pairs and bench/read_bw, ROUNDS times interleaved
 probe_kv() {   # probe_kv R: calib.rR.kv (modc bench) and probe.rR.kv (the probes)
   local r=$1 fma
+  settle
   "$MODC" bench "$W/dense12/libdense12.so" --threads "$THREADS" --no-forward --no-session --recalibrate -q \
     --kv "$OUT/kv/calib.r$r.kv" > /dev/null
   fma=$("$B/fma_pairs" --cpus "$THREADS" --ms 50) || fma=""
@@ -115,11 +125,7 @@ fi
 recal=--recalibrate
 bench() {
   local kv=$1 lib=$2; shift 2
-  # Settle first: the compiles just wrote GBs of weights that the kernel is still writing
-  # back (measured: dense decode 12.5 ms/step right after them, 7.1 ms settled), and the
-  # previous bench's two threads still weigh on the 1-minute load average (up to 40 s).
-  sync
-  for _ in $(seq 40); do awk '{ exit !($1 < 1.2) }' /proc/loadavg && break; sleep 1; done
+  settle
   log "modc bench $lib $*"
   "$MODC" bench "$lib" --threads "$THREADS" --repeats "$REPEATS" --prefill "$PREFILL" --decode "$DECODE" \
     --weights-load "$WEIGHTS_LOAD" --kv "$OUT/kv/$kv.kv" $recal "$@" | tee "$OUT/$kv.txt"

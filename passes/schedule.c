@@ -38,9 +38,10 @@
 /* Attention's work unit (2 x rows x keys x heads x head dim) runs far below a GEMM's rate: a
  * decode step's kv_attention over 65 keys of 12 heads (100K) took 16 us on one thread, ~7% of
  * dense12's 16-thread decode step.  On more than two cores its heads spread over the threads
- * from 1/8 of PAR_MIN_WORK (~11 such keys): decode 0.958 of the time at 16 threads (the GPU
- * machine's Xeon, weights copied).  On two it cost 1.6-2.7% (Zen 5 VM, mapped, both orders):
- * there half of 16 us does not pay for waking the other thread. */
+ * from 1/8 of PAR_MIN_WORK (~11 such keys): decode 0.957 and 0.959 of the time at 16 threads
+ * (the GPU machine's Xeon, weights mapped, both orders), 1.0 at 4.  On two it cost 1.6-2.7%
+ * (Zen 5 VM, mapped, both orders): there half of 16 us does not pay for waking the other
+ * thread. */
 #define ATTN_PAR_MIN_MANY (PAR_MIN_WORK / 8)
 #define MAX_ACC 24
 #define AMX_MIN_ROWS 32         /* one AMX tile set's rows: fewer take the FMA tiles */

@@ -10,9 +10,13 @@
  * SSE 6 x 8, NEON 12 x 8.  Panels are two vectors wide for that reason (sched_panel_nr).
  * A tile needs its accumulators plus either one k step's weight vectors and a broadcast or
  * every row's broadcast and one weight vector (ir/sched.h: sched_mm_regs), and one register
- * is left spare: AVX2's silu_mul at 3 x 16 x 2 (12 accumulators, 3 broadcasts, 1 weight
- * vector: all 16) ran its forward call at 1.45-1.75x the time of 2 x 16 x 2 (8 + 3, the
- * record `modc tune --cpu haswell` found on a Zen 5: the full tile spills), so it gets 2 rows.
+ * is left spare.  matmul_silu_mul reads two weights (gate, up) side by side: over 16-wide
+ * panels AVX2 fits only 2 x 16 x 2 (8 accumulators; 3 x 16 x 2 fills all 16 registers and
+ * ran at 1.45-1.75x its time), which ran at 45% of the FMA peak on a Zen 3.  So on fewer
+ * than 32 registers gate and up are packed one vector wide and the tile is 6 x 8 x 2 (12
+ * accumulators, 2 weight vectors, 1 broadcast): that kernel's share of dense12's forward
+ * fell from 459 to 263 ms a call, the forward 1.42x and 1.31x faster (Zen 3, 2 threads,
+ * `modc bench --vs`, both orders).
  *
  * Cache blocking.  A work item's x rows (mc x K floats) stay in half of the core's L2 while
  * the panels stream past, each panel reused by every register tile of the item; mc is at
@@ -50,11 +54,21 @@ int sched_amx_fits(int64_t K, DType dt, int nr, int64_t vw, const TargetDesc *t)
   return (t->features & TF_AMX_BF16) && sched_amx_layout(K, dt == DT_BF16, nr, vw) && sched_amx_pack_fits(K);
 }
 
-int sched_panel_nr(int64_t N, int64_t K, DType dt, const TargetDesc *t) {
+int sched_panel_nr(int64_t N, int64_t K, DType dt, int streams, const TargetDesc *t) {
   (void)K, (void)dt;
   TargetDesc def;
   if (!t) target_default(&def), t = &def;
-  return N <= t->vw ? t->vw : 2 * t->vw;
+  if (N <= t->vw || (streams > 1 && t->vregs < 32)) return t->vw;
+  return 2 * t->vw;
+}
+
+static int ends_with(const char *s, const char *tail) {
+  size_t n = strlen(s), m = strlen(tail);
+  return n >= m && !strcmp(s + n - m, tail);
+}
+
+int sched_weight_streams(const char *name) {
+  return ends_with(name, ".mlp.gate_proj.weight") || ends_with(name, ".mlp.up_proj.weight") ? 2 : 1;
 }
 
 int sched_pack_fits(int64_t K) { return K > 0 && K <= SCHED_PACK_BYTES / (12 * 4); }

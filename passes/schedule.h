@@ -25,8 +25,13 @@
 
 /* Panel width for W[N,K] on target t (NULL: target_default): two vectors of columns (AVX-512
  * 32, AVX2 16, SSE and NEON 8), one vector for matrices at most that wide (routers,
- * predictor heads), to pad less. */
-int sched_panel_nr(int64_t N, int64_t K, DType dt, const TargetDesc *t);
+ * predictor heads), to pad less.  streams: how many weights one kernel reads side by side
+ * (2 for the MLP's gate and up, fused into matmul_silu_mul; else 1); on a target of fewer
+ * than 32 vector registers two streams get one vector each (schedule.c, "Register budget"). */
+int sched_panel_nr(int64_t N, int64_t K, DType dt, int streams, const TargetDesc *t);
+/* How many weights the kernel that reads the named one reads side by side (sched_panel_nr):
+ * 2 for the MLP's gate_proj and up_proj, else 1. */
+int sched_weight_streams(const char *name);
 
 /* Rows of one panel: K, for bf16 rounded up to pair rows. */
 static inline int64_t sched_panel_k(int64_t K, DType dt) { return dt == DT_BF16 ? (K + 1) / 2 * 2 : K; }

@@ -70,7 +70,7 @@ static void add_entry(const char *name, int rank, const int64_t *shape, void *ct
     snprintf(e->name, sizeof e->name, "%s", name);
     e->rank = rank;
     for (int i = 0; i < rank && i < 2; i++) e->shape[i] = shape[i];
-    if (rank == 2 && (!embed || copy == 1)) e->nr = sched_panel_nr(shape[0], shape[1], a->s->weights_dtype, a->t);
+    if (rank == 2 && (!embed || copy == 1)) e->nr = sched_panel_nr(shape[0], shape[1], a->s->weights_dtype, sched_weight_streams(name), a->t);
   }
 }
 

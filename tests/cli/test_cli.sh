@@ -47,6 +47,17 @@ expect_re "mismatch message" "another model" mism.txt
 "$B/modc" compile small.yaml --emit ir -o - -q | "$B/modc-opt" - > /dev/null && ok "emitted IR parses and verifies" || bad "emitted IR does not parse"
 grep -q 'q_proj.weight", offset = [0-9]*, layout = "panel", nr = [0-9]*}' small.mir && grep -q 'embed_tokens.weight", offset = [0-9]*}' small.mir \
   && ok "matmul weights panel-packed, the embedding table row-major" || bad "weight layouts in the IR"
+# the packer's panels follow the target: on 16 ymm registers the MLP's gate and up (read side
+# by side by matmul_silu_mul) are one vector wide and their tile 6 rows high; on 32 zmm two
+"$B/modc" compile small.yaml --cpu haswell --emit ir -o hsw.mir -q
+grep -q 'mlp.gate_proj.weight", offset = [0-9]*, layout = "panel", nr = 8}' hsw.mir \
+  && grep -q 'mlp.up_proj.weight", offset = [0-9]*, layout = "panel", nr = 8}' hsw.mir \
+  && grep -q 'q_proj.weight", offset = [0-9]*, layout = "panel", nr = 16}' hsw.mir \
+  && grep -q 'matmul_silu_mul .*#matmul{vw = 8, regs = 16, nr = 8, mr = 6,' hsw.mir \
+  && ok "AVX2: gate and up packed 8 wide, silu_mul's tile 6 x 8 x 2" || bad "AVX2 gate/up panels or silu_mul tile"
+"$B/modc" compile small.yaml --cpu skylake-avx512 --emit ir -o skx.mir -q
+grep -q 'mlp.gate_proj.weight", offset = [0-9]*, layout = "panel", nr = 32}' skx.mir \
+  && ok "AVX-512: gate packed 32 wide" || bad "AVX-512 gate panel width"
 "$B/modc" compile small.yaml --print-after-all --emit ir -o /dev/null 2> pa.txt
 expect_re "--print-after-all" "IR after lower-mod" pa.txt
 expect_re "--print-after-all shows fusing" "IR after fuse-epilogues" pa.txt

@@ -236,7 +236,8 @@ static int ktarget_init(void) {
   return 0;
 }
 
-static int panel_nr(int64_t N) { return sched_panel_nr(N, 0, DT_F32, &kdesc); }
+/* the packer's panel width for N columns read by a kernel of `streams` weights side by side */
+static int panel_nr(int64_t N, int streams) { return sched_panel_nr(N, 0, DT_F32, streams, &kdesc); }
 
 /* A weight node holding f32 data; dims may be symbols (rows at run time), n the elements. */
 static int fdata(Case *c, int rank, int64_t d0, int64_t d1, const float *vals, int64_t n) {
@@ -400,7 +401,7 @@ static void t_matmul(const char *name, GraphMode mode, int64_t R, int64_t N, int
     if (dt == DT_BF16) w[i] = from_bf16(wb[i]);
   }
   int xi = fdata(c, 2, rd, K, x, R * K);
-  int wi = panel(c, dt, N, K, panel_nr(N), dt == DT_BF16 ? (void *)wb : (void *)w);
+  int wi = panel(c, dt, N, K, panel_nr(N, 1), dt == DT_BF16 ? (void *)wb : (void *)w);
   result(c, OP_MATMUL, 2, (int[]){xi, wi}, DT_F32, 2, rd, N, R * N);
   ref_matmul(x, w, R, N, K, c->ref);
   if (amx_ref(c, dt, K, R)) {
@@ -424,7 +425,7 @@ static void t_matmul_fused(const char *name, GraphMode mode, Op op, int64_t R, i
     }
   int xi = fdata(c, 2, rd, K, x, R * K);
   int wi[2];
-  for (int j = 0; j < 2; j++) wi[j] = panel(c, dt, N, K, panel_nr(N), dt == DT_BF16 ? (void *)wb[j] : (void *)w[j]);
+  for (int j = 0; j < 2; j++) wi[j] = panel(c, dt, N, K, panel_nr(N, op == OP_MATMUL_SILU_MUL ? 2 : 1), dt == DT_BF16 ? (void *)wb[j] : (void *)w[j]);
   int third = op == OP_MATMUL_ADD ? fdata(c, 2, rd, N, r, R * N) : wi[1];
   result(c, op, 3, (int[]){xi, wi[0], third}, DT_F32, 2, rd, N, R * N);
   double *u = calloc((size_t)(R * N + 1), sizeof *u);
@@ -459,7 +460,7 @@ static void t_matmul_routed(const char *name, GraphMode mode, Op op, int64_t R, 
     if (dt == DT_BF16) w[i] = from_bf16(wb[i]);
   }
   for (int64_t i = 0; i < K; i++) gain[i] += 1.0f;
-  int wi = panel(c, dt, N, K, panel_nr(N), dt == DT_BF16 ? (void *)wb : (void *)w), ii = idata(c, kd, idx, k);
+  int wi = panel(c, dt, N, K, panel_nr(N, 1), dt == DT_BF16 ? (void *)wb : (void *)w), ii = idata(c, kd, idx, k);
   double *y = calloc((size_t)(k * N + 1), sizeof *y);
   if (op == OP_MATMUL_NORM_GATHER) {
     int hi = fdata(c, 2, R, K, h, R * K), gi = data(c, DT_F32, 1, K, 0, gain);
@@ -906,7 +907,7 @@ static int mat(Case *c, int64_t n, int64_t k, DType dt) {
   float *w = frands(n * k, 1.0f / sqrtf((float)k) * 1.7f);
   uint16_t *b = malloc((size_t)(n * k) * 2);
   for (int64_t i = 0; i < n * k; i++) b[i] = to_bf16(w[i]);
-  int i = panel(c, dt, n, k, panel_nr(n), dt == DT_BF16 ? (void *)b : (void *)w);
+  int i = panel(c, dt, n, k, panel_nr(n, 1), dt == DT_BF16 ? (void *)b : (void *)w);
   free(w), free(b);
   return i;
 }

@@ -1,7 +1,7 @@
 // pass-schedule.mlir: the schedule pass gives every kernel node its record (ir/sched.h) from
 // the target description: AVX-512 (32 zmm: a 12x32 tile over 32-wide panels, 6x32x2 for
-// silu_mul), AVX2 (16 ymm: the 6x16 tile over the 16-wide panels its packer writes, 2x16x2
-// for silu_mul, one register left spare), a 16-core AVX-512 target (work cut into >= 8
+// silu_mul), AVX2 (16 ymm: the 6x16 tile over the 16-wide panels its packer writes, and
+// 6x8x2 over the 8-wide gate and up panels it writes for silu_mul, one register left spare), a 16-core AVX-512 target (work cut into >= 8
 // items per core, attention spread from less work), and the portable default of modc-opt without --cpu.  Rows per item (mc) follow the L2 size: half
 // of it holds an item's x rows.  A record already in the text is kept; records print and
 // parse back unchanged.
@@ -30,7 +30,7 @@
 // AVX2-LABEL: graph @avx2_packed
 // AVX2: embed {{.*}} #ew{vw = 8, par_min = 131072}
 // AVX2: matmul %8, %3 : f32[64,768] #matmul{vw = 8, regs = 16, nr = 16, mr = 6, mr_tail = 2, ku = 4, mc = 42, items = 0,
-// AVX2: matmul_silu_mul {{.*}} #matmul{vw = 8, regs = 16, nr = 16, mr = 2, mr_tail = 1, ku = 2, mc = 42, items = 0,
+// AVX2: matmul_silu_mul {{.*}} #matmul{vw = 8, regs = 16, nr = 8, mr = 6, mr_tail = 2, ku = 4, mc = 42, items = 0,
 // AVX2: attention {{.*}} #attn{vw = 8, regs = 16, mr = 4, kb = 16, cv = 3, qb = 64, dq = 2, dkb = 4,
 
 // MANY-LABEL: graph @avx512_packed
@@ -74,8 +74,8 @@ graph @avx2_packed mode = forward syms = [] arena = 0 {
   %2 = weight {name = "e", offset = 0} : f32[256,768]
   %3 = weight {name = "wq", offset = 0, layout = "panel", nr = 16} : f32[768,768]
   %4 = weight {name = "n", offset = 0} : f32[768]
-  %5 = weight {name = "gate", offset = 0, layout = "panel", nr = 16} : f32[2048,768]
-  %6 = weight {name = "up", offset = 0, layout = "panel", nr = 16} : f32[2048,768]
+  %5 = weight {name = "gate", offset = 0, layout = "panel", nr = 8} : f32[2048,768]
+  %6 = weight {name = "up", offset = 0, layout = "panel", nr = 8} : f32[2048,768]
   %7 = embed %0, %2 : f32[64,768]
   %8 = rmsnorm %7, %4 {eps = 1e-05} : f32[64,768]
   %9 = matmul %8, %3 : f32[64,768]

@@ -10,20 +10,29 @@
 #
 # RUN is dense (pair_dense), mod (pair_mod, capacity 0.125, 1.5x the steps), mod25
 # (pair_mod25, capacity 0.25, 1.4x) or mod50 (pair_mod50, capacity 0.5, 1.24x); default
-# "dense mod".  Writes OUT/<name>.safetensors and
+# "dense mod".  Deeper MoD models at the twin's training FLOPs (the paper's isoFLOP finding:
+# the MoD model that matches the baseline is the larger one), steps = DENSE_STEPS / cost with
+# cost = 0.22 + 0.78 (dense layers + routed layers x capacity) / 8:
+#   mod10 (10 layers, 1, 3, 5, 7, 9 routed at 0.125, cost 0.768), mod10_25 (the same at 0.25,
+#   0.829), mod12drr (12 layers, all but 0, 3, 6, 9 routed at 0.125, 0.708), mod12drr25 (the
+#   same at 0.25, 0.805), mod10drr25 (10 layers, 1, 2, 4, 5, 7, 8 routed at 0.25, 0.756).  Writes OUT/<name>.safetensors and
 # OUT/<name>_logs.tar (its train_log.txt, stdout and corpus file list) per run.  Environment:
-# SECONDS_CAP (430; a run stopped by it says so in its log, and then it is not at equal FLOPs).
+# SECONDS_CAP (430; a run stopped by it says so in its log, and then it is not at equal FLOPs),
+# COMPILE (0; 1 trains through torch.compile: the same maths, fewer kernel launches), SEED
+# (1234; another seed names its runs NAME_sSEED).
 set -eo pipefail
 export PYTHONUNBUFFERED=1
 out=$1 dense=${2:-3000}
 shift 2 || shift $#
-runs=("$@")
+runs=("$@") seed=${SEED:-1234}
 [ ${#runs[@]} -gt 0 ] || runs=(dense mod)
-W=/tmp/modc_pair
+W=/tmp/modc_pair_s$seed
 rm -rf "$W" && mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 common=(--layers 8 --d-model 256 --heads 4 --kv-heads 2 --d-ff 640 --batch 128 --seq 256
         --corpus stdlib+site --corpus-mb 120 --seconds "${SECONDS_CAP:-430}" --eval-every 500)
+# steps DENSE_LAYERS ROUTED_LAYERS CAPACITY: the twin's steps over a step's cost (above)
+steps() { awk -v d="$dense" -v nd="$1" -v nr="$2" -v c="$3" 'BEGIN { printf "%d", d / (0.22 + 0.78 * (nd + nr * c) / 8) + 0.5 }'; }
 declare -A pid
 for r in "${runs[@]}"; do
   case $r in
@@ -31,10 +40,17 @@ for r in "${runs[@]}"; do
     mod)   args=(--name pair_mod --routing every_other --capacity 0.125 --steps $((dense * 3 / 2))) ;;
     mod25) args=(--name pair_mod25 --routing every_other --capacity 0.25 --steps $((dense * 7 / 5))) ;;
     mod50) args=(--name pair_mod50 --routing every_other --capacity 0.5 --steps $((dense * 31 / 25))) ;;
-    *) echo "run_pair.sh: unknown run '$r' (dense, mod, mod25 or mod50)" >&2; exit 2 ;;
+    mod10) args=(--name pair_mod10 --layers 10 --routing every_other --capacity 0.125 --steps $(steps 5 5 0.125)) ;;
+    mod10_25) args=(--name pair_mod10_25 --layers 10 --routing every_other --capacity 0.25 --steps $(steps 5 5 0.25)) ;;
+    mod12drr) args=(--name pair_mod12drr --layers 12 --routing drr --capacity 0.125 --steps $(steps 4 8 0.125)) ;;
+    mod12drr25) args=(--name pair_mod12drr25 --layers 12 --routing drr --capacity 0.25 --steps $(steps 4 8 0.25)) ;;
+    mod10drr25) args=(--name pair_mod10drr25 --layers 10 --routed 1,2,4,5,7,8 --capacity 0.25 --steps $(steps 4 6 0.25)) ;;
+    *) echo "run_pair.sh: unknown run '$r' (dense, mod, mod25, mod50, mod10, mod10_25, mod12drr, mod12drr25 or mod10drr25)" >&2; exit 2 ;;
   esac
+  [ "${COMPILE:-0}" = 1 ] && args+=(--compile)
+  [ "$seed" = 1234 ] || args+=(--seed "$seed" --name "pair_${r}_s$seed")
   mkdir -p "$W/$r"
-  python3 examples/train/train_mod.py --out "$W/$r" "${args[@]}" "${common[@]}" > "$W/$r.out" 2>&1 &
+  python3 examples/train/train_mod.py --out "$W/$r" "${common[@]}" "${args[@]}" > "$W/$r.out" 2>&1 &
   pid[$r]=$!
 done
 rc=0
@@ -42,6 +58,7 @@ for r in "${runs[@]}"; do wait "${pid[$r]}" || rc=1; done
 for r in "${runs[@]}"; do
   tail -n 4 "$W/$r.out"
   name=pair_$r
+  [ "$seed" = 1234 ] || name=pair_${r}_s$seed
   mv "$W/$r/$name.safetensors" "$out/" || rc=1
   gzip -9 -c "$W/$r/corpus_files.txt" > "$W/$r/corpus_files.txt.gz" && rm -f "$W/$r/corpus_files.txt" "$W/$r/corpus_val.bin"
   cp "$W/$r.out" "$W/$r/stdout.txt"

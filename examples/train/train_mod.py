@@ -52,7 +52,16 @@ def configure(args):
     global D_MODEL, N_LAYERS, N_HEADS, N_KV_HEADS, D_FF, HEAD_DIM, ROUTED, CAPACITY
     D_MODEL, N_LAYERS, N_HEADS, N_KV_HEADS, D_FF = args.d_model, args.layers, args.heads, args.kv_heads, args.d_ff
     HEAD_DIM = D_MODEL // N_HEADS
-    ROUTED = tuple(range(1, N_LAYERS, 2)) if args.routing == "every_other" else ()
+    if args.routed:
+        ROUTED = tuple(sorted({int(i) for i in args.routed.split(",")}))
+        if any(i < 0 or i >= N_LAYERS for i in ROUTED):
+            sys.exit(f"train_mod.py: --routed {args.routed}: layers are 0..{N_LAYERS - 1}")
+    elif args.routing == "every_other":
+        ROUTED = tuple(range(1, N_LAYERS, 2))
+    elif args.routing == "drr":                 # dense, routed, routed: two of every three
+        ROUTED = tuple(i for i in range(N_LAYERS) if i % 3 != 0)
+    else:
+        ROUTED = ()
     CAPACITY = args.capacity
 
 
@@ -329,7 +338,11 @@ def main():
     ap.add_argument("--heads", type=int, default=N_HEADS)
     ap.add_argument("--kv-heads", type=int, default=N_KV_HEADS)
     ap.add_argument("--d-ff", type=int, default=D_FF)
-    ap.add_argument("--routing", choices=("every_other", "none"), default="every_other")
+    ap.add_argument("--routing", choices=("every_other", "drr", "none"), default="every_other",
+                    help="every_other: layers 1, 3, 5, ...; drr: all but every third (1, 2, 4, 5, ...)")
+    ap.add_argument("--routed", default="", help="comma-separated routed layers (overrides --routing)")
+    ap.add_argument("--compile", action="store_true",
+                    help="torch.compile the training forward (same maths, fewer kernel launches)")
     ap.add_argument("--capacity", type=float, default=CAPACITY)
     ap.add_argument("--corpus", choices=("stdlib", "stdlib+site"), default="stdlib")
     args = ap.parse_args()
@@ -371,6 +384,8 @@ def main():
                             lr=args.lr, betas=(0.9, 0.95), eps=1e-8,
                             **({"fused": True} if dev == "cuda" else {}))
     T = args.seq
+    # the compiled model shares the parameters; evaluation runs eager (other batch shapes)
+    step_model = torch.compile(model) if args.compile else model
     gen = torch.Generator(device=dev).manual_seed(args.seed)
 
     def batch(data, B, g=None):
@@ -437,7 +452,14 @@ def main():
             gq["lr"] = lr
         x, y = batch(train_t, args.batch, gen)
         with amp:
-            logits, aux, _ = model(x, "topk")
+            try:
+                logits, aux, _ = step_model(x, "topk")
+            except Exception as e:          # a compiler failure falls back to eager, logged
+                if step_model is model:
+                    raise
+                log(f"torch.compile failed ({type(e).__name__}: {str(e)[:200]}); training eager")
+                step_model = model
+                logits, aux, _ = model(x, "topk")
             ce = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
             loss = ce + args.aux_weight * aux
         opt.zero_grad(set_to_none=True)

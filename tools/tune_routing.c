@@ -10,8 +10,9 @@
  * calibration tokens take the block, from the interpreter's decision scores of the spec as
  * given on the first window), or dense (the layer leaves routing: its block runs on every
  * token, ungated).
- * Search, never the product space: the spec as given; every uniform configuration (all
- * routed layers at one level); then coordinate moves from the best configuration within the
+ * Search, never the product space: the spec as given; the uniform configurations (all
+ * routed layers at one level) from the lowest up to the first over the budget (the levels
+ * above it are slower still); then coordinate moves from the best configuration within the
  * budget: each routed layer one level up or down, then pairs (one up, another down), taking
  * the best NLL within the budget, until no move improves it or the time is spent.  The
  * best configurations within the budget are then measured again (the mean of two runs must
@@ -372,11 +373,19 @@ static RConf *better(const RTuner *u, RConf *best, RConf *c) {
   return within(u, c) && (!best || c->nll < best->nll) ? c : best;
 }
 
+/* Every uniform level from the lowest, up to the first over the budget: a step takes longer
+ * as more tokens take the blocks, so the levels above it cannot meet the budget either, and
+ * the time they would take goes to the per-layer moves instead. */
 static void uniform(RTuner *u, int *rc) {
   signed char lev[SPEC_MAX_LAYERS];
   for (int g = 0; g < RT_LEVELS && !*rc; g++) {
     memset(lev, g, u->nr);
-    get(u, lev, rc);
+    RConf *c = get(u, lev, rc);
+    if (c && !within(u, c) && g + 1 < RT_LEVELS) {
+      cli_progress("tune --routing: uniform %s is over the budget (%.4g ms); the levels above it are not measured",
+                   LEVEL_NAMES[g], c->ms);
+      break;
+    }
   }
 }
 

@@ -87,9 +87,13 @@ grep -q "dense: true" session/small.tuned.yaml || grep -q "threshold:" session/s
 
 # a budget no configuration meets: said so, the frontier written, no tuned spec
 refuse_tune "an impossible budget is named" "no configuration meets --budget-ms 1e-09" small.yaml --routing --calib cal.txt \
-  --bytes --budget-ms 1e-9 --budget-seconds 4 -o none
+  --bytes --budget-ms 1e-9 --budget-seconds 30 -o none -v
 [ -s none/frontier.csv ] && [ -s none/frontier.png ] && ok "the frontier is written anyway" || bad "no frontier for an impossible budget"
 [ ! -e none/small.tuned.yaml ] && ok "no tuned spec for an impossible budget" || bad "a tuned spec was written"
+# the uniform levels stop at the first over the budget: here the lowest, so one search row
+n=$(grep -c "^[0-9]*,search," none/frontier.csv)
+[ "$n" = 1 ] && expect "the levels above an over-budget one are skipped, and said so" "the levels above it are not measured" err.txt \
+  || bad "$n search rows for a budget the lowest level misses (want 1)"
 
 # an interrupted run removes its work folder and its compile child
 "$M" tune small.yaml --routing --calib cal.txt --bytes --budget-ms 1 -o intr -q 2> /dev/null &

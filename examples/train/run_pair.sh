@@ -15,7 +15,8 @@
 # cost = 0.22 + 0.78 (dense layers + routed layers x capacity) / 8:
 #   mod10 (10 layers, 1, 3, 5, 7, 9 routed at 0.125, cost 0.768), mod10_25 (the same at 0.25,
 #   0.829), mod12drr (12 layers, all but 0, 3, 6, 9 routed at 0.125, 0.708), mod12drr25 (the
-#   same at 0.25, 0.805), mod10drr25 (10 layers, 1, 2, 4, 5, 7, 8 routed at 0.25, 0.756).  Writes OUT/<name>.safetensors and
+#   same at 0.25, 0.805), mod10drr25 (10 layers, 1, 2, 4, 5, 7, 8 routed at 0.25, 0.756),
+#   mod9_25 (9 layers, 1, 3, 5, 7 routed at 0.25, 0.805).  Writes OUT/<name>.safetensors and
 # OUT/<name>_logs.tar (its train_log.txt, stdout and corpus file list) per run.  Environment:
 # SECONDS_CAP (430; a run stopped by it says so in its log, and then it is not at equal FLOPs),
 # COMPILE (0; 1 trains through torch.compile: the same maths, fewer kernel launches), SEED
@@ -44,8 +45,9 @@ for r in "${runs[@]}"; do
     mod10_25) args=(--name pair_mod10_25 --layers 10 --routing every_other --capacity 0.25 --steps $(steps 5 5 0.25)) ;;
     mod12drr) args=(--name pair_mod12drr --layers 12 --routing drr --capacity 0.125 --steps $(steps 4 8 0.125)) ;;
     mod12drr25) args=(--name pair_mod12drr25 --layers 12 --routing drr --capacity 0.25 --steps $(steps 4 8 0.25)) ;;
+    mod9_25) args=(--name pair_mod9_25 --layers 9 --routing every_other --capacity 0.25 --steps $(steps 5 4 0.25)) ;;
     mod10drr25) args=(--name pair_mod10drr25 --layers 10 --routed 1,2,4,5,7,8 --capacity 0.25 --steps $(steps 4 6 0.25)) ;;
-    *) echo "run_pair.sh: unknown run '$r' (dense, mod, mod25, mod50, mod10, mod10_25, mod12drr, mod12drr25 or mod10drr25)" >&2; exit 2 ;;
+    *) echo "run_pair.sh: unknown run '$r' (dense, mod, mod25, mod50, mod10, mod10_25, mod12drr, mod12drr25, mod10drr25 or mod9_25)" >&2; exit 2 ;;
   esac
   [ "${COMPILE:-0}" = 1 ] && args+=(--compile)
   [ "$seed" = 1234 ] || args+=(--seed "$seed" --name "pair_${r}_s$seed")

@@ -1,4 +1,4 @@
-/* safetensors.c: reading a safetensors file (st_open, st_close, st_find, st_get_f32).
+/* safetensors.c: reading a safetensors file (st_open, st_close, st_find, st_name_ends, st_get_f32).
  *
  * The file is mapped read-only.  Its JSON header goes through libyaml (JSON is YAML flow
  * syntax) by way of ytree; the one JSON form libyaml rejects, a \uD83D\uDE00 surrogate
@@ -316,6 +316,11 @@ const StTensor *st_find(const StFile *f, const char *name) {
   for (int i = 0; i < f->n; i++)
     if (!strcmp(f->t[i].name, name)) return &f->t[i];
   return NULL;
+}
+
+int st_name_ends(const char *name, const char *tail) {
+  size_t n = strlen(name), m = strlen(tail);
+  return n >= m && !strcmp(name + n - m, tail);
 }
 
 float st_get_f32(const StTensor *t, int64_t i) {

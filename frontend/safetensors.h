@@ -43,6 +43,8 @@ int st_is_index(const char *path);
 int st_open_index(const char *path, StFile *out, char *err, size_t errlen);
 void st_close(StFile *f);
 const StTensor *st_find(const StFile *f, const char *name);
+/* Whether a tensor name ends with tail ("layers.3.mlp.up_proj.weight", ".mlp.up_proj.weight"). */
+int st_name_ends(const char *name, const char *tail);
 
 /* Check names and shapes against the spec (DESIGN section 5): every expected tensor present
  * with its shape, nothing unexpected.  Error names the tensor. */

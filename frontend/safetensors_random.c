@@ -35,18 +35,13 @@ static float uniform(uint64_t *st, double a) {
   return (float)(a * t);
 }
 
-static int ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && !strcmp(s + n - m, suffix);
-}
-
 /* how tensor `name` of shape [out, in] (or [n]) is drawn: center + uniform(+-scale) */
 static void scale_of(const char *name, int rank, const int64_t *shape, int d, double *center, double *scale) {
   *center = 0;
-  if (ends_with(name, "norm.weight") || ends_with(name, "layernorm.weight")) *center = 1, *scale = 0.1;
-  else if (ends_with(name, "embed_tokens.weight")) *scale = 1;
-  else if (ends_with(name, "router.weight")) *scale = 2 / sqrt((double)d);
-  else if (ends_with(name, ".bias")) *scale = 0.1;
+  if (st_name_ends(name, "norm.weight") || st_name_ends(name, "layernorm.weight")) *center = 1, *scale = 0.1;
+  else if (st_name_ends(name, "embed_tokens.weight")) *scale = 1;
+  else if (st_name_ends(name, "router.weight")) *scale = 2 / sqrt((double)d);
+  else if (st_name_ends(name, ".bias")) *scale = 0.1;
   else *scale = 1 / sqrt((double)(rank == 2 && shape[1] > 0 ? shape[1] : 1));
 }
 

@@ -117,11 +117,6 @@ static void check_one(const char *name, int rank, const int64_t *shape, void *ct
 
 static int cmp_name(const void *a, const void *b) { return strcmp(a, b); }
 
-static int ends_with(const char *s, const char *suffix) {
-  size_t n = strlen(s), m = strlen(suffix);
-  return n >= m && !strcmp(s + n - m, suffix);
-}
-
 /* why the spec might not expect this tensor, as " (...)" or "" */
 static const char *extra_hint(const Spec *s, const char *name) {
   int l = -1, pos = 0;
@@ -149,7 +144,7 @@ int st_check_spec(const StFile *f, const Spec *s, char *err, size_t errlen) {
   if (!c.failed) qsort(c.names, (size_t)c.n, sizeof *c.names, cmp_name);
   for (int i = 0; i < f->n && !c.failed; i++) {
     const char *name = f->t[i].name;
-    if (ends_with(name, "rotary_emb.inv_freq") || ignorable(s, name)) continue;
+    if (st_name_ends(name, "rotary_emb.inv_freq") || ignorable(s, name)) continue;
     if (bsearch(name, c.names, (size_t)c.n, sizeof *c.names, cmp_name)) continue;
     char q[256];
     ytree_quote(name, strlen(name), q, sizeof q);

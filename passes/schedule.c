@@ -35,6 +35,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "../frontend/safetensors.h"
 #include "schedule.h"
 #include "tuning.h"
 
@@ -62,13 +63,8 @@ int sched_panel_nr(int64_t N, int64_t K, DType dt, int streams, const TargetDesc
   return 2 * t->vw;
 }
 
-static int ends_with(const char *s, const char *tail) {
-  size_t n = strlen(s), m = strlen(tail);
-  return n >= m && !strcmp(s + n - m, tail);
-}
-
 int sched_weight_streams(const char *name) {
-  return ends_with(name, ".mlp.gate_proj.weight") || ends_with(name, ".mlp.up_proj.weight") ? 2 : 1;
+  return st_name_ends(name, ".mlp.gate_proj.weight") || st_name_ends(name, ".mlp.up_proj.weight") ? 2 : 1;
 }
 
 int sched_pack_fits(int64_t K) { return K > 0 && K <= SCHED_PACK_BYTES / (12 * 4); }

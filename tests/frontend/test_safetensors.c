@@ -311,6 +311,16 @@ static void test_index(void) {
   unlink(path_of("s1.safetensors")), unlink(path_of("s2.safetensors")), unlink(path_of("m.safetensors.index.json"));
 }
 
+/* st_name_ends: whole tails only, never past the name's start. */
+static void test_name_ends(void) {
+  ASSERT(1, st_name_ends("model.layers.3.mlp.up_proj.weight", ".mlp.up_proj.weight"));
+  ASSERT(1, st_name_ends("norm.weight", "norm.weight"));
+  ASSERT(1, st_name_ends("x", ""));
+  ASSERT(0, st_name_ends("model.layers.3.mlp.up_proj.bias", ".mlp.up_proj.weight"));
+  ASSERT(0, st_name_ends("weight", ".weight"));
+  ASSERT(0, st_name_ends("", "a"));
+}
+
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/modc_test_st_XXXXXX");
   if (!mkdtemp(dir)) return perror("mkdtemp"), 1;
@@ -322,6 +332,7 @@ int main(void) {
   test_expected();
   test_check_spec();
   test_index();
+  test_name_ends();
   const char *files[] = {"rt", "d1", "d2", "d3", "f", "c"};
   for (int i = 0; i < 6; i++) {
     char name[32];

@@ -5,10 +5,13 @@
  * exactly one chunk and kernels compute an output the same way whatever chunk it falls in, so
  * results are bit-identical for every thread count and for every path below.
  *
- * Stealing (up to RT_STEAL_MAX threads): a thread works through its own chunk in pieces of
- * about 1/RT_PIECES of it, front to back, taking each with an atomic add on the chunk's
- * cursor; when its chunk is done it takes the remaining pieces of the others' chunks the same
- * way.  So a thread that runs slower (a core shared with another vCPU or process, a busier
+ * Stealing (up to RT_STEAL_MAX threads): a thread works through its own chunk front to back
+ * in guided pieces, each 1/RT_PIECES of what is left of the chunk (at least one block), taken
+ * with a compare-and-swap on the chunk's cursor; when its chunk is done it takes the pieces
+ * left in the others' chunks the same way.  The pieces shrink towards a chunk's end, so the
+ * last ones in flight when the threads run out of work are single blocks (a matmul's work
+ * items), not the fixed quarter-chunks of before: on 16 Xeon cores the fixed pieces left the
+ * threads' ends apart by about half a piece.  So a thread that runs slower (a core shared with another vCPU or process, a busier
  * memory channel) does less, instead of every thread waiting for it at the join, while each
  * thread still starts on its own contiguous stretch (the same weight panels and x rows as a
  * static split).  Pieces are RT_GRAIN multiples, so results are as above.
@@ -30,7 +33,7 @@
 
 #define RT_GRAIN 16
 #define RT_STEAL_MAX 64   /* threads up to which calls balance by stealing (cursors on the stack) */
-#define RT_PIECES 4       /* pieces per thread's chunk */
+#define RT_PIECES 4       /* a piece: 1/RT_PIECES of what is left of its chunk */
 
 #if defined(__SANITIZE_THREAD__)
 #define RT_OMP_FALLBACK 0
@@ -64,14 +67,23 @@ typedef struct Split {
   int64_t *ns;     /* profiling: [nt] each thread's time in the call, else NULL */
   Cursor *cur;     /* stealing: [ncur] one per chunk, else NULL (static chunks) */
   int ncur;
-  int64_t piece;   /* blocks per piece */
 } Split;
+
+/* The blocks of the piece that starts at block b of a chunk ending at end: 1/RT_PIECES of
+ * what is left, at least one.  A chunk's pieces depend on nothing else, so they are the same
+ * whichever threads take them (test_pool checks them exactly). */
+static int64_t piece_blocks(int64_t b, int64_t end) {
+  int64_t p = (end - b) / RT_PIECES;
+  return p > 1 ? p : 1;
+}
 
 /* Takes the next piece of chunk c and runs it; 0 when the chunk is used up. */
 static int take_piece(const Split *s, Cursor *c) {
-  int64_t b = atomic_fetch_add_explicit(&c->next, s->piece, memory_order_relaxed);
-  if (b >= c->end) return 0;
-  int64_t e = b + s->piece < c->end ? b + s->piece : c->end;
+  int64_t b = atomic_load_explicit(&c->next, memory_order_relaxed), e;
+  do {
+    if (b >= c->end) return 0;
+    e = b + piece_blocks(b, c->end);
+  } while (!atomic_compare_exchange_weak_explicit(&c->next, &b, e, memory_order_relaxed, memory_order_relaxed));
   int64_t lo = b * RT_GRAIN, hi = e * RT_GRAIN < s->n ? e * RT_GRAIN : s->n;
   if (lo < hi) s->fn(s->args, lo, hi);
   return 1;
@@ -91,14 +103,14 @@ static void run_chunk(void *ctx, int t, int nt) {
   if (s->ns) s->ns[t] = rt_prof_now() - t0;
 }
 
-/* Cursors over the nt chunks of s (cur[nt]), pieces of about 1/RT_PIECES of a chunk. */
+/* Cursors over the nt chunks of s (cur[nt]). */
 static void init_cursors(Split *s, Cursor *cur, int nt) {
-  int64_t blocks = (s->n + RT_GRAIN - 1) / RT_GRAIN, piece = blocks / nt / RT_PIECES;
+  int64_t blocks = (s->n + RT_GRAIN - 1) / RT_GRAIN;
   for (int t = 0; t < nt; t++) {
     atomic_init(&cur[t].next, blocks * t / nt);
     cur[t].end = blocks * (t + 1) / nt;
   }
-  s->cur = cur, s->ncur = nt, s->piece = piece > 1 ? piece : 1;
+  s->cur = cur, s->ncur = nt;
 }
 
 static void run_openmp(const Split *s, int nt) {
@@ -144,7 +156,7 @@ static void run_profiled(const modc_exec *x, Split *s, int nt) {
 void modc_rt_parallel_for(const modc_exec *x, modc_task_fn fn, void *args, int64_t n) {
   if (n <= 0) return;
   int nt = pick_threads(x, n);
-  Split s = {fn, args, n, NULL, NULL, 0, 0};
+  Split s = {fn, args, n, NULL, NULL, 0};
   if (rt_prof_on()) run_profiled(x, &s, nt);
   else run_split(x, &s, nt);
 }

@@ -56,16 +56,17 @@ static int cmp_chunk(const void *a, const void *b) {
 }
 
 /* The calls parallel.c must make: nt = min(nthreads, blocks) chunks, one when serial, each
- * cut into pieces (up to STEAL_MAX threads). */
+ * cut (up to STEAL_MAX threads) into guided pieces: 1/PIECES of what is left of the chunk,
+ * at least one block. */
 static int expected_chunks(int64_t n, int64_t nthreads, int64_t out[][2]) {
   int64_t blocks = (n + GRAIN - 1) / GRAIN, nt = nthreads < blocks ? nthreads : blocks, k = 0;
   if (n <= 0) return 0;
   if (nt <= 1 || n < 2 * GRAIN) nt = 1;
-  int64_t piece = nt > 1 && nt <= STEAL_MAX ? blocks / nt / PIECES : blocks;
-  if (piece < 1) piece = 1;
+  int guided = nt > 1 && nt <= STEAL_MAX;
   for (int64_t t = 0; t < nt; t++)
-    for (int64_t b = blocks * t / nt, end = blocks * (t + 1) / nt; b < end; b += piece) {
-      int64_t e = b + piece < end ? b + piece : end;
+    for (int64_t b = blocks * t / nt, end = blocks * (t + 1) / nt, e; b < end; b = e) {
+      int64_t piece = guided ? (end - b) / PIECES : end - b;
+      e = b + (piece > 1 ? piece : 1);
       int64_t lo = b * GRAIN < n ? b * GRAIN : n, hi = e * GRAIN < n ? e * GRAIN : n;
       if (lo < hi && k < MAXCHUNKS) out[k][0] = lo, out[k][1] = hi, k++;
     }

@@ -14,3 +14,6 @@ set_tests_properties(bench_gguf PROPERTIES SKIP_RETURN_CODE 77)
 add_test(NAME bench_fma_pairs COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bench/test_fma_pairs.sh $<TARGET_FILE:fma_pairs>)
 # bench/read_bw.c's line on small buffers, and its refusals of bad options.
 add_test(NAME bench_read_bw COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bench/test_read_bw.sh $<TARGET_FILE:read_bw>)
+# bench/parallel_ceiling.sh (N one-thread forwards at once against an N-thread forward) on a
+# small model with 2 CPUs: its keys and their consistency, and its refusals of bad arguments.
+add_test(NAME bench_parallel_ceiling COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/bench/test_parallel_ceiling.sh ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/bench_parallel_ceiling_work)

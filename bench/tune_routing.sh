@@ -54,6 +54,15 @@ log "text: $(wc -c < "$T/val.bin") validation bytes from $py; calibration $(wc -
 ev() { # ev LIB FILE -> the JSON line of modc eval in session mode
   "$MODC" eval "$1" --bytes "$2" --mode session --window "$WINDOW" --threads "$THREADS" --json -q
 }
+# evtwin ROUND NAME LIB FILE: rounds.txt lines for LIB and the twin run side by side (modc eval
+# TWIN --vs LIB: window by window in one process): "ROUND NAME {...}", "ROUND twin {...}" and
+# "ROUND pair_NAME {median, p10, p90, windows}" (LIB's ms over the twin's, window by window)
+evtwin() {
+  local j
+  j=$("$MODC" eval "$T/twin/lib$name.so" --vs "$3" --bytes "$4" --mode session --window "$WINDOW" --threads "$THREADS" --json -q) &&
+    python3 -c 'import json, sys; d = json.loads(sys.argv[1]); r, v = sys.argv[2:4]
+print(r, v, json.dumps(d["b"])); print(r, "twin", json.dumps(d["a"])); print(r, "pair_" + v, json.dumps(d["ms_ratio"]))' "$j" "$1" "$2"
+}
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
 "$MODC" compile "$SPEC" -o "$T/given/lib$name.so" -q
@@ -91,7 +100,11 @@ fi
 for r in $(seq "$ROUNDS"); do
   for v in given tuned dense twin; do
     [ -f "$T/$v/lib$name.so" ] || continue
-    echo "$r $v $(ev "$T/$v/lib$name.so" "$T/test.bin")" >> "$OUT/rounds.txt"
+    if [ -f "$T/twin/lib$name.so" ] && [ "$v" != dense ]; then   # given and tuned beside the twin
+      [ "$v" = twin ] || evtwin "$r" "$v" "$T/$v/lib$name.so" "$T/test.bin" >> "$OUT/rounds.txt"
+    else
+      echo "$r $v $(ev "$T/$v/lib$name.so" "$T/test.bin")" >> "$OUT/rounds.txt"
+    fi
   done
   log "round $r of $ROUNDS"
 done
@@ -116,9 +129,13 @@ if chosen:
     c = chosen[0]
     L.append(f"Chosen: levels `{c['levels'] or 'the spec as given'}`, calibration nll {float(c['nll']):.5f}, "
              f"{float(c['ms']):.4g} ms.")
-L += ["", "Held-out text, `modc eval --mode session` (median of interleaved rounds; each round's ms in brackets):", "",
-      "| library | nll (nats/byte) | ms per decode step | vs spec as given | nll / twin's | twin's ms / ms | take rates |",
-      "|---|---|---|---|---|---|---|"]
+L += ["", "Held-out text, `modc eval --mode session` (median of interleaved rounds; each round's ms in brackets)." +
+      (" With a twin, the spec and the tuned spec run beside it (`modc eval TWIN --vs LIB`, window by window in one"
+       " process); \"paired\" is the median over rounds of each round's median window ratio, the figure that a"
+       " machine's slow drift does not bias." if "pair_given" in runs else ""), "",
+      "| library | nll (nats/byte) | ms per decode step | vs spec as given | nll / twin's | twin's ms / ms | paired | take rates |",
+      "|---|---|---|---|---|---|---|---|"]
+paired = {v: statistics.median(1 / j["median"] for j in runs[f"pair_{v}"]) for v in ("given", "tuned") if f"pair_{v}" in runs}
 base = statistics.median(j["ms_per_call"] for j in runs["given"])
 tw = (runs["twin"][0]["nll"], statistics.median(j["ms_per_call"] for j in runs["twin"])) if "twin" in runs else None
 for v, label in [("given", "spec as given"), ("tuned", "tuned"), ("dense", "all routed layers dense"),
@@ -128,11 +145,15 @@ for v, label in [("given", "spec as given"), ("tuned", "tuned"), ("dense", "all 
     m = statistics.median(ms)
     take = " ".join(f"{k}:{t:.3f}" for k, t in runs[v][0]["take_rate"].items()) or "-"
     vs = f"{runs[v][0]['nll'] / tw[0]:.4f} | {tw[1] / m:.3f}" if tw else "- | -"
-    L.append(f"| {label} | {runs[v][0]['nll']:.5f} | {m:.4g} [{' '.join(f'{x:.4g}' for x in ms)}] | {m / base:.3f} | {vs} | {take} |")
+    rounds = " ".join(f"{1 / j['median']:.3f}" for j in runs.get(f"pair_{v}", []))
+    pr = f"{paired[v]:.3f} [{rounds}]" if v in paired else "-"
+    L.append(f"| {label} | {runs[v][0]['nll']:.5f} | {m:.4g} [{' '.join(f'{x:.4g}' for x in ms)}] | {m / base:.3f} | {vs} | {pr} | {take} |")
 if tw and "tuned" in runs:
-    n, m = runs["tuned"][0]["nll"] / tw[0], tw[1] / statistics.median(j["ms_per_call"] for j in runs["tuned"])
+    n = runs["tuned"][0]["nll"] / tw[0]
+    m = paired.get("tuned", tw[1] / statistics.median(j["ms_per_call"] for j in runs["tuned"]))
     L += ["", f"Issue 13's quality target (tuned within 0.5% of the twin's nll, its decode step >= 1.3x faster): "
-          f"nll {100 * (n - 1):+.2f}% of the twin's, {m:.2f}x faster: **{'pass' if n <= 1.005 and m >= 1.3 else 'miss'}**."]
+          f"nll {100 * (n - 1):+.2f}% of the twin's, {m:.2f}x faster{' (paired)' if 'tuned' in paired else ''}: "
+          f"**{'pass' if n <= 1.005 and m >= 1.3 else 'miss'}**."]
 L += ["", "Frontier (calibration text):", "", "| levels | nll | ms | within budget |", "|---|---|---|---|"]
 for r in sorted((r for r in rows if r["on_frontier"] == "1"), key=lambda r: float(r["ms"])):
     L.append(f"| {r['levels'] or r['kind']} | {float(r['nll']):.5f} | {float(r['ms']):.4g} | {r['within_budget']} |")

@@ -32,6 +32,11 @@ static const char usage_eval[] =
   "  --json                print {\"nll\", \"ppl\", \"tokens\", \"take_rate\": {layer: rate}, ...}\n"
   "  --threads N           threads (default: the library's default)\n"
   "  --weights PATH        weights file (default: the one beside the library)\n"
+  "  --vs OTHER.so         session mode: OTHER (same vocabulary; its own weights) on the same\n"
+  "                        windows, the two alternating window by window in one process;\n"
+  "                        prints both and OTHER/LIB ms per token step (median and 10th-90th\n"
+  "                        percentile over windows): a decode speed ratio that what slows\n"
+  "                        the machine for seconds at a time does not bias\n"
   "  -q                    no progress lines\n";
 
 /* logsumexp(l) - l[target], in double */
@@ -165,37 +170,77 @@ static int count_taken(const ModcLib *a, modc_session *s, const EvalResult *r, u
   return 0;
 }
 
+/* A session-mode evaluation in progress: windows run one at a time (sess_window), so that
+ * modc eval --vs can alternate two libraries window by window. */
+typedef struct SessEval {
+  const ModcLib *a;
+  modc_session *s;
+  EvalResult *r;
+  Windows w;
+  int V, W;
+  float *logits;
+  uint8_t *buf;
+  long long *taken, fed;
+  double *ms;               /* [w.count] each window's ms per token step */
+} SessEval;
+
+static int session_window_len(const modc_info *info, const EvalOpts *o) {
+  int W = o->window;
+  if (!W) W = info->max_seq_len < EVAL_DEFAULT_WINDOW ? info->max_seq_len : EVAL_DEFAULT_WINDOW;
+  if (W > info->max_seq_len) return -cli_fail("eval: --window %d is longer than %s's max_seq_len %d", W, info->name, info->max_seq_len);
+  return W;
+}
+
+static void sess_free(SessEval *e) {
+  if (e->s) e->a->session_close(e->s);
+  free(e->logits), free(e->buf), free(e->taken), free(e->ms);
+  e->s = NULL, e->logits = NULL, e->buf = NULL, e->taken = NULL, e->ms = NULL;
+}
+
+static int sess_begin(SessEval *e, const ModcLib *a, modc_model *m, int n, int W, EvalResult *r) {
+  memset(e, 0, sizeof *e);
+  e->a = a, e->r = r, e->V = a->info(m)->vocab_size, e->W = W;
+  if (win_init(&e->w, n, W, "session mode: --window")) return 1;
+  if (a->session_open(m, &e->s)) return e->s = NULL, cli_fail("%s", a->last_error());
+  e->logits = malloc((size_t)e->V * sizeof *e->logits);
+  e->buf = malloc((size_t)W);
+  e->taken = calloc(EVAL_MAX_LAYERS, sizeof *e->taken);
+  e->ms = malloc((size_t)e->w.count * sizeof *e->ms);
+  if (!e->logits || !e->buf || !e->taken || !e->ms) return sess_free(e), cli_fail("eval: out of memory");
+  return 0;
+}
+
+/* window i through the session, timed; its take decisions counted */
+static int sess_window(SessEval *e, int i, const int32_t *tok) {
+  double c0 = timing_now();
+  int rc = session_window(e->a, e->s, &e->w, win_start(&e->w, i), tok, e->logits, e->V);
+  double c1 = timing_now();
+  e->ms[i] = (c1 - c0) * 1e3 / (e->W - 1);
+  e->r->seconds += c1 - c0;
+  e->fed += e->W - 1;
+  return rc || count_taken(e->a, e->s, e->r, e->buf, e->W, e->taken);
+}
+
+static void sess_end(SessEval *e) {
+  EvalResult *r = e->r;
+  for (int l = 0; l < r->n_layers; l++) r->take[l] = r->routed[l] ? (double)e->taken[l] / (double)e->fed : 1.0;
+  r->batch = 1, r->window = e->W, r->nll = e->w.sum / (double)e->w.scored, r->tokens = e->w.scored;
+  r->calls = e->fed, r->ms_median = timing_median(e->ms, e->w.count);
+  sess_free(e);
+}
+
 static int eval_session(const ModcLib *a, modc_model *m, const int32_t *tok, int n, const EvalOpts *o,
                         EvalResult *r) {
-  const modc_info *info = a->info(m);
-  int V = info->vocab_size, W = o->window;
-  if (!W) W = info->max_seq_len < EVAL_DEFAULT_WINDOW ? info->max_seq_len : EVAL_DEFAULT_WINDOW;
-  if (W > info->max_seq_len)
-    return cli_fail("eval: --window %d is longer than the model's max_seq_len %d", W, info->max_seq_len);
-  Windows w;
-  if (win_init(&w, n, W, "session mode: --window")) return 1;
-  modc_session *s;
-  if (a->session_open(m, &s)) return cli_fail("%s", a->last_error());
-  float *logits = malloc((size_t)V * sizeof *logits);
-  uint8_t *buf = malloc((size_t)W);
-  long long *taken = calloc(EVAL_MAX_LAYERS, sizeof *taken), fed = 0;
-  double *ms = malloc((size_t)w.count * sizeof *ms);
-  int rc = !logits || !buf || !taken || !ms ? cli_fail("eval: out of memory") : 0;
-  double t0 = timing_now(), last = 0;
-  for (int i = 0; !rc && i < w.count; i++) {
-    double c0 = timing_now();
-    rc = session_window(a, s, &w, win_start(&w, i), tok, logits, V);
-    ms[i] = (timing_now() - c0) * 1e3 / (W - 1);
-    rc = rc || count_taken(a, s, r, buf, W, taken);
-    fed += W - 1;
-    if (o->progress) progress(&w, i, &last);
+  int W = session_window_len(a->info(m), o);
+  SessEval e;
+  double last = 0;
+  if (W < 0 || sess_begin(&e, a, m, n, W, r)) return 1;
+  int rc = 0;
+  for (int i = 0; !rc && i < e.w.count; i++) {
+    rc = sess_window(&e, i, tok);
+    if (o->progress) progress(&e.w, i, &last);
   }
-  r->seconds = timing_now() - t0;
-  for (int l = 0; l < r->n_layers; l++) r->take[l] = r->routed[l] ? (double)taken[l] / (double)fed : 1.0;
-  r->batch = 1, r->window = W, r->nll = w.sum / (double)w.scored, r->tokens = w.scored;
-  r->calls = fed, r->ms_median = timing_median(ms, w.count);
-  a->session_close(s);
-  free(logits), free(buf), free(taken), free(ms);
+  sess_end(&e);
   return rc;
 }
 
@@ -205,10 +250,54 @@ int eval_run(const ModcLib *a, modc_model *m, const int32_t *tok, int n, const E
   return o->mode == EVAL_FORWARD ? eval_forward(a, m, tok, n, o, r) : eval_session(a, m, tok, n, o, r);
 }
 
+/* ---- two libraries side by side (--vs) ---- */
+
+/* q-quantile (0..1) of v[0..n) by the nearest rank, sorting v in place */
+static double quantile(double *v, int n, double q) {
+  qsort(v, (size_t)n, sizeof *v, timing_cmp);
+  int k = (int)(q * (n - 1) + 0.5);
+  return v[k < 0 ? 0 : k >= n ? n - 1 : k];
+}
+
+/* Session mode for A and B over the same windows, alternating window by window in one process
+ * (A first on even windows, B first on odd ones), so that what slows the machine for a second
+ * slows both alike.  Each window's B/A ms per step is one sample of the speed ratio:
+ * ratio = {median, 10th percentile, 90th percentile}. */
+static int eval_vs(const ModcLib *la, modc_model *ma, const ModcLib *lb, modc_model *mb, const int32_t *tok, int n,
+                   const EvalOpts *o, EvalResult *ra, EvalResult *rb, double ratio[3]) {
+  memset(ra, 0, sizeof *ra), memset(rb, 0, sizeof *rb);
+  if (find_routed(la, ma, ra) || find_routed(lb, mb, rb)) return 1;
+  EvalOpts oo = *o;
+  if (!oo.window) { /* the default for the shorter of the two */
+    int sa = la->info(ma)->max_seq_len, sb = lb->info(mb)->max_seq_len;
+    oo.window = (sa < sb ? sa : sb) < EVAL_DEFAULT_WINDOW ? (sa < sb ? sa : sb) : EVAL_DEFAULT_WINDOW;
+  }
+  int W = session_window_len(la->info(ma), &oo);
+  if (W < 0 || session_window_len(lb->info(mb), &oo) < 0) return 1;
+  SessEval ea, eb;
+  if (sess_begin(&ea, la, ma, n, W, ra)) return 1;
+  if (sess_begin(&eb, lb, mb, n, W, rb)) return sess_free(&ea), 1;
+  double *q = malloc((size_t)ea.w.count * sizeof *q), last = 0;
+  int rc = q ? 0 : cli_fail("eval: out of memory");
+  for (int i = 0; !rc && i < ea.w.count; i++) {
+    SessEval *first = i % 2 ? &eb : &ea, *second = i % 2 ? &ea : &eb;
+    rc = sess_window(first, i, tok) || sess_window(second, i, tok);
+    if (!rc) q[i] = eb.ms[i] / ea.ms[i];
+    if (o->progress) progress(&ea.w, i, &last);
+  }
+  if (!rc) {
+    int k = ea.w.count;
+    ratio[0] = timing_median(q, k), ratio[1] = quantile(q, k, 0.1), ratio[2] = quantile(q, k, 0.9);
+  }
+  sess_end(&ea), sess_end(&eb);
+  free(q);
+  return rc;
+}
+
 /* ---- the command ---- */
 
 typedef struct EvalCmd {
-  const char *lib, *file, *weights;
+  const char *lib, *file, *weights, *vs;
   int bytes, json, threads;
   EvalOpts o;
 } EvalCmd;
@@ -219,7 +308,7 @@ static int parse_eval(int argc, char **argv, EvalCmd *c) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
     if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage_eval, stdout); exit(0); }
     int takes = !strcmp(a, "--tokens") || !strcmp(a, "--bytes") || !strcmp(a, "--mode") ||
-                !strcmp(a, "--window") || !strcmp(a, "--threads") || !strcmp(a, "--weights");
+                !strcmp(a, "--window") || !strcmp(a, "--threads") || !strcmp(a, "--weights") || !strcmp(a, "--vs");
     if (takes && !v) return cli_fail("%s needs a value", a);
     if (takes) i++;
     if (!strcmp(a, "--tokens") || !strcmp(a, "--bytes")) {
@@ -233,6 +322,7 @@ static int parse_eval(int argc, char **argv, EvalCmd *c) {
     } else if (!strcmp(a, "--threads")) {
       if (cli_int(a, v, 0, 1 << 16, &c->threads)) return 1;
     } else if (!strcmp(a, "--weights")) c->weights = v;
+    else if (!strcmp(a, "--vs")) c->vs = v;
     else if (!strcmp(a, "--json")) c->json = 1;
     else if (!strcmp(a, "-q")) cli_quiet = 1;
     else if (a[0] == '-') return cli_fail("eval: unknown option '%s' (see modc eval --help)", a);
@@ -242,27 +332,67 @@ static int parse_eval(int argc, char **argv, EvalCmd *c) {
   if (!c->lib) return cli_fail("eval: no library given (see modc eval --help)");
   if (!c->file) return cli_fail("eval: give a token file: --tokens FILE or --bytes FILE");
   if (c->o.window && c->o.mode != EVAL_SESSION) return cli_fail("eval: --window is for --mode session (forward windows are the compiled seq_len)");
+  if (c->vs && c->o.mode != EVAL_SESSION) return cli_fail("eval: --vs is for --mode session (it compares decode steps)");
   return 0;
 }
 
-static void print_result(const EvalCmd *c, const modc_info *info, const EvalResult *r) {
-  double ppl = exp(r->nll);
-  if (c->json) {
-    printf("{\"nll\": %.9g, \"ppl\": %.9g, \"tokens\": %lld, \"mode\": \"%s\", \"batch\": %d, \"window\": %d, "
-           "\"seconds\": %.6g, \"ms_per_call\": %.6g, \"take_rate\": {",
-           r->nll, ppl, r->tokens, c->o.mode == EVAL_SESSION ? "session" : "forward", r->batch, r->window,
-           r->seconds, r->ms_median);
-    for (int l = 0, k = 0; l < r->n_layers; l++)
-      if (r->routed[l]) printf("%s\"%d\": %.9g", k++ ? ", " : "", l, r->take[l]);
-    printf("}}\n");
-    return;
-  }
-  printf("%s, %s mode, windows of %d tokens (%d per call): %lld tokens predicted\n", info->name,
+static void print_json(const EvalCmd *c, const EvalResult *r) {
+  printf("{\"nll\": %.9g, \"ppl\": %.9g, \"tokens\": %lld, \"mode\": \"%s\", \"batch\": %d, \"window\": %d, "
+         "\"seconds\": %.6g, \"ms_per_call\": %.6g, \"take_rate\": {",
+         r->nll, exp(r->nll), r->tokens, c->o.mode == EVAL_SESSION ? "session" : "forward", r->batch, r->window,
+         r->seconds, r->ms_median);
+  for (int l = 0, k = 0; l < r->n_layers; l++)
+    if (r->routed[l]) printf("%s\"%d\": %.9g", k++ ? ", " : "", l, r->take[l]);
+  printf("}}");
+}
+
+static void print_text(const EvalCmd *c, const char *prefix, const modc_info *info, const EvalResult *r) {
+  printf("%s%s, %s mode, windows of %d tokens (%d per call): %lld tokens predicted\n", prefix, info->name,
          c->o.mode == EVAL_SESSION ? "session" : "forward", r->window, r->batch, r->tokens);
-  printf("  nll %.6f nats/token, perplexity %.4f, %.3f s (median %.4g ms per %s)\n", r->nll, ppl, r->seconds,
+  printf("  nll %.6f nats/token, perplexity %.4f, %.3f s (median %.4g ms per %s)\n", r->nll, exp(r->nll), r->seconds,
          r->ms_median, c->o.mode == EVAL_SESSION ? "token step" : "forward call");
   for (int l = 0; l < r->n_layers; l++)
     if (r->routed[l]) printf("  layer %3d  take rate %.4f\n", l, r->take[l]);
+}
+
+static void print_result(const EvalCmd *c, const modc_info *info, const EvalResult *r) {
+  if (c->json) print_json(c, r), printf("\n");
+  else print_text(c, "", info, r);
+}
+
+static void print_vs(const EvalCmd *c, const modc_info *ia, const modc_info *ib, const EvalResult *ra,
+                     const EvalResult *rb, const double q[3]) {
+  int windows = (int)(ra->calls / (ra->window - 1));
+  if (c->json) {
+    printf("{\"a\": "), print_json(c, ra), printf(", \"b\": "), print_json(c, rb);
+    printf(", \"ms_ratio\": {\"median\": %.6g, \"p10\": %.6g, \"p90\": %.6g, \"windows\": %d}}\n", q[0], q[1], q[2],
+           windows);
+    return;
+  }
+  print_text(c, "A: ", ia, ra);
+  print_text(c, "B: ", ib, rb);
+  printf("B/A ms per token step: median %.4f [%.4f - %.4f: 10th - 90th percentile] over %d windows, A and B\n"
+         "  alternating window by window in one process; B/A nll %.5f\n", q[0], q[1], q[2], windows, rb->nll / ra->nll);
+}
+
+/* --vs: B opened beside A (its own weights), the same vocabulary, then eval_vs */
+static int eval_vs_cmd(const EvalCmd *c, const ModcLib *la, modc_model *ma, const int32_t *tok, int n) {
+  ModcLib lb;
+  char err[4200];
+  modc_model *mb;
+  if (modc_load(c->vs, &lb, err, sizeof err)) return cli_fail("%s", err);
+  if (lb.open(NULL, c->threads, &mb)) return cli_fail("%s", lb.last_error());
+  const modc_info *ia = la->info(ma), *ib = lb.info(mb);
+  EvalResult ra, rb;
+  double q[3];
+  int rc = 0;
+  if (ia->vocab_size != ib->vocab_size)
+    rc = cli_fail("eval: --vs: %s has a vocabulary of %d, %s of %d: one token file cannot feed both", c->lib,
+                  ia->vocab_size, c->vs, ib->vocab_size);
+  if (!rc) rc = eval_vs(la, ma, &lb, mb, tok, n, &c->o, &ra, &rb, q);
+  if (!rc) print_vs(c, ia, ib, &ra, &rb, q);
+  lb.close(mb);
+  return rc;
 }
 
 int eval_main(int argc, char **argv) {
@@ -278,8 +408,9 @@ int eval_main(int argc, char **argv) {
   int n, rc = tok_read(c.file, c.bytes, info->vocab_size, &tok, &n);
   EvalResult r;
   if (!rc && n == 0) rc = cli_fail("eval: '%s' holds no tokens", c.file);
-  if (!rc) rc = eval_run(&a, m, tok, n, &c.o, &r);
-  if (!rc) print_result(&c, info, &r);
+  if (!rc && c.vs) rc = eval_vs_cmd(&c, &a, m, tok, n);
+  else if (!rc) rc = eval_run(&a, m, tok, n, &c.o, &r);
+  if (!rc && !c.vs) print_result(&c, info, &r);
   free(tok);
   a.close(m);
   return rc;

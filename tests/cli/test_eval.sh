@@ -43,6 +43,32 @@ done
 python3 -c "import json,sys; a=json.load(open('t-1000.json'));b=json.load(open('t1000.json'));sys.exit(a['nll']==b['nll'])" \
   && ok "the threshold changes the NLL" || bad "thresholds -1000 and 1000 give the same NLL"
 
+# --vs: A and B window by window in one process; each one's NLL and take rates as when run
+# alone (the decoding is deterministic), the ratio's median inside its 10th-90th percentiles
+"$M" compile small.yaml -D routing.threshold=-1000 -o vsb/libsmall.so -q || bad "compile vsb"
+"$M" eval lib/libsmall.so --vs vsb/libsmall.so --tokens text.ids --mode session --window 20 --json -q > vs.json 2> vs.err \
+  && ok "eval --vs --json" || bad "eval --vs: $(cat vs.err)"
+python3 - vs.json s.json t-1000.json << 'PY' && ok "--vs: A and B as alone, the ratio's median inside its percentiles, 5 windows" || bad "--vs JSON: $(cat vs.json)"
+import json, sys
+v, a, b = (json.load(open(f)) for f in sys.argv[1:4])
+strip = lambda d: {k: x for k, x in d.items() if k not in ("seconds", "ms_per_call")}
+assert strip(v["a"]) == strip(a) and strip(v["b"]) == strip(b), (v, a, b)
+q = v["ms_ratio"]
+assert q["windows"] == 5 and 0 < q["p10"] <= q["median"] <= q["p90"], q
+PY
+"$M" eval lib/libsmall.so --vs vsb/libsmall.so --bytes text.bin --mode session --window 20 -q > vs.txt 2>&1 \
+  && expect "--vs text names the ratio" "B/A ms per token step: median" vs.txt || bad "--vs text: $(cat vs.txt)"
+sed 's/^  vocab_size: 256/  vocab_size: 300/; s/^weights: .*/weights: v300.safetensors/' small.yaml > v300.yaml
+sed 's/^  max_seq_len: 64/  max_seq_len: 32/; s/^weights: .*/weights: s32.safetensors/' small.yaml > s32.yaml
+for y in v300 s32; do "$RW" $y.yaml --seed 2 > /dev/null && "$M" compile $y.yaml -o $y/libsmall.so -q || bad "compile $y"; done
+refuse_eval "--vs with another vocabulary" "has a vocabulary of 256, v300/libsmall.so of 300" lib/libsmall.so --vs v300/libsmall.so --bytes text.bin --mode session
+refuse_eval "--vs: a window longer than B's max_seq_len" "--window 40 is longer than small's max_seq_len 32" lib/libsmall.so --vs s32/libsmall.so --bytes text.bin --mode session --window 40
+refuse_eval "--vs outside session mode" "--vs is for --mode session" lib/libsmall.so --vs vsb/libsmall.so --bytes text.bin
+refuse_eval "--vs with a missing library" "cannot load 'nope.so'" lib/libsmall.so --vs nope.so --bytes text.bin --mode session
+"$M" eval lib/libsmall.so --vs s32/libsmall.so --bytes text.bin --mode session --json -q > vs32.json 2>&1 \
+  && python3 -c "import json; d=json.load(open('vs32.json')); assert d['a']['window'] == d['b']['window'] == 32" \
+  && ok "--vs: the default window is the shorter model's" || bad "--vs default window: $(cat vs32.json)"
+
 # bad input: clear errors, exit status 1
 : > empty.ids
 printf '1 2 3\n4 256 5\n' > big.ids
@@ -54,7 +80,7 @@ refuse_eval "an id >= vocab_size, with its line" "big.ids:2: token id 256 is out
 refuse_eval "a word that is not an id" "word.ids:1: expected a token id (digits), got 'x3'" lib/libsmall.so --tokens word.ids
 refuse_eval "a negative id" "neg.ids:1: expected a token id (digits), got '-3'" lib/libsmall.so --tokens neg.ids
 refuse_eval "a file shorter than one window" "the file holds 10 tokens, fewer than one window of 16" lib/libsmall.so --bytes short.bin
-refuse_eval "a session window longer than max_seq_len" "--window 65 is longer than the model's max_seq_len 64" lib/libsmall.so --bytes text.bin --mode session --window 65
+refuse_eval "a session window longer than max_seq_len" "--window 65 is longer than small's max_seq_len 64" lib/libsmall.so --bytes text.bin --mode session --window 65
 refuse_eval "a window of one token" "--window must be an integer in [2," lib/libsmall.so --bytes text.bin --mode session --window 1
 refuse_eval "--window without session mode" "--window is for --mode session" lib/libsmall.so --bytes text.bin --window 8
 refuse_eval "an unknown mode" "--mode must be forward or session, got 'fast'" lib/libsmall.so --bytes text.bin --mode fast

@@ -70,6 +70,6 @@ awk -v a="$alone" -v f="$forward" -v n="$n" '
   { t[NR] = $1; s += a / $1; if ($1 > mx) mx = $1 }
   END {
     m = (NR % 2) ? t[(NR + 1) / 2] : (t[NR / 2] + t[NR / 2 + 1]) / 2
-    printf "threads=%d\nalone_ms=%.4f\nat_once_ms=%.4f\nat_once_max_ms=%.4f\nceiling=%.3f\n", n, a, m, mx, s
-    printf "forward_ms=%.4f\nscaling=%.3f\nof_ceiling=%.3f\n", f, a / f, a / f / s
+    printf "threads=%d\nalone_ms=%.6g\nat_once_ms=%.6g\nat_once_max_ms=%.6g\nceiling=%.6g\n", n, a, m, mx, s
+    printf "forward_ms=%.6g\nscaling=%.6g\nof_ceiling=%.6g\n", f, a / f, a / f / s
   }' <(sort -g "$tmp/once.all")

@@ -374,16 +374,30 @@ static void test_topk(void) {
   }
 }
 
+/* The pieces parallel.c cuts n items into on nt threads: one serial chunk (one thread, fewer
+ * than two grains), else min(nt, blocks) chunks of 16-item blocks, each cut into guided pieces
+ * of 1/4 of what is left (at least one block). */
+static int expected_pieces(int nt, int64_t n) {
+  int64_t blocks = (n + 15) / 16;
+  if (n <= 0) return 0;
+  if (nt > blocks) nt = (int)blocks;
+  if (nt <= 1 || n < 32) return 1;
+  int c = 0;
+  for (int t = 0; t < nt; t++)
+    for (int64_t left = blocks * (t + 1) / nt - blocks * t / nt; left > 0; c++) left -= left / 4 > 1 ? left / 4 : 1;
+  return c;
+}
+
 static void test_parallel_for(void) {
   static int counts[5000];
-  static int64_t chunks[2 * 64];
+  static int64_t chunks[2 * 256];   /* 75 pieces at most below (5 threads, 4097 items) */
   const int64_t sizes[] = {0, 1, 15, 16, 31, 32, 33, 47, 100, 1000, 4097};
   for (int nt = 1; nt <= 5; nt++)
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
       int64_t n = sizes[s];
       memset(counts, 0, sizeof counts);
       int c = api.pfor(nt, n, counts, chunks);
-      int ok = c <= 8 * nt && (n > 0 || c == 0);   /* pieces: at most 8 per thread's chunk */
+      int ok = c == expected_pieces(nt, n);
       for (int64_t i = 0; i < n; i++) ok &= counts[i] == 1;
       for (int j = 0; j < c; j++)
         ok &= chunks[2 * j] % 16 == 0 && chunks[2 * j] < chunks[2 * j + 1];

@@ -59,6 +59,7 @@ static const char usage_bench[] =
   "                     a vectorised sum over a buffer several times the last-level cache)\n"
   "  --recalibrate      measure the machine again instead of reading the cache, which is\n"
   "                     $XDG_CACHE_HOME/modc (else ~/.cache/modc), one file per CPU and --threads\n"
+  "                     (and CPU count, where the process is confined to fewer than are online)\n"
   "  --header PATH      the model's generated header (default: NAME.h beside the library)\n"
   "  --weights PATH     weights file (default: the one beside the library)\n"
   "  --weights-load map|copy\n"

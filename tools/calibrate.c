@@ -378,7 +378,9 @@ static void cache_dir(char *out, size_t n) {
   else out[0] = 0;
 }
 
-/* DIR/calibration-<cpu, letters and digits>-t<threads>.txt */
+/* DIR/calibration-<cpu, letters and digits>-t<threads>.txt, with -c<cpus> before .txt when
+ * this process may run on fewer CPUs than are online (taskset, a cpuset): a run confined to
+ * one CPU measured half the 2-thread peak, and must not hand it to unconfined runs. */
 static void cache_file(Calib *c) {
   char dir[900], key[130];
   size_t k = 0;
@@ -389,7 +391,11 @@ static void cache_file(Calib *c) {
     else if (k && key[k - 1] != '_') key[k++] = '_';
   }
   key[k] = 0;
-  if (dir[0]) snprintf(c->file, sizeof c->file, "%s/calibration-%s-t%d.txt", dir, key, c->threads);
+  int cpu[CPU_SETSIZE], allowed = allowed_cpus(cpu, CPU_SETSIZE);
+  long online = sysconf(_SC_NPROCESSORS_ONLN);
+  char mask[32] = "";
+  if (allowed > 0 && allowed < online) snprintf(mask, sizeof mask, "-c%d", allowed);
+  if (dir[0]) snprintf(c->file, sizeof c->file, "%s/calibration-%s-t%d%s.txt", dir, key, c->threads, mask);
   else c->file[0] = 0;
 }
 

@@ -3,7 +3,11 @@
  * cache file, reads it back the second time, measures again on --recalibrate, and ignores a
  * corrupted or foreign file (warning, re-measuring, rewriting it).
  *   test_calibrate WORKDIR   (used as XDG_CACHE_HOME) */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include <math.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +63,27 @@ static void test_cache(void) {
   ASSERT("a file describing another CPU is not trusted", !b.cached && b.peak_gflops != 1e6);
 }
 
+/* A process confined to fewer CPUs than are online (taskset) keeps its figures apart. */
+static void test_confined(void) {
+  cpu_set_t all, one;
+  if (sysconf(_SC_NPROCESSORS_ONLN) < 2 || sched_getaffinity(0, sizeof all, &all) || CPU_COUNT(&all) < 2) {
+    printf("NOT RUN: the confined-cache check needs 2 CPUs allowed to this process\n");
+    return;
+  }
+  Calib a, b;
+  calibrate(2, 0, &a);
+  CPU_ZERO(&one);
+  for (int c = 0; c < CPU_SETSIZE; c++)
+    if (CPU_ISSET(c, &all)) { CPU_SET(c, &one); break; }
+  ASSERT("the test confines itself to one CPU", sched_setaffinity(0, sizeof one, &one) == 0);
+  calibrate(2, 0, &b);
+  sched_setaffinity(0, sizeof all, &all);
+  ASSERT("a run confined to one CPU has its own cache file", strcmp(a.file, b.file) && strstr(b.file, "-t2-c1.txt"));
+  ASSERT("and does not read the unconfined one", !b.cached);
+  calibrate(2, 0, &b);
+  ASSERT("unconfined again, the first file is read", b.cached && !strcmp(a.file, b.file));
+}
+
 static void test_unwritable(const char *work) {
   char dir[1100];
   snprintf(dir, sizeof dir, "%s/not-a-dir", work);
@@ -78,6 +103,7 @@ int main(int argc, char **argv) {
   setenv("XDG_CACHE_HOME", argv[1], 1);
   test_measurements();
   test_cache();
+  test_confined();
   test_unwritable(argv[1]);
   printf("test_calibrate: %s\n", fails ? "FAILED" : "all passed");
   return fails != 0;

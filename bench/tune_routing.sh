@@ -52,15 +52,15 @@ python3 -c "import sys; d=open(sys.argv[1],'rb').read(); open(sys.argv[2],'wb').
   "$T/val.bin" "$T/test.bin"
 log "text: $(wc -c < "$T/val.bin") validation bytes from $py; calibration $(wc -c < "$T/calib.bin"), held out $(wc -c < "$T/test.bin")"
 
-ev() { # ev LIB FILE -> the JSON line of modc eval in session mode
-  "$MODC" eval "$1" --bytes "$2" --mode session --window "$WINDOW" --threads "$THREADS" --json -q
+ev() { # ev LIB FILE [--vs OTHER] -> the JSON line of modc eval in session mode
+  "$MODC" eval "$1" --bytes "$2" --mode session --window "$WINDOW" --threads "$THREADS" --json -q "${@:3}"
 }
 # evtwin ROUND NAME LIB FILE: rounds.txt lines for LIB and the twin run side by side (modc eval
 # TWIN --vs LIB: window by window in one process): "ROUND NAME {...}", "ROUND twin {...}" and
 # "ROUND pair_NAME {median, p10, p90, windows}" (LIB's ms over the twin's, window by window)
 evtwin() {
   local j
-  j=$("$MODC" eval "$T/twin/lib$name.so" --vs "$3" --bytes "$4" --mode session --window "$WINDOW" --threads "$THREADS" --json -q) &&
+  j=$(ev "$T/twin/lib$name.so" "$4" --vs "$3") &&
     python3 -c 'import json, sys; d = json.loads(sys.argv[1]); r, v = sys.argv[2:4]
 print(r, v, json.dumps(d["b"])); print(r, "twin", json.dumps(d["a"])); print(r, "pair_" + v, json.dumps(d["ms_ratio"]))' "$j" "$1" "$2"
 }
@@ -75,8 +75,7 @@ if [ -n "$TWIN" ] && [ -n "$SPEEDUP" ]; then
   # the twin's step on the spec's scale: ms0 x the paired twin/spec ratio (modc eval TWIN --vs
   # SPEC, median of three), since separate runs of one library move 10-15% on a shared VM and
   # once put the budget below the spec's own step when the spec was 1.36x faster paired
-  pr=$(for i in 1 2 3; do "$MODC" eval "$T/twin/lib$name.so" --vs "$T/given/lib$name.so" --bytes "$T/calib.bin" \
-         --mode session --window "$WINDOW" --threads "$THREADS" --json -q |
+  pr=$(for i in 1 2 3; do ev "$T/twin/lib$name.so" "$T/calib.bin" --vs "$T/given/lib$name.so" |
        python3 -c "import json,sys; print(1 / json.load(sys.stdin)['ms_ratio']['median'])"; done | sort -g | sed -n 2p)
   twin_ms=$(python3 -c "print(f'{$ms0 * $pr:.6g}')")
   budget=$(python3 -c "print(f'{$twin_ms / $SPEEDUP:.6g}')")

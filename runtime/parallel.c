@@ -11,10 +11,10 @@
  * left in the others' chunks the same way.  The pieces shrink towards a chunk's end, so the
  * last ones in flight when the threads run out of work are single blocks (a matmul's work
  * items), not the fixed quarter-chunks of before: on 16 Xeon cores the fixed pieces left the
- * threads' ends apart by about half a piece.  So a thread that runs slower (a core shared with another vCPU or process, a busier
- * memory channel) does less, instead of every thread waiting for it at the join, while each
- * thread still starts on its own contiguous stretch (the same weight panels and x rows as a
- * static split).  Pieces are RT_GRAIN multiples, so results are as above.
+ * threads' ends apart by about half a piece.  So a thread that runs slower (a core shared with
+ * another vCPU or process, a busier memory channel) does less, instead of every thread
+ * waiting for it at the join, while each thread still starts on its own contiguous stretch
+ * (the same weight panels and x rows as a static split).  Pieces are RT_GRAIN multiples, so results are as above.
  *
  * Paths, in order:
  *   serial   x NULL (codegen's "small work"), one thread, a small range, or a call from

@@ -184,9 +184,11 @@ typedef struct SessEval {
   double *ms;               /* [w.count] each window's ms per token step */
 } SessEval;
 
+/* the default session window of a model whose longest sequence is max_seq_len */
+static int default_window(int max_seq_len) { return max_seq_len < EVAL_DEFAULT_WINDOW ? max_seq_len : EVAL_DEFAULT_WINDOW; }
+
 static int session_window_len(const modc_info *info, const EvalOpts *o) {
-  int W = o->window;
-  if (!W) W = info->max_seq_len < EVAL_DEFAULT_WINDOW ? info->max_seq_len : EVAL_DEFAULT_WINDOW;
+  int W = o->window ? o->window : default_window(info->max_seq_len);
   if (W > info->max_seq_len) return -cli_fail("eval: --window %d is longer than %s's max_seq_len %d", W, info->name, info->max_seq_len);
   return W;
 }
@@ -252,9 +254,8 @@ int eval_run(const ModcLib *a, modc_model *m, const int32_t *tok, int n, const E
 
 /* ---- two libraries side by side (--vs) ---- */
 
-/* q-quantile (0..1) of v[0..n) by the nearest rank, sorting v in place */
-static double quantile(double *v, int n, double q) {
-  qsort(v, (size_t)n, sizeof *v, timing_cmp);
+/* q-quantile (0..1) of the sorted v[0..n) by the nearest rank */
+static double quantile(const double *v, int n, double q) {
   int k = (int)(q * (n - 1) + 0.5);
   return v[k < 0 ? 0 : k >= n ? n - 1 : k];
 }
@@ -268,10 +269,8 @@ static int eval_vs(const ModcLib *la, modc_model *ma, const ModcLib *lb, modc_mo
   memset(ra, 0, sizeof *ra), memset(rb, 0, sizeof *rb);
   if (find_routed(la, ma, ra) || find_routed(lb, mb, rb)) return 1;
   EvalOpts oo = *o;
-  if (!oo.window) { /* the default for the shorter of the two */
-    int sa = la->info(ma)->max_seq_len, sb = lb->info(mb)->max_seq_len;
-    oo.window = (sa < sb ? sa : sb) < EVAL_DEFAULT_WINDOW ? (sa < sb ? sa : sb) : EVAL_DEFAULT_WINDOW;
-  }
+  int sa = la->info(ma)->max_seq_len, sb = lb->info(mb)->max_seq_len;
+  if (!oo.window) oo.window = default_window(sa < sb ? sa : sb);   /* the shorter model's */
   int W = session_window_len(la->info(ma), &oo);
   if (W < 0 || session_window_len(lb->info(mb), &oo) < 0) return 1;
   SessEval ea, eb;
@@ -287,7 +286,8 @@ static int eval_vs(const ModcLib *la, modc_model *ma, const ModcLib *lb, modc_mo
   }
   if (!rc) {
     int k = ea.w.count;
-    ratio[0] = timing_median(q, k), ratio[1] = quantile(q, k, 0.1), ratio[2] = quantile(q, k, 0.9);
+    ratio[0] = timing_median(q, k);   /* sorts q */
+    ratio[1] = quantile(q, k, 0.1), ratio[2] = quantile(q, k, 0.9);
   }
   sess_end(&ea), sess_end(&eb);
   free(q);
@@ -409,8 +409,7 @@ int eval_main(int argc, char **argv) {
   EvalResult r;
   if (!rc && n == 0) rc = cli_fail("eval: '%s' holds no tokens", c.file);
   if (!rc && c.vs) rc = eval_vs_cmd(&c, &a, m, tok, n);
-  else if (!rc) rc = eval_run(&a, m, tok, n, &c.o, &r);
-  if (!rc && !c.vs) print_result(&c, info, &r);
+  else if (!rc && !(rc = eval_run(&a, m, tok, n, &c.o, &r))) print_result(&c, info, &r);
   free(tok);
   a.close(m);
   return rc;

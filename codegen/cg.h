@@ -35,7 +35,14 @@ typedef struct CgCtx {
   CgKernel *kernels;
   int nkernels, capkernels;
   char suffix[16];          /* of the exported symbols: "" or "__s<set>" (runtime/exec.h) */
+  int64_t rope_positions;   /* positions [0, n) whose RoPE cos/sin are constant tables (0: none) */
 } CgCtx;
+
+/* RoPE tables cover the model's max_seq_len up to CG_ROPE_TABLE_MAX positions (1 MiB a table
+ * pair at head_dim 64); kernels emitted without a model (cg_emit's model NULL: the kernel
+ * tests) get CG_ROPE_TABLE_BARE.  A position beyond the tables computes its angles as it goes. */
+#define CG_ROPE_TABLE_MAX 4096
+#define CG_ROPE_TABLE_BARE 64
 
 /* Field indices of modc_exec (runtime/exec.h). */
 enum {

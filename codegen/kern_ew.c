@@ -1,7 +1,8 @@
 /* kern_ew.c: the elementwise kernels (add, bias_add, silu, silu_mul, the row copy of embed),
- * rmsnorm (whose row arithmetic matmul_norm_gather reuses) and RoPE.  Each runs its rows (or
- * a flat range) through em_vec_loop at the #ew record's vector width, split over threads
- * when the call does more work than the record's par_min. */
+ * rmsnorm (whose row arithmetic matmul_norm_gather reuses) and RoPE (its cos/sin read from
+ * constant tables over the model's positions).  Each runs its rows (or a flat range) through
+ * em_vec_loop at the #ew record's vector width, split over threads when the call does more
+ * work than the record's par_min. */
 #include "kern.h"
 
 /* ---- elementwise: add, bias_add, silu, silu_mul, and the row copy of embed ---- */
@@ -129,7 +130,9 @@ typedef struct Rope {
   int vw;                   /* the record's vector width */
   double theta;
   LLVMValueRef invf;        /* global [hd/2 x double] */
-  LLVMValueRef cs, sn;      /* [hd/2 x float] stack tables of the row */
+  int64_t ntab;             /* positions in the constant tables */
+  LLVMValueRef tcos, tsin;  /* global [ntab * hd/2 x float], or NULL when ntab is 0 */
+  LLVMValueRef cs, sn;      /* the row's [hd/2 x float] cos and sin */
   LLVMValueRef x, out;      /* the head's vectors */
 } Rope;
 
@@ -144,8 +147,8 @@ static void rope_step(Em *e, LLVMValueRef off, LLVMValueRef mask, int w, void *v
   em_vstore(e, em_fadd(e, em_fmul(e, x2, c), em_fmul(e, x1, s)), gep_f32(e, r->out, off2), mask);
 }
 
-/* cos/sin tables of one position: angle = pos * inv_freq in double, as the reference */
-static void rope_tables(Em *e, const Rope *r, LLVMValueRef pos) {
+/* cos/sin of one position into cs, sn: angle = pos * inv_freq in double, as the reference */
+static void rope_angles(Em *e, const Rope *r, LLVMValueRef pos, LLVMValueRef cs, LLVMValueRef sn) {
   int64_t half = r->hd / 2;
   LLVMValueRef p = LLVMBuildSIToFP(e->b, pos, e->c->t_f64, "");
   EmLoop l;
@@ -155,19 +158,37 @@ static void rope_tables(Em *e, const Rope *r, LLVMValueRef pos) {
   LLVMTypeRef t = e->c->t_f64;
   LLVMValueRef c = em_intrin(e, "llvm.cos", &t, 1, &ang, 1);
   LLVMValueRef s = em_intrin(e, "llvm.sin", &t, 1, &ang, 1);
-  em_store(e, LLVMBuildFPTrunc(e->b, c, e->c->t_f32, ""), gep_f32(e, r->cs, l.iv));
-  em_store(e, LLVMBuildFPTrunc(e->b, s, e->c->t_f32, ""), gep_f32(e, r->sn, l.iv));
+  em_store(e, LLVMBuildFPTrunc(e->b, c, e->c->t_f32, ""), gep_f32(e, cs, l.iv));
+  em_store(e, LLVMBuildFPTrunc(e->b, s, e->c->t_f32, ""), gep_f32(e, sn, l.iv));
   em_loop_end(e, &l, NULL, NULL);
+}
+
+/* Points r->cs, r->sn at position pos's angles: its rows of the constant tables when
+ * 0 <= pos < ntab, else the stack tables st_c, st_s filled as rope_angles does. */
+static void rope_row_tables(Em *e, Rope *r, LLVMValueRef pos, LLVMValueRef st_c, LLVMValueRef st_s) {
+  if (!r->ntab) {
+    rope_angles(e, r, pos, st_c, st_s);
+    r->cs = st_c, r->sn = st_s;
+    return;
+  }
+  LLVMValueRef p = em_sext64(e, pos);
+  LLVMValueRef in = LLVMBuildICmp(e->b, LLVMIntULT, p, em_i64(e, r->ntab), "in_table");
+  EmIf f;
+  em_if_begin(e, &f, LLVMBuildNot(e->b, in, ""));
+  rope_angles(e, r, pos, st_c, st_s);
+  em_if_end(e, &f);
+  LLVMValueRef row = em_mul(e, LLVMBuildSelect(e->b, in, p, em_i64(e, 0), ""), em_i64(e, r->hd / 2));
+  r->cs = LLVMBuildSelect(e->b, in, gep_f32(e, r->tcos, row), st_c, "cos");
+  r->sn = LLVMBuildSelect(e->b, in, gep_f32(e, r->tsin, row), st_s, "sin");
 }
 
 static void rope_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
   Rope r = *(const Rope *)vctx;
   LLVMTypeRef tab = LLVMArrayType2(e->c->t_f32, (uint64_t)(r.hd / 2));
-  r.cs = em_alloca(e, tab, "cos");
-  r.sn = em_alloca(e, tab, "sin");
+  LLVMValueRef st_c = em_alloca(e, tab, "cos"), st_s = em_alloca(e, tab, "sin");
   EmLoop l, lh;
   em_loop_begin(e, &l, lo, hi, 1, 0, NULL);
-  rope_tables(e, &r, em_load(e, e->c->t_i32, gep_i32(e, a->p[1], l.iv)));
+  rope_row_tables(e, &r, em_load(e, e->c->t_i32, gep_i32(e, a->p[1], l.iv)), st_c, st_s);
   LLVMValueRef row = em_mul(e, l.iv, em_i64(e, r.C));
   em_loop_begin(e, &lh, em_i64(e, 0), em_i64(e, r.heads), 1, 0, NULL);
   LLVMValueRef off = em_add(e, row, em_mul(e, lh.iv, em_i64(e, r.hd)));
@@ -178,26 +199,56 @@ static void rope_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, c
   em_loop_end(e, &l, NULL, NULL);
 }
 
+/* A private constant global of n values (f64 when dbl, else f32), shared by name. */
+static LLVMValueRef rope_global(CgCtx *c, const char *name, const double *v, int64_t n, int dbl) {
+  LLVMValueRef g = LLVMGetNamedGlobal(c->mod, name);
+  if (g) return g;
+  LLVMTypeRef t = dbl ? c->t_f64 : c->t_f32;
+  LLVMValueRef *cv = malloc(sizeof *cv * (size_t)n);
+  for (int64_t i = 0; i < n; i++) cv[i] = LLVMConstReal(t, dbl ? v[i] : (double)(float)v[i]);
+  g = LLVMAddGlobal(c->mod, LLVMArrayType2(t, (uint64_t)n), name);
+  LLVMSetInitializer(g, LLVMConstArray2(t, cv, (uint64_t)n));
+  LLVMSetGlobalConstant(g, 1);
+  LLVMSetLinkage(g, LLVMPrivateLinkage);
+  free(cv);
+  return g;
+}
+
+/* The inverse frequencies and, for c->rope_positions positions, the cos/sin tables that
+ * rope_angles would compute (the same double arithmetic, rounded to float once). */
+static void rope_consts(CgCtx *c, Rope *r) {
+  int64_t half = r->hd / 2, n = c->rope_positions;
+  double *f = malloc(sizeof *f * (size_t)half);
+  for (int64_t i = 0; i < half; i++) f[i] = pow(r->theta, -2.0 * (double)i / (double)r->hd);
+  char name[96];
+  snprintf(name, sizeof name, "rope.inv_freq.%lld.%a", (long long)r->hd, r->theta);
+  r->invf = rope_global(c, name, f, half, 1);
+  r->ntab = n;
+  if (n > 0) {
+    double *tc = malloc(sizeof *tc * (size_t)(n * half)), *ts = malloc(sizeof *ts * (size_t)(n * half));
+    for (int64_t p = 0; p < n; p++)
+      for (int64_t i = 0; i < half; i++) {
+        double ang = (double)p * f[i];
+        tc[p * half + i] = cos(ang), ts[p * half + i] = sin(ang);
+      }
+    snprintf(name, sizeof name, "rope.cos.%lld.%a.%lld", (long long)r->hd, r->theta, (long long)n);
+    r->tcos = rope_global(c, name, tc, n * half, 0);
+    snprintf(name, sizeof name, "rope.sin.%lld.%a.%lld", (long long)r->hd, r->theta, (long long)n);
+    r->tsin = rope_global(c, name, ts, n * half, 0);
+    free(tc), free(ts);
+  }
+  free(f);
+}
+
 LLVMValueRef k_rope(Kern *k) {
-  CgCtx *c = k->c;
-  Rope r = {ccols(k, k->out), attr_i(k->n, "heads", 0), 0, (int)ksched(k)->vw, attr_f(k->n, "theta", 0), NULL, NULL, NULL, NULL, NULL};
+  Rope r = {ccols(k, k->out), attr_i(k->n, "heads", 0), 0, (int)ksched(k)->vw, attr_f(k->n, "theta", 0),
+            NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL};
   if (r.heads <= 0 || r.C % r.heads || (r.C / r.heads) % 2 || r.theta <= 0) kdie(k, "bad heads or theta");
   r.hd = r.C / r.heads;
-  int64_t half = r.hd / 2;
-  LLVMValueRef *f = malloc(sizeof *f * (size_t)half);
-  for (int64_t i = 0; i < half; i++) f[i] = LLVMConstReal(c->t_f64, pow(r.theta, -2.0 * (double)i / (double)r.hd));
-  LLVMTypeRef at = LLVMArrayType2(c->t_f64, (uint64_t)half);
-  char gname[300];
-  snprintf(gname, sizeof gname, "%s.inv_freq", k->name);
-  r.invf = LLVMAddGlobal(c->mod, at, gname);
-  LLVMSetInitializer(r.invf, LLVMConstArray2(c->t_f64, f, (uint64_t)half));
-  LLVMSetGlobalConstant(r.invf, 1);
-  LLVMSetLinkage(r.invf, LLVMInternalLinkage);
-  free(f);
+  rope_consts(k->c, &r);
   Em e;
   KArgs a;
   kbegin(&e, k, &a);
   par_for(&e, k, &a, a.rows, em_mul(&e, a.rows, em_i64(&e, r.C * 4)), rope_body, &r);
   return kend(&e);
 }
-

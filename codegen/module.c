@@ -501,6 +501,9 @@ int cg_emit(const CgModel *model, Graph **graphs, int n_graphs, const CgTarget *
   const char *name = model && model->spec ? model->spec->name : "modc";
   if (ctx_open(&c, t, name, err, errlen)) return -1;
   if (model && model->set) snprintf(c.suffix, sizeof c.suffix, "__s%d", model->set);
+  c.rope_positions = CG_ROPE_TABLE_BARE;
+  if (model && model->spec)
+    c.rope_positions = model->spec->max_seq_len < CG_ROPE_TABLE_MAX ? model->spec->max_seq_len : CG_ROPE_TABLE_MAX;
   int rc = 0;
   for (int i = 0; i < n_graphs && !rc; i++) rc = emit_graph(&c, graphs[i], err, errlen);
   if (!rc && model) rc = emit_desc(&c, model, err, errlen);

@@ -48,6 +48,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "codegen/cg.h"
 #include "codegen/codegen.h"
 #include "ir/interp.h"
 #include "ir/ir.h"
@@ -1153,6 +1154,9 @@ static void build_cases(void) {
   t_elementwise("silu_mul", GRAPH_FORWARD, OP_SILU_MUL, 5, 19);
   t_elementwise("silu_mul_sess", GRAPH_SESSION, OP_SILU_MUL, 3, 64);
   t_rope("rope_h4_hd16", GRAPH_FORWARD, 7, 4, 16, 10000.0, p7);
+  /* pgap's positions lie on both sides of the bare RoPE tables: one kernel reads its
+   * tables and computes the angles past them */
+  _Static_assert(CG_ROPE_TABLE_BARE > 41 && CG_ROPE_TABLE_BARE <= 100, "pgap must straddle the tables");
   t_rope("rope_h2_hd40", GRAPH_FORWARD, 10, 2, 40, 500000.0, pgap);
   t_rope("rope_sess_hd64", GRAPH_SESSION, 10, 3, 64, 10000.0, pgap);
   t_attention("attn_r1", GRAPH_FORWARD, 1, 2, 2, 16, p7);

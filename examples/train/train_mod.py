@@ -344,8 +344,14 @@ def main():
     ap.add_argument("--compile", action="store_true",
                     help="torch.compile the training forward (same maths, fewer kernel launches)")
     ap.add_argument("--capacity", type=float, default=CAPACITY)
+    ap.add_argument("--causal-tail", type=float, default=0.0,
+                    help="the last fraction F of training trains with the causal rule that sessions use "
+                         "(take the block iff r > 0) instead of top-k, so the model adapts to its own "
+                         "generation-time routing; the best checkpoint is then chosen by causal CE")
     ap.add_argument("--corpus", choices=("stdlib", "stdlib+site"), default="stdlib")
     args = ap.parse_args()
+    if not 0.0 <= args.causal_tail < 1.0:
+        sys.exit(f"train_mod.py: --causal-tail {args.causal_tail}: a fraction in [0, 1)")
     configure(args)
     os.makedirs(args.out, exist_ok=True)
     logf = open(os.path.join(args.out, "train_log.txt"), "w")
@@ -442,6 +448,8 @@ def main():
     step = 0
     best = (float("inf"), None, 0)
     ema = None
+    causal_logged = False
+    sel = "causal" if args.causal_tail > 0 else "topk"   # the CE that picks the best checkpoint
     while True:
         el = time.time() - t0
         prog = max(step / args.steps, el / args.seconds)
@@ -451,15 +459,19 @@ def main():
         for gq in opt.param_groups:
             gq["lr"] = lr
         x, y = batch(train_t, args.batch, gen)
+        mode = "causal" if ROUTED and prog >= 1.0 - args.causal_tail else "topk"
+        if mode == "causal" and not causal_logged:
+            log(f"step {step}: the last {args.causal_tail:g} of training routes causally (r > 0)")
+            causal_logged, best = True, (float("inf"), None, 0)
         with amp:
             try:
-                logits, aux, _ = step_model(x, "topk")
+                logits, aux, _ = step_model(x, mode)
             except Exception as e:          # a compiler failure falls back to eager, logged
                 if step_model is model:
                     raise
                 log(f"torch.compile failed ({type(e).__name__}: {str(e)[:200]}); training eager")
                 step_model = model
-                logits, aux, _ = model(x, "topk")
+                logits, aux, _ = model(x, mode)
             ce = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
             loss = ce + args.aux_weight * aux
         opt.zero_grad(set_to_none=True)
@@ -476,16 +488,16 @@ def main():
             ev = evaluate()
             log(f"eval step {step}: val ce topk {ev['topk']:.4f}  causal {ev['causal']:.4f}  "
                 f"router acc (r>0 == in top-k) {ev['router_acc']:.4f}")
-            if ev["topk"] < best[0]:
-                best = (ev["topk"], {k: v.detach().clone() for k, v in model.state_dict().items()}, step)
+            if ev[sel] < best[0]:
+                best = (ev[sel], {k: v.detach().clone() for k, v in model.state_dict().items()}, step)
     if step < args.steps and args.steps < 1_000_000:
         log(f"stopped by --seconds at step {step} of {args.steps}")
     ev = evaluate()
     log(f"final step {step} ({time.time() - t0:.1f}s): val ce topk {ev['topk']:.4f}  causal {ev['causal']:.4f}  "
         f"router acc {ev['router_acc']:.4f}")
-    if best[1] is not None and best[0] < ev["topk"]:
+    if best[1] is not None and best[0] < ev[sel]:
         model.load_state_dict(best[1])
-        log(f"restored best checkpoint from step {best[2]} (val ce topk {best[0]:.4f})")
+        log(f"restored best checkpoint from step {best[2]} (val ce {sel} {best[0]:.4f})")
     full = evaluate_all()
     log(f"whole validation text ({full['tokens']} bytes scored, windows of {T}): "
         f"ce topk {full['topk']:.4f}  causal {full['causal']:.4f} nats/byte")

@@ -16,32 +16,29 @@
 #   mod10 (10 layers, 1, 3, 5, 7, 9 routed at 0.125, cost 0.768), mod10_25 (the same at 0.25,
 #   0.829), mod12drr (12 layers, all but 0, 3, 6, 9 routed at 0.125, 0.708), mod12drr25 (the
 #   same at 0.25, 0.805), mod10drr25 (10 layers, 1, 2, 4, 5, 7, 8 routed at 0.25, 0.756),
-#   mod9_25 (9 layers, 1, 3, 5, 7 routed at 0.25, 0.805).  mod10_25c is mod10_25 whose last
-# CAUSAL_TAIL (0.1) of training routes causally, as sessions do (train_mod.py --causal-tail);
-# a causal step computes every routed block on all tokens under a mask, so it is costed as a
-# dense 10-layer step (1.195) and the run takes fewer steps.  Writes OUT/<name>.safetensors and
+#   mod9_25 (9 layers, 1, 3, 5, 7 routed at 0.25, 0.805).  A run name ending in p (mod10_25p,
+# mod12drr25p) is that run with the paper's mlp predictor for the causal rule (train_mod.py
+# --predictor mlp, hidden 64): each routed layer adds 0.024 of a layer's FLOPs on every token,
+# counted in the cost.  Writes OUT/<name>.safetensors and
 # OUT/<name>_logs.tar (its train_log.txt, stdout and corpus file list) per run.  Environment:
 # SECONDS_CAP (430; a run stopped by it says so in its log, and then it is not at equal FLOPs),
 # COMPILE (0; 1 trains through torch.compile: the same maths, fewer kernel launches), SEED
-# (1234; another seed names its runs NAME_sSEED), NAME_TAG (appended to the names, so that two
-# variants of one run can go at once).
+# (1234; another seed names its runs NAME_sSEED).
 set -eo pipefail
 export PYTHONUNBUFFERED=1
 out=$1 dense=${2:-3000}
 shift 2 || shift $#
 runs=("$@") seed=${SEED:-1234}
 [ ${#runs[@]} -gt 0 ] || runs=(dense mod)
-tag=${NAME_TAG:-} tail=${CAUSAL_TAIL:-0.1}
-W=/tmp/modc_pair_s$seed$tag
+W=/tmp/modc_pair_s$seed
 rm -rf "$W" && mkdir -p "$out"
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 common=(--layers 8 --d-model 256 --heads 4 --kv-heads 2 --d-ff 640 --batch 128 --seq 256
         --corpus stdlib+site --corpus-mb 120 --seconds "${SECONDS_CAP:-430}" --eval-every 500)
-# steps DENSE_LAYERS ROUTED_LAYERS CAPACITY: the twin's steps over a step's cost (above)
-steps() { awk -v d="$dense" -v nd="$1" -v nr="$2" -v c="$3" 'BEGIN { printf "%d", d / (0.22 + 0.78 * (nd + nr * c) / 8) + 0.5 }'; }
-# steps_tail DENSE_LAYERS ROUTED_LAYERS CAPACITY F: as steps, the last F of them costed dense
-steps_tail() { awk -v d="$dense" -v nd="$1" -v nr="$2" -v c="$3" -v f="$4" 'BEGIN {
-  printf "%d", d / ((1 - f) * (0.22 + 0.78 * (nd + nr * c) / 8) + f * (0.22 + 0.78 * (nd + nr) / 8)) + 0.5 }'; }
+# steps DENSE_LAYERS ROUTED_LAYERS CAPACITY [PREDICTOR]: the twin's steps over a step's cost
+# (above); PREDICTOR is a routed layer's predictor in layers (0, or 0.024 for the mlp one)
+steps() { awk -v d="$dense" -v nd="$1" -v nr="$2" -v c="$3" -v pr="${4:-0}" 'BEGIN { printf "%d", d / (0.22 + 0.78 * (nd + nr * (c + pr)) / 8) + 0.5 }'; }
+PRED=(--predictor mlp --predictor-hidden 64)
 declare -A pid
 for r in "${runs[@]}"; do
   case $r in
@@ -53,15 +50,14 @@ for r in "${runs[@]}"; do
     mod10_25) args=(--name pair_mod10_25 --layers 10 --routing every_other --capacity 0.25 --steps $(steps 5 5 0.25)) ;;
     mod12drr) args=(--name pair_mod12drr --layers 12 --routing drr --capacity 0.125 --steps $(steps 4 8 0.125)) ;;
     mod12drr25) args=(--name pair_mod12drr25 --layers 12 --routing drr --capacity 0.25 --steps $(steps 4 8 0.25)) ;;
-    mod10_25c) args=(--name pair_mod10_25c --layers 10 --routing every_other --capacity 0.25 --causal-tail "$tail"
-                     --steps $(steps_tail 5 5 0.25 "$tail")) ;;
+    mod10_25p) args=(--name pair_mod10_25p --layers 10 --routing every_other --capacity 0.25 "${PRED[@]}" --steps $(steps 5 5 0.25 0.024)) ;;
+    mod12drr25p) args=(--name pair_mod12drr25p --layers 12 --routing drr --capacity 0.25 "${PRED[@]}" --steps $(steps 4 8 0.25 0.024)) ;;
     mod9_25) args=(--name pair_mod9_25 --layers 9 --routing every_other --capacity 0.25 --steps $(steps 5 4 0.25)) ;;
     mod10drr25) args=(--name pair_mod10drr25 --layers 10 --routed 1,2,4,5,7,8 --capacity 0.25 --steps $(steps 4 6 0.25)) ;;
-    *) echo "run_pair.sh: unknown run '$r' (dense, mod, mod25, mod50, mod10, mod10_25, mod12drr, mod12drr25, mod10drr25, mod9_25 or mod10_25c)" >&2; exit 2 ;;
+    *) echo "run_pair.sh: unknown run '$r' (dense, mod, mod25, mod50, mod10, mod10_25, mod12drr, mod12drr25, mod10drr25, mod9_25, mod10_25p or mod12drr25p)" >&2; exit 2 ;;
   esac
   [ "${COMPILE:-0}" = 1 ] && args+=(--compile)
   [ "$seed" = 1234 ] || args+=(--seed "$seed" --name "pair_${r}_s$seed")
-  [ -z "$tag" ] || args+=(--name "pair_${r}$tag$([ "$seed" = 1234 ] || echo "_s$seed")")
   mkdir -p "$W/$r"
   python3 examples/train/train_mod.py --out "$W/$r" "${common[@]}" "${args[@]}" > "$W/$r.out" 2>&1 &
   pid[$r]=$!
@@ -70,8 +66,8 @@ rc=0
 for r in "${runs[@]}"; do wait "${pid[$r]}" || rc=1; done
 for r in "${runs[@]}"; do
   tail -n 4 "$W/$r.out"
-  name=pair_$r$tag
-  [ "$seed" = 1234 ] || name=pair_${r}${tag}_s$seed
+  name=pair_$r
+  [ "$seed" = 1234 ] || name=pair_${r}_s$seed
   mv "$W/$r/$name.safetensors" "$out/" || rc=1
   gzip -9 -c "$W/$r/corpus_files.txt" > "$W/$r/corpus_files.txt.gz" && rm -f "$W/$r/corpus_files.txt" "$W/$r/corpus_val.bin"
   cp "$W/$r.out" "$W/$r/stdout.txt"

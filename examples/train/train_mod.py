@@ -8,7 +8,10 @@ no router bias, predictor router (causal rule: take the block iff r > 0).
 
 Training uses the paper's top-k routing over each 256-byte sequence plus an auxiliary
 BCE loss on the router logits r (target 1 for the top-k tokens) so that the causal rule
-r > 0 used for generation agrees with top-k membership.
+r > 0 used for generation agrees with top-k membership.  --predictor mlp adds the paper's
+auxiliary predictor instead (DESIGN section 4: p = fc2(silu(fc1 h)), hidden --predictor-hidden)
+for the causal rule p > 0, trained by the same BCE on the routed layer's input with the
+gradient stopped there, so that it learns the decision without changing the model.
 
 Usage (GPU machine):
   python3 examples/train/train_mod.py --out DIR --seconds 290
@@ -42,6 +45,8 @@ D_FF = 640
 HEAD_DIM = D_MODEL // N_HEADS
 ROUTED = (1, 3, 5)          # every_other
 CAPACITY = 0.125
+PREDICTOR = "router"        # the causal rule: router (r > 0) or mlp (p > 0)
+PRED_HIDDEN = 64
 ROPE_THETA = 10000.0
 NORM_EPS = 1e-5
 
@@ -49,7 +54,8 @@ NORM_EPS = 1e-5
 def configure(args):
     """Sets the model's shape and routing from the command line (module constants, read when
     the model is built)."""
-    global D_MODEL, N_LAYERS, N_HEADS, N_KV_HEADS, D_FF, HEAD_DIM, ROUTED, CAPACITY
+    global D_MODEL, N_LAYERS, N_HEADS, N_KV_HEADS, D_FF, HEAD_DIM, ROUTED, CAPACITY, PREDICTOR, PRED_HIDDEN
+    PREDICTOR, PRED_HIDDEN = args.predictor, args.predictor_hidden
     D_MODEL, N_LAYERS, N_HEADS, N_KV_HEADS, D_FF = args.d_model, args.layers, args.heads, args.kv_heads, args.d_ff
     HEAD_DIM = D_MODEL // N_HEADS
     if args.routed:
@@ -211,6 +217,17 @@ class MLP(nn.Module):
         return self.down_proj(F.silu(self.gate_proj(z)) * self.up_proj(z))
 
 
+class Predictor(nn.Module):
+    """predictor: mlp (DESIGN section 4): p = fc2(silu(fc1 h)) from the routed layer's input."""
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(D_MODEL, PRED_HIDDEN)
+        self.fc2 = nn.Linear(PRED_HIDDEN, 1)
+
+    def forward(self, h):
+        return self.fc2(F.silu(self.fc1(h))).squeeze(-1).float()
+
+
 class Layer(nn.Module):
     def __init__(self, routed):
         super().__init__()
@@ -221,6 +238,8 @@ class Layer(nn.Module):
         self.routed = routed
         if routed:
             self.router = nn.Linear(D_MODEL, 1, bias=False)
+            if PREDICTOR == "mlp":
+                self.predictor = Predictor()
 
     def block(self, x, pos, mask=None):
         """Pre-norm Llama block; returns y - x (the residual update) in float32."""
@@ -245,7 +264,8 @@ class MoDModel(nn.Module):
 
     def forward(self, tokens, mode="topk"):
         """tokens [B, T] -> (logits [B, T, V] float32, aux BCE loss, router stats).
-        mode 'topk': DESIGN section 4 top-k routing; 'causal': take the block iff r > 0."""
+        mode 'topk': DESIGN section 4 top-k routing; 'causal': take the block iff p > 0 (p = r,
+        or the mlp predictor's output).  Router stats: how often p > 0 agrees with top-k."""
         B, T = tokens.shape
         dev = tokens.device
         h = self.embed_tokens(tokens).float()
@@ -261,7 +281,11 @@ class MoDModel(nn.Module):
             top = r.topk(k, dim=1).indices
             target = torch.zeros_like(r).scatter_(1, top, 1.0)
             aux = aux + F.binary_cross_entropy_with_logits(r, target)
-            stats.append(((r > 0).float() == target).float().mean())   # router accuracy
+            p = r
+            if PREDICTOR == "mlp":                                     # learns from h, never changes it
+                p = layer.predictor(h.detach())
+                aux = aux + F.binary_cross_entropy_with_logits(p, target)
+            stats.append(((p > 0).float() == target).float().mean())   # predictor accuracy
             if mode == "topk":
                 idx = top.sort(dim=1).values                           # S ascending
                 gidx = idx[..., None].expand(B, k, D_MODEL)
@@ -270,7 +294,7 @@ class MoDModel(nn.Module):
                 upd = x + rs[..., None] * layer.block(x, idx)
                 h = h.scatter(1, gidx, upd)
             else:
-                taken = r > 0                                          # [B, T]
+                taken = p > 0                                          # [B, T]
                 i = torch.arange(T, device=dev)
                 mask = (i[None, :, None] >= i[None, None, :]) & taken[:, None, :]
                 mask = mask | torch.eye(T, dtype=torch.bool, device=dev)[None]
@@ -315,6 +339,10 @@ def hf_state_dict(model):
             sd[p + f"mlp.{n}.weight"] = getattr(L.mlp, n).weight
         if L.routed:
             sd[p + "router.weight"] = L.router.weight                  # [1, d]
+            if PREDICTOR == "mlp":
+                for n in ("fc1", "fc2"):
+                    sd[p + f"predictor.{n}.weight"] = getattr(L.predictor, n).weight
+                    sd[p + f"predictor.{n}.bias"] = getattr(L.predictor, n).bias
     return sd
 
 
@@ -344,14 +372,11 @@ def main():
     ap.add_argument("--compile", action="store_true",
                     help="torch.compile the training forward (same maths, fewer kernel launches)")
     ap.add_argument("--capacity", type=float, default=CAPACITY)
-    ap.add_argument("--causal-tail", type=float, default=0.0,
-                    help="the last fraction F of training trains with the causal rule that sessions use "
-                         "(take the block iff r > 0) instead of top-k, so the model adapts to its own "
-                         "generation-time routing; the best checkpoint is then chosen by causal CE")
+    ap.add_argument("--predictor", choices=("router", "mlp"), default=PREDICTOR,
+                    help="the causal rule's score: the router (r > 0) or the paper's mlp predictor (p > 0)")
+    ap.add_argument("--predictor-hidden", type=int, default=PRED_HIDDEN)
     ap.add_argument("--corpus", choices=("stdlib", "stdlib+site"), default="stdlib")
     args = ap.parse_args()
-    if not 0.0 <= args.causal_tail < 1.0:
-        sys.exit(f"train_mod.py: --causal-tail {args.causal_tail}: a fraction in [0, 1)")
     configure(args)
     os.makedirs(args.out, exist_ok=True)
     logf = open(os.path.join(args.out, "train_log.txt"), "w")
@@ -384,8 +409,9 @@ def main():
     log(f"parameters: {nparam}; d_model {D_MODEL}, layers {N_LAYERS}, heads {N_HEADS}/{N_KV_HEADS}, d_ff {D_FF}, "
         f"routed layers {list(ROUTED)} at capacity {CAPACITY}; batch {args.batch} x {args.seq}, "
         f"steps {args.steps}, seconds {args.seconds}")
-    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and "router" not in n and "embed" not in n]
-    other = [p for n, p in model.named_parameters() if not (p.dim() == 2 and "router" not in n and "embed" not in n)]
+    nodecay = ("router", "predictor", "embed")
+    decay = [p for n, p in model.named_parameters() if p.dim() == 2 and not any(k in n for k in nodecay)]
+    other = [p for n, p in model.named_parameters() if not (p.dim() == 2 and not any(k in n for k in nodecay))]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95), eps=1e-8,
                             **({"fused": True} if dev == "cuda" else {}))
@@ -448,8 +474,6 @@ def main():
     step = 0
     best = (float("inf"), None, 0)
     ema = None
-    causal_logged = False
-    sel = "causal" if args.causal_tail > 0 else "topk"   # the CE that picks the best checkpoint
     while True:
         el = time.time() - t0
         prog = max(step / args.steps, el / args.seconds)
@@ -459,19 +483,15 @@ def main():
         for gq in opt.param_groups:
             gq["lr"] = lr
         x, y = batch(train_t, args.batch, gen)
-        mode = "causal" if ROUTED and prog >= 1.0 - args.causal_tail else "topk"
-        if mode == "causal" and not causal_logged:
-            log(f"step {step}: the last {args.causal_tail:g} of training routes causally (r > 0)")
-            causal_logged, best = True, (float("inf"), None, 0)
         with amp:
             try:
-                logits, aux, _ = step_model(x, mode)
+                logits, aux, _ = step_model(x, "topk")
             except Exception as e:          # a compiler failure falls back to eager, logged
                 if step_model is model:
                     raise
                 log(f"torch.compile failed ({type(e).__name__}: {str(e)[:200]}); training eager")
                 step_model = model
-                logits, aux, _ = model(x, mode)
+                logits, aux, _ = model(x, "topk")
             ce = F.cross_entropy(logits.reshape(-1, VOCAB), y.reshape(-1))
             loss = ce + args.aux_weight * aux
         opt.zero_grad(set_to_none=True)
@@ -488,16 +508,16 @@ def main():
             ev = evaluate()
             log(f"eval step {step}: val ce topk {ev['topk']:.4f}  causal {ev['causal']:.4f}  "
                 f"router acc (r>0 == in top-k) {ev['router_acc']:.4f}")
-            if ev[sel] < best[0]:
-                best = (ev[sel], {k: v.detach().clone() for k, v in model.state_dict().items()}, step)
+            if ev["topk"] < best[0]:
+                best = (ev["topk"], {k: v.detach().clone() for k, v in model.state_dict().items()}, step)
     if step < args.steps and args.steps < 1_000_000:
         log(f"stopped by --seconds at step {step} of {args.steps}")
     ev = evaluate()
     log(f"final step {step} ({time.time() - t0:.1f}s): val ce topk {ev['topk']:.4f}  causal {ev['causal']:.4f}  "
         f"router acc {ev['router_acc']:.4f}")
-    if best[1] is not None and best[0] < ev[sel]:
+    if best[1] is not None and best[0] < ev["topk"]:
         model.load_state_dict(best[1])
-        log(f"restored best checkpoint from step {best[2]} (val ce {sel} {best[0]:.4f})")
+        log(f"restored best checkpoint from step {best[2]} (val ce topk {best[0]:.4f})")
     full = evaluate_all()
     log(f"whole validation text ({full['tokens']} bytes scored, windows of {T}): "
         f"ce topk {full['topk']:.4f}  causal {full['causal']:.4f} nats/byte")

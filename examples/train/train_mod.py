@@ -262,10 +262,12 @@ class MoDModel(nn.Module):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * N_LAYERS))
         nn.init.normal_(self.embed_tokens.weight, std=1.0)
 
-    def forward(self, tokens, mode="topk"):
+    def forward(self, tokens, mode="topk", collect=None):
         """tokens [B, T] -> (logits [B, T, V] float32, aux BCE loss, router stats).
         mode 'topk': DESIGN section 4 top-k routing; 'causal': take the block iff p > 0 (p = r,
-        or the mlp predictor's output).  Router stats: how often p > 0 agrees with top-k."""
+        or the mlp predictor's output).  Router stats: how often p > 0 agrees with top-k.
+        collect: a list that gets (layer, its input h, the top-k target) for each routed layer
+        (fit_predictor.py)."""
         B, T = tokens.shape
         dev = tokens.device
         h = self.embed_tokens(tokens).float()
@@ -280,6 +282,8 @@ class MoDModel(nn.Module):
             k = capacity_k(CAPACITY, T)
             top = r.topk(k, dim=1).indices
             target = torch.zeros_like(r).scatter_(1, top, 1.0)
+            if collect is not None:
+                collect.append((layer, h.detach(), target))
             aux = aux + F.binary_cross_entropy_with_logits(r, target)
             p = r
             if PREDICTOR == "mlp":                                     # learns from h, never changes it

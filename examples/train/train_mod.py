@@ -11,7 +11,9 @@ BCE loss on the router logits r (target 1 for the top-k tokens) so that the caus
 r > 0 used for generation agrees with top-k membership.  --predictor mlp adds the paper's
 auxiliary predictor instead (DESIGN section 4: p = fc2(silu(fc1 h)), hidden --predictor-hidden)
 for the causal rule p > 0, trained by the same BCE on the routed layer's input with the
-gradient stopped there, so that it learns the decision without changing the model.
+gradient stopped there, so that it learns the decision without changing the model: it draws
+its initialisation outside the model's random stream and its gradients are clipped apart, so
+the model trains exactly as without it.
 
 Usage (GPU machine):
   python3 examples/train/train_mod.py --out DIR --seconds 290
@@ -239,7 +241,8 @@ class Layer(nn.Module):
         if routed:
             self.router = nn.Linear(D_MODEL, 1, bias=False)
             if PREDICTOR == "mlp":
-                self.predictor = Predictor()
+                with torch.random.fork_rng(devices=[]):   # the model's own draws stay as without it
+                    self.predictor = Predictor()
 
     def block(self, x, pos, mask=None):
         """Pre-norm Llama block; returns y - x (the residual update) in float32."""
@@ -256,6 +259,8 @@ class MoDModel(nn.Module):
         self.norm = RMSNorm(D_MODEL)
         self.lm_head = nn.Linear(D_MODEL, VOCAB, bias=False)
         for name, p in self.named_parameters():
+            if ".predictor." in name:                  # keeps nn.Linear's own initialisation
+                continue
             if p.dim() == 2:
                 nn.init.normal_(p, std=0.02)
             if name.endswith("o_proj.weight") or name.endswith("down_proj.weight"):
@@ -419,6 +424,8 @@ def main():
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": other, "weight_decay": 0.0}],
                             lr=args.lr, betas=(0.9, 0.95), eps=1e-8,
                             **({"fused": True} if dev == "cuda" else {}))
+    clip_groups = [[p for n, p in model.named_parameters() if (".predictor." in n) == pred] for pred in (False, True)]
+    clip_groups = [g for g in clip_groups if g]
     T = args.seq
     # the compiled model shares the parameters; evaluation runs eager (other batch shapes)
     step_model = torch.compile(model) if args.compile else model
@@ -500,7 +507,8 @@ def main():
             loss = ce + args.aux_weight * aux
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        for group in clip_groups:                     # the predictors' gradients never scale the model's
+            torch.nn.utils.clip_grad_norm_(group, 1.0)
         opt.step()
         step += 1
         if step % 100 == 0:

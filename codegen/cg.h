@@ -35,7 +35,7 @@ typedef struct CgCtx {
   CgKernel *kernels;
   int nkernels, capkernels;
   char suffix[16];          /* of the exported symbols: "" or "__s<set>" (runtime/exec.h) */
-  int64_t rope_positions;   /* positions [0, n) whose RoPE cos/sin are constant tables (0: none) */
+  int64_t rope_positions;   /* positions [0, n) whose RoPE cos/sin are constant tables (n >= 1) */
 } CgCtx;
 
 /* RoPE tables cover the model's max_seq_len up to CG_ROPE_TABLE_MAX positions (1 MiB a table

@@ -130,8 +130,8 @@ typedef struct Rope {
   int vw;                   /* the record's vector width */
   double theta;
   LLVMValueRef invf;        /* global [hd/2 x double] */
-  int64_t ntab;             /* positions in the constant tables */
-  LLVMValueRef tcos, tsin;  /* global [ntab * hd/2 x float], or NULL when ntab is 0 */
+  int64_t ntab;             /* positions in the constant tables (at least 1) */
+  LLVMValueRef tcos, tsin;  /* global [ntab * hd/2 x float] */
   LLVMValueRef cs, sn;      /* the row's [hd/2 x float] cos and sin */
   LLVMValueRef x, out;      /* the head's vectors */
 } Rope;
@@ -166,11 +166,6 @@ static void rope_angles(Em *e, const Rope *r, LLVMValueRef pos, LLVMValueRef cs,
 /* Points r->cs, r->sn at position pos's angles: its rows of the constant tables when
  * 0 <= pos < ntab, else the stack tables st_c, st_s filled as rope_angles does. */
 static void rope_row_tables(Em *e, Rope *r, LLVMValueRef pos, LLVMValueRef st_c, LLVMValueRef st_s) {
-  if (!r->ntab) {
-    rope_angles(e, r, pos, st_c, st_s);
-    r->cs = st_c, r->sn = st_s;
-    return;
-  }
   LLVMValueRef p = em_sext64(e, pos);
   LLVMValueRef in = LLVMBuildICmp(e->b, LLVMIntULT, p, em_i64(e, r->ntab), "in_table");
   EmIf f;
@@ -199,14 +194,12 @@ static void rope_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, c
   em_loop_end(e, &l, NULL, NULL);
 }
 
-/* A private constant global of n values (f64 when dbl, else f32), shared by name. */
+/* A private constant global `name` of n values (f64 when dbl, else rounded to f32). */
 static LLVMValueRef rope_global(CgCtx *c, const char *name, const double *v, int64_t n, int dbl) {
-  LLVMValueRef g = LLVMGetNamedGlobal(c->mod, name);
-  if (g) return g;
   LLVMTypeRef t = dbl ? c->t_f64 : c->t_f32;
   LLVMValueRef *cv = malloc(sizeof *cv * (size_t)n);
   for (int64_t i = 0; i < n; i++) cv[i] = LLVMConstReal(t, dbl ? v[i] : (double)(float)v[i]);
-  g = LLVMAddGlobal(c->mod, LLVMArrayType2(t, (uint64_t)n), name);
+  LLVMValueRef g = LLVMAddGlobal(c->mod, LLVMArrayType2(t, (uint64_t)n), name);
   LLVMSetInitializer(g, LLVMConstArray2(t, cv, (uint64_t)n));
   LLVMSetGlobalConstant(g, 1);
   LLVMSetLinkage(g, LLVMPrivateLinkage);
@@ -215,29 +208,31 @@ static LLVMValueRef rope_global(CgCtx *c, const char *name, const double *v, int
 }
 
 /* The inverse frequencies and, for c->rope_positions positions, the cos/sin tables that
- * rope_angles would compute (the same double arithmetic, rounded to float once). */
+ * rope_angles would compute (the same double arithmetic, rounded to float once); made by the
+ * first kernel of a head size and theta, shared by name with the others. */
 static void rope_consts(CgCtx *c, Rope *r) {
   int64_t half = r->hd / 2, n = c->rope_positions;
-  double *f = malloc(sizeof *f * (size_t)half);
-  for (int64_t i = 0; i < half; i++) f[i] = pow(r->theta, -2.0 * (double)i / (double)r->hd);
-  char name[96];
-  snprintf(name, sizeof name, "rope.inv_freq.%lld.%a", (long long)r->hd, r->theta);
-  r->invf = rope_global(c, name, f, half, 1);
+  char fname[96], cname[96], sname[96];
+  snprintf(fname, sizeof fname, "rope.inv_freq.%lld.%a", (long long)r->hd, r->theta);
+  snprintf(cname, sizeof cname, "rope.cos.%lld.%a.%lld", (long long)r->hd, r->theta, (long long)n);
+  snprintf(sname, sizeof sname, "rope.sin.%lld.%a.%lld", (long long)r->hd, r->theta, (long long)n);
   r->ntab = n;
-  if (n > 0) {
-    double *tc = malloc(sizeof *tc * (size_t)(n * half)), *ts = malloc(sizeof *ts * (size_t)(n * half));
-    for (int64_t p = 0; p < n; p++)
-      for (int64_t i = 0; i < half; i++) {
-        double ang = (double)p * f[i];
-        tc[p * half + i] = cos(ang), ts[p * half + i] = sin(ang);
-      }
-    snprintf(name, sizeof name, "rope.cos.%lld.%a.%lld", (long long)r->hd, r->theta, (long long)n);
-    r->tcos = rope_global(c, name, tc, n * half, 0);
-    snprintf(name, sizeof name, "rope.sin.%lld.%a.%lld", (long long)r->hd, r->theta, (long long)n);
-    r->tsin = rope_global(c, name, ts, n * half, 0);
-    free(tc), free(ts);
-  }
-  free(f);
+  r->invf = LLVMGetNamedGlobal(c->mod, fname);
+  r->tcos = LLVMGetNamedGlobal(c->mod, cname);
+  r->tsin = LLVMGetNamedGlobal(c->mod, sname);
+  if (r->invf) return;
+  double *f = malloc(sizeof *f * (size_t)half);
+  double *tc = malloc(sizeof *tc * (size_t)(n * half)), *ts = malloc(sizeof *ts * (size_t)(n * half));
+  for (int64_t i = 0; i < half; i++) f[i] = pow(r->theta, -2.0 * (double)i / (double)r->hd);
+  for (int64_t p = 0; p < n; p++)
+    for (int64_t i = 0; i < half; i++) {
+      double ang = (double)p * f[i];
+      tc[p * half + i] = cos(ang), ts[p * half + i] = sin(ang);
+    }
+  r->invf = rope_global(c, fname, f, half, 1);
+  r->tcos = rope_global(c, cname, tc, n * half, 0);
+  r->tsin = rope_global(c, sname, ts, n * half, 0);
+  free(f), free(tc), free(ts);
 }
 
 LLVMValueRef k_rope(Kern *k) {

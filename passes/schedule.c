@@ -44,10 +44,16 @@
  * decode step's kv_attention over 65 keys of 12 heads (100K) took 16 us on one thread, ~7% of
  * dense12's 16-thread decode step.  On more than two cores its heads spread over the threads
  * from 1/8 of PAR_MIN_WORK (~11 such keys): decode 0.957 and 0.959 of the time at 16 threads
- * (the GPU machine's Xeon, weights mapped, both orders), 1.0 at 4.  On two it cost 1.6-2.7%
- * (Zen 5 VM, mapped, both orders): there half of 16 us does not pay for waking the other
- * thread. */
+ * (the GPU machine's Xeon, weights mapped, both orders), 1.0 at 4.  On two, from 1/8 it cost
+ * 1.6-2.7% (Zen 5 VM, mapped, both orders): there half of 16 us did not pay for waking the
+ * other thread; two cores take PAR_MIN_FEW below. */
 #define ATTN_PAR_MIN_MANY (PAR_MIN_WORK / 8)
+/* On one or two cores the pool's spinning partner costs well under a microsecond a call, so a
+ * one-row matmul or a decode step's attention is split from 32K multiply-adds (a 128 x 256 f32
+ * weight): pair_dense's decode step (d_model 256, 4 heads) took 0.84-0.91 of its time at the
+ * old PAR_MIN_WORK, pair_mod12drr25p's 0.90-0.95 (`modc bench A --vs B`, 2-core Zen 3 VM, both
+ * orders).  Models of d_model 768 and up are over either bound. */
+#define PAR_MIN_FEW (1 << 15)
 #define MAX_ACC 24
 #define AMX_MIN_ROWS 32         /* one AMX tile set's rows: fewer take the FMA tiles */
 
@@ -85,6 +91,9 @@ static int64_t pow2_floor(int64_t v, int64_t cap) {
   return p;
 }
 
+/* a target of one or two cores (known: 0 means unknown) */
+static int few_cores(const TargetDesc *t) { return t->cores > 0 && t->cores <= 2; }
+
 /* x rows of one work item: half the L2, whole register tiles, at most 16 of them */
 static int64_t mm_rows_per_item(int64_t K, int64_t mr, SchedA a, const TargetDesc *t) {
   int64_t l2 = t->l2 > 0 ? t->l2 : 1024 * 1024, kb = K * 4 > 0 ? K * 4 : 1;
@@ -112,7 +121,7 @@ Sched sched_matmul(int64_t N, int64_t K, DType dt, SchedEpilogue ep, SchedA a, i
   s.items = t->cores > 2 ? 8 * t->cores : 0;
   s.pf = 1;
   s.amx = sched_amx_fits(K, dt, nr, s.vw, t) ? AMX_MIN_ROWS : 0;
-  s.par_min = PAR_MIN_WORK;
+  s.par_min = few_cores(t) ? PAR_MIN_FEW : PAR_MIN_WORK;
   return s;
 }
 
@@ -133,7 +142,7 @@ Sched sched_attention(int64_t hd, const TargetDesc *t) {
   s.dq = dnv <= 4 ? 4 : dnv <= 8 ? 2 : 1;
   s.dkb = dnv <= 4 ? dvw : dvw / 2;
   if (s.dkb > 16) s.dkb = 16;
-  s.par_min = t->cores > 2 ? ATTN_PAR_MIN_MANY : PAR_MIN_WORK;
+  s.par_min = t->cores > 2 ? ATTN_PAR_MIN_MANY : few_cores(t) ? PAR_MIN_FEW : PAR_MIN_WORK;
   return s;
 }
 

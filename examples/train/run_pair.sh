@@ -16,7 +16,10 @@
 #   mod10 (10 layers, 1, 3, 5, 7, 9 routed at 0.125, cost 0.768), mod10_25 (the same at 0.25,
 #   0.829), mod12drr (12 layers, all but 0, 3, 6, 9 routed at 0.125, 0.708), mod12drr25 (the
 #   same at 0.25, 0.805), mod10drr25 (10 layers, 1, 2, 4, 5, 7, 8 routed at 0.25, 0.756),
-#   mod9_25 (9 layers, 1, 3, 5, 7 routed at 0.25, 0.805).  A run name ending in p (mod10_25p,
+#   mod9_25 (9 layers, 1, 3, 5, 7 routed at 0.25, 0.805), mod12drr19 (mod12drr's layers at
+#   0.1875, 0.756), mod12d3r25 (12 layers, all but 0, 4, 8 routed at 0.25, 0.732): the last two
+#   read fewer layer-equivalents a decode step (5.5 and 5.25 of the twin's 8) than mod12drr25
+#   (6).  A run name ending in p (mod10_25p,
 # mod12drr25p) is that run with the paper's mlp predictor for the causal rule (train_mod.py
 # --predictor mlp, hidden 64): each routed layer adds 0.024 of a layer's FLOPs on every token,
 # counted in the cost.  Writes OUT/<name>.safetensors and
@@ -54,7 +57,9 @@ for r in "${runs[@]}"; do
     mod12drr25p) args=(--name pair_mod12drr25p --layers 12 --routing drr --capacity 0.25 "${PRED[@]}" --steps $(steps 4 8 0.25 0.024)) ;;
     mod9_25) args=(--name pair_mod9_25 --layers 9 --routing every_other --capacity 0.25 --steps $(steps 5 4 0.25)) ;;
     mod10drr25) args=(--name pair_mod10drr25 --layers 10 --routed 1,2,4,5,7,8 --capacity 0.25 --steps $(steps 4 6 0.25)) ;;
-    *) echo "run_pair.sh: unknown run '$r' (dense, mod, mod25, mod50, mod10, mod10_25, mod12drr, mod12drr25, mod10drr25, mod9_25, mod10_25p or mod12drr25p)" >&2; exit 2 ;;
+    mod12drr19) args=(--name pair_mod12drr19 --layers 12 --routing drr --capacity 0.1875 --steps $(steps 4 8 0.1875)) ;;
+    mod12d3r25) args=(--name pair_mod12d3r25 --layers 12 --routed 1,2,3,5,6,7,9,10,11 --capacity 0.25 --steps $(steps 3 9 0.25)) ;;
+    *) echo "run_pair.sh: unknown run '$r' (dense, mod, mod25, mod50, mod10, mod10_25, mod12drr, mod12drr25, mod10drr25, mod9_25, mod12drr19, mod12d3r25, mod10_25p or mod12drr25p)" >&2; exit 2 ;;
   esac
   [ "${COMPILE:-0}" = 1 ] && args+=(--compile)
   [ "$seed" = 1234 ] || args+=(--seed "$seed" --name "pair_${r}_s$seed")

@@ -2,7 +2,8 @@
 // the target description: AVX-512 (32 zmm: a 12x32 tile over 32-wide panels, 6x32x2 for
 // silu_mul), AVX2 (16 ymm: the 6x16 tile over the 16-wide panels its packer writes, and
 // 6x8x2 over the 8-wide gate and up panels it writes for silu_mul, one register left spare), a 16-core AVX-512 target (work cut into >= 8
-// items per core, attention spread from less work), and the portable default of modc-opt without --cpu.  Rows per item (mc) follow the L2 size: half
+// items per core, attention spread from less work), a 2-core Zen 3 (one-row work split from
+// less), and the portable default of modc-opt without --cpu.  Rows per item (mc) follow the L2 size: half
 // of it holds an item's x rows.  A record already in the text is kept; records print and
 // parse back unchanged.
 // RUN: modc-opt %s --pass schedule | FileCheck %s --check-prefix=DEFAULT
@@ -10,6 +11,7 @@
 // RUN: modc-opt %s --pass schedule --target x86_64-linux-gnu --cpu haswell | FileCheck %s --check-prefix=AVX2
 // RUN: modc-opt %s --pass schedule --target x86_64-linux-gnu --cpu sapphirerapids --cores 16 | FileCheck %s --check-prefix=MANY
 // RUN: modc-opt %s --pass schedule --target aarch64-linux-gnu --cpu neoverse-v1 | FileCheck %s --check-prefix=NEON
+// RUN: modc-opt %s --pass schedule --target x86_64-linux-gnu --cpu znver3 --cores 2 | FileCheck %s --check-prefix=FEW
 // RUN: modc-opt %s --pass schedule --target x86_64-linux-gnu --cpu haswell > %t.mir
 // RUN: modc-opt %t.mir > %t.again.mir
 // RUN: diff %t.mir %t.again.mir
@@ -32,6 +34,13 @@
 // AVX2: matmul %8, %3 : f32[64,768] #matmul{vw = 8, regs = 16, nr = 16, mr = 6, mr_tail = 2, ku = 4, mc = 42, items = 0,
 // AVX2: matmul_silu_mul {{.*}} #matmul{vw = 8, regs = 16, nr = 8, mr = 6, mr_tail = 2, ku = 4, mc = 42, items = 0,
 // AVX2: attention {{.*}} #attn{vw = 8, regs = 16, mr = 4, kb = 16, cv = 3, qb = 64, dq = 2, dkb = 4,
+
+// Two cores: one-row matmuls and decode attention split from 32K multiply-adds, not 128K;
+// elementwise kernels keep 128K.
+// FEW-LABEL: graph @avx2_packed
+// FEW: embed {{.*}} #ew{vw = 8, par_min = 131072}
+// FEW: matmul %8, %3 : f32[64,768] #matmul{vw = 8, regs = 16, nr = 16, {{.*}} par_min = 32768}
+// FEW: attention {{.*}} #attn{vw = 8, {{.*}} par_min = 32768}
 
 // MANY-LABEL: graph @avx512_packed
 // MANY: matmul %8, %3 : f32[64,768] #matmul{vw = 16, regs = 32, nr = 32, mr = 12, mr_tail = 4, ku = 8, mc = 288, items = 128,

@@ -115,7 +115,7 @@ for r in $(seq "$ROUNDS"); do
   log "round $r of $ROUNDS"
 done
 
-python3 - "$OUT" "$budget" "$ms0" "$tune_s" "${SPEEDUP:-0}" "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores" <<'PY'
+python3 - "$OUT" "$budget" "$ms0" "$tune_s" "${SPEEDUP:-0}" "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, $([ "$THREADS" = 0 ] && echo "the libraries' default threads (all cores)" || echo "$THREADS thread$([ "$THREADS" = 1 ] || echo s)")" <<'PY'
 import csv, json, statistics, sys
 out, budget, ms0, tune_s, speedup, cpu = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5]), sys.argv[6]
 runs = {}

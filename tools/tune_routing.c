@@ -5,18 +5,23 @@
  * calibration tokens: mean NLL, and the median milliseconds per forward call (forward mode)
  * or per decode step (session mode, at the take rates the calibration text produces).
  *
- * Levels: each routed layer takes one of RT_LEVELS levels: the fractions 1/16 .. 1 of
- * RATES (forward: as its capacity; session: as the threshold that lets that fraction of the
- * calibration tokens take the block, from the interpreter's decision scores of the spec as
- * given on the first window), or dense (the layer leaves routing: its block runs on every
- * token, ungated).
+ * Levels: each routed layer has a ladder of settings, ordered from the fewest tokens taking
+ * its block to the most: the coarse levels, the fractions 1/16 .. 1 of RATES (forward: as
+ * its capacity; session: as the threshold that lets that fraction of the calibration tokens
+ * take the block, from the interpreter's decision scores of the spec as given on the first
+ * window), then dense (the layer leaves routing: its block runs on every token, ungated);
+ * and the layer's setting in the spec as given ("given").  In session mode "given" has fine
+ * neighbours, its threshold moved by FINE[j] times the spread of the layer's scores (the
+ * interquartile range): "given-j" takes fewer tokens, "given+j" more.  A trained model is
+ * sharpest at the threshold it was fitted for (both more and fewer tokens cost NLL), so the
+ * coarse levels alone never search around it.
  * Search, never the product space: the spec as given; the uniform configurations (all
- * routed layers at one level) from the lowest up to the first over the budget (the levels
- * above it are slower still); then coordinate moves from the best configuration within the
- * budget: each routed layer one level up or down, then pairs (one up, another down), taking
- * the best NLL within the budget, until no move improves it or the time is spent.  The
- * best configurations within the budget are then measured again (the mean of two runs must
- * stay within it) before one is chosen.
+ * routed layers at one coarse level) from the lowest up to the first over the budget (the
+ * levels above it are slower still); then coordinate moves from the best configuration
+ * within the budget, the spec as given among them: each routed layer one rung of its ladder
+ * up or down, then pairs (one up, another down), taking the best NLL within the budget, until
+ * no move improves it or the time is spent.  The best configurations within the budget are
+ * then measured again (the mean of two runs must stay within it) before one is chosen.
  * Outputs in DIR: frontier.csv, frontier.png, NAME.tuned.yaml (the best NLL within the
  * budget); DIR/work holds each configuration's files while it is measured, and an
  * interrupted run (SIGINT, SIGTERM, SIGHUP) removes it and its compile child.
@@ -47,8 +52,10 @@
 #include "tools/timing.h"
 #include "tools/tokfile.h"
 
-#define RT_LEVELS 8
+#define RT_LEVELS 8                 /* coarse levels: RATES, then dense */
 #define RT_DENSE (RT_LEVELS - 1)
+#define RT_FINE 3                   /* session: fine rungs each side of the spec's own threshold */
+#define RT_RUNGS (RT_LEVELS + 1 + 2 * RT_FINE)
 #define RT_MAX_CONF 512
 #define RT_MAX_DEFS 64
 #define RT_SCORE_TOKENS 256       /* calibration tokens the threshold grid is drawn from */
@@ -59,17 +66,25 @@
 
 static const double RATES[RT_DENSE] = {1.0 / 16, 1.0 / 8, 1.0 / 4, 3.0 / 8, 1.0 / 2, 3.0 / 4, 1.0};
 static const char *const LEVEL_NAMES[RT_LEVELS] = {"1/16", "1/8", "1/4", "3/8", "1/2", "3/4", "all", "dense"};
+static const double FINE[RT_FINE] = {1.0 / 16, 1.0 / 8, 1.0 / 4}; /* of the scores' interquartile range */
 static const char *const KIND_NAMES[] = {"search", "spec", "twin"};
 
 typedef enum { RC_SEARCH, RC_SPEC, RC_TWIN } ConfKind;
 
 typedef struct RConf {
   ConfKind kind;
-  signed char level[SPEC_MAX_LAYERS];  /* by routed index; RC_SEARCH only */
+  signed char level[SPEC_MAX_LAYERS];  /* rung of each routed layer's ladder (not for the twin) */
   double nll, ms, take[SPEC_MAX_LAYERS];
   int runs;                 /* latency measurements averaged into ms (2 once confirmed) */
   int frontier, chosen;
 } RConf;
+
+/* one routed layer's settings, from the fewest tokens taking the block to dense */
+typedef struct Ladder {
+  int n, given, coarse[RT_LEVELS];   /* rungs; the spec's own; each coarse level's rung */
+  double v[RT_RUNGS];                /* capacity (forward) or threshold (session) */
+  char name[RT_RUNGS][24];
+} Ladder;
 
 typedef struct RTuner {
   const char *spec_path, *calib, *out, *twin;
@@ -79,7 +94,7 @@ typedef struct RTuner {
   double budget_ms, seconds;
   Spec spec;                /* as given (with -D) */
   int nr, layer[SPEC_MAX_LAYERS];      /* the routed layers */
-  double thr[SPEC_MAX_LAYERS][RT_DENSE]; /* session: threshold of each level, by routed index */
+  Ladder lad[SPEC_MAX_LAYERS];          /* by routed index */
   int32_t *tok;
   int ntok;
   RConf conf[RT_MAX_CONF];
@@ -96,7 +111,10 @@ static const char usage_routing[] =
   "compiled, its mean NLL measured through the library on the calibration file (as modc eval\n"
   "does) and its latency timed (forward: ms per modc_forward of the longest compiled shape;\n"
   "session: ms per decode step at the take rates the calibration text produces).  Levels per\n"
-  "layer: 1/16, 1/8, 1/4, 3/8, 1/2, 3/4 or all of the tokens, or dense.  Writes\n"
+  "layer: 1/16, 1/8, 1/4, 3/8, 1/2, 3/4 or all of the tokens, or dense; and the spec's own\n"
+  "setting (\"given\"), in session mode with fine steps around it (\"given-1\" .. \"given-3\"\n"
+  "take fewer tokens, \"given+1\" .. \"given+3\" more).  The search moves each layer a step\n"
+  "at a time from the best configuration within the budget, the spec as given included.  Writes\n"
   "DIR/frontier.csv (every configuration: routing, nll, ms, on_frontier), DIR/frontier.png and\n"
   "DIR/NAME.tuned.yaml (the spec with the best-NLL configuration within the budget).\n"
   "  --calib FILE            calibration tokens: whitespace-separated ids (or bytes, --bytes)\n"
@@ -167,10 +185,11 @@ static int parse_routing(int argc, char **argv, RTuner *u) {
 static void conf_spec(const RTuner *u, const RConf *c, Spec *s) {
   *s = u->spec;
   for (int i = 0; c->kind == RC_SEARCH && i < u->nr; i++) {
+    const Ladder *d = &u->lad[i];
     int l = u->layer[i], lev = c->level[i];
-    if (lev == RT_DENSE) s->routed[l] = 0, s->made_dense[l] = 1, s->capacity[l] = 1.0, s->threshold[l] = 0;
-    else if (u->mode == EVAL_FORWARD) s->capacity[l] = RATES[lev];
-    else s->threshold[l] = u->thr[i][lev];
+    if (lev == d->coarse[RT_DENSE]) s->routed[l] = 0, s->made_dense[l] = 1, s->capacity[l] = 1.0, s->threshold[l] = 0;
+    else if (u->mode == EVAL_FORWARD) s->capacity[l] = d->v[lev];
+    else s->threshold[l] = d->v[lev];
   }
 }
 
@@ -180,12 +199,18 @@ static void layer_text(const RTuner *u, const Spec *s, int l, char *buf, size_t 
   else snprintf(buf, n, "%.6g", u->mode == EVAL_FORWARD ? s->capacity[l] : s->threshold[l]);
 }
 
+/* the rung names of c's layers ("" for the twin) */
+static const char *levels_text(const RTuner *u, const RConf *c, char *buf, size_t n) {
+  size_t o = 0;
+  buf[0] = 0;
+  for (int i = 0; c->kind != RC_TWIN && i < u->nr && o + 24 < n; i++)
+    o += snprintf(buf + o, n - o, "%s%s", i ? " " : "", u->lad[i].name[(int)c->level[i]]);
+  return buf;
+}
+
 static const char *conf_name(const RTuner *u, const RConf *c, char *buf, size_t n) {
   if (c->kind != RC_SEARCH) return c->kind == RC_SPEC ? "the spec as given" : "the dense twin";
-  size_t o = 0;
-  for (int i = 0; i < u->nr && o + 8 < n; i++)
-    o += snprintf(buf + o, n - o, "%s%s", i ? " " : "", LEVEL_NAMES[(int)c->level[i]]);
-  return buf;
+  return levels_text(u, c, buf, n);
 }
 
 /* ---- one measurement: write, compile, load, eval ---- */
@@ -269,6 +294,83 @@ static int measure(RTuner *u, RConf *c, const Spec *s, int keep_dir, char *dir, 
   return rc;
 }
 
+/* ---- the ladders ---- */
+
+enum { TAG_GIVEN = RT_LEVELS, TAG_FINE }; /* item tags: coarse levels 0 .. RT_DENSE - 1, given, fine */
+
+typedef struct Item { double v; int tag; } Item;
+
+static int session_order;  /* qsort's context: thresholds descend, capacities ascend */
+
+static int cmp_item(const void *a, const void *b) {
+  const Item *x = a, *y = b;
+  if (x->v != y->v) return (x->v < y->v) == !session_order ? -1 : 1;
+  return x->tag - y->tag;
+}
+
+/* fine tag t: "given-j" (fewer tokens) for t = TAG_FINE + 2(j-1), "given+j" the one after */
+static void item_name(int tag, char *buf, size_t n) {
+  if (tag < TAG_GIVEN) snprintf(buf, n, "%s", LEVEL_NAMES[tag]);
+  else if (tag == TAG_GIVEN) snprintf(buf, n, "given");
+  else snprintf(buf, n, "given%c%d", (tag - TAG_FINE) % 2 ? '+' : '-', (tag - TAG_FINE) / 2 + 1);
+}
+
+/* A layer's ladder from its coarse settings v[0 .. RT_DENSE-1], its setting as given and,
+ * in session mode, the fine step (0: none): sorted from the fewest tokens to the most, a
+ * setting that an item named before already has dropped (so "given" may be a coarse level's
+ * rung), dense on top. */
+static void ladder_build(Ladder *d, const double *v, double given, double step, int session) {
+  Item it[RT_RUNGS];
+  int m = 0, at[TAG_FINE + 2 * RT_FINE];
+  for (int g = 0; g < RT_DENSE; g++) it[m++] = (Item){v[g], g};
+  it[m++] = (Item){given, TAG_GIVEN};
+  for (int j = 0; step > 0 && j < RT_FINE; j++) {
+    double dv = FINE[j] * step * (session ? 1 : -1);  /* a higher threshold takes fewer tokens */
+    it[m++] = (Item){given + dv, TAG_FINE + 2 * j};
+    it[m++] = (Item){given - dv, TAG_FINE + 2 * j + 1};
+  }
+  session_order = session;
+  qsort(it, m, sizeof *it, cmp_item);
+  d->n = 0;
+  for (int k = 0; k < m; k++) {
+    if (!d->n || it[k].v != d->v[d->n - 1]) {
+      d->v[d->n] = it[k].v;
+      item_name(it[k].tag, d->name[d->n], sizeof d->name[0]);
+      d->n++;
+    }
+    at[it[k].tag] = d->n - 1;
+  }
+  for (int g = 0; g < RT_DENSE; g++) d->coarse[g] = at[g];
+  d->given = at[TAG_GIVEN];
+  d->coarse[RT_DENSE] = d->n;
+  d->v[d->n] = 1.0;
+  snprintf(d->name[d->n++], sizeof d->name[0], "%s", LEVEL_NAMES[RT_DENSE]);
+}
+
+/* the ladder as a progress line: "layer L: 1/16 2.5, 1/8 1.9, ..., dense" */
+static void ladder_show(const RTuner *u, int i) {
+  const Ladder *d = &u->lad[i];
+  char buf[1024];
+  size_t o = 0;
+  for (int k = 0; k < d->n - 1 && o + 64 < sizeof buf; k++)
+    o += snprintf(buf + o, sizeof buf - o, "%s %.6g, ", d->name[k], d->v[k]);
+  cli_progress("layer %d %s: %sdense", u->layer[i], u->mode == EVAL_FORWARD ? "capacities" : "thresholds", buf);
+}
+
+/* forward mode: the capacities RATES and the spec's own */
+static void ladders_forward(RTuner *u) {
+  for (int i = 0; i < u->nr; i++) {
+    ladder_build(&u->lad[i], RATES, u->spec.capacity[u->layer[i]], 0, 0);
+    ladder_show(u, i);
+  }
+}
+
+/* the spec as given is the configuration at every layer's "given" rung */
+static void spec_levels(RTuner *u) {
+  for (int k = 0; k < u->nconf; k++)
+    for (int i = 0; u->conf[k].kind == RC_SPEC && i < u->nr; i++) u->conf[k].level[i] = (signed char)u->lad[i].given;
+}
+
 /* ---- the threshold grid (session) ---- */
 
 static int cmp_desc(const void *a, const void *b) {
@@ -286,17 +388,21 @@ static const uint8_t *map_weights(const char *path, size_t *len) {
   return p == MAP_FAILED ? NULL : p;
 }
 
-/* thresholds at the quantiles of each routed layer's scores over tokens [0, n) */
+/* each routed layer's ladder from its scores over tokens [0, n): coarse thresholds at their
+ * quantiles, fine steps a fraction of their interquartile range */
 static void grid_from_scores(RTuner *u, const InterpSession *is, int n) {
-  double *s = malloc((size_t)n * sizeof *s);
+  double *s = malloc((size_t)n * sizeof *s), thr[RT_DENSE];
   for (int i = 0; i < u->nr; i++) {
     memcpy(s, interp_scores(is, u->layer[i]), (size_t)n * sizeof *s);
     qsort(s, n, sizeof *s, cmp_desc);
     for (int lev = 0; lev < RT_DENSE; lev++) {
       int k = (int)lround(RATES[lev] * n);
       k = k < 1 ? 1 : k;
-      u->thr[i][lev] = k >= n ? RT_ALL_THRESHOLD : 0.5 * (s[k - 1] + s[k]);
+      thr[lev] = k >= n ? RT_ALL_THRESHOLD : 0.5 * (s[k - 1] + s[k]);
     }
+    double iqr = s[n / 4] - s[(3 * n) / 4];
+    ladder_build(&u->lad[i], thr, u->spec.threshold[u->layer[i]], isfinite(iqr) ? iqr : 0, 1);
+    ladder_show(u, i);
   }
   free(s);
 }
@@ -340,7 +446,7 @@ static int threshold_grid(RTuner *u, const char *dir) {
 
 static RConf *find_conf(RTuner *u, const signed char *lev) {
   for (int i = 0; i < u->nconf; i++)
-    if (u->conf[i].kind == RC_SEARCH && !memcmp(u->conf[i].level, lev, u->nr)) return &u->conf[i];
+    if (u->conf[i].kind != RC_TWIN && !memcmp(u->conf[i].level, lev, u->nr)) return &u->conf[i];
   return NULL;
 }
 
@@ -379,7 +485,7 @@ static RConf *better(const RTuner *u, RConf *best, RConf *c) {
 static void uniform(RTuner *u, int *rc) {
   signed char lev[SPEC_MAX_LAYERS];
   for (int g = 0; g < RT_LEVELS && !*rc; g++) {
-    memset(lev, g, u->nr);
+    for (int i = 0; i < u->nr; i++) lev[i] = (signed char)u->lad[i].coarse[g];
     RConf *c = get(u, lev, rc);
     if (c && !within(u, c) && g + 1 < RT_LEVELS) {
       cli_progress("tune --routing: uniform %s is over the budget (%.4g ms); the levels above it are not measured",
@@ -396,13 +502,13 @@ static RConf *move(RTuner *u, RConf *cur, int *rc) {
   for (int i = 0; i < u->nr; i++)
     for (int d = -1; d <= 1; d += 2) {
       memcpy(lev, cur->level, u->nr);
-      if ((lev[i] += d) < 0 || lev[i] >= RT_LEVELS) continue;
+      if ((lev[i] += d) < 0 || lev[i] >= u->lad[i].n) continue;
       best = better(u, best, get(u, lev, rc));
     }
   for (int i = 0; best == cur && i < u->nr; i++)
     for (int j = 0; j < u->nr; j++) {
       memcpy(lev, cur->level, u->nr);
-      if (i == j || ++lev[i] >= RT_LEVELS || --lev[j] < 0) continue;
+      if (i == j || ++lev[i] >= u->lad[i].n || --lev[j] < 0) continue;
       best = better(u, best, get(u, lev, rc));
     }
   return best;
@@ -413,7 +519,7 @@ static int search(RTuner *u) {
   uniform(u, &rc);
   RConf *cur = NULL;
   for (int i = 0; i < u->nconf; i++)
-    if (u->conf[i].kind == RC_SEARCH) cur = better(u, cur, &u->conf[i]);
+    if (u->conf[i].kind != RC_TWIN) cur = better(u, cur, &u->conf[i]);
   while (cur && !rc && time_left(u)) {
     RConf *next = move(u, cur, &rc);
     if (next == cur) break;
@@ -474,7 +580,7 @@ static int write_csv(const RTuner *u, const char *path) {
     Spec s;
     conf_spec(u, c, &s);
     fprintf(f, "%d,%s,%s,%.9g,%.6g,%d,%d,%d,%d", k + 1, KIND_NAMES[c->kind],
-            c->kind == RC_SEARCH ? conf_name(u, c, name, sizeof name) : "", c->nll, c->ms, c->runs, within(u, c),
+            c->kind == RC_TWIN ? "" : levels_text(u, c, name, sizeof name), c->nll, c->ms, c->runs, within(u, c),
             c->frontier, c->chosen);
     for (int i = 0; i < u->nr; i++) {
       if (c->kind == RC_TWIN) snprintf(v, sizeof v, "dense");
@@ -600,7 +706,9 @@ static int baselines(RTuner *u) {
   int rc = measure(u, c, &u->spec, u->mode == EVAL_SESSION, dir, sizeof dir, "config 1");
   if (!rc) u->nconf++;
   if (!rc && u->mode == EVAL_SESSION) rc = threshold_grid(u, dir);
+  else if (!rc) ladders_forward(u);
   cli_rmdir(dir);
+  if (!rc) spec_levels(u);
   if (rc || !u->twin) return rc;
   Spec t;
   if (spec_load(u->twin, NULL, 0, &t, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;

@@ -3,8 +3,10 @@
 # weights, one routed layer), in session mode (thresholds) and forward mode (capacities),
 # with a dense twin.  Checks: every level measured (>= 8 configurations), the CSV's
 # frontier and choice agree with its own numbers, the PNG decodes, the tuned spec compiles
-# and `modc eval` of it gives the chosen row's NLL; then bad input: clear errors, and
-# nothing written but the frontier when no configuration meets the budget.
+# and `modc eval` of it gives the chosen row's NLL; each layer's ladder (the progress line)
+# is ordered, holds the spec's own setting and, in session mode, fine rungs symmetric
+# around it; then bad input: clear errors, and nothing written but the frontier when no
+# configuration meets the budget.
 # usage: test_tune_routing.sh MODC MODC_RANDWEIGHTS WORK_DIR
 set -u
 M=$1 RW=$2 W=$3 here=$(cd "$(dirname "$0")" && pwd)
@@ -27,13 +29,13 @@ col = "capacity_1" if mode == "forward" else "threshold_1"
 mine = [r for r in rows if r["kind"] != "twin"]
 assert len(mine) >= least, f"{len(mine)} configurations, want >= {least}"
 assert sum(r["kind"] == "twin" for r in rows) == 1, "no twin row"
-levels = {r["levels"] for r in rows if r["kind"] == "search"}
+levels = {r["levels"] for r in mine}
 assert {"1/16", "1/8", "1/4", "3/8", "1/2", "3/4", "all", "dense"} <= levels, levels
 for r in rows:
     float(r["nll"]), float(r["ms"])
     if r["levels"] == "dense": assert r[col] == "dense" and r["take_1"] == "1"
 if mode == "forward":
-    caps = {r["levels"]: r[col] for r in rows if r["kind"] == "search"}
+    caps = {r["levels"]: r[col] for r in mine}
     assert caps["1/16"] == "0.0625" and caps["all"] == "1", caps
 budget = float(sys.argv[4]) if len(sys.argv) > 4 else None
 ok = [r for r in mine if r["within_budget"] == "1"]
@@ -70,7 +72,9 @@ for mode in session forward; do
   "$M" tune small.yaml --routing --calib cal.txt --bytes --budget-ms 1000 --mode $mode --twin twin.yaml \
       --budget-seconds 300 -o $mode > $mode.out 2> $mode.err && ok "$mode: tune --routing" \
       || { bad "$mode: tune --routing: $(cat $mode.err)"; continue; }
-  nll=$(check_csv $mode $mode 9) && ok "$mode: the CSV's frontier and choice follow its numbers" || bad "$mode: CSV: $nll"
+  least=9
+  [ $mode = forward ] && least=8 # the spec's capacity 0.25 is the level 1/4: measured once
+  nll=$(check_csv $mode $mode $least) && ok "$mode: the CSV's frontier and choice follow its numbers" || bad "$mode: CSV: $nll"
   png_ok $mode/frontier.png && ok "$mode: frontier.png decodes" || bad "$mode: frontier.png"
   [ ! -e $mode/work ] && ok "$mode: the work folder is gone" || bad "$mode: work folder left: $(ls -R $mode/work)"
   expect "$mode: the summary names the tuned spec" "$mode/small.tuned.yaml" $mode.out
@@ -84,6 +88,49 @@ for mode in session forward; do
 done
 grep -q "dense: true" session/small.tuned.yaml || grep -q "threshold:" session/small.tuned.yaml \
   && ok "the session tuned spec sets a threshold or dense" || bad "tuned spec: $(cat session/small.tuned.yaml)"
+
+# the ladders, from the progress line "layer 1 thresholds: 1/16 0.13, ..., dense", against
+# the CSV: ordered from the fewest tokens to the most, the spec's own setting as "given"
+# (its row's levels), fine rungs symmetric around it in session mode, each row's setting
+# its rung's
+ladder_ok() { # ladder_ok DIR ERRFILE MODE GIVEN
+  python3 - "$1/frontier.csv" "$2" "$3" "$4" <<'PY'
+import csv, re, sys
+path, err, mode, given = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+line = [l for l in open(err) if re.search(r"layer 1 (thresholds|capacities): ", l)]
+assert len(line) == 1, line
+rungs = [x.rsplit(" ", 1) for x in line[0].split(": ", 1)[1].strip().split(", ")]
+assert rungs[-1] == ["dense"], rungs[-1]
+rungs = {n: float(v) for n, v in rungs[:-1]}
+vals = list(rungs.values())
+down = mode == "session"   # thresholds descend from the fewest tokens to the most; capacities ascend
+assert all((a > b) if down else (a < b) for a, b in zip(vals, vals[1:])), rungs
+assert rungs["given"] == given, rungs
+for n in ("1/16", "1/8", "1/4", "3/8", "1/2", "3/4", "all"): assert n in rungs, (n, rungs)
+fine = sorted(n for n in rungs if n.startswith("given") and n != "given")
+if mode == "session":
+    assert fine == ["given+1", "given+2", "given+3", "given-1", "given-2", "given-3"], fine
+    for j in (1, 2, 3):
+        lo, hi = rungs[f"given-{j}"] - given, given - rungs[f"given+{j}"]
+        assert lo > 0 and abs(lo - hi) <= 1e-9 * max(1, abs(given)) + 1e-3 * lo, (j, lo, hi)
+else:
+    assert fine == [], fine
+col = "threshold_1" if mode == "session" else "capacity_1"
+rows = [r for r in csv.DictReader(open(path)) if r["kind"] != "twin"]
+spec = [r for r in rows if r["kind"] == "spec"]
+assert len(spec) == 1 and spec[0]["levels"] == "given", spec
+for r in rows:
+    if r["levels"] != "dense": assert abs(float(r[col]) - rungs[r["levels"]]) <= 1e-5 * max(1, abs(rungs[r["levels"]])), r
+PY
+}
+"$M" tune small.yaml --routing --calib cal.txt --bytes --budget-ms 1000 -D routing.threshold=0.003 \
+    --budget-seconds 300 -o lsess -v > /dev/null 2> lsess.err && ladder_ok lsess lsess.err session 0.003 \
+  && ok "session: the ladder is ordered, holds the spec's threshold and fine rungs around it" \
+  || bad "session ladder: $(grep 'layer 1' lsess.err)"
+"$M" tune small.yaml --routing --calib cal.txt --bytes --budget-ms 1000 --mode forward -D routing.capacity=0.3 \
+    --budget-seconds 300 -o lfwd -v > /dev/null 2> lfwd.err && ladder_ok lfwd lfwd.err forward 0.3 \
+  && ok "forward: the ladder holds the spec's capacity between the levels" \
+  || bad "forward ladder: $(grep 'layer 1' lfwd.err)"
 
 # a budget no configuration meets: said so, the frontier written, no tuned spec
 refuse_tune "an impossible budget is named" "no configuration meets --budget-ms 1e-09" small.yaml --routing --calib cal.txt \

@@ -48,6 +48,8 @@ HEAD_DIM = D_MODEL // N_HEADS
 ROUTED = (1, 3, 5)          # every_other
 CAPACITY = 0.125
 PREDICTOR = "router"        # the causal rule: router (r > 0) or mlp (p > 0)
+ROUTE_SCOPE = "sequence"    # training's top-k: over each sequence (DESIGN section 4) or the whole batch
+TAU = {}                    # causal thresholds by layer (batch scope: the training cut, after training)
 PRED_HIDDEN = 64
 ROPE_THETA = 10000.0
 NORM_EPS = 1e-5
@@ -57,7 +59,9 @@ def configure(args):
     """Sets the model's shape and routing from the command line (module constants, read when
     the model is built)."""
     global D_MODEL, N_LAYERS, N_HEADS, N_KV_HEADS, D_FF, HEAD_DIM, ROUTED, CAPACITY, PREDICTOR, PRED_HIDDEN
+    global ROUTE_SCOPE
     PREDICTOR, PRED_HIDDEN = args.predictor, args.predictor_hidden
+    ROUTE_SCOPE = getattr(args, "route_scope", "sequence")
     D_MODEL, N_LAYERS, N_HEADS, N_KV_HEADS, D_FF = args.d_model, args.layers, args.heads, args.kv_heads, args.d_ff
     HEAD_DIM = D_MODEL // N_HEADS
     if args.routed:
@@ -267,26 +271,34 @@ class MoDModel(nn.Module):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * N_LAYERS))
         nn.init.normal_(self.embed_tokens.weight, std=1.0)
 
-    def forward(self, tokens, mode="topk", collect=None):
+    def forward(self, tokens, mode="topk", collect=None, cuts=None):
         """tokens [B, T] -> (logits [B, T, V] float32, aux BCE loss, router stats).
-        mode 'topk': DESIGN section 4 top-k routing; 'causal': take the block iff p > 0 (p = r,
-        or the mlp predictor's output).  Router stats: how often p > 0 agrees with top-k.
-        collect: a list that gets (layer, its input h, the top-k target) for each routed layer
-        (fit_predictor.py)."""
+        mode 'topk': DESIGN section 4 top-k routing (ROUTE_SCOPE batch: the k = c B T largest r
+        of the whole batch, a cut that hardly moves between batches, so a constant threshold
+        on r is the same rule in a session); 'causal': take the block iff p > TAU (0 unless
+        set; p = r, or the mlp predictor's output).  Router stats: how often p > 0 agrees with
+        top-k.  collect: a list that gets (layer, its input h, the top-k target) for each
+        routed layer (fit_predictor.py); cuts: one that gets each routed layer's batch cut."""
         B, T = tokens.shape
         dev = tokens.device
         h = self.embed_tokens(tokens).float()
         pos_all = torch.arange(T, device=dev).expand(B, T)
         aux = torch.zeros((), device=dev)
         stats = []
-        for layer in self.layers:
+        for li, layer in enumerate(self.layers):
             if not layer.routed:
                 h = h + layer.block(h, pos_all)
                 continue
             r = h @ layer.router.weight.float()[0]                     # [B, T], float32
             k = capacity_k(CAPACITY, T)
-            top = r.topk(k, dim=1).indices
-            target = torch.zeros_like(r).scatter_(1, top, 1.0)
+            if ROUTE_SCOPE == "batch":
+                cut = r.detach().flatten().topk(capacity_k(CAPACITY, B * T)).values[-1]
+                target = (r.detach() >= cut).float()
+                if cuts is not None:
+                    cuts.append(cut)
+            else:
+                top = r.topk(k, dim=1).indices
+                target = torch.zeros_like(r).scatter_(1, top, 1.0)
             if collect is not None:
                 collect.append((layer, h.detach(), target))
             aux = aux + F.binary_cross_entropy_with_logits(r, target)
@@ -295,7 +307,7 @@ class MoDModel(nn.Module):
                 p = layer.predictor(h.detach())
                 aux = aux + F.binary_cross_entropy_with_logits(p, target)
             stats.append(((p > 0).float() == target).float().mean())   # predictor accuracy
-            if mode == "topk":
+            if mode == "topk" and ROUTE_SCOPE == "sequence":
                 idx = top.sort(dim=1).values                           # S ascending
                 gidx = idx[..., None].expand(B, k, D_MODEL)
                 x = h.gather(1, gidx)
@@ -303,7 +315,7 @@ class MoDModel(nn.Module):
                 upd = x + rs[..., None] * layer.block(x, idx)
                 h = h.scatter(1, gidx, upd)
             else:
-                taken = p > 0                                          # [B, T]
+                taken = target > 0 if mode == "topk" else p > TAU.get(li, 0.0)   # [B, T]
                 i = torch.arange(T, device=dev)
                 mask = (i[None, :, None] >= i[None, None, :]) & taken[:, None, :]
                 mask = mask | torch.eye(T, dtype=torch.bool, device=dev)[None]
@@ -385,6 +397,9 @@ def main():
                     help="the causal rule's score: the router (r > 0) or the paper's mlp predictor (p > 0)")
     ap.add_argument("--predictor-hidden", type=int, default=PRED_HIDDEN)
     ap.add_argument("--corpus", choices=("stdlib", "stdlib+site"), default="stdlib")
+    ap.add_argument("--route-scope", choices=("sequence", "batch"), default="sequence",
+                    help="training's top-k over each sequence (DESIGN section 4) or over the whole batch "
+                         "(then sessions route by r > the cut, measured after training: NAME.tau.json)")
     args = ap.parse_args()
     configure(args)
     os.makedirs(args.out, exist_ok=True)
@@ -480,6 +495,9 @@ def main():
         model.train()
         return res
 
+    # the checkpoint kept is the best by the rule sessions use where that is the training's own:
+    # with top-k over the batch, a validation batch's own cut is another rule (r > TAU is it)
+    keep = "causal" if ROUTE_SCOPE == "batch" else "topk"
     warm = 200
     t0 = time.time()
     step = 0
@@ -520,16 +538,34 @@ def main():
             ev = evaluate()
             log(f"eval step {step}: val ce topk {ev['topk']:.4f}  causal {ev['causal']:.4f}  "
                 f"router acc (r>0 == in top-k) {ev['router_acc']:.4f}")
-            if ev["topk"] < best[0]:
-                best = (ev["topk"], {k: v.detach().clone() for k, v in model.state_dict().items()}, step)
+            if ev[keep] < best[0]:
+                best = (ev[keep], {k: v.detach().clone() for k, v in model.state_dict().items()}, step)
     if step < args.steps and args.steps < 1_000_000:
         log(f"stopped by --seconds at step {step} of {args.steps}")
     ev = evaluate()
     log(f"final step {step} ({time.time() - t0:.1f}s): val ce topk {ev['topk']:.4f}  causal {ev['causal']:.4f}  "
         f"router acc {ev['router_acc']:.4f}")
-    if best[1] is not None and best[0] < ev["topk"]:
+    if best[1] is not None and best[0] < ev[keep]:
         model.load_state_dict(best[1])
-        log(f"restored best checkpoint from step {best[2]} (val ce topk {best[0]:.4f})")
+        log(f"restored best checkpoint from step {best[2]} (val ce {keep} {best[0]:.4f})")
+    if ROUTE_SCOPE == "batch":
+        # the causal thresholds: each routed layer's cut, the mean over training batches
+        model.eval()
+        g = torch.Generator(device=dev).manual_seed(args.seed + 1)
+        acc = {}
+        with torch.no_grad():
+            for _ in range(16):
+                cuts = []
+                with amp:
+                    model(batch(train_t, args.batch, g)[0], "topk", cuts=cuts)
+                for l, c in zip(ROUTED, cuts):
+                    acc[l] = acc.get(l, 0.0) + c.item() / 16
+        model.train()
+        TAU.update(acc)
+        with open(os.path.join(args.out, args.name + ".tau.json"), "w") as f:
+            json.dump({str(l): v for l, v in TAU.items()}, f)
+        log("causal thresholds (the batch cut, mean of 16 training batches): "
+            + " ".join(f"{l}:{v:.4f}" for l, v in TAU.items()))
     full = evaluate_all()
     log(f"whole validation text ({full['tokens']} bytes scored, windows of {T}): "
         f"ce topk {full['topk']:.4f}  causal {full['causal']:.4f} nats/byte")

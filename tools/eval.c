@@ -53,17 +53,31 @@ typedef struct Windows {
   int W, n, count;
   int done;                 /* targets below this are scored */
   double sum;               /* of the NLLs so far */
+  double *per;              /* NULL, or [count]: each window's sum */
   long long scored;
 } Windows;
 
+int eval_window_count(int n, int W) { return n / W + (n % W != 0); }
+
 static int win_start(const Windows *w, int i) { return (i + 1) * w->W <= w->n ? i * w->W : w->n - w->W; }
+
+/* the window that starts at start: every one on a multiple of W but the last */
+static int win_index(const Windows *w, int start) { return start % w->W ? w->count - 1 : start / w->W; }
 
 /* score window i from its logits, row j predicting token start + j + 1 */
 static void win_score_row(Windows *w, int start, int j, const float *logits, int V, const int32_t *tok) {
   int t = start + j + 1;
   if (t < w->done) return;
-  w->sum += token_nll(logits, V, tok[t]);
+  double nll = token_nll(logits, V, tok[t]);
+  w->sum += nll;
+  if (w->per) w->per[win_index(w, start)] += nll;
   w->scored++;
+}
+
+/* o's per-window sums, zeroed, into w */
+static void win_per(Windows *w, const EvalOpts *o) {
+  w->per = o->win_nll;
+  if (w->per) memset(w->per, 0, (size_t)w->count * sizeof *w->per);
 }
 
 static void win_finish(Windows *w, int start) { w->done = start + w->W; }
@@ -81,7 +95,7 @@ static int win_init(Windows *w, int n, int W, const char *what) {
   if (W < 2) return cli_fail("eval: windows of %d token%s predict nothing (%s)", W, W == 1 ? "" : "s", what);
   if (n < W) return cli_fail("eval: the file holds %d tokens, fewer than one window of %d (%s)", n, W, what);
   w->W = W, w->n = n, w->done = 1;
-  w->count = n / W + (n % W != 0);
+  w->count = eval_window_count(n, W);
   return 0;
 }
 
@@ -118,6 +132,7 @@ static int eval_forward(const ModcLib *a, modc_model *m, const int32_t *tok, int
   Windows w;
   pick_shape(info, &B, &T);
   if (win_init(&w, n, T, "forward mode: the longest compiled seq_len")) return 1;
+  win_per(&w, o);
   int32_t *bt = malloc((size_t)B * T * sizeof *bt);
   float *logits = malloc((size_t)B * T * V * sizeof *logits);
   double *ms = malloc((size_t)(w.count / B + 1) * sizeof *ms);
@@ -237,6 +252,7 @@ static int eval_session(const ModcLib *a, modc_model *m, const int32_t *tok, int
   SessEval e;
   double last = 0;
   if (W < 0 || sess_begin(&e, a, m, n, W, r)) return 1;
+  win_per(&e.w, o);
   int rc = 0;
   for (int i = 0; !rc && i < e.w.count; i++) {
     rc = sess_window(&e, i, tok);

@@ -23,6 +23,8 @@ typedef struct EvalOpts {
   EvalMode mode;
   int window;               /* session: tokens per window (0: min(max_seq_len, 512)) */
   int progress;             /* print progress lines (cli_progress) */
+  double *win_nll;          /* NULL, or [eval_window_count(n, W)]: each window's summed NLL (the
+                               paired margins of tune --routing) */
 } EvalOpts;
 
 typedef struct EvalResult {
@@ -38,6 +40,9 @@ typedef struct EvalResult {
   double ms_median;         /* the median over windows (session) or calls (forward) of the
                                milliseconds per call: the latency tune --routing compares */
 } EvalResult;
+
+/* the windows of W tokens that n tokens are cut into */
+int eval_window_count(int n, int W);
 
 /* Evaluate tok[0..n) on an open model.  Returns 0, or 1 after cli_fail. */
 int eval_run(const ModcLib *a, modc_model *m, const int32_t *tok, int n, const EvalOpts *o,

@@ -17,11 +17,15 @@
  * coarse levels alone never search around it.
  * Search, never the product space: the spec as given; the uniform configurations (all
  * routed layers at one coarse level) from the lowest up to the first over the budget (the
- * levels above it are slower still); then coordinate moves from the best configuration
- * within the budget, the spec as given among them: each routed layer one rung of its ladder
- * up or down, then pairs (one up, another down), taking the best NLL within the budget, until
- * no move improves it or the time is spent.  The best configurations within the budget are
- * then measured again (the mean of two runs must stay within it) before one is chosen.
+ * levels above it are slower still); then coordinate moves, from the spec as given when it
+ * is within the budget (else the best configuration that is): each routed layer one rung of
+ * its ladder up or down, then pairs (one up, another down), taking the best NLL within the
+ * budget, until no move gains or the time is spent.  A move (and a uniform level taken
+ * instead of the spec) gains only when it lowers the NLL by more than RT_MARGIN standard
+ * errors of the paired difference over the calibration windows: near a trained optimum most
+ * moves are worth less than the text's window-to-window noise, and following them tunes to
+ * the calibration text, not the model.  The search's path is measured again (the mean of two
+ * runs must stay within the budget), best NLL first, before one is chosen.
  * Outputs in DIR: frontier.csv, frontier.png, NAME.tuned.yaml (the best NLL within the
  * budget); DIR/work holds each configuration's files while it is measured, and an
  * interrupted run (SIGINT, SIGTERM, SIGHUP) removes it and its compile child.
@@ -62,6 +66,7 @@
 #define RT_ALL_THRESHOLD (-1e30)  /* session level "1": every token takes the block */
 #define RT_CONFIRM 4              /* configurations measured again before one is chosen, at most */
 #define RT_RESERVE 2              /* measurements' time the search leaves for that */
+#define RT_MARGIN 2.0             /* a move must lower the NLL by this many standard errors */
 #define ERRLEN 2048
 
 static const double RATES[RT_DENSE] = {1.0 / 16, 1.0 / 8, 1.0 / 4, 3.0 / 8, 1.0 / 2, 3.0 / 4, 1.0};
@@ -75,6 +80,9 @@ typedef struct RConf {
   ConfKind kind;
   signed char level[SPEC_MAX_LAYERS];  /* rung of each routed layer's ladder (not for the twin) */
   double nll, ms, take[SPEC_MAX_LAYERS];
+  double *win;              /* [nwin] each calibration window's summed NLL */
+  double margin;            /* on the search's path: the NLL drop it had to beat, else 0 */
+  int step;                 /* its place on the search's path (1 = the start), else 0 */
   int runs;                 /* latency measurements averaged into ms (2 once confirmed) */
   int frontier, chosen;
 } RConf;
@@ -96,7 +104,8 @@ typedef struct RTuner {
   int nr, layer[SPEC_MAX_LAYERS];      /* the routed layers */
   Ladder lad[SPEC_MAX_LAYERS];          /* by routed index */
   int32_t *tok;
-  int ntok;
+  int ntok, nwin;           /* calibration tokens; the windows they are cut into */
+  long long scored;         /* tokens each evaluation predicts */
   RConf conf[RT_MAX_CONF];
   int nconf, measured;
   double t0, eval_s;        /* start; seconds the measurements took so far */
@@ -113,10 +122,12 @@ static const char usage_routing[] =
   "session: ms per decode step at the take rates the calibration text produces).  Levels per\n"
   "layer: 1/16, 1/8, 1/4, 3/8, 1/2, 3/4 or all of the tokens, or dense; and the spec's own\n"
   "setting (\"given\"), in session mode with fine steps around it (\"given-1\" .. \"given-3\"\n"
-  "take fewer tokens, \"given+1\" .. \"given+3\" more).  The search moves each layer a step\n"
-  "at a time from the best configuration within the budget, the spec as given included.  Writes\n"
+  "take fewer tokens, \"given+1\" .. \"given+3\" more).  The search moves one layer a step at\n"
+  "a time from the spec as given (when within the budget), taking a move only when it lowers\n"
+  "the NLL by more than 2 standard errors of the paired difference over the calibration\n"
+  "windows (CSV columns step: its place on the search's path; margin: that bound).  Writes\n"
   "DIR/frontier.csv (every configuration: routing, nll, ms, on_frontier), DIR/frontier.png and\n"
-  "DIR/NAME.tuned.yaml (the spec with the best-NLL configuration within the budget).\n"
+  "DIR/NAME.tuned.yaml (the spec with the search's best configuration within the budget).\n"
   "  --calib FILE            calibration tokens: whitespace-separated ids (or bytes, --bytes)\n"
   "  --bytes                 each byte of FILE is a token\n"
   "  --budget-ms MS          latency budget: ms per decode step (session) or per forward call\n"
@@ -247,13 +258,14 @@ static int spawn_compile(const RTuner *u, const char *yaml, const char *lib, con
   return rc;
 }
 
-static int eval_lib(const RTuner *u, const char *lib, const Spec *s, RConf *c) {
+static int eval_lib(RTuner *u, const char *lib, const Spec *s, RConf *c) {
   ModcLib a;
   char err[4400];
   modc_model *m;
   if (modc_load(lib, &a, err, sizeof err)) return cli_fail("%s", err);
   int rc = a.open(NULL, u->threads, &m) ? cli_fail("%s", a.last_error()) : 0;
-  EvalOpts o = {u->mode, u->window, 0};
+  if (!c->win && !(c->win = calloc((size_t)u->nwin, sizeof *c->win))) return cli_fail("out of memory");
+  EvalOpts o = {u->mode, u->window, 0, c->win};
   EvalResult r;
   if (!rc) {
     rc = eval_run(&a, m, u->tok, u->ntok, &o, &r);
@@ -261,7 +273,7 @@ static int eval_lib(const RTuner *u, const char *lib, const Spec *s, RConf *c) {
   }
   dlclose(a.h);
   if (rc) return rc;
-  c->nll = r.nll, c->ms = r.ms_median;
+  c->nll = r.nll, c->ms = r.ms_median, u->scored = r.tokens;
   for (int i = 0; i < u->nr; i++) c->take[i] = s->routed[u->layer[i]] ? r.take[u->layer[i]] : 1.0;
   return 0;
 }
@@ -468,7 +480,7 @@ static RConf *get(RTuner *u, const signed char *lev, int *rc) {
   char dir[3100], label[32];
   conf_spec(u, c, &s);
   snprintf(label, sizeof label, "config %d", u->nconf + 1);
-  if ((*rc = measure(u, c, &s, 0, dir, sizeof dir, label))) return NULL;
+  if ((*rc = measure(u, c, &s, 0, dir, sizeof dir, label))) return free(c->win), c->win = NULL, NULL;
   u->nconf++;
   return c;
 }
@@ -477,6 +489,27 @@ static int within(const RTuner *u, const RConf *c) { return c && c->ms <= u->bud
 
 static RConf *better(const RTuner *u, RConf *best, RConf *c) {
   return within(u, c) && (!best || c->nll < best->nll) ? c : best;
+}
+
+/* The standard error of the difference of a's and b's mean NLL, paired over the calibration
+ * windows (both scored the same tokens); 0 with fewer than two windows. */
+static double diff_se(const RTuner *u, const RConf *a, const RConf *b) {
+  int n = u->nwin;
+  if (n < 2 || !a->win || !b->win || !u->scored) return 0;
+  double m = 0, v = 0;
+  for (int w = 0; w < n; w++) m += a->win[w] - b->win[w];
+  m /= n;
+  for (int w = 0; w < n; w++) v += (a->win[w] - b->win[w] - m) * (a->win[w] - b->win[w] - m);
+  return sqrt(n * v / (n - 1)) / (double)u->scored;
+}
+
+static double margin(const RTuner *u, const RConf *c, const RConf *from) { return RT_MARGIN * diff_se(u, c, from); }
+
+/* c, when it is within the budget and lowers from's NLL by more than the margin (a gain that
+ * the calibration text's window-to-window noise does not explain) and by more than best does */
+static RConf *gain(const RTuner *u, const RConf *from, RConf *best, RConf *c) {
+  if (!c || !within(u, c) || c->nll >= from->nll - margin(u, c, from)) return best;
+  return best && best != from && best->nll <= c->nll ? best : c;
 }
 
 /* Every uniform level from the lowest, up to the first over the budget: a step takes longer
@@ -495,7 +528,7 @@ static void uniform(RTuner *u, int *rc) {
   }
 }
 
-/* one round of moves from cur: singles, then (when none improves) pairs; the best, or cur */
+/* one round of moves from cur: singles, then (when none gains) pairs; the best gain, or cur */
 static RConf *move(RTuner *u, RConf *cur, int *rc) {
   signed char lev[SPEC_MAX_LAYERS];
   RConf *best = cur;
@@ -503,27 +536,50 @@ static RConf *move(RTuner *u, RConf *cur, int *rc) {
     for (int d = -1; d <= 1; d += 2) {
       memcpy(lev, cur->level, u->nr);
       if ((lev[i] += d) < 0 || lev[i] >= u->lad[i].n) continue;
-      best = better(u, best, get(u, lev, rc));
+      best = gain(u, cur, best, get(u, lev, rc));
     }
   for (int i = 0; best == cur && i < u->nr; i++)
     for (int j = 0; j < u->nr; j++) {
       memcpy(lev, cur->level, u->nr);
       if (i == j || ++lev[i] >= u->lad[i].n || --lev[j] < 0) continue;
-      best = better(u, best, get(u, lev, rc));
+      best = gain(u, cur, best, get(u, lev, rc));
     }
   return best;
 }
 
-static int search(RTuner *u) {
-  int rc = 0;
-  uniform(u, &rc);
-  RConf *cur = NULL;
+/* where the moves start: the spec as given when it is within the budget, unless a uniform
+ * level gains on it; else the best within the budget */
+static RConf *start(RTuner *u) {
+  RConf *spec = NULL, *cur = NULL;
+  for (int i = 0; i < u->nconf; i++)
+    if (u->conf[i].kind == RC_SPEC) spec = &u->conf[i];
+  if (within(u, spec)) {
+    cur = spec;
+    for (int i = 0; i < u->nconf; i++)
+      if (u->conf[i].kind == RC_SEARCH) cur = gain(u, spec, cur, &u->conf[i]);
+    if (cur != spec) cur->margin = margin(u, cur, spec);
+    return cur;
+  }
   for (int i = 0; i < u->nconf; i++)
     if (u->conf[i].kind != RC_TWIN) cur = better(u, cur, &u->conf[i]);
+  return cur;
+}
+
+static int search(RTuner *u) {
+  int rc = 0, steps = 0;
+  char name[512];
+  uniform(u, &rc);
+  RConf *cur = rc ? NULL : start(u);
+  if (cur) cur->step = ++steps;
   while (cur && !rc && time_left(u)) {
     RConf *next = move(u, cur, &rc);
-    if (next == cur) break;
-    cur = next;
+    if (next == cur) {
+      if (!rc) cli_progress("tune --routing: no move from %s lowers the nll by more than %g standard errors",
+                            conf_name(u, cur, name, sizeof name), RT_MARGIN);
+      break;
+    }
+    next->margin = margin(u, next, cur);
+    cur = next, cur->step = ++steps;
   }
   if (!rc && !time_left(u)) cli_progress("tune --routing: the --budget-seconds of %.0f s is spent", u->seconds);
   return rc;
@@ -531,18 +587,22 @@ static int search(RTuner *u) {
 
 /* One latency measurement is noisy, and it decides "within budget": before a configuration
  * is chosen it is compiled and measured again and its ms becomes the mean of the two runs.
- * Candidates go in order of NLL until one stays within the budget (at most RT_CONFIRM). */
+ * Candidates are the search's path, in order of NLL, until one stays within the budget (at
+ * most RT_CONFIRM). */
 static int confirm(RTuner *u) {
   for (int tries = 0; tries < RT_CONFIRM; tries++) {
     RConf *best = NULL, again;
     for (int i = 0; i < u->nconf; i++)
-      if (u->conf[i].kind != RC_TWIN && u->conf[i].runs == 1) best = better(u, best, &u->conf[i]);
+      if (u->conf[i].step && u->conf[i].runs == 1) best = better(u, best, &u->conf[i]);
     if (!best) return 0;
     Spec s;
     char dir[3100];
     conf_spec(u, best, &s);
     again = *best;
-    if (measure(u, &again, &s, 0, dir, sizeof dir, "again")) return 1;
+    again.win = NULL;
+    int rc = measure(u, &again, &s, 0, dir, sizeof dir, "again");
+    free(again.win);
+    if (rc) return 1;
     best->ms = 0.5 * (best->ms + again.ms), best->runs = 2;
     if (within(u, best)) return 0;
   }
@@ -570,7 +630,7 @@ static void mark_frontier(RTuner *u) {
 static int write_csv(const RTuner *u, const char *path) {
   FILE *f = fopen(path, "w");
   if (!f) return cli_fail("cannot write '%s': %s", path, strerror(errno));
-  fprintf(f, "id,kind,levels,nll,ms,runs,within_budget,on_frontier,chosen");
+  fprintf(f, "id,kind,levels,nll,ms,runs,within_budget,on_frontier,chosen,step,margin");
   for (int i = 0; i < u->nr; i++) fprintf(f, ",%s_%d", u->mode == EVAL_FORWARD ? "capacity" : "threshold", u->layer[i]);
   for (int i = 0; i < u->nr; i++) fprintf(f, ",take_%d", u->layer[i]);
   fputc('\n', f);
@@ -579,9 +639,9 @@ static int write_csv(const RTuner *u, const char *path) {
     char name[512], v[64];
     Spec s;
     conf_spec(u, c, &s);
-    fprintf(f, "%d,%s,%s,%.9g,%.6g,%d,%d,%d,%d", k + 1, KIND_NAMES[c->kind],
+    fprintf(f, "%d,%s,%s,%.9g,%.6g,%d,%d,%d,%d,%d,%.9g", k + 1, KIND_NAMES[c->kind],
             c->kind == RC_TWIN ? "" : levels_text(u, c, name, sizeof name), c->nll, c->ms, c->runs, within(u, c),
-            c->frontier, c->chosen);
+            c->frontier, c->chosen, c->step, c->margin);
     for (int i = 0; i < u->nr; i++) {
       if (c->kind == RC_TWIN) snprintf(v, sizeof v, "dense");
       else layer_text(u, &s, u->layer[i], v, sizeof v);
@@ -690,6 +750,7 @@ static int prepare(RTuner *u) {
   if (W < 2) return cli_fail("tune --routing: windows of %d token predict nothing", W);
   if (u->ntok < W)
     return cli_fail("tune --routing: the calibration file holds %d tokens, fewer than one window of %d", u->ntok, W);
+  u->nwin = eval_window_count(u->ntok, W);
   if (cli_self_exe(u->self, sizeof u->self)) return 1;
   if (mkdir(u->out, 0777) && errno != EEXIST) return cli_fail("cannot create '%s': %s", u->out, strerror(errno));
   snprintf(u->work, sizeof u->work, "%s/work", u->out);
@@ -740,6 +801,7 @@ int tune_routing_main(int argc, char **argv) {
     rc = cli_fail("no configuration meets --budget-ms %.4g (the fastest took %.4g ms); no tuned spec written, the "
                   "frontier is in %s/frontier.csv", u->budget_ms, fast, u->out);
   }
+  for (int i = 0; i < RT_MAX_CONF; i++) free(u->conf[i].win);
   free(u->tok);
   free(u);
   return rc;

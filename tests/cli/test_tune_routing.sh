@@ -19,7 +19,9 @@ sed -e 's/^name: small/name: twin/' -e 's/^weights: small/weights: twin/' -e 's/
 "$RW" twin.yaml --seed 6 > /dev/null || exit 1
 head -c 300 "$here/test_eval.sh" > cal.txt
 
-# the CSV against itself: >= MIN rows, levels, one chosen row = best NLL within budget, frontier = Pareto set
+# the CSV against itself: >= MIN rows, levels, frontier = Pareto set; the search's path: from
+# the spec as given (within budget) or a row that beat it by its margin, each step below the
+# one before by more than its margin; one chosen row = the path's best NLL confirmed within budget
 check_csv() { # check_csv DIR MODE MIN
   python3 - "$1/frontier.csv" "$2" "$3" <<'PY'
 import csv, sys
@@ -39,9 +41,16 @@ if mode == "forward":
     assert caps["1/16"] == "0.0625" and caps["all"] == "1", caps
 budget = float(sys.argv[4]) if len(sys.argv) > 4 else None
 ok = [r for r in mine if r["within_budget"] == "1"]
+path = sorted((r for r in mine if r["step"] != "0"), key=lambda r: int(r["step"]))
+assert [int(r["step"]) for r in path] == list(range(1, len(path) + 1)), path
+spec = [r for r in mine if r["kind"] == "spec"][0]
+if path[0] is not spec and spec["within_budget"] == "1":
+    assert float(path[0]["nll"]) < float(spec["nll"]) - float(path[0]["margin"]), (path[0], spec)
+for a, b in zip(path, path[1:]):
+    assert float(b["margin"]) > 0 and float(b["nll"]) < float(a["nll"]) - float(b["margin"]), (a, b)
 chosen = [r for r in rows if r["chosen"] == "1"]
-assert len(chosen) == 1 and chosen[0] in ok, chosen
-assert float(chosen[0]["nll"]) == min(float(r["nll"]) for r in ok)
+assert len(chosen) == 1 and chosen[0] in ok and chosen[0] in path, chosen
+assert float(chosen[0]["nll"]) == min(float(r["nll"]) for r in path if r in ok and r["runs"] == "2")
 for r in mine:
     x, y = float(r["ms"]), float(r["nll"])
     dom = any(float(o["ms"]) <= x and float(o["nll"]) <= y and (float(o["ms"]) < x or float(o["nll"]) < y) for o in mine if o is not r)
@@ -131,6 +140,52 @@ PY
     --budget-seconds 300 -o lfwd -v > /dev/null 2> lfwd.err && ladder_ok lfwd lfwd.err forward 0.3 \
   && ok "forward: the ladder holds the spec's capacity between the levels" \
   || bad "forward ladder: $(grep 'layer 1' lfwd.err)"
+
+# the margins, independently (session mode, 18 windows of 16): every row's NLL of each window
+# alone (modc eval of that window's bytes), the paired standard error against the spec as
+# given, and from it which rows gain on the spec (more than 2 standard errors): the search
+# must start from the best of those, else from the spec, with the same margin
+head -c 288 cal.txt > cal18.txt
+"$M" tune small.yaml --routing --calib cal18.txt --bytes --budget-ms 1000 --budget-seconds 300 -o mg -q > /dev/null 2> mg.err \
+  || bad "margins: tune --routing: $(cat mg.err)"
+python3 - "$M" <<'PY' && ok "the search starts where an independent paired standard error says it should" || bad "margins"
+import csv, json, math, subprocess, sys
+M = sys.argv[1]
+rows = [r for r in csv.DictReader(open("mg/frontier.csv")) if r["kind"] != "twin" and r["within_budget"] == "1"]
+cal = open("cal18.txt", "rb").read()
+wins = [cal[i:i + 16] for i in range(0, 288, 16)]
+def per_window(r, k):
+    t = r["threshold_1"]
+    d = "routing.per_layer.1.dense=true" if t == "dense" else f"routing.threshold={t}"
+    subprocess.run([M, "compile", "small.yaml", "-D", d, "-o", f"mg/x{k}/libsmall.so", "-q"], check=True)
+    out = []
+    for i, w in enumerate(wins):
+        open("mg/w.bin", "wb").write(w)
+        j = json.loads(subprocess.run([M, "eval", f"mg/x{k}/libsmall.so", "--bytes", "mg/w.bin", "--mode", "session",
+                                       "--window", "16", "--json", "-q"], check=True, capture_output=True).stdout)
+        out.append(j["nll"] * j["tokens"])
+    return out
+spec = [r for r in rows if r["kind"] == "spec"][0]
+sw = per_window(spec, 0)
+assert abs(sum(sw) / 270 - float(spec["nll"])) < 1e-6, (sum(sw) / 270, spec["nll"])
+gains = []
+for k, r in enumerate(rows, 1):
+    if r is spec or float(r["nll"]) >= float(spec["nll"]):
+        continue
+    d = [a - b for a, b in zip(per_window(r, k), sw)]
+    m = sum(d) / len(d)
+    se = math.sqrt(len(d) * sum((x - m) ** 2 for x in d) / (len(d) - 1)) / 270
+    if float(r["nll"]) < float(spec["nll"]) - 2 * se:
+        gains.append((float(r["nll"]), r, 2 * se))
+start = [r for r in rows if r["step"] == "1"][0]
+if gains:
+    nll, best, margin = min(gains, key=lambda g: g[0])
+    assert start["id"] == best["id"], (start, best)
+    assert abs(float(start["margin"]) - margin) <= 1e-5 * margin, (start["margin"], margin)
+else:
+    assert start is spec, start
+print(len(gains), "rows gain on the spec;", "start", start["levels"])
+PY
 
 # a budget no configuration meets: said so, the frontier written, no tuned spec
 refuse_tune "an impossible budget is named" "no configuration meets --budget-ms 1e-09" small.yaml --routing --calib cal.txt \

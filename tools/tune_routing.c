@@ -574,7 +574,7 @@ static int search(RTuner *u) {
   while (cur && !rc && time_left(u)) {
     RConf *next = move(u, cur, &rc);
     if (next == cur) {
-      if (!rc) cli_progress("tune --routing: no move from %s lowers the nll by more than %g standard errors",
+      if (!rc && time_left(u)) cli_progress("tune --routing: no move from %s lowers the nll by more than %g standard errors",
                             conf_name(u, cur, name, sizeof name), RT_MARGIN);
       break;
     }

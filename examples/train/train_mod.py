@@ -399,7 +399,8 @@ def main():
     ap.add_argument("--corpus", choices=("stdlib", "stdlib+site"), default="stdlib")
     ap.add_argument("--route-scope", choices=("sequence", "batch"), default="sequence",
                     help="training's top-k over each sequence (DESIGN section 4) or over the whole batch "
-                         "(then sessions route by r > the cut, measured after training: NAME.tau.json)")
+                         "(then sessions route by r > 0, or by the mean training cut per layer that "
+                         "NAME.tau.json records after training; a model for sessions only)")
     args = ap.parse_args()
     configure(args)
     os.makedirs(args.out, exist_ok=True)

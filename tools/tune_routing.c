@@ -310,13 +310,12 @@ static int measure(RTuner *u, RConf *c, const Spec *s, int keep_dir, char *dir, 
 
 enum { TAG_GIVEN = RT_LEVELS, TAG_FINE }; /* item tags: coarse levels 0 .. RT_DENSE - 1, given, fine */
 
-typedef struct Item { double v; int tag; } Item;
-
-static int session_order;  /* qsort's context: thresholds descend, capacities ascend */
+/* key: the setting in the ladder's order (a threshold negated: higher ones take fewer tokens) */
+typedef struct Item { double key, v; int tag; } Item;
 
 static int cmp_item(const void *a, const void *b) {
   const Item *x = a, *y = b;
-  if (x->v != y->v) return (x->v < y->v) == !session_order ? -1 : 1;
+  if (x->key != y->key) return x->key < y->key ? -1 : 1;
   return x->tag - y->tag;
 }
 
@@ -334,14 +333,14 @@ static void item_name(int tag, char *buf, size_t n) {
 static void ladder_build(Ladder *d, const double *v, double given, double step, int session) {
   Item it[RT_RUNGS];
   int m = 0, at[TAG_FINE + 2 * RT_FINE];
-  for (int g = 0; g < RT_DENSE; g++) it[m++] = (Item){v[g], g};
-  it[m++] = (Item){given, TAG_GIVEN};
+  double sign = session ? -1 : 1;
+  for (int g = 0; g < RT_DENSE; g++) it[m++] = (Item){sign * v[g], v[g], g};
+  it[m++] = (Item){sign * given, given, TAG_GIVEN};
   for (int j = 0; step > 0 && j < RT_FINE; j++) {
     double dv = FINE[j] * step * (session ? 1 : -1);  /* a higher threshold takes fewer tokens */
-    it[m++] = (Item){given + dv, TAG_FINE + 2 * j};
-    it[m++] = (Item){given - dv, TAG_FINE + 2 * j + 1};
+    it[m++] = (Item){sign * (given + dv), given + dv, TAG_FINE + 2 * j};
+    it[m++] = (Item){sign * (given - dv), given - dv, TAG_FINE + 2 * j + 1};
   }
-  session_order = session;
   qsort(it, m, sizeof *it, cmp_item);
   d->n = 0;
   for (int k = 0; k < m; k++) {
@@ -499,7 +498,10 @@ static double diff_se(const RTuner *u, const RConf *a, const RConf *b) {
   double m = 0, v = 0;
   for (int w = 0; w < n; w++) m += a->win[w] - b->win[w];
   m /= n;
-  for (int w = 0; w < n; w++) v += (a->win[w] - b->win[w] - m) * (a->win[w] - b->win[w] - m);
+  for (int w = 0; w < n; w++) {
+    double d = a->win[w] - b->win[w] - m;
+    v += d * d;
+  }
   return sqrt(n * v / (n - 1)) / (double)u->scored;
 }
 

@@ -126,16 +126,22 @@ static const char *extra_hint(const Spec *s, const char *name) {
   if (!strncmp(name + pos, "router.", 7) || !strncmp(name + pos, "predictor.", 10)) {
     if (!s->routed[l]) return " (the spec does not route this layer)";
     if (!strcmp(name + pos, "router.bias")) return " (the spec has router_bias: false)";
-    return " (the spec's predictor is not mlp)";
+    if (!strncmp(name + pos, "predictor.", 10)) return " (not a tensor of the spec's mlp predictor)";
+    return "";
   }
   return "";
 }
 
-/* a router or predictor tensor of a layer the spec made dense (per_layer.L.dense) */
+/* a tensor the spec chose not to use: a router or predictor tensor of a layer the spec made
+ * dense (per_layer.L.dense), or a predictor tensor of a routed layer when the spec routes by
+ * the router (predictor: router), so that a checkpoint trained with the auxiliary predictor
+ * can be compiled under either rule */
 static int ignorable(const Spec *s, const char *name) {
   int l = -1, pos = 0;
   if (sscanf(name, "model.layers.%d.%n", &l, &pos) != 1 || pos == 0 || l < 0 || l >= s->n_layers) return 0;
-  return s->made_dense[l] && (!strncmp(name + pos, "router.", 7) || !strncmp(name + pos, "predictor.", 10));
+  int pred = !strncmp(name + pos, "predictor.", 10);
+  if (s->made_dense[l]) return pred || !strncmp(name + pos, "router.", 7);
+  return s->routed[l] && pred && s->predictor == PRED_ROUTER;
 }
 
 int st_check_spec(const StFile *f, const Spec *s, char *err, size_t errlen) {

@@ -4,7 +4,8 @@
  *
  * w_ok.safetensors holds every tensor of SPEC (F16, deterministic values); each other file
  * has one defect (truncation, a bad header, a bad dtype, sizes or offsets that disagree,
- * a missing, mis-shaped or extra tensor).  The header is written by hand here, not by
+ * a missing, mis-shaped or extra tensor); w_pred.safetensors adds an mlp predictor (hidden 4) to
+ * layer 1.  The header is written by hand here, not by
  * st_write, so that a defect can be put anywhere.  The files are committed next to the
  * cases; the ctest frontend/diag_weights regenerates them and checks they are unchanged.
  */
@@ -122,6 +123,12 @@ static void variants(const Set *ok) {
   write_set("w_extra.safetensors", &s, 0);
   s = *ok, s.e[s.n++] = (Ent){"caf\\u00e9\\/\\ud83d\\ude00\\n", "F16", 1, {1}, 2, 0, 0};
   write_set("w_escape.safetensors", &s, 0);
+  s = *ok; /* the mlp predictor of routed layer 1 (hidden 4) beside its router */
+  s.e[s.n++] = (Ent){"model.layers.1.predictor.fc1.weight", "F16", 2, {4, 8}, 64, 0, 0};
+  s.e[s.n++] = (Ent){"model.layers.1.predictor.fc1.bias", "F16", 1, {4}, 8, 0, 0};
+  s.e[s.n++] = (Ent){"model.layers.1.predictor.fc2.weight", "F16", 2, {1, 4}, 8, 0, 0};
+  s.e[s.n++] = (Ent){"model.layers.1.predictor.fc2.bias", "F16", 1, {1}, 2, 0, 0};
+  write_set("w_pred.safetensors", &s, 0);
   s = *ok, s.n--, *find(&s, up) = s.e[s.n]; /* lm_head.weight takes up_proj's place */
   write_set("w_missing.safetensors", &s, 0);
   s = *ok, find(&s, up)->shape[1] = 7, find(&s, up)->bytes = 16 * 7 * 2;

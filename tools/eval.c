@@ -32,11 +32,13 @@ static const char usage_eval[] =
   "  --json                print {\"nll\", \"ppl\", \"tokens\", \"take_rate\": {layer: rate}, ...}\n"
   "  --threads N           threads (default: the library's default)\n"
   "  --weights PATH        weights file (default: the one beside the library)\n"
-  "  --vs OTHER.so         session mode: OTHER (same vocabulary; its own weights) on the same\n"
-  "                        windows, the two alternating window by window in one process;\n"
-  "                        prints both and OTHER/LIB ms per token step (median and 10th-90th\n"
-  "                        percentile over windows): a decode speed ratio that what slows\n"
-  "                        the machine for seconds at a time does not bias\n"
+  "  --vs OTHER.so         OTHER (same vocabulary; its own weights) on the same windows, the\n"
+  "                        two alternating step by step in one process (session: window by\n"
+  "                        window; forward: call by call, which needs one longest compiled\n"
+  "                        shape); prints both and OTHER/LIB ms per token step or forward\n"
+  "                        call (median and 10th-90th percentile over the steps): a speed\n"
+  "                        ratio that what slows the machine for seconds at a time does not\n"
+  "                        bias\n"
   "  -q                    no progress lines\n";
 
 /* logsumexp(l) - l[target], in double */
@@ -74,9 +76,9 @@ static void win_score_row(Windows *w, int start, int j, const float *logits, int
   w->scored++;
 }
 
-/* o's per-window sums, zeroed, into w */
-static void win_per(Windows *w, const EvalOpts *o) {
-  w->per = o->win_nll;
+/* per-window sums (NULL: none), zeroed, into w */
+static void win_per(Windows *w, double *per) {
+  w->per = per;
   if (w->per) memset(w->per, 0, (size_t)w->count * sizeof *w->per);
 }
 
@@ -114,54 +116,6 @@ static int find_routed(const ModcLib *a, modc_model *m, EvalResult *r) {
   return 0;
 }
 
-/* ---- forward mode ---- */
-
-/* the compiled shape with the longest seq_len (then the largest batch) */
-static void pick_shape(const modc_info *info, int *B, int *T) {
-  *B = info->shapes[0][0], *T = info->shapes[0][1];
-  for (int i = 1; i < info->n_shapes; i++) {
-    int b = info->shapes[i][0], t = info->shapes[i][1];
-    if (t > *T || (t == *T && b > *B)) *B = b, *T = t;
-  }
-}
-
-static int eval_forward(const ModcLib *a, modc_model *m, const int32_t *tok, int n, const EvalOpts *o,
-                        EvalResult *r) {
-  const modc_info *info = a->info(m);
-  int B, T, V = info->vocab_size;
-  Windows w;
-  pick_shape(info, &B, &T);
-  if (win_init(&w, n, T, "forward mode: the longest compiled seq_len")) return 1;
-  win_per(&w, o);
-  int32_t *bt = malloc((size_t)B * T * sizeof *bt);
-  float *logits = malloc((size_t)B * T * V * sizeof *logits);
-  double *ms = malloc((size_t)(w.count / B + 1) * sizeof *ms);
-  int rc = !bt || !logits || !ms ? cli_fail("eval: out of memory for %d x %d logits", B * T, V) : 0;
-  double t0 = timing_now(), last = 0;
-  for (int i = 0; !rc && i < w.count; i += B) {
-    for (int b = 0; b < B; b++) /* rows past the last window repeat it; rows never interact */
-      memcpy(bt + (size_t)b * T, tok + win_start(&w, i + b < w.count ? i + b : w.count - 1), T * sizeof *bt);
-    double c0 = timing_now();
-    if (a->forward(m, B, T, bt, logits)) rc = cli_fail("%s", a->last_error());
-    ms[r->calls++] = (timing_now() - c0) * 1e3;
-    for (int b = 0; !rc && b < B && i + b < w.count; b++) {
-      int start = win_start(&w, i + b);
-      for (int j = 0; j + 1 < T; j++) win_score_row(&w, start, j, logits + ((size_t)b * T + j) * V, V, tok);
-      win_finish(&w, start);
-    }
-    if (o->progress) progress(&w, i, &last);
-  }
-  r->seconds = timing_now() - t0;
-  for (int l = 0; l < r->n_layers; l++)
-    r->take[l] = r->routed[l] ? (double)spec_capacity_k(info->capacity[l], T) / T : 1.0;
-  r->batch = B, r->window = T, r->nll = w.sum / (double)w.scored, r->tokens = w.scored;
-  r->ms_median = timing_median(ms, (int)r->calls);
-  free(bt), free(logits), free(ms);
-  return rc;
-}
-
-/* ---- session mode ---- */
-
 /* one window through a session: prefill its first token, decode the rest but its last */
 static int session_window(const ModcLib *a, modc_session *s, Windows *w, int start, const int32_t *tok,
                           float *logits, int V) {
@@ -185,19 +139,16 @@ static int count_taken(const ModcLib *a, modc_session *s, const EvalResult *r, u
   return 0;
 }
 
-/* A session-mode evaluation in progress: windows run one at a time (sess_window), so that
- * modc eval --vs can alternate two libraries window by window. */
-typedef struct SessEval {
-  const ModcLib *a;
-  modc_session *s;
-  EvalResult *r;
-  Windows w;
-  int V, W;
-  float *logits;
-  uint8_t *buf;
-  long long *taken, fed;
-  double *ms;               /* [w.count] each window's ms per token step */
-} SessEval;
+/* ---- an evaluation, step by step ---- */
+
+/* the compiled shape with the longest seq_len (then the largest batch) */
+static void pick_shape(const modc_info *info, int *B, int *T) {
+  *B = info->shapes[0][0], *T = info->shapes[0][1];
+  for (int i = 1; i < info->n_shapes; i++) {
+    int b = info->shapes[i][0], t = info->shapes[i][1];
+    if (t > *T || (t == *T && b > *B)) *B = b, *T = t;
+  }
+}
 
 /* the default session window of a model whose longest sequence is max_seq_len */
 static int default_window(int max_seq_len) { return max_seq_len < EVAL_DEFAULT_WINDOW ? max_seq_len : EVAL_DEFAULT_WINDOW; }
@@ -208,67 +159,121 @@ static int session_window_len(const modc_info *info, const EvalOpts *o) {
   return W;
 }
 
-static void sess_free(SessEval *e) {
+/* An evaluation in progress, one step at a time: a step is one forward call of B windows
+ * (forward mode) or one window through a session (session mode), so that eval_pair can
+ * alternate two libraries step by step. */
+typedef struct Run {
+  const ModcLib *a;
+  modc_model *m;
+  EvalResult *r;
+  EvalMode mode;
+  Windows w;
+  int V, B, steps;          /* B: windows per step (session: 1) */
+  modc_session *s;          /* session mode */
+  float *logits;
+  int32_t *bt;              /* forward mode: the call's B windows */
+  uint8_t *buf;
+  long long *taken, fed;
+  double *ms;               /* [steps]: each step's ms per call (forward) or per token step (session) */
+} Run;
+
+static void run_free(Run *e) {
   if (e->s) e->a->session_close(e->s);
-  free(e->logits), free(e->buf), free(e->taken), free(e->ms);
-  e->s = NULL, e->logits = NULL, e->buf = NULL, e->taken = NULL, e->ms = NULL;
+  free(e->logits), free(e->bt), free(e->buf), free(e->taken), free(e->ms);
+  e->s = NULL, e->logits = NULL, e->bt = NULL, e->buf = NULL, e->taken = NULL, e->ms = NULL;
 }
 
-static int sess_begin(SessEval *e, const ModcLib *a, modc_model *m, int n, int W, EvalResult *r) {
+/* W: the window (session: the caller's choice; forward: the longest compiled seq_len) */
+static int run_begin(Run *e, const ModcLib *a, modc_model *m, EvalMode mode, int n, int W, double *win_nll,
+                     EvalResult *r) {
   memset(e, 0, sizeof *e);
-  e->a = a, e->r = r, e->V = a->info(m)->vocab_size, e->W = W;
-  if (win_init(&e->w, n, W, "session mode: --window")) return 1;
-  if (a->session_open(m, &e->s)) return e->s = NULL, cli_fail("%s", a->last_error());
-  e->logits = malloc((size_t)e->V * sizeof *e->logits);
+  const modc_info *info = a->info(m);
+  int T, fwd = mode == EVAL_FORWARD;
+  e->a = a, e->m = m, e->r = r, e->mode = mode, e->V = info->vocab_size, e->B = 1;
+  if (fwd) pick_shape(info, &e->B, &T);
+  if (win_init(&e->w, n, W, fwd ? "forward mode: the longest compiled seq_len" : "session mode: --window")) return 1;
+  win_per(&e->w, win_nll);
+  e->steps = (e->w.count + e->B - 1) / e->B;
+  if (!fwd && a->session_open(m, &e->s)) return e->s = NULL, cli_fail("%s", a->last_error());
+  e->logits = malloc((size_t)(fwd ? e->B * W : 1) * e->V * sizeof *e->logits);
+  e->bt = malloc((size_t)(fwd ? e->B * W : 1) * sizeof *e->bt);
   e->buf = malloc((size_t)W);
   e->taken = calloc(EVAL_MAX_LAYERS, sizeof *e->taken);
-  e->ms = malloc((size_t)e->w.count * sizeof *e->ms);
-  if (!e->logits || !e->buf || !e->taken || !e->ms) return sess_free(e), cli_fail("eval: out of memory");
+  e->ms = malloc((size_t)e->steps * sizeof *e->ms);
+  if (!e->logits || !e->bt || !e->buf || !e->taken || !e->ms)
+    return run_free(e), cli_fail("eval: out of memory for %d x %d logits", e->B * W, e->V);
   return 0;
 }
 
-/* window i through the session, timed; its take decisions counted */
-static int sess_window(SessEval *e, int i, const int32_t *tok) {
+/* forward step i: windows [i*B, i*B + B) in one modc_forward call; rows past the last window
+ * repeat it (rows never interact) */
+static int fwd_step(Run *e, int i, const int32_t *tok) {
+  Windows *w = &e->w;
+  int W = w->W, first = i * e->B;
+  for (int b = 0; b < e->B; b++)
+    memcpy(e->bt + (size_t)b * W, tok + win_start(w, first + b < w->count ? first + b : w->count - 1), W * sizeof *e->bt);
+  double c0 = timing_now();
+  if (e->a->forward(e->m, e->B, W, e->bt, e->logits)) return cli_fail("%s", e->a->last_error());
+  double c1 = timing_now();
+  e->ms[i] = (c1 - c0) * 1e3, e->r->seconds += c1 - c0, e->r->calls++;
+  for (int b = 0; b < e->B && first + b < w->count; b++) {
+    int start = win_start(w, first + b);
+    for (int j = 0; j + 1 < W; j++) win_score_row(w, start, j, e->logits + ((size_t)b * W + j) * e->V, e->V, tok);
+    win_finish(w, start);
+  }
+  return 0;
+}
+
+/* session step i: window i through the session, timed; its take decisions counted */
+static int sess_step(Run *e, int i, const int32_t *tok) {
   double c0 = timing_now();
   int rc = session_window(e->a, e->s, &e->w, win_start(&e->w, i), tok, e->logits, e->V);
   double c1 = timing_now();
-  e->ms[i] = (c1 - c0) * 1e3 / (e->W - 1);
-  e->r->seconds += c1 - c0;
-  e->fed += e->W - 1;
-  return rc || count_taken(e->a, e->s, e->r, e->buf, e->W, e->taken);
+  e->ms[i] = (c1 - c0) * 1e3 / (e->w.W - 1);
+  e->r->seconds += c1 - c0, e->r->calls += e->w.W - 1;
+  e->fed += e->w.W - 1;
+  return rc || count_taken(e->a, e->s, e->r, e->buf, e->w.W, e->taken);
 }
 
-static void sess_end(SessEval *e) {
+static int run_step(Run *e, int i, const int32_t *tok) { return e->mode == EVAL_FORWARD ? fwd_step(e, i, tok) : sess_step(e, i, tok); }
+
+static void run_end(Run *e) {
   EvalResult *r = e->r;
-  for (int l = 0; l < r->n_layers; l++) r->take[l] = r->routed[l] ? (double)e->taken[l] / (double)e->fed : 1.0;
-  r->batch = 1, r->window = e->W, r->nll = e->w.sum / (double)e->w.scored, r->tokens = e->w.scored;
-  r->calls = e->fed, r->ms_median = timing_median(e->ms, e->w.count);
-  sess_free(e);
+  const modc_info *info = e->a->info(e->m);
+  for (int l = 0; l < r->n_layers; l++)
+    r->take[l] = !r->routed[l] ? 1.0
+                 : e->mode == EVAL_FORWARD ? (double)spec_capacity_k(info->capacity[l], e->w.W) / e->w.W
+                 : (double)e->taken[l] / (double)e->fed;
+  r->batch = e->B, r->window = e->w.W, r->nll = e->w.sum / (double)e->w.scored, r->tokens = e->w.scored;
+  r->ms_median = timing_median(e->ms, e->steps);
+  run_free(e);
 }
 
-static int eval_session(const ModcLib *a, modc_model *m, const int32_t *tok, int n, const EvalOpts *o,
-                        EvalResult *r) {
-  int W = session_window_len(a->info(m), o);
-  SessEval e;
-  double last = 0;
-  if (W < 0 || sess_begin(&e, a, m, n, W, r)) return 1;
-  win_per(&e.w, o);
-  int rc = 0;
-  for (int i = 0; !rc && i < e.w.count; i++) {
-    rc = sess_window(&e, i, tok);
-    if (o->progress) progress(&e.w, i, &last);
-  }
-  sess_end(&e);
-  return rc;
+/* the window of mode o->mode for a model */
+static int run_window(const ModcLib *a, modc_model *m, const EvalOpts *o) {
+  int B, T;
+  if (o->mode == EVAL_SESSION) return session_window_len(a->info(m), o);
+  pick_shape(a->info(m), &B, &T);
+  return T;
 }
 
 int eval_run(const ModcLib *a, modc_model *m, const int32_t *tok, int n, const EvalOpts *o, EvalResult *r) {
   memset(r, 0, sizeof *r);
   if (find_routed(a, m, r)) return 1;
-  return o->mode == EVAL_FORWARD ? eval_forward(a, m, tok, n, o, r) : eval_session(a, m, tok, n, o, r);
+  int W = run_window(a, m, o);
+  Run e;
+  double last = 0;
+  if (W < 0 || run_begin(&e, a, m, o->mode, n, W, o->win_nll, r)) return 1;
+  int rc = 0;
+  for (int i = 0; !rc && i < e.steps; i++) {
+    rc = run_step(&e, i, tok);
+    if (o->progress) progress(&e.w, i * e.B, &last);
+  }
+  run_end(&e);
+  return rc;
 }
 
-/* ---- two libraries side by side (--vs) ---- */
+/* ---- two libraries side by side ---- */
 
 /* q-quantile (0..1) of the sorted v[0..n) by the nearest rank */
 static double quantile(const double *v, int n, double q) {
@@ -276,40 +281,49 @@ static double quantile(const double *v, int n, double q) {
   return v[k < 0 ? 0 : k >= n ? n - 1 : k];
 }
 
-/* Session mode for A and B over the same windows, alternating window by window in one process
- * (A first on even windows, B first on odd ones), so that what slows the machine for a second
- * slows both alike.  Each window's B/A ms per step is one sample of the speed ratio:
- * ratio = {median, 10th percentile, 90th percentile}. */
-static int eval_vs(const ModcLib *la, modc_model *ma, const ModcLib *lb, modc_model *mb, const int32_t *tok, int n,
-                   const EvalOpts *o, EvalResult *ra, EvalResult *rb, double ratio[3]) {
+/* the window both libraries run: session: o's, else the shorter model's default; forward:
+ * their longest compiled shape, which must be the same (B and seq_len) */
+static int pair_window(const ModcLib *la, modc_model *ma, const ModcLib *lb, modc_model *mb, const EvalOpts *o) {
+  const modc_info *ia = la->info(ma), *ib = lb->info(mb);
+  if (o->mode == EVAL_FORWARD) {
+    int Ba, Ta, Bb, Tb;
+    pick_shape(ia, &Ba, &Ta), pick_shape(ib, &Bb, &Tb);
+    if (Ba != Bb || Ta != Tb)
+      return -cli_fail("eval: forward mode side by side needs one shape: %s's longest is [%d, %d], %s's [%d, %d]",
+                       ia->name, Ba, Ta, ib->name, Bb, Tb);
+    return Ta;
+  }
+  EvalOpts oo = *o;
+  if (!oo.window) oo.window = default_window(ia->max_seq_len < ib->max_seq_len ? ia->max_seq_len : ib->max_seq_len);
+  int W = session_window_len(ia, &oo);
+  return W < 0 || session_window_len(ib, &oo) < 0 ? -1 : W;
+}
+
+int eval_pair(const ModcLib *la, modc_model *ma, const ModcLib *lb, modc_model *mb, const int32_t *tok, int n,
+              const EvalOpts *o, EvalResult *ra, EvalResult *rb, double ratio[3]) {
   memset(ra, 0, sizeof *ra), memset(rb, 0, sizeof *rb);
   if (find_routed(la, ma, ra) || find_routed(lb, mb, rb)) return 1;
-  EvalOpts oo = *o;
-  int sa = la->info(ma)->max_seq_len, sb = lb->info(mb)->max_seq_len;
-  if (!oo.window) oo.window = default_window(sa < sb ? sa : sb);   /* the shorter model's */
-  int W = session_window_len(la->info(ma), &oo);
-  if (W < 0 || session_window_len(lb->info(mb), &oo) < 0) return 1;
-  SessEval ea, eb;
-  if (sess_begin(&ea, la, ma, n, W, ra)) return 1;
-  if (sess_begin(&eb, lb, mb, n, W, rb)) return sess_free(&ea), 1;
-  double *q = malloc((size_t)ea.w.count * sizeof *q), last = 0;
+  int W = pair_window(la, ma, lb, mb, o);
+  Run ea, eb;
+  if (W < 0 || run_begin(&ea, la, ma, o->mode, n, W, NULL, ra)) return 1;
+  if (run_begin(&eb, lb, mb, o->mode, n, W, o->win_nll, rb)) return run_free(&ea), 1;
+  double *q = malloc((size_t)ea.steps * sizeof *q), last = 0;
   int rc = q ? 0 : cli_fail("eval: out of memory");
-  for (int i = 0; !rc && i < ea.w.count; i++) {
-    SessEval *first = i % 2 ? &eb : &ea, *second = i % 2 ? &ea : &eb;
-    rc = sess_window(first, i, tok) || sess_window(second, i, tok);
+  for (int i = 0; !rc && i < ea.steps; i++) {
+    Run *first = i % 2 ? &eb : &ea, *second = i % 2 ? &ea : &eb;
+    rc = run_step(first, i, tok) || run_step(second, i, tok);
     if (!rc) q[i] = eb.ms[i] / ea.ms[i];
-    if (o->progress) progress(&ea.w, i, &last);
+    if (o->progress) progress(&ea.w, i * ea.B, &last);
   }
   if (!rc) {
-    int k = ea.w.count;
+    int k = ea.steps;
     ratio[0] = timing_median(q, k);   /* sorts q */
     ratio[1] = quantile(q, k, 0.1), ratio[2] = quantile(q, k, 0.9);
   }
-  sess_end(&ea), sess_end(&eb);
+  run_end(&ea), run_end(&eb);
   free(q);
   return rc;
 }
-
 /* ---- the command ---- */
 
 typedef struct EvalCmd {
@@ -348,7 +362,6 @@ static int parse_eval(int argc, char **argv, EvalCmd *c) {
   if (!c->lib) return cli_fail("eval: no library given (see modc eval --help)");
   if (!c->file) return cli_fail("eval: give a token file: --tokens FILE or --bytes FILE");
   if (c->o.window && c->o.mode != EVAL_SESSION) return cli_fail("eval: --window is for --mode session (forward windows are the compiled seq_len)");
-  if (c->vs && c->o.mode != EVAL_SESSION) return cli_fail("eval: --vs is for --mode session (it compares decode steps)");
   return 0;
 }
 
@@ -378,20 +391,21 @@ static void print_result(const EvalCmd *c, const modc_info *info, const EvalResu
 
 static void print_vs(const EvalCmd *c, const modc_info *ia, const modc_info *ib, const EvalResult *ra,
                      const EvalResult *rb, const double q[3]) {
-  int windows = (int)(ra->calls / (ra->window - 1));
+  int sess = c->o.mode == EVAL_SESSION, steps = (int)(sess ? ra->calls / (ra->window - 1) : ra->calls);
   if (c->json) {
     printf("{\"a\": "), print_json(c, ra), printf(", \"b\": "), print_json(c, rb);
-    printf(", \"ms_ratio\": {\"median\": %.6g, \"p10\": %.6g, \"p90\": %.6g, \"windows\": %d}}\n", q[0], q[1], q[2],
-           windows);
+    printf(", \"ms_ratio\": {\"median\": %.6g, \"p10\": %.6g, \"p90\": %.6g, \"%s\": %d}}\n", q[0], q[1], q[2],
+           sess ? "windows" : "calls", steps);
     return;
   }
   print_text(c, "A: ", ia, ra);
   print_text(c, "B: ", ib, rb);
-  printf("B/A ms per token step: median %.4f [%.4f - %.4f: 10th - 90th percentile] over %d windows, A and B\n"
-         "  alternating window by window in one process; B/A nll %.5f\n", q[0], q[1], q[2], windows, rb->nll / ra->nll);
+  printf("B/A ms per %s: median %.4f [%.4f - %.4f: 10th - 90th percentile] over %d %s, A and B\n"
+         "  alternating %s in one process; B/A nll %.5f\n", sess ? "token step" : "forward call", q[0], q[1], q[2],
+         steps, sess ? "windows" : "calls", sess ? "window by window" : "call by call", rb->nll / ra->nll);
 }
 
-/* --vs: B opened beside A (its own weights), the same vocabulary, then eval_vs */
+/* --vs: B opened beside A (its own weights), the same vocabulary, then eval_pair */
 static int eval_vs_cmd(const EvalCmd *c, const ModcLib *la, modc_model *ma, const int32_t *tok, int n) {
   ModcLib lb;
   char err[4200];
@@ -405,7 +419,7 @@ static int eval_vs_cmd(const EvalCmd *c, const ModcLib *la, modc_model *ma, cons
   if (ia->vocab_size != ib->vocab_size)
     rc = cli_fail("eval: --vs: %s has a vocabulary of %d, %s of %d: one token file cannot feed both", c->lib,
                   ia->vocab_size, c->vs, ib->vocab_size);
-  if (!rc) rc = eval_vs(la, ma, &lb, mb, tok, n, &c->o, &ra, &rb, q);
+  if (!rc) rc = eval_pair(la, ma, &lb, mb, tok, n, &c->o, &ra, &rb, q);
   if (!rc) print_vs(c, ia, ib, &ra, &rb, q);
   lb.close(mb);
   return rc;

@@ -7,7 +7,7 @@
  * through modc_forward (top-k routing); session mode: each window is one session fed token by
  * token (causal routing, the decode path), W = --window.  The NLL is the mean of
  * logsumexp(logits) - logits[target] in double precision, in nats per token.
- * tune --routing measures quality with eval_run.
+ * tune --routing measures quality with eval_run and latency with eval_pair.
  */
 #ifndef MODC_EVAL_H
 #define MODC_EVAL_H
@@ -47,6 +47,14 @@ int eval_window_count(int n, int W);
 /* Evaluate tok[0..n) on an open model.  Returns 0, or 1 after cli_fail. */
 int eval_run(const ModcLib *a, modc_model *m, const int32_t *tok, int n, const EvalOpts *o,
              EvalResult *r);
+
+/* A and B on the same windows, alternating step by step in one process (session: window by
+ * window; forward: call by call, which needs both libraries' longest compiled shape to be
+ * one), so that what slows the machine for seconds at a time slows both alike: each step's
+ * B/A ms is one sample of their speed ratio, ratio = {median, 10th, 90th percentile}.
+ * o->win_nll (when not NULL) takes B's per-window sums.  Returns 0, or 1 after cli_fail. */
+int eval_pair(const ModcLib *la, modc_model *ma, const ModcLib *lb, modc_model *mb, const int32_t *tok, int n,
+              const EvalOpts *o, EvalResult *ra, EvalResult *rb, double ratio[3]);
 
 int eval_main(int argc, char **argv);
 

@@ -5,6 +5,14 @@
  * calibration tokens: mean NLL, and the median milliseconds per forward call (forward mode)
  * or per decode step (session mode, at the take rates the calibration text produces).
  *
+ * Latency is paired: the spec as given stays loaded as the reference, and every other
+ * configuration (the twin too) runs beside it, step by step in one process (eval_pair), so a
+ * configuration's latency is its median ratio to the reference times the reference's own
+ * milliseconds, the median over all its runs so far.  One run alone moves by 15-30% on a
+ * shared VM from second to second (a 2-core Zen 3: 0.24 to 0.34 ms for one configuration);
+ * the paired ratio moves by a few percent, so the frontier and "within budget" compare the
+ * configurations, not the moments they were measured at.
+ *
  * Levels: each routed layer has a ladder of settings, ordered from the fewest tokens taking
  * its block to the most: the coarse levels, the fractions 1/16 .. 1 of RATES (forward: as
  * its capacity; session: as the threshold that lets that fraction of the calibration tokens
@@ -80,6 +88,7 @@ typedef struct RConf {
   ConfKind kind;
   signed char level[SPEC_MAX_LAYERS];  /* rung of each routed layer's ladder (not for the twin) */
   double nll, ms, take[SPEC_MAX_LAYERS];
+  double ratio;             /* ms over the reference's (the spec as given), paired; mean of runs */
   double *win;              /* [nwin] each calibration window's summed NLL */
   double margin;            /* on the search's path: the NLL drop it had to beat, else 0 */
   int step;                 /* its place on the search's path (1 = the start), else 0 */
@@ -109,6 +118,11 @@ typedef struct RTuner {
   RConf conf[RT_MAX_CONF];
   int nconf, measured;
   double t0, eval_s;        /* start; seconds the measurements took so far */
+  ModcLib ref;              /* the reference: the spec as given, loaded while the search runs */
+  modc_model *ref_m;        /* NULL until it is loaded */
+  int keep_ref;             /* the next library measured becomes the reference */
+  double ref_ms[RT_MAX_CONF + RT_CONFIRM + 1];  /* its ms in each run */
+  int nref;
   char self[4096], work[3000];
 } RTuner;
 
@@ -119,7 +133,11 @@ static const char usage_routing[] =
   "routed layers against quality and latency measured on this CPU: every configuration is\n"
   "compiled, its mean NLL measured through the library on the calibration file (as modc eval\n"
   "does) and its latency timed (forward: ms per modc_forward of the longest compiled shape;\n"
-  "session: ms per decode step at the take rates the calibration text produces).  Levels per\n"
+  "session: ms per decode step at the take rates the calibration text produces), beside the\n"
+  "spec as given: each configuration runs alternating with it step by step in one process,\n"
+  "its ms is its median ratio to the spec's times the spec's own ms over all runs (CSV\n"
+  "column vs_spec: that ratio), so a machine that slows for seconds at a time does not\n"
+  "reorder the configurations.  Levels per\n"
   "layer: 1/16, 1/8, 1/4, 3/8, 1/2, 3/4 or all of the tokens, or dense; and the spec's own\n"
   "setting (\"given\"), in session mode with fine steps around it (\"given-1\" .. \"given-3\"\n"
   "take fewer tokens, \"given+1\" .. \"given+3\" more).  The search moves one layer a step at\n"
@@ -258,22 +276,44 @@ static int spawn_compile(const RTuner *u, const char *yaml, const char *lib, con
   return rc;
 }
 
+/* the reference's ms: the median over its runs */
+static double ref_ms(const RTuner *u) {
+  double v[RT_MAX_CONF + RT_CONFIRM + 1];
+  memcpy(v, u->ref_ms, (size_t)u->nref * sizeof *v);
+  return timing_median(v, u->nref);
+}
+
+/* every configuration's ms from its ratio and the reference's ms as now known */
+static void rescale(RTuner *u) {
+  double ref = ref_ms(u);
+  for (int i = 0; i < u->nconf; i++) u->conf[i].ms = u->conf[i].ratio * ref;
+}
+
+/* c's quality and latency: the reference alone (its ratio is 1; it stays loaded when
+ * u->keep_ref asks), every other library paired with the reference */
 static int eval_lib(RTuner *u, const char *lib, const Spec *s, RConf *c) {
   ModcLib a;
   char err[4400];
-  modc_model *m;
+  modc_model *m = NULL;
   if (modc_load(lib, &a, err, sizeof err)) return cli_fail("%s", err);
   int rc = a.open(NULL, u->threads, &m) ? cli_fail("%s", a.last_error()) : 0;
-  if (!c->win && !(c->win = calloc((size_t)u->nwin, sizeof *c->win))) return cli_fail("out of memory");
+  if (!rc && !c->win && !(c->win = calloc((size_t)u->nwin, sizeof *c->win))) rc = cli_fail("out of memory");
   EvalOpts o = {u->mode, u->window, 0, c->win};
-  EvalResult r;
+  EvalResult r, rr;
+  double q[3] = {1, 1, 1};
+  int paired = u->ref_m != NULL, kept = 0;
   if (!rc) {
-    rc = eval_run(&a, m, u->tok, u->ntok, &o, &r);
-    a.close(m);
+    rc = paired ? eval_pair(&u->ref, u->ref_m, &a, m, u->tok, u->ntok, &o, &rr, &r, q)
+                : eval_run(&a, m, u->tok, u->ntok, &o, &r);
+    if ((kept = !rc && !paired && u->keep_ref)) u->ref = a, u->ref_m = m;
+    else a.close(m);
   }
-  dlclose(a.h);
+  if (!kept) dlclose(a.h);
   if (rc) return rc;
-  c->nll = r.nll, c->ms = r.ms_median, u->scored = r.tokens;
+  c->nll = r.nll, c->ratio = q[0], u->scored = r.tokens;
+  u->ref_ms[u->nref++] = paired ? rr.ms_median : r.ms_median;
+  rescale(u);
+  c->ms = c->ratio * ref_ms(u);
   for (int i = 0; i < u->nr; i++) c->take[i] = s->routed[u->layer[i]] ? r.take[u->layer[i]] : 1.0;
   return 0;
 }
@@ -300,8 +340,8 @@ static int measure(RTuner *u, RConf *c, const Spec *s, int keep_dir, char *dir, 
   if (!rc) {
     char take[256] = "";
     for (int i = 0, o = 0; i < u->nr && o < 200; i++) o += snprintf(take + o, sizeof take - o, "%s%.3f", i ? "/" : "", c->take[i]);
-    cli_progress("%s (%s): nll %.5f, %.4g ms, take %s  [%.0f of %.0f s]", label, conf_name(u, c, name, sizeof name),
-                 c->nll, c->ms, take, cli_elapsed() - u->t0, u->seconds);
+    cli_progress("%s (%s): nll %.5f, %.4g ms (x%.3f the spec's, paired), take %s  [%.0f of %.0f s]", label,
+                 conf_name(u, c, name, sizeof name), c->nll, c->ms, c->ratio, take, cli_elapsed() - u->t0, u->seconds);
   }
   return rc;
 }
@@ -605,7 +645,8 @@ static int confirm(RTuner *u) {
     int rc = measure(u, &again, &s, 0, dir, sizeof dir, "again");
     free(again.win);
     if (rc) return 1;
-    best->ms = 0.5 * (best->ms + again.ms), best->runs = 2;
+    best->ratio = 0.5 * (best->ratio + again.ratio), best->runs = 2;
+    rescale(u);
     if (within(u, best)) return 0;
   }
   return 0;
@@ -632,7 +673,7 @@ static void mark_frontier(RTuner *u) {
 static int write_csv(const RTuner *u, const char *path) {
   FILE *f = fopen(path, "w");
   if (!f) return cli_fail("cannot write '%s': %s", path, strerror(errno));
-  fprintf(f, "id,kind,levels,nll,ms,runs,within_budget,on_frontier,chosen,step,margin");
+  fprintf(f, "id,kind,levels,nll,ms,vs_spec,runs,within_budget,on_frontier,chosen,step,margin");
   for (int i = 0; i < u->nr; i++) fprintf(f, ",%s_%d", u->mode == EVAL_FORWARD ? "capacity" : "threshold", u->layer[i]);
   for (int i = 0; i < u->nr; i++) fprintf(f, ",take_%d", u->layer[i]);
   fputc('\n', f);
@@ -641,8 +682,8 @@ static int write_csv(const RTuner *u, const char *path) {
     char name[512], v[64];
     Spec s;
     conf_spec(u, c, &s);
-    fprintf(f, "%d,%s,%s,%.9g,%.6g,%d,%d,%d,%d,%d,%.9g", k + 1, KIND_NAMES[c->kind],
-            c->kind == RC_TWIN ? "" : levels_text(u, c, name, sizeof name), c->nll, c->ms, c->runs, within(u, c),
+    fprintf(f, "%d,%s,%s,%.9g,%.6g,%.6g,%d,%d,%d,%d,%d,%.9g", k + 1, KIND_NAMES[c->kind],
+            c->kind == RC_TWIN ? "" : levels_text(u, c, name, sizeof name), c->nll, c->ms, c->ratio, c->runs, within(u, c),
             c->frontier, c->chosen, c->step, c->margin);
     for (int i = 0; i < u->nr; i++) {
       if (c->kind == RC_TWIN) snprintf(v, sizeof v, "dense");
@@ -766,7 +807,9 @@ static int baselines(RTuner *u) {
   char dir[3100], err[ERRLEN];
   RConf *c = &u->conf[u->nconf];
   c->kind = RC_SPEC;
+  u->keep_ref = 1;
   int rc = measure(u, c, &u->spec, u->mode == EVAL_SESSION, dir, sizeof dir, "config 1");
+  u->keep_ref = 0;
   if (!rc) u->nconf++;
   if (!rc && u->mode == EVAL_SESSION) rc = threshold_grid(u, dir);
   else if (!rc) ladders_forward(u);
@@ -777,6 +820,8 @@ static int baselines(RTuner *u) {
   if (spec_load(u->twin, NULL, 0, &t, err, sizeof err)) return fprintf(stderr, "%s\n", err), 1;
   if (absolute_weights(&t)) return 1;
   if (t.vocab_size != u->spec.vocab_size) return cli_fail("--twin %s has vocab_size %d, the spec %d", u->twin, t.vocab_size, u->spec.vocab_size);
+  t.n_shapes = u->spec.n_shapes; /* forward: timed at the spec's shapes, call by call beside it */
+  memcpy(t.shapes, u->spec.shapes, sizeof t.shapes);
   c = &u->conf[u->nconf];
   c->kind = RC_TWIN;
   rc = measure(u, c, &t, 0, dir, sizeof dir, "config 2");
@@ -804,6 +849,7 @@ int tune_routing_main(int argc, char **argv) {
                   "frontier is in %s/frontier.csv", u->budget_ms, fast, u->out);
   }
   for (int i = 0; i < RT_MAX_CONF; i++) free(u->conf[i].win);
+  if (u->ref_m) u->ref.close(u->ref_m), dlclose(u->ref.h);
   free(u->tok);
   free(u);
   return rc;

@@ -1,7 +1,7 @@
 #!/bin/bash
 # test_eval.sh: modc eval end to end on tests/cli/small.yaml (random weights).  The numbers
 # themselves are checked against the interpreter by test_e2e (e2e_eval.c); here: both
-# modes and output forms, a spec's thresholds reaching the take rates, --bytes against
+# modes and output forms, --vs in both, a spec's thresholds reaching the take rates, --bytes against
 # --tokens of the same bytes, and every bad input named clearly with exit status 1.
 # usage: test_eval.sh MODC MODC_RANDWEIGHTS WORK_DIR
 set -u
@@ -63,7 +63,24 @@ sed 's/^  max_seq_len: 64/  max_seq_len: 32/; s/^weights: .*/weights: s32.safete
 for y in v300 s32; do "$RW" $y.yaml --seed 2 > /dev/null && "$M" compile $y.yaml -o $y/libsmall.so -q || bad "compile $y"; done
 refuse_eval "--vs with another vocabulary" "has a vocabulary of 256, v300/libsmall.so of 300" lib/libsmall.so --vs v300/libsmall.so --bytes text.bin --mode session
 refuse_eval "--vs: a window longer than B's max_seq_len" "--window 40 is longer than small's max_seq_len 32" lib/libsmall.so --vs s32/libsmall.so --bytes text.bin --mode session --window 40
-refuse_eval "--vs outside session mode" "--vs is for --mode session" lib/libsmall.so --vs vsb/libsmall.so --bytes text.bin
+# forward mode --vs: call by call; each one's NLL and take rates as alone; one longest shape
+"$M" compile small.yaml -D routing.capacity=0.5 -o c50/libsmall.so -q || bad "compile capacity 0.5"
+"$M" eval c50/libsmall.so --tokens text.ids --json -q > c50.json 2>&1
+"$M" eval lib/libsmall.so --vs c50/libsmall.so --tokens text.ids --json -q > vsf.json 2> vsf.err \
+  && ok "eval --vs in forward mode" || bad "eval --vs forward: $(cat vsf.err)"
+python3 - vsf.json f.json c50.json << 'PY' && ok "forward --vs: A and B as alone, 7 calls, the ratio inside its percentiles" || bad "forward --vs JSON: $(cat vsf.json)"
+import json, sys
+v, a, b = (json.load(open(f)) for f in sys.argv[1:4])
+strip = lambda d: {k: x for k, x in d.items() if k not in ("seconds", "ms_per_call")}
+assert strip(v["a"]) == strip(a) and strip(v["b"]) == strip(b), (v, a, b)
+assert v["b"]["take_rate"] == {"1": 0.5} and v["a"]["take_rate"] == {"1": 0.25}, v
+q = v["ms_ratio"]
+assert q["calls"] == 7 and 0 < q["p10"] <= q["median"] <= q["p90"], q
+PY
+"$M" eval lib/libsmall.so --vs c50/libsmall.so --bytes text.bin -q > vsf.txt 2>&1 \
+  && expect "forward --vs text names the ratio" "B/A ms per forward call: median" vsf.txt || bad "forward --vs text: $(cat vsf.txt)"
+"$M" compile small.yaml --shape 2,16 -o b2/libsmall.so -q || bad "compile shape 2,16"
+refuse_eval "forward --vs of two shapes" "forward mode side by side needs one shape: small's longest is [1, 16], small's [2, 16]" lib/libsmall.so --vs b2/libsmall.so --bytes text.bin
 refuse_eval "--vs with a missing library" "cannot load 'nope.so'" lib/libsmall.so --vs nope.so --bytes text.bin --mode session
 "$M" eval lib/libsmall.so --vs s32/libsmall.so --bytes text.bin --mode session --json -q > vs32.json 2>&1 \
   && python3 -c "import json; d=json.load(open('vs32.json')); assert d['a']['window'] == d['b']['window'] == 32" \

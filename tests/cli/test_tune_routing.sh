@@ -19,7 +19,8 @@ sed -e 's/^name: small/name: twin/' -e 's/^weights: small/weights: twin/' -e 's/
 "$RW" twin.yaml --seed 6 > /dev/null || exit 1
 head -c 300 "$here/test_eval.sh" > cal.txt
 
-# the CSV against itself: >= MIN rows, levels, frontier = Pareto set; the search's path: from
+# the CSV against itself: >= MIN rows, levels, frontier = Pareto set, every ms one reference
+# ms times the row's paired ratio (vs_spec); the search's path: from
 # the spec as given (within budget) or a row that beat it by its margin, each step below the
 # one before by more than its margin; one chosen row = the path's best NLL confirmed within budget
 check_csv() { # check_csv DIR MODE MIN
@@ -44,6 +45,12 @@ ok = [r for r in mine if r["within_budget"] == "1"]
 path = sorted((r for r in mine if r["step"] != "0"), key=lambda r: int(r["step"]))
 assert [int(r["step"]) for r in path] == list(range(1, len(path) + 1)), path
 spec = [r for r in mine if r["kind"] == "spec"][0]
+# paired latency: every row's ms is its ratio to the spec (vs_spec) times one reference ms
+assert spec["runs"] == "2" or float(spec["vs_spec"]) == 1.0, spec
+ref = float(spec["ms"]) / float(spec["vs_spec"])
+for r in rows:
+    v = float(r["vs_spec"])
+    assert v > 0 and abs(float(r["ms"]) / v - ref) <= 1e-4 * ref, (r, ref)
 if path[0] is not spec and spec["within_budget"] == "1":
     assert float(path[0]["nll"]) < float(spec["nll"]) - float(path[0]["margin"]), (path[0], spec)
 for a, b in zip(path, path[1:]):

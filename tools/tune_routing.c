@@ -19,14 +19,18 @@
  * take the block, from the interpreter's decision scores of the spec as given on the first
  * window), then dense (the layer leaves routing: its block runs on every token, ungated);
  * and the layer's setting in the spec as given ("given").  In session mode "given" has fine
- * neighbours, its threshold moved by FINE[j] times the spread of the layer's scores (the
- * interquartile range): "given-j" takes fewer tokens, "given+j" more.  A trained model is
- * sharpest at the threshold it was fitted for (both more and fewer tokens cost NLL), so the
- * coarse levels alone never search around it.
+ * neighbours: "given-j" lets FINE[j] fewer of the tokens through than "given" does on the
+ * scored calibration tokens, "given+j" as many more.  A trained model is sharpest at the
+ * threshold it was fitted for (both more and fewer tokens cost NLL), so the coarse levels
+ * alone never search around it; and a router trained with the BCE loss scores few tokens
+ * near its threshold, so steps by score (session 26 used a fraction of the scores' spread)
+ * can move no token at all.
  * Search, never the product space: the spec as given; the uniform configurations (all
  * routed layers at one coarse level) from the lowest up to the first over the budget (the
- * levels above it are slower still); then coordinate moves, from the spec as given when it
- * is within the budget (else the best configuration that is): each routed layer one rung of
+ * levels above it are slower still); in session mode, when the spec is over the budget,
+ * every layer at given-1, given-2, given-3 up to the first within it; then coordinate moves,
+ * from the spec as given when it is within the budget (else the best configuration that
+ * is): each routed layer one rung of
  * its ladder up or down, then pairs (one up, another down), taking the best NLL within the
  * budget, until no move gains or the time is spent.  A move (and a uniform level taken
  * instead of the spec) gains only when it lowers the NLL by more than RT_MARGIN standard
@@ -70,7 +74,7 @@
 #define RT_RUNGS (RT_LEVELS + 1 + 2 * RT_FINE)
 #define RT_MAX_CONF 512
 #define RT_MAX_DEFS 64
-#define RT_SCORE_TOKENS 256       /* calibration tokens the threshold grid is drawn from */
+#define RT_SCORE_TOKENS 1024      /* calibration tokens the threshold grid is drawn from, at most */
 #define RT_ALL_THRESHOLD (-1e30)  /* session level "1": every token takes the block */
 #define RT_CONFIRM 4              /* configurations measured again before one is chosen, at most */
 #define RT_RESERVE 2              /* measurements' time the search leaves for that */
@@ -79,7 +83,7 @@
 
 static const double RATES[RT_DENSE] = {1.0 / 16, 1.0 / 8, 1.0 / 4, 3.0 / 8, 1.0 / 2, 3.0 / 4, 1.0};
 static const char *const LEVEL_NAMES[RT_LEVELS] = {"1/16", "1/8", "1/4", "3/8", "1/2", "3/4", "all", "dense"};
-static const double FINE[RT_FINE] = {1.0 / 16, 1.0 / 8, 1.0 / 4}; /* of the scores' interquartile range */
+static const double FINE[RT_FINE] = {1.0 / 16, 1.0 / 8, 1.0 / 4}; /* of the spec's own take rate */
 static const char *const KIND_NAMES[] = {"search", "spec", "twin"};
 
 typedef enum { RC_SEARCH, RC_SPEC, RC_TWIN } ConfKind;
@@ -129,23 +133,24 @@ typedef struct RTuner {
 static const char usage_routing[] =
   "usage: modc tune SPEC.yaml --routing --calib FILE [--bytes] --budget-ms MS -o DIR [options]\n"
   "\n"
-  "Searches per-layer capacities (--mode forward) or causal thresholds (--mode session) of the\n"
-  "routed layers against quality and latency measured on this CPU: every configuration is\n"
+  "Searches per-layer capacities (--mode forward) or causal thresholds (--mode session) of\n"
+  "the routed layers against quality and latency measured on this CPU: every configuration is\n"
   "compiled, its mean NLL measured through the library on the calibration file (as modc eval\n"
   "does) and its latency timed (forward: ms per modc_forward of the longest compiled shape;\n"
-  "session: ms per decode step at the take rates the calibration text produces), beside the\n"
-  "spec as given: each configuration runs alternating with it step by step in one process,\n"
-  "its ms is its median ratio to the spec's times the spec's own ms over all runs (CSV\n"
-  "column vs_spec: that ratio), so a machine that slows for seconds at a time does not\n"
-  "reorder the configurations.  Levels per\n"
-  "layer: 1/16, 1/8, 1/4, 3/8, 1/2, 3/4 or all of the tokens, or dense; and the spec's own\n"
-  "setting (\"given\"), in session mode with fine steps around it (\"given-1\" .. \"given-3\"\n"
-  "take fewer tokens, \"given+1\" .. \"given+3\" more).  The search moves one layer a step at\n"
-  "a time from the spec as given (when within the budget), taking a move only when it lowers\n"
+  "session: ms per decode step at the take rates the calibration text produces) beside the\n"
+  "spec as given: the two alternate step by step in one process, and a configuration's ms is\n"
+  "its median ratio to the spec's (CSV column vs_spec) times the spec's own median ms over\n"
+  "all runs, so a machine that slows for seconds at a time does not reorder the\n"
+  "configurations. Levels per layer: 1/16, 1/8, 1/4, 3/8, 1/2, 3/4 or all of the tokens, or\n"
+  "dense; and the spec's own setting (\"given\"), in session mode with fine steps around it\n"
+  "(\"given-1\" .. \"given-3\" let 1/16, 1/8, 1/4 fewer tokens through, \"given+1\" .. \"given+3\" as\n"
+  "many more). A spec over the budget is first cut evenly: every layer at given-1, then\n"
+  "given-2, given-3. The search moves one layer a step at a time from the spec as given (when\n"
+  "within the budget, else the best configuration that is), taking a move only when it lowers\n"
   "the NLL by more than 2 standard errors of the paired difference over the calibration\n"
   "windows (CSV columns step: its place on the search's path; margin: that bound).  Writes\n"
-  "DIR/frontier.csv (every configuration: routing, nll, ms, on_frontier), DIR/frontier.png and\n"
-  "DIR/NAME.tuned.yaml (the spec with the search's best configuration within the budget).\n"
+  "DIR/frontier.csv (every configuration: routing, nll, ms, on_frontier), DIR/frontier.png\n"
+  "and DIR/NAME.tuned.yaml (the spec with the search's best configuration within the budget).\n"
   "  --calib FILE            calibration tokens: whitespace-separated ids (or bytes, --bytes)\n"
   "  --bytes                 each byte of FILE is a token\n"
   "  --budget-ms MS          latency budget: ms per decode step (session) or per forward call\n"
@@ -367,20 +372,18 @@ static void item_name(int tag, char *buf, size_t n) {
 }
 
 /* A layer's ladder from its coarse settings v[0 .. RT_DENSE-1], its setting as given and,
- * in session mode, the fine step (0: none): sorted from the fewest tokens to the most, a
+ * in session mode, the fine settings fine[2j] ("given-(j+1)", fewer tokens) and fine[2j+1]
+ * ("given+(j+1)"), NaN where there is none: sorted from the fewest tokens to the most, a
  * setting that an item named before already has dropped (so "given" may be a coarse level's
  * rung), dense on top. */
-static void ladder_build(Ladder *d, const double *v, double given, double step, int session) {
+static void ladder_build(Ladder *d, const double *v, double given, const double *fine, int session) {
   Item it[RT_RUNGS];
   int m = 0, at[TAG_FINE + 2 * RT_FINE];
   double sign = session ? -1 : 1;
   for (int g = 0; g < RT_DENSE; g++) it[m++] = (Item){sign * v[g], v[g], g};
   it[m++] = (Item){sign * given, given, TAG_GIVEN};
-  for (int j = 0; step > 0 && j < RT_FINE; j++) {
-    double dv = FINE[j] * step * (session ? 1 : -1);  /* a higher threshold takes fewer tokens */
-    it[m++] = (Item){sign * (given + dv), given + dv, TAG_FINE + 2 * j};
-    it[m++] = (Item){sign * (given - dv), given - dv, TAG_FINE + 2 * j + 1};
-  }
+  for (int j = 0; fine && j < 2 * RT_FINE; j++)
+    if (!isnan(fine[j])) it[m++] = (Item){sign * fine[j], fine[j], TAG_FINE + j};
   qsort(it, m, sizeof *it, cmp_item);
   d->n = 0;
   for (int k = 0; k < m; k++) {
@@ -411,7 +414,7 @@ static void ladder_show(const RTuner *u, int i) {
 /* forward mode: the capacities RATES and the spec's own */
 static void ladders_forward(RTuner *u) {
   for (int i = 0; i < u->nr; i++) {
-    ladder_build(&u->lad[i], RATES, u->spec.capacity[u->layer[i]], 0, 0);
+    ladder_build(&u->lad[i], RATES, u->spec.capacity[u->layer[i]], NULL, 0);
     ladder_show(u, i);
   }
 }
@@ -439,27 +442,46 @@ static const uint8_t *map_weights(const char *path, size_t *len) {
   return p == MAP_FAILED ? NULL : p;
 }
 
-/* each routed layer's ladder from its scores over tokens [0, n): coarse thresholds at their
- * quantiles, fine steps a fraction of their interquartile range */
-static void grid_from_scores(RTuner *u, const InterpSession *is, int n) {
-  double *s = malloc((size_t)n * sizeof *s), thr[RT_DENSE];
+/* the threshold that lets the k highest of the n scores s (sorted, highest first) take the
+ * block: halfway to the next one */
+static double cut(const double *s, int n, int k) { return k >= n ? RT_ALL_THRESHOLD : 0.5 * (s[k - 1] + s[k]); }
+
+/* The fine rungs around a layer's own threshold t over its sorted scores s[0..n): given-j lets
+ * FINE[j] fewer of the tokens that t lets through take the block, given+j as many more (of at
+ * least n/16: a threshold that lets almost none through still has steps up), NaN where the
+ * scores hold no such distinct count. */
+static void fine_rungs(const double *s, int n, double t, double *fine) {
+  int kg = 0;
+  while (kg < n && s[kg] > t) kg++;
+  int base = kg > n / 16 ? kg : n / 16, last_lo = kg, last_hi = kg;
+  for (int j = 0; j < RT_FINE; j++) {
+    int lo = (int)lround(kg * (1 - FINE[j])), hi = (int)lround(kg + base * FINE[j]);
+    fine[2 * j] = lo >= 1 && lo < last_lo ? cut(s, n, lo) : NAN;
+    fine[2 * j + 1] = hi > last_hi && last_hi < n ? cut(s, n, hi < n ? hi : n) : NAN;
+    if (lo >= 1 && lo < last_lo) last_lo = lo;
+    if (hi > last_hi && last_hi < n) last_hi = hi < n ? hi : n;
+  }
+}
+
+/* each routed layer's ladder from its scores over n tokens (scores[i][0..n)): coarse
+ * thresholds at their quantiles, fine ones by take rates around the spec's own */
+static void grid_from_scores(RTuner *u, double **scores, int n) {
+  double thr[RT_DENSE], fine[2 * RT_FINE];
   for (int i = 0; i < u->nr; i++) {
-    memcpy(s, interp_scores(is, u->layer[i]), (size_t)n * sizeof *s);
+    double *s = scores[i];
     qsort(s, n, sizeof *s, cmp_desc);
     for (int lev = 0; lev < RT_DENSE; lev++) {
       int k = (int)lround(RATES[lev] * n);
-      k = k < 1 ? 1 : k;
-      thr[lev] = k >= n ? RT_ALL_THRESHOLD : 0.5 * (s[k - 1] + s[k]);
+      thr[lev] = cut(s, n, k < 1 ? 1 : k);
     }
-    double iqr = s[n / 4] - s[(3 * n) / 4];
-    ladder_build(&u->lad[i], thr, u->spec.threshold[u->layer[i]], isfinite(iqr) ? iqr : 0, 1);
+    fine_rungs(s, n, u->spec.threshold[u->layer[i]], fine);
+    ladder_build(&u->lad[i], thr, u->spec.threshold[u->layer[i]], fine, 1);
     ladder_show(u, i);
   }
-  free(s);
 }
 
-/* the interpreter's decision scores of the spec as given, on the first calibration tokens,
- * from the weights file its compile wrote in dir */
+/* the interpreter's decision scores of the spec as given, on the first calibration tokens in
+ * windows of the session window, from the weights file its compile wrote in dir */
 static int threshold_grid(RTuner *u, const char *dir) {
   const Spec *s = &u->spec;
   char err[ERRLEN], wpath[3300];
@@ -472,23 +494,32 @@ static int threshold_grid(RTuner *u, const char *dir) {
   snprintf(wpath, sizeof wpath, "%s/%s.weights", dir, s->name);
   size_t len = 0;
   const uint8_t *blob = map_weights(wpath, &len);
+  int W = u->window < s->max_seq_len ? u->window : s->max_seq_len;
   int n = u->ntok < RT_SCORE_TOKENS ? u->ntok : RT_SCORE_TOKENS, rc = 0;
-  n = n < s->max_seq_len ? n : s->max_seq_len;
+  n = n / W * W > 0 ? n / W * W : n < W ? n : W;   /* whole windows (one short file: what there is) */
   Graph *g = build_session(s, &lay);
-  InterpSession *is = interp_session_new(s->n_layers, s->max_seq_len, s->n_kv_heads * spec_head_dim(s));
-  int32_t *pos = malloc((size_t)n * sizeof *pos);
-  double *logits = malloc((size_t)s->vocab_size * sizeof *logits);
-  for (int i = 0; i < n; i++) pos[i] = i;
+  int32_t *pos = malloc((size_t)W * sizeof *pos);
+  double *logits = malloc((size_t)s->vocab_size * sizeof *logits), *scores[SPEC_MAX_LAYERS] = {0};
+  int fail = !blob || !g || !pos || !logits;
+  for (int i = 0; i < u->nr; i++) fail |= !(scores[i] = malloc((size_t)n * sizeof **scores));
+  for (int i = 0; i < W; i++) pos[i] = i;
   cli_progress("threshold grid: the interpreter's router scores on %d calibration tokens", n);
-  if (!blob || !g || !is || !pos || !logits) rc = cli_fail("cannot map '%s' or out of memory", wpath);
-  else if (pass_infer_shapes(g, err, sizeof err) ||
-           interp_run(g, blob + MODC_WEIGHTS_HEADER, u->tok, pos, n, is, logits, NULL, err, sizeof err))
-    rc = cli_fail("interpreter: %s", err);
-  else grid_from_scores(u, is, n);
+  if (fail) rc = cli_fail("cannot map '%s' or out of memory", wpath);
+  else if (pass_infer_shapes(g, err, sizeof err)) rc = cli_fail("interpreter: %s", err);
+  for (int at = 0; !rc && at < n; at += W) {
+    int m = n - at < W ? n - at : W;
+    InterpSession *is = interp_session_new(s->n_layers, s->max_seq_len, s->n_kv_heads * spec_head_dim(s));
+    if (!is) rc = cli_fail("out of memory");
+    else if (interp_run(g, blob + MODC_WEIGHTS_HEADER, u->tok + at, pos, m, is, logits, NULL, err, sizeof err))
+      rc = cli_fail("interpreter: %s", err);
+    for (int i = 0; !rc && i < u->nr; i++) memcpy(scores[i] + at, interp_scores(is, u->layer[i]), (size_t)m * sizeof **scores);
+    interp_session_free(is);
+  }
+  if (!rc) grid_from_scores(u, scores, n);
   if (blob) munmap((void *)blob, len);
   if (g) graph_free(g);
-  interp_session_free(is);
   wlayout_free(&lay);
+  for (int i = 0; i < u->nr; i++) free(scores[i]);
   free(pos), free(logits);
   return rc;
 }
@@ -570,6 +601,36 @@ static void uniform(RTuner *u, int *rc) {
   }
 }
 
+/* the rung of ladder d named "given-j", else the nearest such rung closer to "given", else
+ * "given" */
+static int fine_rung(const Ladder *d, int j) {
+  for (; j >= 1; j--) {
+    char want[24];
+    snprintf(want, sizeof want, "given-%d", j);
+    for (int k = 0; k < d->n; k++)
+      if (!strcmp(d->name[k], want)) return k;
+  }
+  return d->given;
+}
+
+/* Session mode, the spec as given over the budget: every routed layer at given-1, then
+ * given-2, given-3 (each layer's own take rate cut by FINE[j]), up to the first within the
+ * budget.  A cut this even stays near the trained operating point, where the coarse levels
+ * leave it (quantiles of all layers alike); the moves then start from the best within the
+ * budget. */
+static void uniform_fine(RTuner *u, int *rc) {
+  RConf *spec = NULL;
+  for (int i = 0; i < u->nconf; i++)
+    if (u->conf[i].kind == RC_SPEC) spec = &u->conf[i];
+  if (u->mode != EVAL_SESSION || !spec || within(u, spec)) return;
+  signed char lev[SPEC_MAX_LAYERS];
+  for (int j = 1; j <= RT_FINE && !*rc; j++) {
+    for (int i = 0; i < u->nr; i++) lev[i] = (signed char)fine_rung(&u->lad[i], j);
+    RConf *c = get(u, lev, rc);
+    if (c && within(u, c)) break;
+  }
+}
+
 /* one round of moves from cur: singles, then (when none gains) pairs; the best gain, or cur */
 static RConf *move(RTuner *u, RConf *cur, int *rc) {
   signed char lev[SPEC_MAX_LAYERS];
@@ -611,6 +672,7 @@ static int search(RTuner *u) {
   int rc = 0, steps = 0;
   char name[512];
   uniform(u, &rc);
+  if (!rc) uniform_fine(u, &rc);
   RConf *cur = rc ? NULL : start(u);
   if (cur) cur->step = ++steps;
   while (cur && !rc && time_left(u)) {

@@ -4,8 +4,8 @@
 # with a dense twin.  Checks: every level measured (>= 8 configurations), the CSV's
 # frontier and choice agree with its own numbers, the PNG decodes, the tuned spec compiles
 # and `modc eval` of it gives the chosen row's NLL; each layer's ladder (the progress line)
-# is ordered, holds the spec's own setting and, in session mode, fine rungs symmetric
-# around it; then bad input: clear errors, and nothing written but the frontier when no
+# is ordered, holds the spec's own setting and, in session mode, fine rungs around it that
+# take fewer tokens below it and more above; then bad input: clear errors, and nothing written but the frontier when no
 # configuration meets the budget.
 # usage: test_tune_routing.sh MODC MODC_RANDWEIGHTS WORK_DIR
 set -u
@@ -107,8 +107,8 @@ grep -q "dense: true" session/small.tuned.yaml || grep -q "threshold:" session/s
 
 # the ladders, from the progress line "layer 1 thresholds: 1/16 0.13, ..., dense", against
 # the CSV: ordered from the fewest tokens to the most, the spec's own setting as "given"
-# (its row's levels), fine rungs symmetric around it in session mode, each row's setting
-# its rung's
+# (its row's levels), fine rungs around it in session mode whose measured take rates rise
+# with the rung, each row's setting its rung's
 ladder_ok() { # ladder_ok DIR ERRFILE MODE GIVEN
   python3 - "$1/frontier.csv" "$2" "$3" "$4" <<'PY'
 import csv, re, sys
@@ -126,9 +126,8 @@ for n in ("1/16", "1/8", "1/4", "3/8", "1/2", "3/4", "all"): assert n in rungs, 
 fine = sorted(n for n in rungs if n.startswith("given") and n != "given")
 if mode == "session":
     assert fine == ["given+1", "given+2", "given+3", "given-1", "given-2", "given-3"], fine
-    for j in (1, 2, 3):
-        lo, hi = rungs[f"given-{j}"] - given, given - rungs[f"given+{j}"]
-        assert lo > 0 and abs(lo - hi) <= 1e-9 * max(1, abs(given)) + 1e-3 * lo, (j, lo, hi)
+    names = ["given-3", "given-2", "given-1", "given", "given+1", "given+2", "given+3"]
+    assert all(rungs[a] > rungs[b] for a, b in zip(names, names[1:])), rungs
 else:
     assert fine == [], fine
 col = "threshold_1" if mode == "session" else "capacity_1"
@@ -137,6 +136,10 @@ spec = [r for r in rows if r["kind"] == "spec"]
 assert len(spec) == 1 and spec[0]["levels"] == "given", spec
 for r in rows:
     if r["levels"] != "dense": assert abs(float(r[col]) - rungs[r["levels"]]) <= 1e-5 * max(1, abs(rungs[r["levels"]])), r
+if mode == "session":   # the fine rungs measured move tokens: fewer below "given", more above
+    take = {r["levels"]: float(r["take_1"]) for r in rows}
+    for a, b in zip(names, names[1:]):
+        if a in take and b in take: assert take[a] < take[b], (a, b, take)
 PY
 }
 "$M" tune small.yaml --routing --calib cal.txt --bytes --budget-ms 1000 -D routing.threshold=0.003 \
@@ -199,10 +202,18 @@ refuse_tune "an impossible budget is named" "no configuration meets --budget-ms 
   --bytes --budget-ms 1e-9 --budget-seconds 30 -o none -v
 [ -s none/frontier.csv ] && [ -s none/frontier.png ] && ok "the frontier is written anyway" || bad "no frontier for an impossible budget"
 [ ! -e none/small.tuned.yaml ] && ok "no tuned spec for an impossible budget" || bad "a tuned spec was written"
-# the uniform levels stop at the first over the budget: here the lowest, so one search row
+# the uniform levels stop at the first over the budget: here the lowest; then, the spec
+# being over the budget too, the even cuts given-1, given-2, given-3 (each over it), each
+# taking fewer tokens than the one before
 n=$(grep -c "^[0-9]*,search," none/frontier.csv)
-[ "$n" = 1 ] && expect "the levels above an over-budget one are skipped, and said so" "the levels above it are not measured" err.txt \
-  || bad "$n search rows for a budget the lowest level misses (want 1)"
+[ "$n" = 4 ] && expect "the levels above an over-budget one are skipped, and said so" "the levels above it are not measured" err.txt \
+  || bad "$n search rows for a budget the lowest level misses (want 4)"
+python3 - none/frontier.csv <<'PY' && ok "an over-budget spec is cut evenly: given-1 .. given-3, fewer tokens each" || bad "even cuts: $(cut -d, -f1-3 none/frontier.csv)"
+import csv, sys
+rows = {r["levels"]: float(r["take_1"]) for r in csv.DictReader(open(sys.argv[1])) if r["kind"] != "twin"}
+assert sorted(rows) == ["1/16", "given", "given-1", "given-2", "given-3"], rows
+assert rows["given-3"] < rows["given-2"] < rows["given-1"] < rows["given"], rows
+PY
 
 # an interrupted run removes its work folder and its compile child
 "$M" tune small.yaml --routing --calib cal.txt --bytes --budget-ms 1 -o intr -q 2> /dev/null &

@@ -113,6 +113,7 @@ typedef struct RTuner {
   int ndefs, bytes, threads, window;
   EvalMode mode;
   double budget_ms, seconds;
+  double speedup;           /* > 0: the budget is the twin's ms (paired) over it, kept current */
   Spec spec;                /* as given (with -D) */
   int nr, layer[SPEC_MAX_LAYERS];      /* the routed layers */
   Ladder lad[SPEC_MAX_LAYERS];          /* by routed index */
@@ -154,6 +155,9 @@ static const char usage_routing[] =
   "  --calib FILE            calibration tokens: whitespace-separated ids (or bytes, --bytes)\n"
   "  --bytes                 each byte of FILE is a token\n"
   "  --budget-ms MS          latency budget: ms per decode step (session) or per forward call\n"
+  "  --speedup X             instead of --budget-ms, with --twin: the budget is the twin's ms\n"
+  "                          over X, both measured beside the spec as given, so that it moves\n"
+  "                          with the machine as the configurations' ms do (issue 13: 1.3)\n"
   "  --mode session|forward  what to tune (default session: thresholds, the decode path)\n"
   "  -o DIR                  output folder (created)\n"
   "  --window W              session: tokens per evaluation window (default: the longest\n"
@@ -172,6 +176,7 @@ static int parse_value(RTuner *u, const char *a, const char *v) {
   else if (!strcmp(a, "-o")) u->out = v;
   else if (!strcmp(a, "--twin")) u->twin = v;
   else if (!strcmp(a, "--budget-ms")) return cli_number(a, v, 0, &u->budget_ms);
+  else if (!strcmp(a, "--speedup")) return cli_number(a, v, 0, &u->speedup);
   else if (!strcmp(a, "--budget-seconds")) return cli_number(a, v, 0, &u->seconds);
   else if (!strcmp(a, "--threads")) return cli_int(a, v, 0, 1 << 16, &u->threads);
   else if (!strcmp(a, "--window")) return cli_int(a, v, 2, 1 << 24, &u->window);
@@ -186,7 +191,7 @@ static int parse_value(RTuner *u, const char *a, const char *v) {
 }
 
 static int parse_routing(int argc, char **argv, RTuner *u) {
-  static const char *const valued[] = {"--calib", "-o", "--twin", "--budget-ms", "--budget-seconds",
+  static const char *const valued[] = {"--calib", "-o", "--twin", "--budget-ms", "--speedup", "--budget-seconds",
                                        "--threads", "--window", "--mode", "-D", NULL};
   u->mode = EVAL_SESSION, u->seconds = 120, u->budget_ms = NAN;
   for (int i = 0; i < argc; i++) {
@@ -208,7 +213,10 @@ static int parse_routing(int argc, char **argv, RTuner *u) {
   }
   if (!u->spec_path) return cli_fail("tune --routing: no spec given (see modc tune --routing --help)");
   if (!u->calib) return cli_fail("tune --routing: give the calibration text: --calib FILE");
-  if (isnan(u->budget_ms)) return cli_fail("tune --routing: give the latency budget: --budget-ms MS");
+  if (u->speedup > 0 && !isnan(u->budget_ms)) return cli_fail("tune --routing: give --budget-ms or --speedup, not both");
+  if (u->speedup > 0 && !u->twin) return cli_fail("tune --routing: --speedup is over the twin's step: give --twin SPEC.yaml");
+  if (isnan(u->budget_ms) && !(u->speedup > 0))
+    return cli_fail("tune --routing: give the latency budget: --budget-ms MS (or --twin SPEC.yaml --speedup X)");
   if (!u->out) return cli_fail("tune --routing: give the output folder: -o DIR");
   if (u->window && u->mode != EVAL_SESSION) return cli_fail("--window is for --mode session");
   return 0;
@@ -288,10 +296,14 @@ static double ref_ms(const RTuner *u) {
   return timing_median(v, u->nref);
 }
 
-/* every configuration's ms from its ratio and the reference's ms as now known */
+/* every configuration's ms from its ratio and the reference's ms as now known; with
+ * --speedup the budget too, from the twin's */
 static void rescale(RTuner *u) {
   double ref = ref_ms(u);
-  for (int i = 0; i < u->nconf; i++) u->conf[i].ms = u->conf[i].ratio * ref;
+  for (int i = 0; i < u->nconf; i++) {
+    u->conf[i].ms = u->conf[i].ratio * ref;
+    if (u->speedup > 0 && u->conf[i].kind == RC_TWIN) u->budget_ms = u->conf[i].ms / u->speedup;
+  }
 }
 
 /* c's quality and latency: the reference alone (its ratio is 1; it stays loaded when
@@ -887,7 +899,10 @@ static int baselines(RTuner *u) {
   c = &u->conf[u->nconf];
   c->kind = RC_TWIN;
   rc = measure(u, c, &t, 0, dir, sizeof dir, "config 2");
-  if (!rc) u->nconf++;
+  if (!rc) u->nconf++, rescale(u);
+  if (!rc && u->speedup > 0)
+    cli_progress("tune --routing: budget %.4g ms, the twin's step over %g (it moves with the reference's ms)",
+                 u->budget_ms, u->speedup);
   return rc;
 }
 
@@ -896,8 +911,11 @@ int tune_routing_main(int argc, char **argv) {
   if (!u) return cli_fail("out of memory");
   int rc = parse_routing(argc, argv, u) || prepare(u);
   u->t0 = cli_elapsed();
-  if (!rc) cli_progress("tune --routing: %d routed layers, %d calibration tokens, budget %.4g ms, %s mode", u->nr,
-                        u->ntok, u->budget_ms, u->mode == EVAL_FORWARD ? "forward" : "session");
+  if (!rc && u->speedup > 0)
+    cli_progress("tune --routing: %d routed layers, %d calibration tokens, budget the twin's step over %g, %s mode",
+                 u->nr, u->ntok, u->speedup, u->mode == EVAL_FORWARD ? "forward" : "session");
+  else if (!rc) cli_progress("tune --routing: %d routed layers, %d calibration tokens, budget %.4g ms, %s mode", u->nr,
+                             u->ntok, u->budget_ms, u->mode == EVAL_FORWARD ? "forward" : "session");
   rc = rc || baselines(u) || search(u) || confirm(u);
   if (u->nconf && !write_outputs(u)) report(u);
   else if (u->nconf) rc = 1;

@@ -197,6 +197,21 @@ else:
 print(len(gains), "rows gain on the spec;", "start", start["levels"])
 PY
 
+# --speedup: the budget is the twin's paired ms over it, so every row's within_budget follows
+# the twin's row in the CSV itself
+"$M" tune small.yaml --routing --calib cal.txt --bytes --twin twin.yaml --speedup 0.5 --budget-seconds 20 \
+    -o sp -v > sp.out 2> sp.err && ok "tune --routing --speedup" || bad "--speedup: $(tail -3 sp.err)"
+expect "--speedup names the budget from the twin" "the twin's step over 0.5" sp.err
+python3 - sp/frontier.csv <<'PY' && ok "--speedup: within_budget is ms <= the twin's ms / 0.5, row by row" || bad "--speedup CSV: $(cut -d, -f1-8 sp/frontier.csv)"
+import csv, sys
+rows = list(csv.DictReader(open(sys.argv[1])))
+budget = [float(r["ms"]) for r in rows if r["kind"] == "twin"][0] / 0.5
+for r in rows:
+    if r["kind"] != "twin" and abs(float(r["ms"]) - budget) > 1e-4 * budget:
+        assert (r["within_budget"] == "1") == (float(r["ms"]) <= budget), (r, budget)
+assert sum(r["chosen"] == "1" for r in rows) == 1, rows
+PY
+
 # a budget no configuration meets: said so, the frontier written, no tuned spec
 refuse_tune "an impossible budget is named" "no configuration meets --budget-ms 1e-09" small.yaml --routing --calib cal.txt \
   --bytes --budget-ms 1e-9 --budget-seconds 30 -o none -v
@@ -233,6 +248,9 @@ refuse_tune "a calibration shorter than one window" "holds 10 tokens, fewer than
 refuse_tune "ids beyond the vocabulary" "big.ids:2: token id 999 is out of range (vocab_size 256)" small.yaml --routing --calib big.ids --budget-ms 1 -o x4
 refuse_tune "a budget that is not a finite number" "--budget-ms must be a finite number > 0, got 'nan'" small.yaml --routing --calib cal.txt --budget-ms nan -o x5
 refuse_tune "no budget" "give the latency budget: --budget-ms MS" small.yaml --routing --calib cal.txt -o x6
+refuse_tune "--speedup without a twin" "--speedup is over the twin's step: give --twin SPEC.yaml" small.yaml --routing --calib cal.txt --speedup 1.3 -o x10
+refuse_tune "--speedup beside --budget-ms" "give --budget-ms or --speedup, not both" small.yaml --routing --calib cal.txt --twin twin.yaml --speedup 1.3 --budget-ms 1 -o x11
+refuse_tune "a speedup of 0" "--speedup must be a finite number > 0, got '0'" small.yaml --routing --calib cal.txt --twin twin.yaml --speedup 0 -o x12
 refuse_tune "no calibration file" "give the calibration text: --calib FILE" small.yaml --routing --budget-ms 1 -o x7
 refuse_tune "an unknown mode" "--mode must be session or forward, got 'both'" small.yaml --routing --calib cal.txt --budget-ms 1 --mode both -o x8
 refuse_tune "a bad -D key, named" "<command line>: error: -D routing.capcity=1: unknown key" small.yaml --routing --calib cal.txt --bytes --budget-ms 1 -o x9 -D routing.capcity=1

@@ -5,10 +5,11 @@
  * calibration tokens: mean NLL, and the median milliseconds per forward call (forward mode)
  * or per decode step (session mode, at the take rates the calibration text produces).
  *
- * Latency is paired: the spec as given stays loaded as the reference, and every other
- * configuration (the twin too) runs beside it, step by step in one process (eval_pair), so a
- * configuration's latency is its median ratio to the reference times the reference's own
- * milliseconds, the median over all its runs so far.  One run alone moves by 15-30% on a
+ * Latency is paired in session mode: the spec as given stays loaded as the reference, and
+ * every other configuration (the twin too) runs beside it, window by window in one process
+ * (eval_pair), so a configuration's latency is its median ratio to the reference times the
+ * reference's own milliseconds, the median over all its runs so far.  Forward mode times each
+ * configuration alone (eval_lib says why); its ratio is to the spec's own run.  One run alone moves by 15-30% on a
  * shared VM from second to second (a 2-core Zen 3: 0.24 to 0.34 ms for one configuration);
  * the paired ratio moves by a few percent, so the frontier and "within budget" compare the
  * configurations, not the moments they were measured at.
@@ -138,11 +139,11 @@ static const char usage_routing[] =
   "the routed layers against quality and latency measured on this CPU: every configuration is\n"
   "compiled, its mean NLL measured through the library on the calibration file (as modc eval\n"
   "does) and its latency timed (forward: ms per modc_forward of the longest compiled shape;\n"
-  "session: ms per decode step at the take rates the calibration text produces) beside the\n"
-  "spec as given: the two alternate step by step in one process, and a configuration's ms is\n"
-  "its median ratio to the spec's (CSV column vs_spec) times the spec's own median ms over\n"
-  "all runs, so a machine that slows for seconds at a time does not reorder the\n"
-  "configurations. Levels per layer: 1/16, 1/8, 1/4, 3/8, 1/2, 3/4 or all of the tokens, or\n"
+  "session: ms per decode step at the take rates the calibration text produces, beside the\n"
+  "spec as given: the two alternate window by window in one process, and a configuration's\n"
+  "ms is its median ratio to the spec's, CSV column vs_spec, times the spec's own median ms\n"
+  "over all runs, so a machine that slows for seconds at a time does not reorder the\n"
+  "configurations; forward mode times each alone). Levels per layer: 1/16, 1/8, 1/4, 3/8, 1/2, 3/4 or all of the tokens, or\n"
   "dense; and the spec's own setting (\"given\"), in session mode with fine steps around it\n"
   "(\"given-1\" .. \"given-3\" let 1/16, 1/8, 1/4 fewer tokens through, \"given+1\" .. \"given+3\" as\n"
   "many more). A spec over the budget is first cut evenly: every layer at given-1, then\n"
@@ -307,7 +308,10 @@ static void rescale(RTuner *u) {
 }
 
 /* c's quality and latency: the reference alone (its ratio is 1; it stays loaded when
- * u->keep_ref asks), every other library paired with the reference */
+ * u->keep_ref asks), every other library paired with the loaded reference (session mode), or
+ * alone against the reference's own run (forward mode: one call of a small model is tens of
+ * microseconds, and two libraries' thread pools alternating call by call disturbed each other
+ * under load, ratios up to 187) */
 static int eval_lib(RTuner *u, const char *lib, const Spec *s, RConf *c) {
   ModcLib a;
   char err[4400];
@@ -328,7 +332,8 @@ static int eval_lib(RTuner *u, const char *lib, const Spec *s, RConf *c) {
   if (!kept) dlclose(a.h);
   if (rc) return rc;
   c->nll = r.nll, c->ratio = q[0], u->scored = r.tokens;
-  u->ref_ms[u->nref++] = paired ? rr.ms_median : r.ms_median;
+  if (!paired && u->nref) c->ratio = r.ms_median / ref_ms(u);
+  else u->ref_ms[u->nref++] = paired ? rr.ms_median : r.ms_median;
   rescale(u);
   c->ms = c->ratio * ref_ms(u);
   for (int i = 0; i < u->nr; i++) c->take[i] = s->routed[u->layer[i]] ? r.take[u->layer[i]] : 1.0;
@@ -881,7 +886,7 @@ static int baselines(RTuner *u) {
   char dir[3100], err[ERRLEN];
   RConf *c = &u->conf[u->nconf];
   c->kind = RC_SPEC;
-  u->keep_ref = 1;
+  u->keep_ref = u->mode == EVAL_SESSION;
   int rc = measure(u, c, &u->spec, u->mode == EVAL_SESSION, dir, sizeof dir, "config 1");
   u->keep_ref = 0;
   if (!rc) u->nconf++;

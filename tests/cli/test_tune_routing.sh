@@ -45,7 +45,7 @@ ok = [r for r in mine if r["within_budget"] == "1"]
 path = sorted((r for r in mine if r["step"] != "0"), key=lambda r: int(r["step"]))
 assert [int(r["step"]) for r in path] == list(range(1, len(path) + 1)), path
 spec = [r for r in mine if r["kind"] == "spec"][0]
-# paired latency: every row's ms is its ratio to the spec (vs_spec) times one reference ms
+# every row's ms is its ratio to the spec (vs_spec) times one reference ms (session: paired)
 assert spec["runs"] == "2" or float(spec["vs_spec"]) == 1.0, spec
 ref = float(spec["ms"]) / float(spec["vs_spec"])
 for r in rows:

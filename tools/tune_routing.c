@@ -473,10 +473,12 @@ static void fine_rungs(const double *s, int n, double t, double *fine) {
   int base = kg > n / 16 ? kg : n / 16, last_lo = kg, last_hi = kg;
   for (int j = 0; j < RT_FINE; j++) {
     int lo = (int)lround(kg * (1 - FINE[j])), hi = (int)lround(kg + base * FINE[j]);
-    fine[2 * j] = lo >= 1 && lo < last_lo ? cut(s, n, lo) : NAN;
-    fine[2 * j + 1] = hi > last_hi && last_hi < n ? cut(s, n, hi < n ? hi : n) : NAN;
-    if (lo >= 1 && lo < last_lo) last_lo = lo;
-    if (hi > last_hi && last_hi < n) last_hi = hi < n ? hi : n;
+    hi = hi < n ? hi : n;
+    int new_lo = lo >= 1 && lo < last_lo, new_hi = hi > last_hi;
+    fine[2 * j] = new_lo ? cut(s, n, lo) : NAN;
+    fine[2 * j + 1] = new_hi ? cut(s, n, hi) : NAN;
+    if (new_lo) last_lo = lo;
+    if (new_hi) last_hi = hi;
   }
 }
 
@@ -513,7 +515,7 @@ static int threshold_grid(RTuner *u, const char *dir) {
   const uint8_t *blob = map_weights(wpath, &len);
   int W = u->window < s->max_seq_len ? u->window : s->max_seq_len;
   int n = u->ntok < RT_SCORE_TOKENS ? u->ntok : RT_SCORE_TOKENS, rc = 0;
-  n = n / W * W > 0 ? n / W * W : n < W ? n : W;   /* whole windows (one short file: what there is) */
+  if (n >= W) n = n / W * W;   /* whole windows (a file shorter than one: what there is) */
   Graph *g = build_session(s, &lay);
   int32_t *pos = malloc((size_t)W * sizeof *pos);
   double *logits = malloc((size_t)s->vocab_size * sizeof *logits), *scores[SPEC_MAX_LAYERS] = {0};

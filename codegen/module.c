@@ -23,7 +23,7 @@
 #include "../runtime/modc.h"
 
 /* The LLVM structs below mirror the C ones field by field, all 8 bytes wide (exec.h). */
-#define DESC_NFIELDS 27
+#define DESC_NFIELDS 28
 _Static_assert(sizeof(modc_exec) == EXEC_NFIELDS * 8, "cg.h EXEC_* out of step with exec.h");
 _Static_assert(sizeof(modc_desc) == DESC_NFIELDS * 8, "DESC_NFIELDS out of step with exec.h");
 
@@ -446,6 +446,7 @@ static int emit_desc(CgCtx *c, const CgModel *m, char *err, size_t errlen) {
   if (!(v[k++] = graph_ref(c, m->session, err, errlen))) return -1; /* 24 session */
   v[k++] = i64c(c, m->session ? m->session->arena_size : 0); /* 25 session_arena */
   v[k++] = i64c(c, m->session ? m->session->nsym : 0);     /* 26 session_nsym */
+  v[k++] = i64c(c, s->forward == FWD_THRESHOLD);            /* 27 forward_threshold */
   LLVMValueRef init = LLVMConstStructInContext(c->ctx, v, DESC_NFIELDS, 0);
   char name[48];
   snprintf(name, sizeof name, m->set ? "modc__desc_%d" : "modc__desc", m->set);

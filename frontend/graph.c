@@ -117,9 +117,10 @@ static void block_attrs(Builder *b, Node *n, int l, int T) {
   const Spec *s = b->s;
   attr_set_i(n, "layer", l);
   attr_set_f(n, "capacity", s->capacity[l]);
-  if (b->g->mode == GRAPH_FORWARD) attr_set_i(n, "k", spec_capacity_k(s->capacity[l], T));
-  else attr_set_i(n, "sym", graph_add_sym(b->g, s->max_seq_len));
-  if (b->g->mode != GRAPH_FORWARD && s->threshold[l] != 0) attr_set_f(n, "threshold", s->threshold[l]);
+  int causal = b->g->mode == GRAPH_SESSION || s->forward == FWD_THRESHOLD;
+  if (!causal) attr_set_i(n, "k", spec_capacity_k(s->capacity[l], T));
+  else attr_set_i(n, "sym", graph_add_sym(b->g, b->g->mode == GRAPH_SESSION ? s->max_seq_len : T));
+  if (causal && s->threshold[l] != 0) attr_set_f(n, "threshold", s->threshold[l]);
   attr_set_s(n, "gate", s->gate == GATE_RAW ? "raw" : "sigmoid");
   attr_set_s(n, "predictor", s->predictor == PRED_ROUTER ? "router" : "mlp");
   attr_set_i(n, "router_bias", s->router_bias);

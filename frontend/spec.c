@@ -31,12 +31,13 @@ static const char *const MODEL_KEYS[] = {"vocab_size", "d_model", "n_layers", "n
                                          "rope_theta", "tie_embeddings", NULL};
 static const char *const ROUTING_KEYS[] = {"layers", "capacity", "gate", "router_bias",
                                            "predictor", "predictor_hidden", "threshold",
-                                           "per_layer", NULL};
+                                           "forward", "per_layer", NULL};
 static const char *const PER_LAYER_KEYS[] = {"capacity", "threshold", "dense", NULL};
 static const char *const COMPILE_KEYS[] = {"shapes", "target", "cpu", "weights_dtype",
                                            "threads", NULL};
 static const char *const GATES[] = {"raw", "sigmoid", NULL};
 static const char *const PREDICTORS[] = {"router", "mlp", NULL};
+static const char *const FORWARD_RULES[] = {"topk", "threshold", NULL};
 static const char *const LAYER_WORDS[] = {"every_other", "all", "none", NULL};
 static const char *const WDTYPES[] = {"f32", "bf16", NULL};
 
@@ -234,11 +235,11 @@ static int any_routed(const Spec *s) {
 }
 
 /* routing: layers capacity gate [router_bias] [predictor] [predictor_hidden] [threshold]
- * [per_layer] */
+ * [forward] [per_layer] */
 static int load_routing(SCtx *c, int r) {
   Spec *s = c->s;
   const char *w = "'routing'";
-  int node, need, gate = GATE_RAW, pred = PRED_ROUTER;
+  int node, need, gate = GATE_RAW, pred = PRED_ROUTER, fwd = FWD_TOPK;
   double cap = 1.0, thr = 0.0;
   if (r < 0) return 0;
   if (sf_check_map(c, r, w, ROUTING_KEYS)) return -1;
@@ -248,10 +249,11 @@ static int load_routing(SCtx *c, int r) {
       sf_bool(c, r, w, "router_bias", 0, &s->router_bias) ||
       sf_word(c, r, w, "predictor", 0, PREDICTORS, &pred) ||
       sf_int(c, r, w, "predictor_hidden", 0, 1, MAX_DIM, &s->predictor_hidden) ||
-      sf_number(c, r, w, "threshold", 0, &thr))
+      sf_number(c, r, w, "threshold", 0, &thr) || sf_word(c, r, w, "forward", 0, FORWARD_RULES, &fwd))
     return -1;
   s->gate = (GateKind)gate;
   s->predictor = (PredKind)pred;
+  s->forward = (FwdRule)fwd;
   for (int l = 0; l < s->n_layers; l++)
     if (s->routed[l]) s->capacity[l] = cap, s->threshold[l] = thr;
   if (sf_lookup(c, r, w, "per_layer", 0, &node)) return -1;

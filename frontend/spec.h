@@ -17,6 +17,9 @@
 
 typedef enum { GATE_RAW, GATE_SIGMOID } GateKind;
 typedef enum { PRED_ROUTER, PRED_MLP } PredKind;
+/* how modc_forward routes: each window's top capacity x T tokens (the paper's rule), or each
+ * token by the session rule p > threshold (a model trained with a cut that does not move) */
+typedef enum { FWD_TOPK, FWD_THRESHOLD } FwdRule;
 
 typedef struct Spec {
   char path[1024];          /* the spec file as given */
@@ -37,6 +40,7 @@ typedef struct Spec {
   int router_bias;          /* 0/1 */
   PredKind predictor;
   int predictor_hidden;
+  FwdRule forward;          /* routing.forward: topk (default) | threshold */
   /* compile */
   int n_shapes;
   int shapes[SPEC_MAX_SHAPES][2];   /* (batch, seq_len) */

@@ -84,6 +84,7 @@ static void print_model(const Spec *s, FILE *out) {
             s->predictor == PRED_ROUTER ? "router" : "mlp");
   if (routed && s->predictor == PRED_MLP) fprintf(out, " (hidden %d)", s->predictor_hidden);
   if (routed) fprintf(out, ", router bias %s", s->router_bias ? "yes" : "no");
+  if (routed && s->forward == FWD_THRESHOLD) fprintf(out, "; modc_forward routes by threshold");
   fputc('\n', out);
 }
 

@@ -36,6 +36,7 @@ static void put_routing(FILE *f, const Spec *s) {
   fprintf(f, "  capacity: %.17g\n  gate: %s\n  router_bias: %s\n  predictor: %s\n  predictor_hidden: %d\n",
           first < 0 ? 1.0 : s->capacity[first], s->gate == GATE_SIGMOID ? "sigmoid" : "raw",
           s->router_bias ? "true" : "false", s->predictor == PRED_MLP ? "mlp" : "router", s->predictor_hidden);
+  if (s->forward == FWD_THRESHOLD) fprintf(f, "  forward: threshold\n");
   if (!listed) return;
   fprintf(f, "  per_layer:\n");
   for (int l = 0; l < s->n_layers; l++)

@@ -7,7 +7,8 @@
  * packed blob at each weight node's "offset" attribute and widened to double.
  *
  * Both forms of a routed layer run here: a mod.block with its region (top-k routing in
- * forward graphs, causal routing in session graphs, DESIGN section 4), and the lowered ops
+ * forward graphs, causal routing in session graphs and in forward graphs whose blocks carry
+ * a sym, block_is_causal; DESIGN section 4), and the lowered ops
  * (topk / select / gather / scatter_gate).  Tests compare the two forms with each other
  * and with tests/ref/refmodel.c, so this file favours plain loops over speed.
  * Bad inputs (a token out of range, a shape that disagrees, a full cache) are errors
@@ -776,8 +777,7 @@ static int op_mod_block(Run *R, int b) {
   int64_t *S = malloc((T ? T : 1) * sizeof *S);
   rc = router_scores(R, b, h, r);
   if (!rc)
-    rc = R->g->mode == GRAPH_FORWARD ? choose_topk(R, b, r, T, S, &m)
-                                     : choose_causal(R, b, h, pos, r, S, &m);
+    rc = block_is_causal(R->g, n) ? choose_causal(R, b, h, pos, r, S, &m) : choose_topk(R, b, r, T, S, &m);
   if (!rc && m == 0) memcpy(o->v, h->v, h->n * sizeof(double)); /* nothing runs, nothing cached */
   if (!rc && m > 0) {
     gather_rows(h, pos, S, m, &x, &xp);

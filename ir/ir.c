@@ -185,6 +185,10 @@ const Attr *attr_get(const Node *n, const char *key) {
   return NULL;
 }
 
+int block_is_causal(const Graph *g, const Node *b) {
+  return g->mode == GRAPH_SESSION || attr_get(b, "sym") != NULL;
+}
+
 /* An int attribute's value; dflt when missing or not an int. */
 int64_t attr_i(const Node *n, const char *key, int64_t dflt) {
   const Attr *a = attr_get(n, key);

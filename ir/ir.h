@@ -97,8 +97,9 @@ typedef enum { GRAPH_FORWARD, GRAPH_SESSION } GraphMode;
 
 typedef struct Graph {
   char name[64];
-  GraphMode mode;            /* forward: top-k routing, all shapes constant;
-                                session: causal routing, rows dynamic (symbol 0 = rows of the call) */
+  GraphMode mode;            /* forward: top-k routing (or causal, block_is_causal), the call's rows
+                                constant; session: causal routing, rows dynamic (symbol 0 = rows
+                                of the call) */
   Node *n;
   int len, cap;
   int nsym;
@@ -120,6 +121,10 @@ const Attr *attr_get(const Node *n, const char *key);
 int64_t attr_i(const Node *n, const char *key, int64_t dflt);
 double attr_f(const Node *n, const char *key, double dflt);
 const char *attr_s(const Node *n, const char *key, const char *dflt);
+/* mod.block b routes causally (p > threshold; its region's rows are the symbol in attr sym) in
+ * every session graph, and in a forward graph when it has a sym (routing.forward: threshold);
+ * otherwise by top-k (attr k rows) */
+int block_is_causal(const Graph *g, const Node *b);
 
 Type type_make(DType dt, int rank, const int64_t *dims);
 int type_equal(const Type *a, const Type *b);

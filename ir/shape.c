@@ -49,9 +49,10 @@ static int block_arg(const Graph *g, int i, Type *out, char *err, size_t n) {
   if (nd->parent < 0) return fail(g, i, err, n, "outside a mod.block region");
   const Node *b = &g->n[nd->parent];
   const Type *h = &g->n[b->in[0]].ty;
-  int64_t rows = g->mode == GRAPH_FORWARD ? attr_i(b, "k", -1) : DIM_SYM(attr_i(b, "sym", -1));
-  if (g->mode == GRAPH_FORWARD && rows < 1) return fail(g, i, err, n, "enclosing mod.block has no k");
-  if (g->mode == GRAPH_SESSION && attr_i(b, "sym", -1) < 0) return fail(g, i, err, n, "enclosing mod.block has no sym");
+  int causal = block_is_causal(g, b);
+  int64_t rows = causal ? DIM_SYM(attr_i(b, "sym", -1)) : attr_i(b, "k", -1);
+  if (!causal && rows < 1) return fail(g, i, err, n, "enclosing mod.block has no k");
+  if (causal && attr_i(b, "sym", -1) < 0) return fail(g, i, err, n, "enclosing mod.block has no sym");
   int64_t idx = attr_i(nd, "index", -1);
   if (idx == 0) *out = mat(DT_F32, rows, h->dim[1]);
   else if (idx == 1) *out = vec(DT_I32, rows);

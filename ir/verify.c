@@ -147,13 +147,15 @@ static int check_type_form(const Graph *g, int i, char *err, size_t errlen) {
 
 /* mod.block: its operands are (h, pos, w_router [, b_router] [, 4 predictor weights]) as its
  * router_bias (0 or 1, default 0) and predictor ("mlp": with the weights) attributes say;
- * lower-mod indexes the operands by them.  A session block's sym names a graph symbol
- * (its region's row count). */
+ * lower-mod indexes the operands by them.  A causal block's sym (block_is_causal) names a
+ * graph symbol (its region's row count); a forward block has k or sym, not both. */
 static int check_block_attrs(const Graph *g, int i, char *err, size_t errlen) {
   const Node *n = &g->n[i];
   const Attr *sym = attr_get(n, "sym");
-  if (g->mode == GRAPH_SESSION && sym && (sym->kind != ATTR_INT || sym->i < 0 || sym->i >= g->nsym))
+  if (sym && (sym->kind != ATTR_INT || sym->i < 0 || sym->i >= g->nsym))
     return verr(g, i, err, errlen, "attribute 'sym' must name a symbol of the graph (it has %d)", g->nsym);
+  if (g->mode == GRAPH_FORWARD && sym && attr_get(n, "k"))
+    return verr(g, i, err, errlen, "has both 'k' (top-k routing) and 'sym' (causal routing)");
   const Attr *rb = attr_get(n, "router_bias");
   if (rb && (rb->kind != ATTR_INT || (rb->i != 0 && rb->i != 1)))
     return verr(g, i, err, errlen, "attribute 'router_bias' must be 0 or 1");

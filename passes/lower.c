@@ -7,9 +7,10 @@
  *   x = gather(h, idx); p = gather(pos, idx)
  *   y = body(x, p)                    the region, inlined
  *   h' = scatter_gate(h, idx, y, r)   h[idx] = x + g(r[idx]) (y - x)
- * session (causal routing): the same, but the decision is a predictor score p, router or
- * mlp (p = fc2(silu(fc1 h))), and idx = select(p, pos) keeps the rows with p > threshold (attr, default 0); its row
- * count is the block's symbol, known at run time.
+ * session, or forward under routing.forward: threshold (causal routing, block_is_causal): the
+ * same, but the decision is a predictor score p, router or mlp (p = fc2(silu(fc1 h))), and
+ * idx = select(p, pos) keeps the rows with p > threshold (attr, default 0); its row count is
+ * the block's symbol, known at run time.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +60,7 @@ static void lower_block(Lower *L, int bi) {
   int r = emit2(L, OP_MATMUL, h, L->map[b->in[2]]);
   if (attr_i(b, "router_bias", 0)) r = emit2(L, OP_BIAS_ADD, r, L->map[b->in[3]]);
   int idx;
-  if (L->src->mode == GRAPH_FORWARD) {
+  if (!block_is_causal(L->src, b)) {
     int in[1] = {r};
     idx = emit(L, OP_TOPK, 1, in);
     attr_set_i(&L->dst->n[idx], "k", attr_i(b, "k", 1));

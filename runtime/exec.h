@@ -72,6 +72,7 @@ typedef struct modc_desc {
   modc_graph_fn session;          /* 24 */
   int64_t session_arena;          /* 25 */
   int64_t session_nsym;           /* 26 */
+  int64_t forward_threshold;      /* 27: 1: modc_forward routes by threshold (routing.forward) */
 } modc_desc;
 
 /* The library's kernel sets (modc compile --cpu A,B,...: one per CPU; one for a single CPU):

@@ -38,6 +38,8 @@ typedef struct {
   const int32_t (*shapes)[2];   /* (batch, seq_len) of modc_forward */
   const float *capacity;        /* per layer, 1.0 for dense layers */
   const char *name, *target_triple, *target_cpu;
+  int32_t forward_threshold;    /* 1: modc_forward routes each token by p > threshold, as sessions
+                                   do (routing.forward: threshold), not by capacity */
 } modc_info;
 
 int modc_open(const char *weights_path, int n_threads, modc_model **out);

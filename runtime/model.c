@@ -53,6 +53,7 @@ static void fill_info(modc_model *m) {
   m->info.name = d->name;
   m->info.target_triple = d->triple;
   m->info.target_cpu = d->cpu;
+  m->info.forward_threshold = (int32_t)d->forward_threshold;
 }
 
 /* The forward buffers: one arena and dims for the largest graph, positions for the longest. */

@@ -25,7 +25,8 @@ static const char usage_eval[] =
   "  --tokens FILE         whitespace-separated token ids\n"
   "  --bytes FILE          each byte of the file is a token (byte-level models)\n"
   "  --mode forward        windows of the longest compiled shape's seq_len, B at a time\n"
-  "                        through modc_forward (top-k routing); the default\n"
+  "                        through modc_forward (top-k routing, or by threshold under\n"
+  "                        routing.forward: threshold: take rates then not counted); the default\n"
   "  --mode session        one session per window, fed token by token (causal routing,\n"
   "                        the decode path)\n"
   "  --window W            session mode: tokens per window (default min(max_seq_len, 512))\n"
@@ -240,9 +241,9 @@ static int run_step(Run *e, int i, const int32_t *tok) { return e->mode == EVAL_
 static void run_end(Run *e) {
   EvalResult *r = e->r;
   const modc_info *info = e->a->info(e->m);
-  for (int l = 0; l < r->n_layers; l++)
+  for (int l = 0; l < r->n_layers; l++) /* NaN: routed by threshold in forward mode, not counted */
     r->take[l] = !r->routed[l] ? 1.0
-                 : e->mode == EVAL_FORWARD ? (double)spec_capacity_k(info->capacity[l], e->w.W) / e->w.W
+                 : e->mode == EVAL_FORWARD ? (info->forward_threshold ? NAN : (double)spec_capacity_k(info->capacity[l], e->w.W) / e->w.W)
                  : (double)e->taken[l] / (double)e->fed;
   r->batch = e->B, r->window = e->w.W, r->nll = e->w.sum / (double)e->w.scored, r->tokens = e->w.scored;
   r->ms_median = timing_median(e->ms, e->steps);
@@ -371,7 +372,8 @@ static void print_json(const EvalCmd *c, const EvalResult *r) {
          r->nll, exp(r->nll), r->tokens, c->o.mode == EVAL_SESSION ? "session" : "forward", r->batch, r->window,
          r->seconds, r->ms_median);
   for (int l = 0, k = 0; l < r->n_layers; l++)
-    if (r->routed[l]) printf("%s\"%d\": %.9g", k++ ? ", " : "", l, r->take[l]);
+    if (r->routed[l] && isnan(r->take[l])) printf("%s\"%d\": null", k++ ? ", " : "", l);
+    else if (r->routed[l]) printf("%s\"%d\": %.9g", k++ ? ", " : "", l, r->take[l]);
   printf("}}");
 }
 
@@ -381,7 +383,8 @@ static void print_text(const EvalCmd *c, const char *prefix, const modc_info *in
   printf("  nll %.6f nats/token, perplexity %.4f, %.3f s (median %.4g ms per %s)\n", r->nll, exp(r->nll), r->seconds,
          r->ms_median, c->o.mode == EVAL_SESSION ? "token step" : "forward call");
   for (int l = 0; l < r->n_layers; l++)
-    if (r->routed[l]) printf("  layer %3d  take rate %.4f\n", l, r->take[l]);
+    if (r->routed[l] && isnan(r->take[l])) printf("  layer %3d  take rate not counted (modc_forward routes it by threshold)\n", l);
+    else if (r->routed[l]) printf("  layer %3d  take rate %.4f\n", l, r->take[l]);
 }
 
 static void print_result(const EvalCmd *c, const modc_info *info, const EvalResult *r) {

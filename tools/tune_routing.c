@@ -863,6 +863,9 @@ static int prepare(RTuner *u) {
   for (int l = 0; l < u->spec.n_layers; l++)
     if (u->spec.routed[l]) u->layer[u->nr++] = l;
   if (!u->nr) return cli_fail("%s: the spec has no routed layers: there is no routing to tune", u->spec_path);
+  if (u->mode == EVAL_FORWARD && u->spec.forward == FWD_THRESHOLD)
+    return cli_fail("%s: routing.forward is threshold, so modc_forward routes by the thresholds that --mode session "
+                    "tunes; --mode forward tunes capacities", u->spec_path);
   if (absolute_weights(&u->spec)) return 1;
   if (tok_read(u->calib, u->bytes, u->spec.vocab_size, &u->tok, &u->ntok)) return 1;
   if (!u->ntok) return cli_fail("tune --routing: the calibration file '%s' holds no tokens", u->calib);

@@ -30,7 +30,8 @@ class _Info(C.Structure):
     _fields_ = [("vocab_size", C.c_int32), ("d_model", C.c_int32), ("n_layers", C.c_int32),
                 ("max_seq_len", C.c_int32), ("n_shapes", C.c_int32),
                 ("shapes", C.POINTER(C.c_int32 * 2)), ("capacity", C.POINTER(C.c_float)),
-                ("name", C.c_char_p), ("target_triple", C.c_char_p), ("target_cpu", C.c_char_p)]
+                ("name", C.c_char_p), ("target_triple", C.c_char_p), ("target_cpu", C.c_char_p),
+                ("forward_threshold", C.c_int32)]
 
 
 _P, _I32P, _F32P, _U8P = C.c_void_p, C.POINTER(C.c_int32), C.POINTER(C.c_float), C.POINTER(C.c_uint8)
@@ -65,7 +66,8 @@ def _bind(path):
 
 class Info:
     """The model's constants (modc_info): vocab_size, d_model, n_layers, max_seq_len, shapes
-    (the (batch, seq_len) pairs modc_forward takes), capacity (per layer), name, target."""
+    (the (batch, seq_len) pairs modc_forward takes), capacity (per layer), name, target, and
+    forward_threshold (True: modc_forward routes each token by threshold, as sessions do)."""
 
     def __init__(self, raw):
         self.vocab_size, self.d_model = raw.vocab_size, raw.d_model
@@ -74,6 +76,7 @@ class Info:
         self.capacity = [float(raw.capacity[i]) for i in range(raw.n_layers)]
         self.name = raw.name.decode()
         self.target_triple, self.target_cpu = raw.target_triple.decode(), raw.target_cpu.decode()
+        self.forward_threshold = bool(raw.forward_threshold)
 
     def __repr__(self):
         return (f"Info(name={self.name!r}, vocab_size={self.vocab_size}, d_model={self.d_model}, "

@@ -1,7 +1,8 @@
 #!/bin/bash
 # test_eval.sh: modc eval end to end on tests/cli/small.yaml (random weights).  The numbers
 # themselves are checked against the interpreter by test_e2e (e2e_eval.c); here: both
-# modes and output forms, --vs in both, a spec's thresholds reaching the take rates, --bytes against
+# modes and output forms, --vs in both, a spec's thresholds reaching the take rates, modc_forward
+# routed by threshold (routing.forward), --bytes against
 # --tokens of the same bytes, and every bad input named clearly with exit status 1.
 # usage: test_eval.sh MODC MODC_RANDWEIGHTS WORK_DIR
 set -u
@@ -42,6 +43,18 @@ done
 [ "$(rate t1000.json)" = 0 ] && ok "threshold 1000: no token takes the block" || bad "threshold 1000: $(cat t1000.json)"
 python3 -c "import json,sys; a=json.load(open('t-1000.json'));b=json.load(open('t1000.json'));sys.exit(a['nll']==b['nll'])" \
   && ok "the threshold changes the NLL" || bad "thresholds -1000 and 1000 give the same NLL"
+
+# routing.forward: threshold: modc_forward routes as a session does, so its NLL over windows
+# of 16 is the session's over the same windows; take rates are not counted in forward mode
+"$M" compile small.yaml -D routing.forward=threshold -o fthr/libsmall.so -q || bad "compile forward=threshold"
+"$M" eval fthr/libsmall.so --tokens text.ids --json -q > fthr.json 2> fthr.err && ok "eval forward by threshold" || bad "eval forward by threshold: $(cat fthr.err)"
+"$M" eval lib/libsmall.so --tokens text.ids --mode session --window 16 --json -q > s16.json 2>&1
+expect "forward by threshold: take rate null, not counted" '"take_rate": {"1": null}' fthr.json
+python3 -c "import json,sys; a=json.load(open('fthr.json'));b=json.load(open('s16.json'));f=json.load(open('f.json'))
+sys.exit(not (a['tokens']==b['tokens'] and abs(a['nll']-b['nll'])<=1e-5*b['nll'] and abs(a['nll']-f['nll'])>1e-3))" \
+  && ok "forward by threshold: the session's NLL on the same windows, not top-k's" || bad "forward by threshold: $(cat fthr.json s16.json f.json)"
+"$M" eval fthr/libsmall.so --tokens text.ids > fthr.txt 2>&1
+expect "forward by threshold: the text says the take rate is not counted" "take rate not counted (modc_forward routes it by threshold)" fthr.txt
 
 # --vs: A and B window by window in one process; each one's NLL and take rates as when run
 # alone (the decoding is deterministic), the ratio's median inside its 10th-90th percentiles

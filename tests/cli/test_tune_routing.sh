@@ -254,7 +254,8 @@ refuse_tune "a speedup of 0" "--speedup must be a finite number > 0, got '0'" sm
 refuse_tune "no calibration file" "give the calibration text: --calib FILE" small.yaml --routing --budget-ms 1 -o x7
 refuse_tune "an unknown mode" "--mode must be session or forward, got 'both'" small.yaml --routing --calib cal.txt --budget-ms 1 --mode both -o x8
 refuse_tune "a bad -D key, named" "<command line>: error: -D routing.capcity=1: unknown key" small.yaml --routing --calib cal.txt --bytes --budget-ms 1 -o x9 -D routing.capcity=1
-for d in x1 x2 x3 x4 x5 x6 x7 x8 x9; do [ -e $d ] && bad "$d written for bad input"; done
+refuse_tune "forward mode on a spec whose modc_forward routes by threshold" "routing.forward is threshold, so modc_forward routes by the thresholds that --mode session tunes" small.yaml --routing --calib cal.txt --bytes --budget-ms 1 --mode forward -o x13 -D routing.forward=threshold
+for d in x1 x2 x3 x4 x5 x6 x7 x8 x9 x13; do [ -e $d ] && bad "$d written for bad input"; done
 "$M" tune --routing --help > help.txt && expect "--help names the outputs" "frontier.csv" help.txt || bad "tune --routing --help"
 
 finish

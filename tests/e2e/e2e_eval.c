@@ -4,7 +4,8 @@
  * cuts the same windows, computes every logit with the double-precision interpreter (forward
  * graph per window; session graph token by token, a fresh session per window) and the mean
  * NLL in double.  NLL within 1e-4 relative; session take rates equal to the interpreter's
- * routing traces.  Inputs with a near-tie routing margin are redrawn, as in test_e2e.c. */
+ * routing traces (forward mode under routing.forward: threshold: null, not counted).  Inputs
+ * with a near-tie routing margin are redrawn, as in test_e2e.c. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,7 +86,7 @@ static int ref_session(Case *c, const int32_t *tok, int n, int W, Ref *r) {
   return 0;
 }
 
-/* run modc eval; *nll and take[l] (NAN where not printed) from its --json line */
+/* run modc eval; *nll and take[l] (NAN where not printed, -1 where null) from its --json line */
 static int run_eval(const char *cmd, double *nll, double *take, int L) {
   char out[8192] = "";
   FILE *p = popen(cmd, "r");
@@ -100,7 +101,7 @@ static int run_eval(const char *cmd, double *nll, double *take, int L) {
     char key[16];
     snprintf(key, sizeof key, "\"%d\": ", l);
     const char *at = strstr(tr, key);
-    take[l] = at ? strtod(at + strlen(key), NULL) : NAN;
+    take[l] = !at ? NAN : !strncmp(at + strlen(key), "null", 4) ? -1 : strtod(at + strlen(key), NULL);
   }
   return 0;
 }
@@ -140,6 +141,9 @@ static int eval_mode(Case *c, const char *modc, const char *lib, const char *dir
   CHECK(r.scored == n - n / W, "reference scored %lld of %d tokens", r.scored, n - n / W); /* all but whole windows' first */
   CHECK(fabs(nll - want) <= 1e-4 * fabs(want), "%s: eval %s nll %.9g, interpreter %.9g", c->spec.name,
         session ? "session" : "forward", nll, want);
+  for (int l = 0; l < L && !session && c->spec.forward == FWD_THRESHOLD; l++) /* not counted by modc_forward */
+    CHECK(c->spec.routed[l] ? take[l] == -1 : isnan(take[l]), "%s: forward by threshold: layer %d take rate %.9g, not null",
+          c->spec.name, l, take[l]);
   for (int l = 0; l < L && session; l++) {
     double ref = c->spec.routed[l] ? (double)r.taken[l] / (double)r.fed : NAN;
     CHECK(c->spec.routed[l] ? fabs(take[l] - ref) < 1e-8 : isnan(take[l]), "%s: layer %d take rate %.9g, interpreter %.9g",

@@ -1,7 +1,8 @@
 /* randspec.c: random specs covering the corners the end-to-end tests must reach: GQA,
  * tied embeddings, raw and sigmoid gates, router and mlp predictors, router bias, causal
- * thresholds, per-layer capacities including 1.0 and ones small enough that k = 1, BF16 and
- * F16 weights, sizes that are not multiples of the vector width, one-token sequences. */
+ * thresholds (modc_forward routed by them too: routing.forward), per-layer capacities
+ * including 1.0 and ones small enough that k = 1, BF16 and F16 weights, sizes that are not
+ * multiples of the vector width, one-token sequences. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,7 @@ void randspec_draw(uint64_t seed, RandSpec *r) {
   static const double thr[] = {0, 0, 0.05, -0.05, 0.2}; /* drawn last: earlier draws stay as they were */
   r->threshold = thr[rs_int(&s, 0, 4)];
   r->per_layer_thr = thr[rs_int(&s, 0, 4)];
+  r->forward_threshold = rs_int(&s, 0, 3) == 0;
 }
 
 static void write_yaml(const RandSpec *r, FILE *f) {
@@ -73,6 +75,7 @@ static void write_yaml(const RandSpec *r, FILE *f) {
   fprintf(f, "  gate: %s\n  router_bias: %s\n  predictor: %s\n  predictor_hidden: %d\n",
           r->sigmoid ? "sigmoid" : "raw", r->bias ? "true" : "false", r->mlp ? "mlp" : "router", r->hidden);
   if (r->threshold != 0) fprintf(f, "  threshold: %g\n", r->threshold);
+  if (r->forward_threshold) fprintf(f, "  forward: threshold\n");
   if (r->per_layer_idx >= 0)
     fprintf(f, "  per_layer: {%d: {capacity: %g, threshold: %g}}\n", r->per_layer_idx, r->per_layer_cap,
             r->per_layer_thr);

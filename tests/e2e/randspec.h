@@ -14,6 +14,7 @@ typedef struct RandSpec {
   int per_layer_idx;            /* -1 none */
   double per_layer_cap;
   double threshold, per_layer_thr; /* causal routing thresholds (routing and per_layer) */
+  int forward_threshold;        /* routing.forward: threshold (modc_forward routes as sessions do) */
   int nshapes, shapes[3][2];
   const char *wdtype;           /* compile weights_dtype */
   int src_dtype;                /* DT_F32 / DT_BF16 / DT_F16 of the safetensors file */

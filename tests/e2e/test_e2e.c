@@ -1,7 +1,8 @@
 /* test_e2e.c: end-to-end property test.  For many random specs: write the spec and random
  * weights, compile with the real `modc compile`, load the library through the ABI, and
  * compare with the reference interpreter run on the unlowered graph:
- *   - modc_forward logits for every compiled shape (top-k routing);
+ *   - modc_forward logits for every compiled shape (top-k routing; under routing.forward:
+ *     threshold also each row against the session graph fed token by token);
  *   - sessions (causal routing): a prefill then decode steps, logits at every step, and the
  *     routing traces from modc_routing;
  *   - a prefill of n tokens against n single-token decodes of the same tokens;
@@ -59,6 +60,29 @@ void e2e_draw_tokens(Case *c, int32_t *t, int n) {
   for (int i = 0; i < n; i++) t[i] = rs_int(&c->rng, 0, c->spec.vocab_size - 1);
 }
 
+/* routing.forward: threshold: row t of a sequence's forward logits equals a session's logits
+ * after the sequence's first t+1 tokens (the interpreter's session graph, fed token by token),
+ * which does not depend on how the forward graph was built */
+static int check_forward_as_session(Case *c, int T, const int32_t *tok, const float *got) {
+  const Spec *s = &c->spec;
+  Graph *g = e2e_typed(build_session(s, &c->layout));
+  int64_t V = s->vocab_size;
+  double *want = malloc(V * sizeof(double));
+  char err[512];
+  InterpSession *is = interp_session_new(s->n_layers, s->max_seq_len, s->n_kv_heads * spec_head_dim(s));
+  for (int t = 0; t < T; t++) {
+    int32_t pos = t;
+    InterpStats st;
+    CHECK(!interp_run(g, c->blob, tok + t, &pos, 1, is, want, &st, err, sizeof err), "interp session: %s", err);
+    double e = e2e_rel_err(got + (size_t)t * V, want, V);
+    CHECK(e < TOL, "%s: forward by threshold, row %d of %d against the session: relative error %.3g", s->name, t, T, e);
+  }
+  interp_session_free(is);
+  free(want);
+  graph_free(g);
+  return 0;
+}
+
 /* one shape of modc_forward against the interpreter, sequence by sequence */
 static int check_forward(Case *c, int B, int T) {
   const Spec *s = &c->spec;
@@ -85,6 +109,7 @@ static int check_forward(Case *c, int B, int T) {
   CHECK(!c->lib.forward(c->m, B, T, tok, got), "modc_forward(%d,%d): %s", B, T, c->lib.last_error());
   double e = e2e_rel_err(got, want, B * T * V);
   CHECK(e < TOL, "%s: forward (%d,%d) relative error %.3g", s->name, B, T, e);
+  if (s->forward == FWD_THRESHOLD) rc = check_forward_as_session(c, T, tok, got);
   c->compared++;
   free(tok), free(pos), free(got), free(want);
   graph_free(g);
@@ -187,9 +212,9 @@ static int run_case(const char *modc, const char *dir, uint64_t seed, int *skipp
   c.lib.close(c.m);
   *skipped += c.skipped;
   wlayout_free(&c.layout);
-  printf("%s %s: %d layers d=%d heads=%d/%d ff=%d vocab=%d routing=%s cap=%g %s %s %s%s w=%s src=%s\n",
+  printf("%s %s: %d layers d=%d heads=%d/%d ff=%d vocab=%d routing=%s cap=%g%s %s %s %s%s w=%s src=%s\n",
          rc ? "FAIL" : "ok  ", r.name, r.layers, r.d, r.heads, r.kv_heads, r.d_ff, r.vocab, r.layers_yaml,
-         r.capacity, r.sigmoid ? "sigmoid" : "raw", r.mlp ? "mlp" : "router", r.tie ? "tied " : "",
+         r.capacity, r.forward_threshold ? " forward=threshold" : "", r.sigmoid ? "sigmoid" : "raw", r.mlp ? "mlp" : "router", r.tie ? "tied " : "",
          r.bias ? "bias" : "", r.wdtype, dtype_name((DType)r.src_dtype));
   return rc;
 }

@@ -209,6 +209,12 @@ static void test_thresholds(void) {
   ASSERT(-1, load(MINIMAL, d4, 4, &s));
   ASSERT_PREFIX("<command line>: error: -D routing.per_layer.1={}: 'routing.per_layer.1' sets "
                 "nothing", err);
+  /* routing.forward: how modc_forward routes, topk unless set */
+  ASSERT(0, load(MINIMAL, d5, 5, &s));
+  ASSERT(FWD_TOPK, s.forward);
+  const char *d7[] = {"routing.layers=[1]", "routing.capacity=0.5", "routing.gate=raw", "routing.forward=threshold"};
+  ASSERT(0, load(MINIMAL, d7, 4, &s));
+  ASSERT(FWD_THRESHOLD, s.forward);
 }
 
 /* spec_write: every field comes back from spec_load as written */
@@ -219,7 +225,7 @@ static void test_write_roundtrip(const char *srcdir) {
   ASSERT(0, spec_load(path, NULL, 0, &s, err, sizeof err));
   s.threshold[3] = 0.1, s.threshold[1] = -1.0 / 3, s.routed[5] = 0, s.capacity[5] = 1.0;
   s.routed[7] = 0, s.capacity[7] = 1.0, s.made_dense[7] = 1;
-  s.norm_eps = 1e-6 / 3, s.gate = GATE_SIGMOID, s.predictor = PRED_MLP, s.threads = 3;
+  s.norm_eps = 1e-6 / 3, s.gate = GATE_SIGMOID, s.predictor = PRED_MLP, s.threads = 3, s.forward = FWD_THRESHOLD;
   memset(s.cpu, 0, sizeof s.cpu);
   snprintf(s.cpu, sizeof s.cpu, "znver4");
   FILE *f = tmpfile();

@@ -57,6 +57,30 @@ graph @sess mode = session syms = [s0 <= 32, s1 <= 32] arena = 0 {
 }
 
 // -----
+// A forward graph's block with a sym (routing.forward: threshold) routes causally as a
+// session's does: select against the threshold, the rows its symbol s0; the call's rows stay 8.
+// CHECK-LABEL: graph @fwd_causal mode = forward syms = [s0 <= 8]
+// CHECK: %[[R:[0-9]+]] = matmul %[[H:[0-9]+]], %3 : f32[8,1]
+// CHECK-NEXT: %[[IDX:[0-9]+]] = select %[[R]], %1 {layer = 0, sym = 0, threshold = 0.5} : i32[s0]
+// CHECK-NEXT: %[[X:[0-9]+]] = gather %[[H]], %[[IDX]] : f32[s0,4]
+// CHECK: scatter_gate %[[H]], %[[IDX]], %{{[0-9]+}}, %[[R]] {gate = "raw"} : f32[8,4]
+// CHECK-NOT: topk
+graph @fwd_causal mode = forward syms = [s0 <= 8] arena = 0 {
+  %0 = input {name = "tokens"} : i32[8]
+  %1 = input {name = "pos"} : i32[8]
+  %2 = weight {name = "model.embed_tokens.weight", offset = 0} : f32[16,4]
+  %3 = weight {name = "model.layers.0.router.weight", offset = 256} : f32[1,4]
+  %5 = embed %0, %2 : ?
+  %6 = mod.block %5, %1, %3 {layer = 0, capacity = 0.25, sym = 0, threshold = 0.5, gate = "raw", predictor = "router", router_bias = 0} : ? {
+    %7 = block.arg {index = 0} : ?
+    %8 = block.arg {index = 1} : ?
+    %9 = add %7, %7 : ?
+    %10 = yield %9 : ?
+  }
+  %11 = output %6 {name = "logits"} : ?
+}
+
+// -----
 // The mlp predictor: p = fc2(silu(fc1 h + b1)) + b2 decides against the block's causal
 // threshold, which select carries; the gate still uses r.
 // CHECK-LABEL: graph @mlp mode = session

@@ -3,7 +3,7 @@
 // RUN: not modc-opt %s 2>&1 >/dev/null | FileCheck %s --implicit-check-not=error:
 // --no-verify skips the verifier: every piece then prints.
 // RUN: modc-opt %s --no-verify | FileCheck %s --check-prefix=NOVERIFY
-// NOVERIFY-COUNT-35: // -----
+// NOVERIFY-COUNT-36: // -----
 // NOVERIFY-NEXT: graph @sched_attn
 
 // CHECK: error: in graph @missing_eps: verify: %2 (rmsnorm): missing attribute 'eps'
@@ -58,6 +58,17 @@ graph @input_name mode = forward syms = [] arena = 0 {
 graph @block_operands mode = forward syms = [] arena = 0 {
   %0 = input {name = "pos"} : ?
   %1 = mod.block %0, %0, %0, %0, %0 {layer = 1, capacity = 0.5, gate = "raw", predictor = "router"} : ? {
+    %2 = block.arg {index = 0} : ?
+    %3 = yield %2 : ?
+  }
+}
+
+// -----
+
+// CHECK: error: in graph @block_k_and_sym: verify: %1 (mod.block): has both 'k' (top-k routing) and 'sym' (causal routing)
+graph @block_k_and_sym mode = forward syms = [s0 <= 4] arena = 0 {
+  %0 = input {name = "pos"} : ?
+  %1 = mod.block %0, %0, %0 {layer = 1, capacity = 0.5, k = 2, sym = 0, gate = "raw", predictor = "router"} : ? {
     %2 = block.arg {index = 0} : ?
     %3 = yield %2 : ?
   }

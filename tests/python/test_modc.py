@@ -39,6 +39,18 @@ class TestModel(unittest.TestCase):
             self.assertEqual((m.info.name, m.info.vocab_size, m.info.n_layers), ("small", 256, 3))
             self.assertEqual(m.info.shapes, [(2, 8), (1, 16)])
             self.assertEqual(m.info.capacity, [1.0, 0.25, 1.0])
+            self.assertFalse(m.info.forward_threshold)
+
+    def test_forward_by_threshold(self):
+        # routing.forward: threshold: the last row of a forward call is a prefill's last logits
+        lib = os.path.join(WORK, "fthr", "libsmall.so")
+        modc.compile(os.path.join(WORK, "small.yaml"), lib, shapes=[(1, 16)], defines={"routing.forward": "threshold"},
+                     modc=MODC)
+        tok = np.random.default_rng(5).integers(0, 256, 16).astype(np.int32)
+        with modc.load(lib, threads=2) as m, m.session() as s:
+            self.assertTrue(m.info.forward_threshold)
+            got = m.forward(tok.reshape(1, 16))[0, -1]
+            np.testing.assert_allclose(got, s.prefill(tok), rtol=1e-4, atol=1e-4)
 
     def test_forward_matches_the_c_abi(self):
         prefix = os.path.join(WORK, "dump")

@@ -20,8 +20,15 @@
 #   best quality at least SPEEDUP x faster than the twin, issue 13's quality target at 1.3;
 #   the search gets `--speedup SPEEDUP` and keeps the budget in its own paired units; the
 #   report names the budget it ended with),
-#   KEEP (0: 1 keeps OUT/work, the texts and the libraries)
+#   KEEP (0: 1 keeps OUT/work, the texts and the libraries), MODC_WEIGHTS_LOAD (copy, below)
+# Each round also runs the spec as given beside a second compile of itself ("self"): the
+# bench's own bias, 1.000 when the pairing is fair.
 set -euo pipefail
+# Weights copied into anonymous (huge-page) memory, not mapped from the page cache: on a 2-core
+# Zen 3 guest the physical placement of a freshly written weights file moved one library's
+# decode step by 3-8% against a byte-identical copy of itself in `modc eval --vs`, whichever
+# side the copy ran on; copied weights paired 0.99-1.00.
+export MODC_WEIGHTS_LOAD=${MODC_WEIGHTS_LOAD:-copy}
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 B=$root/build OUT=$here/out/tune-routing
@@ -56,14 +63,19 @@ log "text: $(wc -c < "$T/val.bin") validation bytes from $py; calibration $(wc -
 ev() { # ev LIB FILE [--vs OTHER] -> the JSON line of modc eval in session mode
   "$MODC" eval "$1" --bytes "$2" --mode session --window "$WINDOW" --threads "$THREADS" --json -q "${@:3}"
 }
-# evtwin ROUND NAME LIB FILE: rounds.txt lines for LIB and the twin run side by side (modc eval
-# TWIN --vs LIB: window by window in one process): "ROUND NAME {...}", "ROUND twin {...}" and
-# "ROUND pair_NAME {median, p10, p90, windows}" (LIB's ms over the twin's, window by window)
+# evtwin ROUND NAME LIB FILE [OTHER NAME2]: rounds.txt lines for LIB and OTHER (the twin) run side
+# by side (modc eval --vs: window by window in one process; odd rounds OTHER first, even rounds
+# LIB first): "ROUND NAME {...}", "ROUND NAME2 {...}" and "ROUND pair_NAME {median, p10, p90,
+# windows}" (LIB's ms over OTHER's, window by window)
 evtwin() {
-  local j
-  j=$(ev "$T/twin/lib$name.so" "$4" --vs "$3") &&
-    python3 -c 'import json, sys; d = json.loads(sys.argv[1]); r, v = sys.argv[2:4]
-print(r, v, json.dumps(d["b"])); print(r, "twin", json.dumps(d["a"])); print(r, "pair_" + v, json.dumps(d["ms_ratio"]))' "$j" "$1" "$2"
+  local j o=${5:-$T/twin/lib$name.so} first
+  first=$(( $1 % 2 ))
+  if [ "$first" = 1 ]; then j=$(ev "$o" "$4" --vs "$3"); else j=$(ev "$3" "$4" --vs "$o"); fi &&
+    python3 -c 'import json, sys; d = json.loads(sys.argv[1]); r, v, o, first = sys.argv[2:6]
+lib, oth = (d["b"], d["a"]) if first == "1" else (d["a"], d["b"])
+q = d["ms_ratio"] if first == "1" else {"median": 1 / d["ms_ratio"]["median"], "p10": 1 / d["ms_ratio"]["p90"],
+                                       "p90": 1 / d["ms_ratio"]["p10"], "windows": d["ms_ratio"]["windows"]}
+print(r, v, json.dumps(lib)); print(r, o, json.dumps(oth)); print(r, "pair_" + v, json.dumps(q))' "$j" "$1" "$2" "${6:-twin}" "$first"
 }
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 
@@ -106,6 +118,7 @@ for l in $(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i ~ /^threshold_/) 
   dense+=(-D "routing.per_layer.$l.dense=true")
 done
 "$MODC" compile "$SPEC" "${dense[@]}" -o "$T/dense/lib$name.so" -q
+"$MODC" compile "$SPEC" -o "$T/self/lib$name.so" -q
 if [ -n "$TWIN" ] && [ ! -f "$T/twin/lib$name.so" ]; then
   "$MODC" compile "$TWIN" -o "$T/twin/lib$name.so" -q   # lib$name: the rounds below find it so
 fi
@@ -120,11 +133,12 @@ for r in $(seq "$ROUNDS"); do
       echo "$r $v $(ev "$T/$v/lib$name.so" "$T/test.bin")" >> "$OUT/rounds.txt"
     fi
   done
+  evtwin "$r" self "$T/self/lib$name.so" "$T/test.bin" "$T/given/lib$name.so" self_given | grep " pair_self " >> "$OUT/rounds.txt"
   log "round $r of $ROUNDS"
 done
 
 python3 - "$OUT" "$budget" "$ms0" "$tune_s" "${SPEEDUP:-0}" "$(sed -n 's/^model name[^:]*: //p' /proc/cpuinfo | head -1), $(nproc) cores, $([ "$THREADS" = 0 ] && echo "the libraries' default threads (all cores)" || echo "$THREADS thread$([ "$THREADS" = 1 ] || echo s)")" <<'PY'
-import csv, json, statistics, sys
+import csv, json, os, statistics, sys
 out, budget, ms0, tune_s, speedup, cpu = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), sys.argv[4], float(sys.argv[5]), sys.argv[6]
 runs = {}
 for line in open(f"{out}/rounds.txt"):
@@ -162,6 +176,11 @@ for v, label in [("given", "spec as given"), ("tuned", "tuned"), ("dense", "all 
     rounds = " ".join(f"{1 / j['median']:.3f}" for j in runs.get(f"pair_{v}", []))
     pr = f"{paired[v]:.3f} [{rounds}]" if v in paired else "-"
     L.append(f"| {label} | {runs[v][0]['nll']:.5f} | {m:.4g} [{' '.join(f'{x:.4g}' for x in ms)}] | {m / base:.3f} | {vs} | {pr} | {take} |")
+if "pair_self" in runs:
+    sr = [j["median"] for j in runs["pair_self"]]
+    L += ["", f"The bench's own bias: the spec as given beside a second compile of itself, paired, "
+          f"{statistics.median(sr):.3f} (rounds: {' '.join(f'{x:.3f}' for x in sr)}; 1 is fair; "
+          f"weights loaded as MODC_WEIGHTS_LOAD={os.environ.get('MODC_WEIGHTS_LOAD', 'map')})."]
 if tw:
     verdicts = []
     for v, label in [("given", "the spec as given"), ("tuned", "tuned")]:
@@ -171,7 +190,7 @@ if tw:
         verdicts.append(f"{label}: nll {100 * (n - 1):+.2f}% of the twin's, {m:.2f}x faster{' (paired)' if v in paired else ''}: "
                         f"**{'pass' if n <= 1.005 and m >= 1.3 else 'miss'}**")
     L += ["", "Issue 13's quality target (a configuration within 0.5% of the twin's nll whose decode step is >= 1.3x "
-          "faster): " + "; ".join(verdicts) + "."]
+          "faster; odd rounds run the twin first, even rounds the library): " + "; ".join(verdicts) + "."]
 L += ["", "Frontier (calibration text):", "", "| levels | nll | ms | within budget |", "|---|---|---|---|"]
 for r in sorted((r for r in rows if r["on_frontier"] == "1"), key=lambda r: float(r["ms"])):
     L.append(f"| {r['levels'] or r['kind']} | {float(r['nll']):.5f} | {float(r['ms']):.4g} | {r['within_budget']} |")

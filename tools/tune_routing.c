@@ -26,10 +26,12 @@
  * alone never search around it; and a router trained with the BCE loss scores few tokens
  * near its threshold, so steps by score (session 26 used a fraction of the scores' spread)
  * can move no token at all.
- * Search, never the product space: the spec as given; the uniform configurations (all
- * routed layers at one coarse level) from the lowest up to the first over the budget (the
- * levels above it are slower still); in session mode, when the spec is over the budget,
- * every layer at given-1, given-2, given-3 up to the first within it; then coordinate moves,
+ * Search, never the product space: the spec as given; in session mode, when the spec is over
+ * the budget, every layer at given-1, given-2, given-3 up to the first within it (first: on a
+ * trained model they are the likeliest to be chosen, and a short --budget-seconds could spend
+ * itself on the coarse levels, which on pair_mod12drr25b cost +100% NLL); the uniform
+ * configurations (all routed layers at one coarse level) from the lowest up to the first over
+ * the budget (the levels above it are slower still); then coordinate moves,
  * from the spec as given when it is within the budget (else the best configuration that
  * is): each routed layer one rung of
  * its ladder up or down, then pairs (one up, another down), taking the best NLL within the
@@ -690,8 +692,8 @@ static RConf *start(RTuner *u) {
 static int search(RTuner *u) {
   int rc = 0, steps = 0;
   char name[512];
-  uniform(u, &rc);
-  if (!rc) uniform_fine(u, &rc);
+  uniform_fine(u, &rc);
+  if (!rc) uniform(u, &rc);
   RConf *cur = rc ? NULL : start(u);
   if (cur) cur->step = ++steps;
   while (cur && !rc && time_left(u)) {

@@ -223,11 +223,14 @@ refuse_tune "an impossible budget is named" "no configuration meets --budget-ms 
 n=$(grep -c "^[0-9]*,search," none/frontier.csv)
 [ "$n" = 4 ] && expect "the levels above an over-budget one are skipped, and said so" "the levels above it are not measured" err.txt \
   || bad "$n search rows for a budget the lowest level misses (want 4)"
-python3 - none/frontier.csv <<'PY' && ok "an over-budget spec is cut evenly: given-1 .. given-3, fewer tokens each" || bad "even cuts: $(cut -d, -f1-3 none/frontier.csv)"
+python3 - none/frontier.csv <<'PY' && ok "an over-budget spec is cut evenly first: given-1 .. given-3, fewer tokens each, then 1/16" || bad "even cuts: $(cut -d, -f1-3 none/frontier.csv)"
 import csv, sys
-rows = {r["levels"]: float(r["take_1"]) for r in csv.DictReader(open(sys.argv[1])) if r["kind"] != "twin"}
+got = [r for r in csv.DictReader(open(sys.argv[1])) if r["kind"] != "twin"]
+rows = {r["levels"]: float(r["take_1"]) for r in got}
 assert sorted(rows) == ["1/16", "given", "given-1", "given-2", "given-3"], rows
 assert rows["given-3"] < rows["given-2"] < rows["given-1"] < rows["given"], rows
+ids = {r["levels"]: int(r["id"]) for r in got}
+assert ids["given"] < ids["given-1"] < ids["given-2"] < ids["given-3"] < ids["1/16"], ids
 PY
 
 # an interrupted run removes its work folder and its compile child

@@ -20,7 +20,8 @@
 #   0.1875, 0.756), mod12d3r25 (12 layers, all but 0, 4, 8 routed at 0.25, 0.732): the last two
 #   read fewer layer-equivalents a decode step (5.5 and 5.25 of the twin's 8) than mod12drr25
 #   (6).  mod12d3r25b (mod12drr25b) is mod12d3r25 (mod12drr25) with top-k over the whole
-#   batch (train_mod.py --route-scope batch): its cut hardly moves, so sessions route by r > 0
+#   batch (train_mod.py --route-scope batch); mod12drr19b and mod12drrb are mod12drr19 and mod12drr
+#   so trained (5.5 and 5 layer-equivalents a decode step): its cut hardly moves, so sessions route by r > 0
 #   (or the mean cut, NAME.tau.json), the rule it trained with, with no predictor; modc_forward's
 #   per-window top-k does not fit such a model.  Its routed blocks run on every token and are
 #   masked (a gather of a varying count would cost what the steps count): about twice the wall
@@ -66,7 +67,9 @@ for r in "${runs[@]}"; do
     mod12d3r25) args=(--name pair_mod12d3r25 --layers 12 --routed 1,2,3,5,6,7,9,10,11 --capacity 0.25 --steps $(steps 3 9 0.25)) ;;
     mod12d3r25b) args=(--name pair_mod12d3r25b --layers 12 --routed 1,2,3,5,6,7,9,10,11 --capacity 0.25 --route-scope batch --steps $(steps 3 9 0.25)) ;;
     mod12drr25b) args=(--name pair_mod12drr25b --layers 12 --routing drr --capacity 0.25 --route-scope batch --steps $(steps 4 8 0.25)) ;;
-    *) echo "run_pair.sh: unknown run '$r' (dense, mod, mod25, mod50, mod10, mod10_25, mod12drr, mod12drr25, mod10drr25, mod9_25, mod12drr19, mod12d3r25, mod12d3r25b, mod12drr25b, mod10_25p or mod12drr25p)" >&2; exit 2 ;;
+    mod12drr19b) args=(--name pair_mod12drr19b --layers 12 --routing drr --capacity 0.1875 --route-scope batch --steps $(steps 4 8 0.1875)) ;;
+    mod12drrb) args=(--name pair_mod12drrb --layers 12 --routing drr --capacity 0.125 --route-scope batch --steps $(steps 4 8 0.125)) ;;
+    *) echo "run_pair.sh: unknown run '$r' (dense, mod, mod25, mod50, mod10, mod10_25, mod12drr, mod12drr25, mod10drr25, mod9_25, mod12drr19, mod12d3r25, mod12d3r25b, mod12drr25b, mod12drr19b, mod12drrb, mod10_25p or mod12drr25p)" >&2; exit 2 ;;
   esac
   [ "${COMPILE:-0}" = 1 ] && args+=(--compile)
   [ "$seed" = 1234 ] || args+=(--seed "$seed" --name "pair_${r}_s$seed")

@@ -63,7 +63,12 @@ static void print_layers(const Spec *s, FILE *out) {
       fprintf(out, "  layer %3d  dense%s\n", l, s->made_dense[l] ? " (per_layer dense: its routing weights are ignored)" : "");
       continue;
     }
-    fprintf(out, "  layer %3d  routed  capacity %-8g k", l, s->capacity[l]);
+    fprintf(out, "  layer %3d  routed  capacity %-8g", l, s->capacity[l]);
+    if (s->forward == FWD_THRESHOLD) { /* modc_forward takes no top-k: the rows taken depend on the text */
+      fprintf(out, " threshold %g (modc_forward and sessions)\n", s->threshold[l]);
+      continue;
+    }
+    fprintf(out, " k");
     for (int i = 0; i < nT; i++)
       fprintf(out, "%s %d @ T=%d", i ? "," : "", spec_capacity_k(s->capacity[l], T[i]), T[i]);
     fprintf(out, "  threshold %g\n", s->threshold[l]);
@@ -96,9 +101,10 @@ static void print_compile(const Spec *s, FILE *out) {
     int B = s->shapes[i][0], T = s->shapes[i][1];
     double mod = B * forward_flops(s, T, 0), dense = B * forward_flops(s, T, 1);
     char a[32], b[32];
-    fprintf(out, "%s[%d, %d]: forward %sFLOP (dense twin %sFLOP, %.1f%%)\n",
+    fprintf(out, "%s[%d, %d]: forward %sFLOP%s (dense twin %sFLOP, %.1f%%)\n",
             i ? "            " : "shapes      ", B, T, si(mod, a, sizeof a),
-            si(dense, b, sizeof b), 100.0 * mod / dense);
+            s->forward == FWD_THRESHOLD ? " if the layers take their capacity" : "", si(dense, b, sizeof b),
+            100.0 * mod / dense);
   }
 }
 

@@ -8,8 +8,8 @@
  * its two B tiles, half a panel at a time.  The tile configuration (palette 1, every tile 16
  * rows x 64 bytes) is a constant of the module, loaded once per task and released at its end.
  *
- * Work: items (row tile, output panel) as on the FMA path (mm_items), coarse row tiles of
- * mm_amx_mc rows.  A task packs its row tile's rows into a bf16 buffer on its stack when the tile
+ * Work: items (row tile, output panel) as on the FMA path (mm_item), row tiles of mm_amx_mc
+ * rows.  A task packs its row tile's rows into a bf16 buffer on its stack when the tile
  * changes (read in place, or through the index and RMS-normalised by norm_row as
  * matmul_norm_gather's FMA path does), rows past the last zeroed; then for each 32 rows: K/32
  * steps of 4 tile loads and 4 tdpbf16ps, the C tiles stored to a 32 x 32 float buffer, and
@@ -148,8 +148,8 @@ void mm_amx_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const 
   const MM *m = vctx;
   CgCtx *c = e->c;
   int64_t mc = mm_amx_mc(m), R = SCHED_AMX_ROWS;
-  LLVMValueRef u = em_i64(e, MM_UNIT);
-  MMItems it = mm_items(e, m, mm_m(m, a), R, mc);
+  LLVMValueRef u = em_i64(e, MM_UNIT), blocks;
+  LLVMValueRef T = mm_row_tiles(e, m, mm_m(m, a), R, mc, &blocks);
   LLVMValueRef t0 = LLVMBuildSDiv(e->b, lo, u, ""), t1 = LLVMBuildSDiv(e->b, em_add(e, hi, em_i64(e, MM_UNIT - 1)), u, "");
   LLVMValueRef abuf = em_alloca(e, LLVMArrayType2(c->t_i16, (uint64_t)(mc * m->K)), "amx_a");
   LLVMValueRef cbuf = em_alloca(e, LLVMArrayType2(c->t_f32, 32 * 32), "amx_c");
@@ -158,7 +158,7 @@ void mm_amx_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const 
   amx_call(e, "llvm.x86.ldtilecfg", &cfg, 1);
   EmLoop l;
   em_loop_begin(e, &l, t0, t1, 1, 1, &none);
-  mm_item(e, m, a, &it, l.iv, &rt, &p, &r0, &r1);
+  mm_item(e, m, a, l.iv, T, blocks, R, &rt, &p, &r0, &r1);
   LLVMValueRef Rv = em_i64(e, R);
   EmIf f;
   em_if_begin(e, &f, LLVMBuildICmp(e->b, LLVMIntNE, rt, l.carry[0], ""));

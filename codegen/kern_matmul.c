@@ -22,7 +22,7 @@
  * whatever the tile shape, the row count or the thread that computes it; the one-row path
  * has its own fixed order (below).  Neither depends on the thread count.
  *
- * Work: many rows: items (row tile, output panel) in compact blocks (mm_items), so a task's x
+ * Work: many rows: items (row tile of mc rows, output panel), row-tile-major, so a task's x
  * rows stay in L2 while panels stream past and each panel is reused by every register tile
  * of the row tile (large M splits over rows and columns, a routed block's 64 rows over
  * columns).  One row (decode): items are output panels, each read as one sequential stream
@@ -191,59 +191,27 @@ static void mm_rows(Em *e, const MM *m, const KArgs *a, const MMA *A, LLVMValueR
   }
 }
 
-/* The items of a many-row call (kern_mm.h).  Coarse row tiles of at most mc rows (tile c
- * takes blocks [c*blocks/tiles, (c+1)*blocks/tiles), so tiles differ by at most one block),
- * each cut into `sub` sub-tiles the same way where the record asks for more items than
- * tiles x panels (at most one sub-tile per block).  Items are ordered coarse tile, then panel
- * group, then sub-tile, then panel: a group holds `group` panels of about the coarse tile's
- * bytes (mc / nr of them), so a thread's contiguous stretch of items (and each piece of it
- * that the runtime hands out) covers a compact block of the output, whose x rows and panels
- * stay in L2 however fine the items are.  With one sub-tile this is the row-tile-major order
- * (coarse tile, panel). */
-MMItems mm_items(Em *e, const MM *m, LLVMValueRef rows, int64_t mr, int64_t mc) {
-  MMItems it;
-  LLVMValueRef one = em_i64(e, 1), bpt = em_i64(e, mc / mr);
-  it.mr = mr;
-  it.group = mc / m->s.nr > 1 ? mc / m->s.nr : 1;
-  if (it.group > m->s.panels) it.group = m->s.panels;
-  it.blocks = LLVMBuildSDiv(e->b, em_add(e, rows, em_i64(e, mr - 1)), em_i64(e, mr), "blocks");
-  it.tiles = LLVMBuildSDiv(e->b, em_add(e, it.blocks, em_sub(e, bpt, one)), bpt, "rtiles");
-  it.sub = one;
-  if (m->s.items > m->s.panels) { /* ceil(items / (tiles x panels)), at most the smallest tile's blocks */
-    LLVMValueRef t1 = em_smax(e, it.tiles, one), tp = em_mul(e, t1, em_i64(e, m->s.panels)); /* no rows: 0 tiles */
-    LLVMValueRef want = LLVMBuildSDiv(e->b, em_add(e, em_i64(e, m->s.items), em_sub(e, tp, one)), tp, "");
-    it.sub = em_smax(e, one, em_smin(e, want, LLVMBuildSDiv(e->b, it.blocks, t1, "")));
-  }
-  return it;
+/* The row tiles of a call: ceil(blocks / (mc / mr)) of them over its ceil(rows / mr) blocks
+ * (more where the record asks for items and the blocks allow); tile t takes blocks [t*blocks/T,
+ * (t+1)*blocks/T) (mm_item), so tiles differ by at most one block and an even split of the
+ * items over threads is an even split of the work. */
+LLVMValueRef mm_row_tiles(Em *e, const MM *m, LLVMValueRef rows, int64_t mr, int64_t mc, LLVMValueRef *blocks) {
+  LLVMValueRef bpt = em_i64(e, mc / mr);
+  *blocks = LLVMBuildSDiv(e->b, em_add(e, rows, em_i64(e, mr - 1)), em_i64(e, mr), "blocks");
+  LLVMValueRef T = LLVMBuildSDiv(e->b, em_add(e, *blocks, em_sub(e, bpt, em_i64(e, 1))), bpt, "rtiles");
+  if (m->s.items <= m->s.panels) return T;
+  /* the record's least item count: ceil(items / panels) tiles, at most one per block */
+  LLVMValueRef want = em_smin(e, em_i64(e, (m->s.items + m->s.panels - 1) / m->s.panels), *blocks);
+  return em_smax(e, T, want);
 }
 
-LLVMValueRef mm_item_count(Em *e, const MM *m, const MMItems *it) {
-  return em_mul(e, em_mul(e, it->tiles, it->sub), em_i64(e, m->s.panels));
-}
-
-/* blocks [*b0, *b1) of part i of n over blocks [lo, hi) */
-static void mm_part(Em *e, LLVMValueRef lo, LLVMValueRef hi, LLVMValueRef i, LLVMValueRef n, LLVMValueRef *b0,
-                    LLVMValueRef *b1) {
-  LLVMValueRef nb = em_sub(e, hi, lo);
-  *b0 = em_add(e, lo, LLVMBuildSDiv(e->b, em_mul(e, i, nb), n, ""));
-  *b1 = em_add(e, lo, LLVMBuildSDiv(e->b, em_mul(e, em_add(e, i, em_i64(e, 1)), nb), n, ""));
-}
-
-void mm_item(Em *e, const MM *m, const KArgs *a, const MMItems *it, LLVMValueRef t, LLVMValueRef *rt, LLVMValueRef *p,
-             LLVMValueRef *r0, LLVMValueRef *r1) {
-  LLVMValueRef P = em_i64(e, m->s.panels), G = em_i64(e, it->group), S = it->sub;
-  LLVMValueRef per = em_mul(e, S, P); /* items of a coarse tile */
-  LLVMValueRef c = LLVMBuildSDiv(e->b, t, per, "ctile"), j = em_sub(e, t, em_mul(e, c, per));
-  LLVMValueRef g = LLVMBuildSDiv(e->b, j, em_mul(e, S, G), "pgroup");
-  LLVMValueRef g0 = em_mul(e, g, G), gn = em_smin(e, G, em_sub(e, P, g0)); /* the group's first panel, its panels */
-  LLVMValueRef q = em_sub(e, j, em_mul(e, S, g0));                       /* item within the group */
-  LLVMValueRef s = LLVMBuildSDiv(e->b, q, gn, "subtile");
-  *p = em_add(e, g0, em_sub(e, q, em_mul(e, s, gn)));
-  *rt = em_add(e, em_mul(e, c, S), s);
-  LLVMValueRef cb0, cb1, b0, b1;
-  mm_part(e, em_i64(e, 0), it->blocks, c, it->tiles, &cb0, &cb1);
-  mm_part(e, cb0, cb1, s, S, &b0, &b1);
-  LLVMValueRef R = em_i64(e, it->mr);
+void mm_item(Em *e, const MM *m, const KArgs *a, LLVMValueRef t, LLVMValueRef T, LLVMValueRef blocks, int64_t mr,
+             LLVMValueRef *rt, LLVMValueRef *p, LLVMValueRef *r0, LLVMValueRef *r1) {
+  LLVMValueRef P = em_i64(e, m->s.panels), R = em_i64(e, mr);
+  *rt = LLVMBuildSDiv(e->b, t, P, "rtile");
+  *p = em_sub(e, t, em_mul(e, *rt, P));
+  LLVMValueRef b0 = LLVMBuildSDiv(e->b, em_mul(e, *rt, blocks), T, "");
+  LLVMValueRef b1 = LLVMBuildSDiv(e->b, em_mul(e, em_add(e, *rt, em_i64(e, 1)), blocks), T, "");
   *r0 = em_mul(e, b0, R);
   *r1 = em_smin(e, mm_m(m, a), em_mul(e, b1, R));
 }
@@ -266,18 +234,18 @@ static void mm_pack(Em *e, const MM *m, const KArgs *a, MMA *A, LLVMValueRef r0,
   A->row0 = r0;
 }
 
-/* many rows: items [lo, hi) / MM_UNIT of (row tile, output panel) (mm_items); a packed A is
- * refilled whenever the item's row tile differs from the last one's */
+/* many rows: items [lo, hi) / MM_UNIT of (row tile, output panel), row-tile-major; a packed
+ * A is refilled whenever the item's row tile differs from the last one's */
 static void mm_gemm_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx) {
   const MM *m = vctx;
-  LLVMValueRef u = em_i64(e, MM_UNIT);
-  MMItems it = mm_items(e, m, mm_m(m, a), m->s.mr, m->s.mc);
+  LLVMValueRef u = em_i64(e, MM_UNIT), blocks;
+  LLVMValueRef T = mm_row_tiles(e, m, mm_m(m, a), m->s.mr, m->s.mc, &blocks);
   LLVMValueRef t0 = LLVMBuildSDiv(e->b, lo, u, ""), t1 = LLVMBuildSDiv(e->b, em_add(e, hi, em_i64(e, MM_UNIT - 1)), u, "");
   MMA A = mm_a(e, m, a, m->s.mc);
   LLVMValueRef none = em_i64(e, -1), rt, p, r0, r1;
   EmLoop l;
   em_loop_begin(e, &l, t0, t1, 1, 1, &none);
-  mm_item(e, m, a, &it, l.iv, &rt, &p, &r0, &r1);
+  mm_item(e, m, a, l.iv, T, blocks, m->s.mr, &rt, &p, &r0, &r1);
   if (m->src == SCHED_A_NORM_GATHER) {
     EmIf f;
     em_if_begin(e, &f, LLVMBuildICmp(e->b, LLVMIntNE, rt, l.carry[0], ""));
@@ -361,15 +329,15 @@ LLVMValueRef k_matmul(Kern *k) {
   em_if_begin(&e, &f, LLVMBuildICmp(e.b, LLVMIntEQ, M, em_i64(&e, 1), ""));
   par_for(&e, &kv, &a, em_mul(&e, P, U), work, mm_gemv_body, &m);
   em_if_else(&e, &f);
-  MMItems it;
+  LLVMValueRef blocks, tiles;
   if (m.s.amx > 0) { /* enough rows: AMX tiles */
     em_if_begin(&e, &g, LLVMBuildICmp(e.b, LLVMIntSGE, M, em_i64(&e, m.s.amx), ""));
-    it = mm_items(&e, &m, M, SCHED_AMX_ROWS, mm_amx_mc(&m));
-    par_for(&e, &ka, &a, em_mul(&e, mm_item_count(&e, &m, &it), U), work, mm_amx_body, &m);
+    tiles = mm_row_tiles(&e, &m, M, SCHED_AMX_ROWS, mm_amx_mc(&m), &blocks);
+    par_for(&e, &ka, &a, em_mul(&e, em_mul(&e, tiles, P), U), work, mm_amx_body, &m);
     em_if_else(&e, &g);
   }
-  it = mm_items(&e, &m, M, m.s.mr, m.s.mc);
-  par_for(&e, &km, &a, em_mul(&e, mm_item_count(&e, &m, &it), U), work, mm_gemm_body, &m);
+  tiles = mm_row_tiles(&e, &m, M, m.s.mr, m.s.mc, &blocks);
+  par_for(&e, &km, &a, em_mul(&e, em_mul(&e, tiles, P), U), work, mm_gemm_body, &m);
   if (m.s.amx > 0) em_if_end(&e, &g);
   em_if_end(&e, &f);
   return kend(&e);

@@ -34,19 +34,12 @@ LLVMValueRef mm_hrow(Em *e, LLVMValueRef idx, LLVMValueRef r, LLVMValueRef hrows
 MMRow mm_row(Em *e, const MM *m, const KArgs *a, LLVMValueRef r);
 /* the epilogue of one output vector y (vw lanes; up: silu_mul's) at column col of row o */
 void mm_store(Em *e, const MM *m, const MMRow *o, LLVMValueRef y, LLVMValueRef up, LLVMValueRef col, LLVMValueRef mask);
-/* The work items of a many-row call over `rows` in blocks of mr rows (kern_matmul.c): coarse
- * row tiles of at most mc rows, `sub` sub-tiles each, `group` panels a group. */
-typedef struct MMItems {
-  LLVMValueRef blocks, tiles, sub;
-  int64_t mr, group;
-} MMItems;
-MMItems mm_items(Em *e, const MM *m, LLVMValueRef rows, int64_t mr, int64_t mc);
-/* how many items: tiles x sub x panels */
-LLVMValueRef mm_item_count(Em *e, const MM *m, const MMItems *it);
-/* Item t: its sub-tile's index *rt (unique in the call: a packed A is refilled when it
- * changes), output panel *p, rows [*r0, *r1). */
-void mm_item(Em *e, const MM *m, const KArgs *a, const MMItems *it, LLVMValueRef t, LLVMValueRef *rt, LLVMValueRef *p,
-             LLVMValueRef *r0, LLVMValueRef *r1);
+/* The row tiles of a call over `rows` in blocks of mr rows, at most mc rows a tile (more
+ * tiles where the record asks for items and the blocks allow); *blocks = ceil(rows / mr). */
+LLVMValueRef mm_row_tiles(Em *e, const MM *m, LLVMValueRef rows, int64_t mr, int64_t mc, LLVMValueRef *blocks);
+/* Item t of T row tiles over `blocks` blocks of mr rows: row tile *rt, output panel *p, rows [*r0, *r1). */
+void mm_item(Em *e, const MM *m, const KArgs *a, LLVMValueRef t, LLVMValueRef T, LLVMValueRef blocks, int64_t mr,
+             LLVMValueRef *rt, LLVMValueRef *p, LLVMValueRef *r0, LLVMValueRef *r1);
 
 /* kern_amx.c: many rows on AMX tiles (the record's amx rows or more), items as mm_item's */
 void mm_amx_body(Em *e, const KArgs *a, LLVMValueRef lo, LLVMValueRef hi, const void *vctx);

@@ -20,10 +20,10 @@
 #   0.1875, 0.756), mod12d3r25 (12 layers, all but 0, 4, 8 routed at 0.25, 0.732): the last two
 #   read fewer layer-equivalents a decode step (5.5 and 5.25 of the twin's 8) than mod12drr25
 #   (6).  mod12d3r25b (mod12drr25b) is mod12d3r25 (mod12drr25) with top-k over the whole
-#   batch (train_mod.py --route-scope batch); mod12drr19b and mod12drrb are mod12drr19 and mod12drr
-#   so trained (5.5 and 5 layer-equivalents a decode step): its cut hardly moves, so sessions route by r > 0
-#   (or the mean cut, NAME.tau.json), the rule it trained with, with no predictor; modc_forward's
-#   per-window top-k does not fit such a model.  Its routed blocks run on every token and are
+#   batch (train_mod.py --route-scope batch), and mod12drr19b and mod12drrb are mod12drr19 and
+#   mod12drr so trained (5.5 and 5 layer-equivalents a decode step).  A batch-scope model's cut
+#   hardly moves, so sessions route by r > 0 (or the mean cut, NAME.tau.json), the rule it
+#   trained with, with no predictor; modc_forward's per-window top-k does not fit such a model.  Its routed blocks run on every token and are
 #   masked (a gather of a varying count would cost what the steps count): about twice the wall
 #   time.  A run name ending in p (mod10_25p,
 # mod12drr25p) is that run with the paper's mlp predictor for the causal rule (train_mod.py

@@ -158,6 +158,23 @@ calibrated() {
   "$PYTHON" "$here/torch_model.py" calibrate "$d/mod12c.yaml" --name mod12cal \
     --out-spec "$d/mod12cal.yaml" --out-weights "$d/mod12cal.safetensors" | tee -a "$OUT/calibrate.txt"
 }
+# pair_decode R: the calibrated MoD model's decode and dense12's in one process, step by step
+# (modc bench --vs), the order alternating by round; separate processes time apart by up to a
+# third on a VM (page placement), which the goal's ratio should not carry.  modcal_vs.rR.kv
+# gains pair.mod_ms and pair.dense_ms, whichever was A.
+pair_decode() {
+  local r=$1 kv=$OUT/kv/modcal_vs.r$1.kv mod=$W/mod12cal/libmod12cal.so dense=$W/dense12/libdense12.so
+  local a=$mod b=$dense
+  [ $((r % 2)) = 0 ] && a=$dense b=$mod
+  settle
+  log "modc bench $a --vs $b (decode, one process)"
+  "$MODC" bench "$a" --vs "$b" --no-forward --threads "$THREADS" --repeats "$REPEATS" --prefill "$PREFILL" \
+    --decode "$DECODE" --weights-load "$WEIGHTS_LOAD" --peak-gflops 1 --dram-gbs 1 --kv "$kv" | tee "$OUT/modcal_vs.r$r.txt"
+  awk -F= -v mod_is_a=$([ "$a" = "$mod" ] && echo 1 || echo 0) '
+    $1 == "ab.decode.a_ms" { am = $2 } $1 == "ab.decode.b_ms" { bm = $2 }
+    END { if (am != "" && bm != "") { print "pair.mod_ms=" (mod_is_a ? am : bm); print "pair.dense_ms=" (mod_is_a ? bm : am) } }' \
+    "$kv" >> "$kv"
+}
 if [ "$have_torch" = 1 ]; then
   calibrated 0.125 mod12cal
   compile mod12cal "$W/mod12cal/mod12cal.yaml" "$W/mod12cal"
@@ -166,6 +183,7 @@ if [ "$have_torch" = 1 ]; then
     bench "modcal.r$r" "$W/mod12cal/libmod12cal.so" --no-forward
     bench "densecal.r$r" "$W/dense12/libdense12.so" --no-forward
     bench "modcal_bf16.r$r" "$W/mod12cal_bf16/libmod12cal.so" --no-forward
+    pair_decode "$r"
   done
 fi
 

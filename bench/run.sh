@@ -120,6 +120,25 @@ else
   log "fma_pairs or read_bw not built in $B: modc bench's figures go unchecked"
 fi
 
+# pair R KVNAME SECTION MODLIB [flags...]: a MoD library and dense12 in one process (modc bench
+# --vs: forward call by call, decode step by step), the order alternating by round.  Separate
+# processes time apart by up to a third on a VM (page placement), which a goal's ratio should
+# not carry.  KVNAME.rR.kv gains pair.mod_ms and pair.dense_ms (SECTION's, whichever was A).
+pair() {
+  local r=$1 kv=$OUT/kv/$2.r$1.kv sec=$3 mod=$4 dense=$W/dense12/libdense12.so txt=$OUT/$2.r$1.txt
+  shift 4
+  local a=$mod b=$dense
+  [ $((r % 2)) = 0 ] && a=$dense b=$mod
+  settle
+  log "modc bench $a --vs $b ($sec, one process)"
+  "$MODC" bench "$a" --vs "$b" "$@" --threads "$THREADS" --repeats "$REPEATS" --prefill "$PREFILL" \
+    --decode "$DECODE" --weights-load "$WEIGHTS_LOAD" --peak-gflops 1 --dram-gbs 1 --kv "$kv" | tee "$txt"
+  awk -F= -v sec="$sec" -v mod_is_a="$([ "$a" = "$mod" ] && echo 1 || echo 0)" '
+    $1 == "ab." sec ".a_ms" { am = $2 } $1 == "ab." sec ".b_ms" { bm = $2 }
+    END { if (am != "" && bm != "") { print "pair.mod_ms=" (mod_is_a ? am : bm); print "pair.dense_ms=" (mod_is_a ? bm : am) } }' \
+    "$kv" >> "$kv"
+}
+
 # bench KVNAME LIB [flags...]; the first one measures the machine's peak and bandwidth afresh
 # (modc bench's cache may hold figures taken while other work ran), the rest reuse them
 recal=--recalibrate
@@ -145,6 +164,7 @@ for r in $(seq "$ROUNDS"); do   # KVNAME.rN: round N, merged by report.py
   [ "$r" = 1 ] && dump=(--dump "$W/dense12_bf16/dump")
   bench "dense_bf16.r$r" "$W/dense12_bf16/libdense12.so" "${dump[@]}"
   bench "mod_bf16.r$r" "$W/mod12_bf16/libmod12.so"
+  pair "$r" modfwd_vs forward "$W/mod12/libmod12.so" --no-session
 done
 
 # ---- calibrated router: router_bias so that ~capacity of the tokens take a routed block
@@ -158,23 +178,6 @@ calibrated() {
   "$PYTHON" "$here/torch_model.py" calibrate "$d/mod12c.yaml" --name mod12cal \
     --out-spec "$d/mod12cal.yaml" --out-weights "$d/mod12cal.safetensors" | tee -a "$OUT/calibrate.txt"
 }
-# pair_decode R: the calibrated MoD model's decode and dense12's in one process, step by step
-# (modc bench --vs), the order alternating by round; separate processes time apart by up to a
-# third on a VM (page placement), which the goal's ratio should not carry.  modcal_vs.rR.kv
-# gains pair.mod_ms and pair.dense_ms, whichever was A.
-pair_decode() {
-  local r=$1 kv=$OUT/kv/modcal_vs.r$1.kv mod=$W/mod12cal/libmod12cal.so dense=$W/dense12/libdense12.so
-  local a=$mod b=$dense
-  [ $((r % 2)) = 0 ] && a=$dense b=$mod
-  settle
-  log "modc bench $a --vs $b (decode, one process)"
-  "$MODC" bench "$a" --vs "$b" --no-forward --threads "$THREADS" --repeats "$REPEATS" --prefill "$PREFILL" \
-    --decode "$DECODE" --weights-load "$WEIGHTS_LOAD" --peak-gflops 1 --dram-gbs 1 --kv "$kv" | tee "$OUT/modcal_vs.r$r.txt"
-  awk -F= -v mod_is_a=$([ "$a" = "$mod" ] && echo 1 || echo 0) '
-    $1 == "ab.decode.a_ms" { am = $2 } $1 == "ab.decode.b_ms" { bm = $2 }
-    END { if (am != "" && bm != "") { print "pair.mod_ms=" (mod_is_a ? am : bm); print "pair.dense_ms=" (mod_is_a ? bm : am) } }' \
-    "$kv" >> "$kv"
-}
 if [ "$have_torch" = 1 ]; then
   calibrated 0.125 mod12cal
   compile mod12cal "$W/mod12cal/mod12cal.yaml" "$W/mod12cal"
@@ -183,7 +186,7 @@ if [ "$have_torch" = 1 ]; then
     bench "modcal.r$r" "$W/mod12cal/libmod12cal.so" --no-forward
     bench "densecal.r$r" "$W/dense12/libdense12.so" --no-forward
     bench "modcal_bf16.r$r" "$W/mod12cal_bf16/libmod12cal.so" --no-forward
-    pair_decode "$r"
+    pair "$r" modcal_vs decode "$W/mod12cal/libmod12cal.so" --no-forward
   done
 fi
 

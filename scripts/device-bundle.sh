@@ -50,9 +50,12 @@ fi
 # modc tune runs kernels on the runtime's worker pool: the runtime archive and OpenMP (libgomp
 # stays dynamic, like the libraries modc links there)
 cc -O2 -fopenmp "${objs[@]}" -o "$out/modc" "$build/libmodc_core.a" "$build/libmodc_rt.a" -L/usr/lib/llvm-19/lib $libs \
-  -Wl,--as-needed -Wl,-Bstatic -lyaml -ljansson -lz -Wl,-Bdynamic -l:libzstd.so.1 -lrt -ldl -lm -lpthread -lstdc++
+  -Wl,--gc-sections -Wl,--as-needed -Wl,-Bstatic -lyaml -ljansson -lz -Wl,-Bdynamic -l:libzstd.so.1 -lrt -ldl -lm \
+  -lpthread -lstdc++
 strip "$out/modc"
-xz -T2 -6 -f "$out/modc"
+# the x86 branch filter and the slowest preset: about 2 MB less than -6, so that a peer's
+# binaries fit beside it in a call
+xz -T1 --x86 --lzma2=preset=9e -f "$out/modc"
 cc -O2 "$build"/CMakeFiles/modc-randweights.dir/tools/*.o -o "$out/modc-randweights" "$build/libmodc_core.a" \
   -Wl,-Bstatic -lyaml -Wl,-Bdynamic -lm
 cp "$build/libmodc_rt.a" "$out/"

@@ -84,6 +84,9 @@ const WEntry *wlayout_find_panel(const WLayout *l, const char *name); /* its pan
  * (header + blob); returns the blob's FNV-1a 64 hash in *hash. */
 int wlayout_write(const WLayout *l, const StFile *st, const char *path, uint64_t *hash,
                   char *err, size_t errlen);
+/* The same hash from the same conversion, writing nothing: a compile learns the hash its code
+ * embeds first, then writes the file beside code generation (tools/modc.c). */
+int wlayout_hash(const WLayout *l, const StFile *st, uint64_t *hash, char *err, size_t errlen);
 uint64_t modc_fnv1a64(const void *data, size_t n);
 
 #endif

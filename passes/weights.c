@@ -156,6 +156,48 @@ static void convert(const WEntry *e, const StTensor *t, uint8_t *buf) {
 
 static int write_all(FILE *f, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -1; }
 
+/* Each entry converted, with its zero padding, in blob order, into the running hash and
+ * written to f (f NULL: nothing written).  Returns 0, or -1 with err set (path names
+ * the file in messages). */
+static int pack_blob(const WLayout *l, const StFile *st, FILE *f, const char *path, BlobHash *bh, char *err,
+                     size_t errlen) {
+  int64_t written = 0;
+  for (int i = 0; i < l->n; i++) {
+    const WEntry *e = &l->e[i];
+    const StTensor *t = st_find(st, e->name);
+    if (!t) {
+      snprintf(err, errlen, "%s: error: missing tensor '%s'", st->path, e->name);
+      return -1;
+    }
+    int64_t padn = (i + 1 < l->n ? l->e[i + 1].offset : l->size) - e->offset - e->bytes;
+    uint8_t *buf = calloc(1, (size_t)(e->bytes + padn) + 1);  /* the padding zeroed after it */
+    if (!buf) {
+      snprintf(err, errlen, "%s: error: out of memory packing '%s'", path, e->name);
+      return -1;
+    }
+    convert(e, t, buf);
+    int rc = f ? write_all(f, buf, (size_t)(e->bytes + padn)) : 0;
+    blob_hash_update(bh, buf, (size_t)(e->bytes + padn));
+    written += e->bytes + padn;
+    free(buf);
+    if (rc) {
+      snprintf(err, errlen, "%s: error: writing the packed weights file failed", path);
+      return -1;
+    }
+  }
+  if (written == l->size) return 0;
+  snprintf(err, errlen, "%s: error: writing the packed weights file failed", path);
+  return -1;
+}
+
+int wlayout_hash(const WLayout *l, const StFile *st, uint64_t *hash, char *err, size_t errlen) {
+  BlobHash bh;
+  blob_hash_init(&bh);
+  if (pack_blob(l, st, NULL, st->path, &bh, err, errlen)) return -1;
+  *hash = blob_hash_final(&bh);
+  return 0;
+}
+
 int wlayout_write(const WLayout *l, const StFile *st, const char *path, uint64_t *hash,
                   char *err, size_t errlen) {
   FILE *f = fopen(path, "wb");
@@ -164,36 +206,19 @@ int wlayout_write(const WLayout *l, const StFile *st, const char *path, uint64_t
     return -1;
   }
   uint8_t header[MODC_WEIGHTS_HEADER] = {0};
-  int rc = write_all(f, header, sizeof header);
   BlobHash bh;
   blob_hash_init(&bh);
-  int64_t written = 0;
-  for (int i = 0; i < l->n && !rc; i++) {
-    const WEntry *e = &l->e[i];
-    const StTensor *t = st_find(st, e->name);
-    if (!t) {
-      snprintf(err, errlen, "%s: error: missing tensor '%s'", st->path, e->name);
-      fclose(f);
-      return -1;
-    }
-    int64_t padn = (i + 1 < l->n ? l->e[i + 1].offset : l->size) - e->offset - e->bytes;
-    uint8_t *buf = calloc(1, (size_t)(e->bytes + padn) + 1);  /* the padding zeroed after it */
-    if (!buf) {
-      snprintf(err, errlen, "%s: error: out of memory packing '%s'", path, e->name);
-      fclose(f);
-      return -1;
-    }
-    convert(e, t, buf);
-    rc = write_all(f, buf, (size_t)(e->bytes + padn));
-    blob_hash_update(&bh, buf, (size_t)(e->bytes + padn));
-    written += e->bytes + padn;
-    free(buf);
+  int bad = write_all(f, header, sizeof header);
+  if (bad) snprintf(err, errlen, "%s: error: writing the packed weights file failed", path);
+  if (bad || pack_blob(l, st, f, path, &bh, err, errlen)) {
+    fclose(f);
+    return -1;
   }
   memcpy(header, MODC_WEIGHTS_MAGIC, 8);
   uint64_t h = blob_hash_final(&bh);
   uint64_t fields[3] = {h, (uint64_t)l->size, MODC_WEIGHTS_HEADER};
   memcpy(header + 8, fields, sizeof fields);
-  rc = rc || written != l->size || fseek(f, 0, SEEK_SET) || write_all(f, header, sizeof header);
+  int rc = fseek(f, 0, SEEK_SET) || write_all(f, header, sizeof header);
   if (fclose(f) || rc) {
     snprintf(err, errlen, "%s: error: writing the packed weights file failed", path);
     return -1;

@@ -8,6 +8,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -315,6 +316,22 @@ typedef struct SetOut {
   int shared;               /* wfile is an earlier set's: nothing of this set's to remove */
 } SetOut;
 
+/* The packed weights file of a kernel set, written on its own thread (compile_set). */
+typedef struct WeightsJob {
+  const WLayout *layout;
+  const StFile *st;
+  const char *path;
+  uint64_t hash;            /* the hash of what was written */
+  int rc;
+  char err[ERRLEN];
+} WeightsJob;
+
+static void *weights_job(void *arg) {
+  WeightsJob *j = arg;
+  j->rc = wlayout_write(j->layout, j->st, j->path, &j->hash, j->err, sizeof j->err) ? 1 : 0;
+  return NULL;
+}
+
 /* Free the graphs and layout of the previous kernel set (spec, checkpoint and tuning stay). */
 static void model_reset(Model *m) {
   for (int i = 0; i < m->ngraphs; i++) graph_free(m->graphs[i]);
@@ -349,22 +366,33 @@ static int compile_set(Model *m, const CompileOpts *o, const CgTarget *t, int se
   snprintf(me->wpath, sizeof me->wpath, "%s/%s%s", dir, me->wfile, o->embed ? ".tmp" : "");
   if (set) snprintf(me->obj, sizeof me->obj, "%s.%d.o", out, set);
   else snprintf(me->obj, sizeof me->obj, "%s.o", out);
+  /* The code embeds the blob's hash, so it is taken first (packing without writing, a fraction
+   * of the write's time); then the file is written on a thread beside code generation, the two
+   * halves of a compile's time.  A set whose blob equals an earlier set's writes nothing. */
   cli_progress("packing weights (%.1f MB) into %s", m->layout.size / 1e6, me->wpath);
-  if (wlayout_write(&m->layout, &m->st, me->wpath, &me->hash, err, sizeof err)) return cli_fail("%s", err);
+  if (wlayout_hash(&m->layout, &m->st, &me->hash, err, sizeof err)) return cli_fail("%s", err);
   me->size = m->layout.size;
   for (int j = 0; j < set && !o->embed; j++)
     if (so[j].hash == me->hash && so[j].size == me->size && !so[j].shared) {
-      unlink(me->wpath);
       snprintf(me->wfile, sizeof me->wfile, "%s", so[j].wfile);
       me->shared = 1;
       break;
     }
+  WeightsJob job = {&m->layout, &m->st, me->wpath, 0, 0, ""};
+  pthread_t writer;
+  /* --embed-weights: the code generator reads the file, so it is written first */
+  int threaded = !me->shared && !o->embed && !pthread_create(&writer, NULL, weights_job, &job);
+  if (!me->shared && !threaded) weights_job(&job);   /* no thread: write it here, first */
   cli_progress("generating code for %s (%s)", t->cpu, t->triple);
   EmitKind kind = !o->emit ? EMIT_OBJ : !strcmp(o->emit, "llvm") ? EMIT_LLVM : !strcmp(o->emit, "asm") ? EMIT_ASM : EMIT_OBJ;
   CgModel cm = {s, m->forward, m->graphs[m->ngraphs - 1], me->hash, m->layout.size, me->wfile,
                 o->embed ? me->wpath : NULL, set, n};
-  if (cg_emit(&cm, m->graphs, m->ngraphs, t, kind, o->emit ? out : me->obj, err, sizeof err)) return cli_fail("%s", err);
-  return 0;
+  int rc = !threaded && job.rc ? 0 : cg_emit(&cm, m->graphs, m->ngraphs, t, kind, o->emit ? out : me->obj, err, sizeof err);
+  if (threaded) pthread_join(writer, NULL);
+  if (job.rc) return cli_fail("%s", job.err);
+  if (!me->shared && job.hash != me->hash)
+    return cli_fail("%s: error: the packed weights hashed differently when written (internal error)", me->wpath);
+  return rc ? cli_fail("%s", err) : 0;
 }
 
 /* The targets of a compile: one per CPU of compile.cpu, each known to LLVM, none twice. */

@@ -74,6 +74,12 @@ grep -q "matmul_norm_gather" small.mir && grep -q "matmul_add_gather" small.mir 
 "$B/modc" compile small.yaml --target aarch64-linux-gnu --cpu neoverse-v1 --emit obj -o arm.o -q && ok "cross --emit obj" || bad "cross obj"
 "$B/modc" compile small.yaml --target riscv64-linux-gnu --cpu generic-rv64 -o rv/lib.so -q 2> cross.txt && bad "linked a foreign library modc cannot link" || ok "foreign link refused"
 expect_re "foreign link message" "use --emit" cross.txt
+# the weights file is written beside code generation: when it cannot be, the compile fails
+# with the file named and leaves no library, header or object behind
+rm -rf wd && mkdir -p wd/small.weights
+refuse "unwritable weights file" "wd/small.weights: error: cannot write the packed weights file" \
+  "$B/modc" compile small.yaml -o wd/libsmall.so -q
+[ -z "$(ls wd | grep -v '^small.weights$')" ] && ok "a failed weights write leaves nothing" || bad "left behind: $(ls wd)"
 "$B/modc" compile small.yaml --shape 1,65 -o x/lib.so -q 2> shape.txt && bad "seq_len past max_seq_len accepted" || ok "bad --shape refused"
 "$B/modc" run a/libsmall.so --tokens /nonexistent > tok.txt 2>&1 && bad "missing token file accepted" || ok "missing token file refused"
 echo "1 2 300" > bad.tok

@@ -64,12 +64,15 @@ expect_re "compare total" "^compare total heuristic=1 f1=[0-9.]* f2=[0-9.]*$" cm
 # driver's temporaries (a driver once outlived the tuner as an orphan and wrote its ccXXXXXX
 # files after the tuner had exited).  Interrupted early, and in a link: $MODC_CC is a driver
 # that makes its temporary file in $TMPDIR, as gcc does, says it has started, and waits
-# before it links; on SIGTERM it deletes the file, as gcc does.
+# before it links; on SIGTERM it deletes the file, as gcc does.  Its trap is set before the
+# file exists: the tuner builds parts side by side, and a second driver caught between making
+# its file and setting its trap (under load, in one CI run) left the file behind.
 mkdir -p tmp
 cat > slowcc.sh <<'EOF2'
 #!/bin/bash
-f=$(mktemp) || exit 1
+f=${TMPDIR:-/tmp}/slowcc.$$
 trap 'kill $w 2> /dev/null; rm -f "$f"; exit 143' TERM
+: > "$f" || exit 1
 touch "$LINK_STARTED"
 sleep 5 & w=$!
 wait $w

@@ -1,7 +1,8 @@
 #!/bin/bash
 # session 30, issue 9: the 16-core targets that call 1 (next-call.sh of 2026-12-07-xeon16-item-order, run on
-# HEAD 89d44e4) left open, on the same compiler.  Carry [.dev/b30 (scripts/device-bundle.sh build .dev/b30, with
-# --gc-sections and xz --x86 -9e so that both fit), .dev/llama.tar.xz (llama-bench of node-llama-cpp 3.22.1
+# HEAD 89d44e4) left open.  Carry [.dev/b30s (modc.xz of `scripts/device-bundle.sh build B` at a6edea1, whose
+# runtime code is 89d44e4's, and rest.tar.xz: B's modc-randweights, libmodc_rt.a and runtime/, so that both
+# fit), .dev/llama.tar.xz (llama-bench of node-llama-cpp 3.22.1
 # linked statically: bench/llama_peer.sh's cmake flags with BUILD_SHARED_LIBS=OFF, GGML_NATIVE on the Zen 5
 # development machine, stripped, tar | xz --x86 -9e)].  It measures:
 #  (1) modc beside llama.cpp on the same dense12 weights at 16 threads, f32 and bf16 (modc --cpu native, so AMX
@@ -11,11 +12,11 @@
 #      1, 8, 16: modc bench mod12 --vs dense12, both orders, 9 rounds each
 #  (3) logits bit-identical for 1..16 threads: modc bench --dump of dense12 and mod12 (forward, prefill,
 #      decode logits and the session's routing) at each thread count, compared with cmp against 1 thread
-R=$PWD; W=/tmp/w; B=$R/.dev/b30; mkdir -p $W/b
-python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('$B/modc.xz'), open('$W/b/modc','wb'))"; chmod +x $W/b/modc
-tar xJf $R/.dev/llama.tar.xz -C /tmp
+R=$PWD; W=/tmp/w; B=$W/b; mkdir -p $B
+python3 -c "import lzma,shutil; shutil.copyfileobj(lzma.open('$R/.dev/b30s/modc.xz'), open('$B/modc','wb'))"; chmod +x $B/modc
+tar xJf $R/.dev/b30s/rest.tar.xz -C $B && tar xJf $R/.dev/llama.tar.xz -C /tmp
 export MODC_RUNTIME_DIR=$B/runtime MODC_RUNTIME_LIB=$B/libmodc_rt.a
-M=$W/b/modc LB=/tmp/llama/llama-bench; uptime; lscpu | grep -E "Model name|^CPU\(s\)|^Model:"
+M=$B/modc LB=/tmp/llama/llama-bench; uptime; lscpu | grep -E "Model name|^CPU\(s\)|^Model:"
 cp $R/bench/models/dense12.yaml $R/bench/models/mod12.yaml $W/ && cd $W
 for m in dense12 mod12; do $B/modc-randweights $m.yaml > /dev/null; $M compile $m.yaml -o l/$m/lib$m.so -q; done
 $M compile dense12.yaml --weights-dtype bf16 -o l/bf16/libdense12.so -q

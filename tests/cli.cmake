@@ -2,14 +2,14 @@
 add_test(NAME cli COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_cli.sh ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/cli_work)
 # modc tune end to end (tests/cli/test_tune.sh): about 20 s of tuning on the small spec.
 add_test(NAME cli_tune COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_tune.sh ${CMAKE_BINARY_DIR} ${CMAKE_CURRENT_BINARY_DIR}/tune_work)
-set_tests_properties(cli_tune PROPERTIES TIMEOUT 300)
+set_tests_properties(cli_tune PROPERTIES TIMEOUT 450)
 # modc eval end to end (tests/cli/test_eval.sh): modes, output forms, thresholds, bad input.
 add_test(NAME cli_eval COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_eval.sh $<TARGET_FILE:modc>
          $<TARGET_FILE:modc-randweights> ${CMAKE_CURRENT_BINARY_DIR}/eval_work)
 # modc tune --routing end to end (tests/cli/test_tune_routing.sh): both modes, outputs, bad input.
 add_test(NAME cli_tune_routing COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_tune_routing.sh $<TARGET_FILE:modc>
          $<TARGET_FILE:modc-randweights> ${CMAKE_CURRENT_BINARY_DIR}/tune_routing_work)
-set_tests_properties(cli_tune_routing PROPERTIES TIMEOUT 400)
+set_tests_properties(cli_tune_routing PROPERTIES TIMEOUT 600)
 # cmake --install, a moved prefix, pkg-config (tests/cli/test_install.sh).
 add_test(NAME cli_install COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_install.sh ${CMAKE_BINARY_DIR}
          ${CMAKE_SOURCE_DIR} ${CMAKE_CURRENT_BINARY_DIR}/install_work)

@@ -165,6 +165,19 @@ def take_for(R, ratio):
     return "%.2f" % max(0.0, (ratio * d - b) / (k * n))
 
 
+def mod_vs_dense(R, what, pair, mod, dense, fmt, target, note, how, unit, sep_suffix=""):
+    """a MoD goal: from run.sh's PAIR (MoD and dense12 in one process, pair.mod_ms / pair.dense_ms)
+    when it ran, with the separate benches MOD / DENSE as an information row; else from those"""
+    paired = pair in R.kv
+    if paired:
+        R.goal_rounds(what + ", paired in one process", (pair, "pair.mod_ms"), (pair, "pair.dense_ms"), fmt, fmt,
+                      "MoD / dense", "<=", target, note + "; `modc bench --vs`, %s, the order alternating by round "
+                      "(the medians of each round's %s)" % (how, unit))
+    R.goal_rounds(what + sep_suffix + (", separate processes" if paired else ""), mod, dense, fmt, fmt, "MoD / dense",
+                  None if paired else "<=", target,
+                  note + ("; for information: the paired row above is the goal's" if paired else ""))
+
+
 def goals(R):
     g = R.get
     R.goal_rounds("dense forward vs oneDNN sgemm (the same GEMMs alone)", ("dense", "forward.ms"),
@@ -174,34 +187,17 @@ def goals(R):
     R.goal_rounds("dense forward, weights mapped, vs oneDNN sgemm", ("densemap", "forward.ms"),
                   ("dnnl_dense", "dnnl.forward.ms"), "modc %.1f ms", "oneDNN %.1f ms", "modc / oneDNN", None, None,
                   "modc_open's default: the weights file mapped (page cache), oneDNN's in malloc'd memory")
-    fwd_paired = "modfwd_vs" in R.kv
-    if fwd_paired:
-        R.goal_rounds("MoD forward vs dense forward, paired in one process", ("modfwd_vs", "pair.mod_ms"),
-                      ("modfwd_vs", "pair.dense_ms"), "%.1f ms", "%.1f ms", "MoD / dense", "<=", 0.70,
-                      "top-k at capacity 0.125; `modc bench --vs`, call by call, the order alternating by round "
-                      "(the medians of each round's calls)")
-    R.goal_rounds("MoD forward vs dense forward" + (", separate processes" if fwd_paired else ""),
-                  ("mod", "forward.ms"), ("dense", "forward.ms"), "%.1f ms", "%.1f ms", "MoD / dense",
-                  None if fwd_paired else "<=", 0.70,
-                  "top-k at capacity 0.125" + ("; for information: the paired row above is the goal's"
-                                               if fwd_paired else ""))
+    mod_vs_dense(R, "MoD forward vs dense forward", "modfwd_vs", ("mod", "forward.ms"), ("dense", "forward.ms"),
+                 "%.1f ms", 0.70, "top-k at capacity 0.125", "call by call", "calls")
     R.goal_rounds("dense decode weight bandwidth", ("dense", "decode.gbs"), g("dense", "dram_gbs"), "%.2f GB/s",
                   "DRAM %.0f GB/s", "share", ">=", 0.70,
                   "%.0f MB of weights per step" % (g("dense", "decode.weight_mb") or 0))
     cal_take = g("modcal", "decode.take_rate")
     cal_note = "router_bias calibrated so ~capacity take a block: take rate %s" % (
         "%.3f" % cal_take if cal_take is not None else "?")
-    paired = "modcal_vs" in R.kv
-    if paired:
-        R.goal_rounds("MoD decode vs dense decode, calibrated router, paired in one process",
-                      ("modcal_vs", "pair.mod_ms"), ("modcal_vs", "pair.dense_ms"), "%.2f ms/step", "%.2f ms/step",
-                      "MoD / dense", "<=", 0.72, cal_note + "; `modc bench --vs`, step by step, the order "
-                      "alternating by round (the medians of each round's steps)")
-    R.goal_rounds("MoD decode vs dense decode, calibrated router (measured)" +
-                  (", separate processes" if paired else ""), ("modcal", "decode.ms"),
-                  ("densecal", "decode.ms") if "densecal" in R.kv else ("dense", "decode.ms"), "%.2f ms/step",
-                  "%.2f ms/step", "MoD / dense", None if paired else "<=", 0.72,
-                  cal_note + ("; for information: the paired row above is the goal's" if paired else ""))
+    mod_vs_dense(R, "MoD decode vs dense decode, calibrated router", "modcal_vs", ("modcal", "decode.ms"),
+                 ("densecal", "decode.ms") if "densecal" in R.kv else ("dense", "decode.ms"), "%.2f ms/step", 0.72,
+                 cal_note, "step by step", "steps", " (measured)")
     bm, bd = g("mod", "decode.weight_mb"), g("dense", "decode.weight_mb")
     R.info("MoD decode vs dense decode, random router (measured)", f(g("mod", "decode.ms"), "%.2f ms/step"),
            f(g("dense", "decode.ms"), "%.2f ms/step"), "MoD / dense",

@@ -35,9 +35,9 @@ if(MODC_SANITIZE)
   execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
                   OUTPUT_VARIABLE CLI_LIBASAN OUTPUT_STRIP_TRAILING_WHITESPACE)
   set_tests_properties(cli_install PROPERTIES ENVIRONMENT
-    "MODC_TEST_CFLAGS=-fsanitize=address,undefined;MODC_TEST_PRELOAD=${CLI_LIBASAN};ASAN_OPTIONS=detect_leaks=0")
+    "MODC_TEST_CFLAGS=-fsanitize=address,undefined;MODC_TEST_PRELOAD=${CLI_LIBASAN};ASAN_OPTIONS=${MODC_ASAN_OPTIONS}:detect_leaks=0")
   set_tests_properties(python_modc python_hf_fixtures PROPERTIES ENVIRONMENT
-    "LD_PRELOAD=${CLI_LIBASAN};ASAN_OPTIONS=detect_leaks=0")
+    "LD_PRELOAD=${CLI_LIBASAN};ASAN_OPTIONS=${MODC_ASAN_OPTIONS}:detect_leaks=0")
 endif()
 # modc import-hf end to end (tests/cli/test_import_hf.sh): one file, shards, bf16, refusals.
 add_test(NAME cli_import_hf COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/cli/test_import_hf.sh $<TARGET_FILE:modc>

@@ -75,6 +75,6 @@ if(MODC_SANITIZE)
   # at exit, which LeakSanitizer would report as leaks of the interpreter, not of ours.
   execute_process(COMMAND ${CMAKE_C_COMPILER} -print-file-name=libasan.so
                   OUTPUT_VARIABLE RT_LIBASAN OUTPUT_STRIP_TRAILING_WHITESPACE)
-  string(APPEND RT_PRELUDE " export LD_PRELOAD=${RT_LIBASAN} ASAN_OPTIONS=detect_leaks=0;")
+  string(APPEND RT_PRELUDE " export LD_PRELOAD=${RT_LIBASAN} ASAN_OPTIONS=${MODC_ASAN_OPTIONS}:detect_leaks=0;")
 endif()
 modc_generate_test(runtime_generate_py "$PY ${CMAKE_SOURCE_DIR}/examples/generate.py")
